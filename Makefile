@@ -1,0 +1,50 @@
+# churnlight — the README's two commands are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+DEMO_DIR ?= out/demo
+export CHURNLIGHT_TRACKING_URI ?= sqlite:///$(CURDIR)/models/mlflow.db
+
+.PHONY: setup demo test test-fast bench lint format serve mlflow-ui clean
+
+setup: $(STAMP)  ## create .venv and install churnlight with its dev and spark extras
+
+# Re-runs only when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev,spark]"
+	touch $(STAMP)
+
+demo: $(STAMP)  ## simulate a small source, validate it and summarise it
+	$(VENV)/bin/churnlight simulate --accounts 300 --months 24 --seed 7 --out $(DEMO_DIR)/source
+	$(VENV)/bin/churnlight validate $(DEMO_DIR)/source
+
+test: $(STAMP)  ## the whole suite, slow, Spark and notebook tests included (what CI runs)
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+test-fast: $(STAMP)  ## the quick suite for iteration: no slow, Spark or notebook tests
+	$(PY) -m pytest -n 2 -m "not slow and not spark and not notebook"
+
+bench: $(STAMP)  ## benchmarks, reported as ratios against baselines measured in the same run
+	$(PY) -m bench
+
+lint: $(STAMP)  ## ruff (lint + format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+serve: $(STAMP)  ## the scoring API on the demo source
+	$(VENV)/bin/churnlight serve --source $(DEMO_DIR)/source
+
+mlflow-ui: $(STAMP)  ## the MLflow UI over the local store in models/
+	$(VENV)/bin/mlflow ui --backend-store-uri $(CHURNLIGHT_TRACKING_URI) --port 5000
+
+clean:
+	rm -rf out .pytest_cache .ruff_cache .mypy_cache

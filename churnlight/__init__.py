@@ -1,0 +1,1 @@
+"""The churnlight command line. Nothing imports this package; it imports everything."""

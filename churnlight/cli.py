@@ -1,0 +1,48 @@
+"""`churnlight`: one command per stage. A command parses, calls one library function, prints.
+
+Project errors become a red message and exit code 1, never a traceback."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from features.errors import ChurnlightError
+
+app = typer.Typer(
+    name="churnlight",
+    help="Churn and expansion scores, their reasons and the plays that fit, for B2B SaaS CS teams.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(fn: F) -> F:
+    """Turn the project's errors into a red message and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ChurnlightError as err:
+            err_console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from err
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _register() -> None:
+    # Each command lives in its own module and registers itself on `app`.
+    from churnlight import cmd_simulate, cmd_validate  # noqa: F401
+
+
+_register()
