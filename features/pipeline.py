@@ -1,0 +1,191 @@
+"""Orchestration of the feature stage: validated tables -> labels and features.
+
+The transforms stay lazy; this module decides what is materialised (the per-day activity
+table, the snapshot rows, each family's result) so that each family is timed and shown
+as progress, and the raw events are scanned once."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from features.contract import label_names
+from features.errors import ConfigError
+from features.labels import label_table
+from features.metadata import FeatureSpec
+from features.snapshots import (
+    WINDOWS_DAYS,
+    calendar,
+    default_as_of,
+    monthly_snapshot_dates,
+    snapshot_rows,
+    weekly_snapshot_dates,
+    window_map_table,
+)
+from features.sources import Source
+from features.transforms import FAMILY_MODULES, all_feature_specs
+from features.transforms.base import KEYS, FeatureInputs
+
+MAX_ACTIVITY_WINDOW_DAYS = max(WINDOWS_DAYS)
+Progress = Callable[[str, int, int], None]
+"""Called as progress(step_name, steps_done, steps_total)."""
+
+
+@dataclass(frozen=True)
+class FeatureOptions:
+    as_of: date | None = None
+    horizon_days: int = 180
+    grace_days: int = 30
+    warmup_days: int = 90
+    snapshots: str | list[date] = "monthly"
+    """'monthly', 'weekly', or explicit dates."""
+    latest_only: bool = False
+    """Only the as-of snapshot (for scoring); labels are then all null."""
+    with_labels: bool = True
+
+
+@dataclass
+class FeatureRun:
+    """The feature table and the facts of the run that built it."""
+
+    table: pa.Table
+    as_of: date
+    snapshot_dates: list[date]
+    specs: list[FeatureSpec]
+    seconds_per_step: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rows_per_snapshot(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for value in self.table.column("snapshot_date").to_pylist():
+            counts[value.isoformat()] = counts.get(value.isoformat(), 0) + 1
+        return dict(sorted(counts.items()))
+
+
+def activity_table(events: ir.Table) -> ir.Table:
+    """Events per (account_id, user_id, feature, day): n_events and quantity (null read as 1).
+
+    ``day`` is the UTC date of ``ts``; since snapshots fall on midnights, ts < t exactly
+    when day < t, so windows over days equal windows over timestamps."""
+    return events.group_by("account_id", "user_id", "feature", day=events.ts.date()).agg(
+        n_events=events.count(), quantity=events.quantity.fill_null(1.0).sum()
+    )
+
+
+def resolve_as_of(events: ir.Table, as_of: date | None) -> date:
+    """The explicit as-of date, else the day after the latest event."""
+    if as_of is not None:
+        return as_of
+    return default_as_of(events.ts.max().execute())
+
+
+def resolve_snapshot_dates(events: ir.Table, as_of: date, options: FeatureOptions) -> list[date]:
+    if options.latest_only:
+        return [as_of]
+    if isinstance(options.snapshots, list):
+        return sorted(options.snapshots)
+    first = events.filter(events.ts < ibis.timestamp(as_of.isoformat())).ts.min().execute()
+    if first is None:
+        raise ConfigError(f"no events before the as-of date {as_of}; nothing to snapshot")
+    first_day = first.date()
+    if options.snapshots == "monthly":
+        return monthly_snapshot_dates(first_day, as_of, options.warmup_days)
+    if options.snapshots == "weekly":
+        return weekly_snapshot_dates(first_day, as_of, options.warmup_days)
+    raise ConfigError(f"snapshots {options.snapshots!r} unknown; use 'monthly', 'weekly' or dates")
+
+
+def build_feature_table(
+    tables: Mapping[str, ir.Table],
+    options: FeatureOptions,
+    progress: Progress | None = None,
+) -> FeatureRun:
+    """The feature table of validated ``tables`` (contract types, clean rows, before as-of).
+
+    One row per (account_id, snapshot_date) active on snapshot_date - 1, sorted by both;
+    canonical features first, then the others, then the two labels."""
+    events = tables["events"]
+    as_of = resolve_as_of(events, options.as_of)
+    dates = resolve_snapshot_dates(events, as_of, options)
+    steps = ["activity", *FAMILY_MODULES, *(["labels"] if options.with_labels else [])]
+    seconds: dict[str, float] = {}
+
+    def timed(name: str, make: Callable[[], ir.Table]) -> ir.Table:
+        if progress:
+            progress(name, len(seconds), len(steps))
+        start = time.perf_counter()
+        result = make().cache()
+        result.count().execute()  # force materialisation so the time lands on this step
+        seconds[name] = round(time.perf_counter() - start, 3)
+        return result
+
+    cal = calendar(dates, as_of, options.horizon_days, options.grace_days)
+    subscriptions = tables["subscriptions"]
+    rows = snapshot_rows(subscriptions, cal).cache()
+    activity = timed("activity", lambda: activity_table(events))
+    inputs = FeatureInputs(
+        rows=rows,
+        frame=rows.join(cal, "snapshot_date"),
+        window_map=ibis.memtable(window_map_table(dates, MAX_ACTIVITY_WINDOW_DAYS)),
+        tables=tables,
+        activity=activity,
+    )
+    results = [
+        timed(name, lambda m=module: m.build(inputs)) for name, module in FAMILY_MODULES.items()
+    ]
+    specs = all_feature_specs()
+    out = rows
+    for result in results:
+        out = out.left_join(result, list(KEYS))
+        out = out.drop(*[c for c in out.columns if c.endswith("_right")])
+    churn_name, expand_name = label_names(options.horizon_days)
+    if options.with_labels and not options.latest_only:
+        labels = timed(
+            "labels",
+            lambda: label_table(rows, cal, subscriptions, options.horizon_days, options.grace_days),
+        )
+        out = out.left_join(labels, list(KEYS))
+        out = out.drop(*[c for c in out.columns if c.endswith("_right")])
+    else:
+        out = out.mutate(**{churn_name: ibis.null("int64"), expand_name: ibis.null("int64")})
+    ordered = out.select(*KEYS, *[s.name for s in specs], churn_name, expand_name).order_by(
+        list(KEYS)
+    )
+    if progress:
+        progress("write", len(steps), len(steps))
+    table = ordered.to_pyarrow()
+    return FeatureRun(table, as_of, dates, specs, seconds)
+
+
+def build_labels(
+    source: Source,
+    as_of: date | None = None,
+    horizon_days: int = 180,
+    grace_days: int = 30,
+    snapshot_dates: list[date] | None = None,
+    warmup_days: int = 90,
+) -> ir.Table:
+    """Labels of every (account_id, snapshot_date) row: churn_{H}d and expand_{H}d.
+
+    Reads the source's tables as they are (for a simulator's clean output); user data goes
+    through ``features.validation`` first."""
+    events = source.typed("events")
+    subscriptions = source.typed("subscriptions")
+    as_of = resolve_as_of(events, as_of)
+    options = FeatureOptions(
+        as_of=as_of,
+        horizon_days=horizon_days,
+        grace_days=grace_days,
+        warmup_days=warmup_days,
+        snapshots=snapshot_dates if snapshot_dates is not None else "monthly",
+    )
+    dates = resolve_snapshot_dates(events, as_of, options)
+    cal = calendar(dates, as_of, horizon_days, grace_days)
+    rows = snapshot_rows(subscriptions, cal)
+    return label_table(rows, cal, subscriptions, horizon_days, grace_days)

@@ -1,0 +1,148 @@
+"""Snapshot dates, the as-of date, and the snapshot calendar every transform joins against.
+
+Window bounds are computed here, in Python, and handed to the backend as plain dates: date
+arithmetic differs between backends (``date - interval`` is a date on Spark and a timestamp
+on DuckDB), so transforms compare dates with dates and never add intervals themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from features.errors import ConfigError
+
+WINDOWS_DAYS = (7, 14, 30, 60, 90, 120, 180, 365)
+"""Window lengths N for which the calendar carries ``start_{N}d = t - N days``."""
+
+
+def _as_date(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def default_as_of(latest_event: date | datetime | None) -> date:
+    """The day after the latest event: the as-of date when none is given."""
+    if latest_event is None:
+        raise ConfigError("the events table has no rows before the as-of date; give --as-of")
+    return _as_date(latest_event) + timedelta(days=1)
+
+
+def first_of_next_month(day: date) -> date:
+    if day.day == 1:
+        return day
+    return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+
+
+def monthly_snapshot_dates(first_event_day: date, as_of: date, warmup_days: int = 90) -> list[date]:
+    """Every first day of a month t with first_event_day + warm-up <= t <= as_of."""
+    current = first_of_next_month(_as_date(first_event_day) + timedelta(days=warmup_days))
+    dates = []
+    while current <= as_of:
+        dates.append(current)
+        current = date(current.year + (current.month == 12), current.month % 12 + 1, 1)
+    return dates
+
+
+def weekly_snapshot_dates(first_event_day: date, as_of: date, warmup_days: int = 90) -> list[date]:
+    """Every Monday t with first_event_day + warm-up <= t <= as_of."""
+    start = _as_date(first_event_day) + timedelta(days=warmup_days)
+    current = start + timedelta(days=(7 - start.weekday()) % 7)
+    dates = []
+    while current <= as_of:
+        dates.append(current)
+        current += timedelta(days=7)
+    return dates
+
+
+def parse_snapshot_dates(values: Iterable[str]) -> list[date]:
+    """Explicit snapshot dates from ISO strings, sorted and de-duplicated."""
+    out = set()
+    for value in values:
+        try:
+            out.add(date.fromisoformat(value.strip()))
+        except ValueError as err:
+            raise ConfigError(f"snapshot date {value!r} is not an ISO date (YYYY-MM-DD)") from err
+    return sorted(out)
+
+
+def calendar_table(
+    snapshot_dates: Sequence[date], as_of: date, horizon_days: int, grace_days: int
+) -> pa.Table:
+    """One row per snapshot date with its window bounds and label observability.
+
+    ``day_before`` is t - 1; ``start_{N}d`` is t - N days (windows are [t - N, t));
+    ``horizon_end`` is t + H; ``churn_known`` is t + H + grace <= as_of and
+    ``expand_known`` is t + H <= as_of (labels are null otherwise)."""
+    if not snapshot_dates:
+        raise ConfigError(
+            f"no snapshot dates before the as-of date {as_of}; the source may cover less than the "
+            "warm-up period, or give --snapshots explicitly"
+        )
+    late = [d for d in snapshot_dates if d > as_of]
+    if late:
+        raise ConfigError(f"snapshot date {late[0]} is after the as-of date {as_of}")
+    horizon = timedelta(days=horizon_days)
+    grace = timedelta(days=grace_days)
+    columns: dict[str, list] = {
+        "snapshot_date": list(snapshot_dates),
+        "day_before": [t - timedelta(days=1) for t in snapshot_dates],
+        "horizon_end": [t + horizon for t in snapshot_dates],
+        "churn_known": [t + horizon + grace <= as_of for t in snapshot_dates],
+        "expand_known": [t + horizon <= as_of for t in snapshot_dates],
+        "snapshot_ts": [datetime(t.year, t.month, t.day) for t in snapshot_dates],
+    }
+    for n in WINDOWS_DAYS:
+        columns[f"start_{n}d"] = [t - timedelta(days=n) for t in snapshot_dates]
+    schema = {
+        name: pa.timestamp("us")
+        if name == "snapshot_ts"
+        else pa.bool_()
+        if name.endswith("_known")
+        else pa.date32()
+        for name in columns
+    }
+    return pa.table({name: pa.array(values, type=schema[name]) for name, values in columns.items()})
+
+
+def calendar(
+    snapshot_dates: Sequence[date], as_of: date, horizon_days: int, grace_days: int
+) -> ir.Table:
+    """``calendar_table`` as an Ibis memtable (runs on any backend)."""
+    return ibis.memtable(calendar_table(snapshot_dates, as_of, horizon_days, grace_days))
+
+
+def snapshot_rows(subscriptions: ir.Table, cal: ir.Table) -> ir.Table:
+    """(account_id, snapshot_date) for every account active on snapshot_date - 1.
+
+    Active on day d: some subscription covers d (start_date <= d < end_date)."""
+    covering = subscriptions.join(
+        cal,
+        [subscriptions.start_date <= cal.day_before, subscriptions.end_date > cal.day_before],
+    )
+    return covering.select("account_id", "snapshot_date").distinct()
+
+
+def window_map_table(snapshot_dates: Sequence[date], max_days: int) -> pa.Table:
+    """(day, snapshot_date, age_days) for every day in [t - max_days, t) of every snapshot t.
+
+    ``age_days`` = t - day, from 1 (the day before t) to max_days. Joining dated rows to
+    this table on ``day`` equality puts each row in every window that contains it; a window
+    of N days is then ``age_days <= N``. An equality join keeps the cost linear in the rows,
+    where a range join per account would compare every day with every snapshot."""
+    days, snaps, ages = [], [], []
+    for t in snapshot_dates:
+        for age in range(1, max_days + 1):
+            days.append(t - timedelta(days=age))
+            snaps.append(t)
+            ages.append(age)
+    return pa.table(
+        {
+            "day": pa.array(days, type=pa.date32()),
+            "snapshot_date": pa.array(snaps, type=pa.date32()),
+            "age_days": pa.array(ages, type=pa.int64()),
+        }
+    )

@@ -1,0 +1,90 @@
+"""What every feature family receives, and small helpers they share.
+
+Transforms are pure: they take Ibis tables and return an Ibis table keyed by
+(account_id, snapshot_date), never connecting or executing. Leakage rule for all of them:
+a row of snapshot t uses only data with timestamps strictly before t (dates strictly
+before t). Windows are [t - N days, t), expressed as ``1 <= age_days <= N``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+from features.metadata import FeatureSpec
+
+KEYS = ("account_id", "snapshot_date")
+
+
+@dataclass(frozen=True)
+class FeatureInputs:
+    """The inputs of every family.
+
+    - ``rows``: (account_id, snapshot_date) of every account active on t - 1;
+    - ``frame``: ``rows`` joined with the calendar (day_before, start_{N}d, snapshot_ts, ...);
+    - ``window_map``: (day, snapshot_date, age_days) with 1 <= age_days <= max window;
+    - ``tables``: validated contract tables (absent optional tables are missing);
+    - ``activity``: events per (account_id, user_id, feature, day): n_events, quantity;
+    - ``accounts``: the accounts table (segment etc.)."""
+
+    rows: ir.Table
+    frame: ir.Table
+    window_map: ir.Table
+    tables: Mapping[str, ir.Table]
+    activity: ir.Table
+
+    def has(self, table: str) -> bool:
+        return table in self.tables
+
+    def table(self, name: str) -> ir.Table:
+        return self.tables[name]
+
+
+def windowed(dated: ir.Table, day_column: str, window_map: ir.Table, max_days: int) -> ir.Table:
+    """Each row of ``dated`` once per snapshot whose [t - max_days, t) window holds it.
+
+    Adds ``snapshot_date`` and ``age_days`` (t - day)."""
+    wm = window_map.filter(window_map.age_days <= max_days)
+    joined = dated.join(wm, dated[day_column] == wm.day)
+    return joined.drop("day") if day_column != "day" else joined
+
+
+def in_window(age: ir.IntegerValue, days: int, start: int = 1) -> ir.BooleanValue:
+    """True for ages in [start, days]: the window [t - days, t - start + 1)."""
+    return (age >= start) & (age <= days)
+
+
+def attach(
+    rows: ir.Table,
+    features: ir.Table,
+    zero_fill: Sequence[str] = (),
+) -> ir.Table:
+    """Left-join per-snapshot ``features`` onto ``rows``; counts with no rows become 0."""
+    joined = rows.left_join(features, list(KEYS))
+    joined = joined.drop(*[f"{k}_right" for k in KEYS if f"{k}_right" in joined.columns])
+    if zero_fill:
+        joined = joined.mutate(**{name: joined[name].fill_null(0) for name in zero_fill})
+    return joined
+
+
+def nulls_for(rows: ir.Table, specs: Sequence[FeatureSpec]) -> ir.Table:
+    """``rows`` with every feature of ``specs`` null (their tables are absent)."""
+    typed = {
+        spec.name: ibis.null("string") if spec.kind == "categorical" else ibis.null("float64")
+        for spec in specs
+    }
+    return rows.select(*KEYS, **typed)
+
+
+def safe_div(num: ir.NumericValue, den: ir.NumericValue) -> ir.FloatingValue:
+    """num / den as a float; null when den is 0 or null."""
+    den_f = den.cast("float64")
+    return ibis.ifelse(den_f == 0, ibis.null("float64"), num.cast("float64") / den_f)
+
+
+def days_between(later: ir.Value, earlier: ir.Value) -> ir.IntegerValue:
+    """Whole days from ``earlier`` to ``later`` (dates)."""
+    return later.delta(earlier, unit="day")

@@ -1,0 +1,198 @@
+"""Consumption: metered units against the quota of the current term.
+
+``quota_burn_ratio`` > 1 means burning faster than the entitlement allows; a positive
+``quota_runout_days_before_renewal`` means that, at the last 30 days' pace, the quota runs
+out that many days before the term ends (an expansion conversation)."""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from features.metadata import FeatureSpec
+from features.transforms.base import (
+    KEYS,
+    FeatureInputs,
+    attach,
+    days_between,
+    in_window,
+    nulls_for,
+    safe_div,
+    windowed,
+)
+from features.transforms.commercial import covering_lines
+
+FAMILY = "consumption"
+
+
+def _spec(name: str, description: str, unit: str, template: str, **kw) -> FeatureSpec:
+    return FeatureSpec(
+        name,
+        FAMILY,
+        description,
+        unit,
+        template,  # type: ignore[arg-type]
+        requires=("consumption",),
+        **kw,
+    )
+
+
+FEATURES = [
+    _spec(
+        "consumption_30d",
+        "Metered units consumed in the last 30 days",
+        "units",
+        "{value} units consumed in the last 30 days",
+        canonical=True,
+    ),
+    _spec(
+        "quota_burn_ratio",
+        "Units used this term against the quota pro rata of the elapsed term",
+        "ratio",
+        "Consuming quota at {value} the contracted pace",
+        canonical=True,
+    ),
+    _spec(
+        "consumption_7d",
+        "Metered units consumed in the last 7 days",
+        "units",
+        "{value} units consumed in the last 7 days",
+    ),
+    _spec(
+        "consumption_90d",
+        "Metered units consumed in the last 90 days",
+        "units",
+        "{value} units consumed in the last 90 days",
+    ),
+    _spec(
+        "consumption_trend_30_90",
+        "Units in the last 30 days against the 30-day average of the 60 days before (acceleration)",
+        "ratio",
+        "Consumption is at {value} of its earlier pace",
+    ),
+    _spec(
+        "quota_used_fraction",
+        "Share of the term's quota already used",
+        "fraction",
+        "{value} of the quota used",
+    ),
+    _spec(
+        "term_elapsed_fraction",
+        "Share of the current metered term elapsed",
+        "fraction",
+        "{value} of the term elapsed",
+    ),
+    _spec(
+        "quota_runout_days_before_renewal",
+        "Days between the projected quota exhaustion (at "
+        "the last 30 days' pace) and the term end; positive: runs out first",
+        "days",
+        "At this pace the quota runs out {value} before renewal",
+    ),
+]
+
+
+def build(inputs: FeatureInputs) -> ir.Table:
+    if not inputs.has("consumption"):
+        return nulls_for(inputs.rows, FEATURES)
+    consumption = inputs.table("consumption")
+    w = windowed(consumption, "date", inputs.window_map, 90)
+    age = w.age_days
+    windows = w.group_by(list(KEYS)).agg(
+        consumption_7d=w.units.sum(where=in_window(age, 7)),
+        consumption_30d=w.units.sum(where=in_window(age, 30)),
+        consumption_31_90d=w.units.sum(where=in_window(age, 90, start=31)),
+        consumption_90d=w.units.sum(),
+    )
+    out = attach(
+        inputs.rows,
+        windows,
+        ["consumption_7d", "consumption_30d", "consumption_31_90d", "consumption_90d"],
+    )
+    out = attach(out, _current_term_usage(inputs, consumption))
+    expected = out.quota * out.elapsed_days.cast("float64") / out.term_days.cast("float64")
+    quota_ok = out.quota.notnull() & (out.quota > 0)
+    daily_rate = out.consumption_30d / 30.0
+    remaining = out.quota - out.used
+    runout_in = safe_div(remaining, daily_rate)
+    days_left = (out.term_days - out.elapsed_days).cast("float64")
+    return out.select(
+        *KEYS,
+        consumption_30d=out.consumption_30d.cast("float64"),
+        quota_burn_ratio=ibis.ifelse(quota_ok, out.used / expected, ibis.null("float64")),
+        consumption_7d=out.consumption_7d.cast("float64"),
+        consumption_90d=out.consumption_90d.cast("float64"),
+        consumption_trend_30_90=safe_div(out.consumption_30d, out.consumption_31_90d / 2.0),
+        quota_used_fraction=ibis.ifelse(quota_ok, out.used / out.quota, ibis.null("float64")),
+        term_elapsed_fraction=safe_div(out.elapsed_days, out.term_days),
+        quota_runout_days_before_renewal=ibis.ifelse(
+            quota_ok, days_left - runout_in, ibis.null("float64")
+        ),
+    )
+
+
+def _current_term_usage(inputs: FeatureInputs, consumption: ir.Table) -> ir.Table:
+    """Per snapshot: quota, elapsed and total days of the current term, and units used in it.
+
+    The current term is the line covering t - 1 with a quota and the latest start_date
+    (ties: the smallest subscription_id). Units used = units dated in [term start, t)."""
+    subs = inputs.table("subscriptions")
+    lines = covering_lines(inputs.frame, subs.filter(subs.quota.notnull()), "day_before")
+    ranked = lines.mutate(
+        rank=ibis.row_number().over(
+            ibis.window(
+                group_by=[lines.account_id, lines.snapshot_date],
+                order_by=[lines.start_date.desc(), lines.subscription_id.asc()],
+            )
+        )
+    )
+    terms = ranked.filter(ranked.rank == 0).select(*KEYS, "start_date", "end_date", "quota")
+    # Units before a day d = running total over rows dated < d. Query points sort before the
+    # consumption rows of the same date, so their running total excludes that date.
+    daily = consumption.group_by("account_id", "date").agg(units=consumption.units.sum())
+    points = daily.select(
+        "account_id",
+        "date",
+        "units",
+        is_query=ibis.literal(0),
+        snapshot_date=ibis.null("date"),
+        which=ibis.literal(""),
+    )
+    starts = terms.select(
+        "account_id",
+        date="start_date",
+        units=ibis.literal(0.0),
+        is_query=ibis.literal(1),
+        snapshot_date="snapshot_date",
+        which=ibis.literal("start"),
+    )
+    ends = terms.select(
+        "account_id",
+        date="snapshot_date",
+        units=ibis.literal(0.0),
+        is_query=ibis.literal(1),
+        snapshot_date="snapshot_date",
+        which=ibis.literal("end"),
+    )
+    stacked = points.union(starts).union(ends)
+    running = stacked.mutate(
+        before=stacked.units.sum().over(
+            ibis.window(
+                group_by=stacked.account_id,
+                order_by=[stacked.date, stacked.is_query.desc()],
+                rows=(None, 0),
+            )
+        )
+    ).filter(ibis._.is_query == 1)
+    totals = running.group_by(list(KEYS)).agg(
+        before_start=running.before.max(where=running.which == "start"),
+        before_end=running.before.max(where=running.which == "end"),
+    )
+    joined = terms.join(totals, list(KEYS))
+    return joined.select(
+        *KEYS,
+        quota=joined.quota,
+        used=(joined.before_end - joined.before_start).cast("float64"),
+        elapsed_days=days_between(joined.snapshot_date, joined.start_date),
+        term_days=days_between(joined.end_date, joined.start_date),
+    )

@@ -1,0 +1,468 @@
+"""Usage depth: active users against seats, core-feature breadth, frequency, departments.
+
+Input is the events aggregated per (account_id, user_id, feature, day) (see
+``features.pipeline.activity``), so no transform here scans raw events. Events with a null
+user_id count as events but never as users."""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from features.metadata import FeatureSpec
+from features.transforms.base import (
+    KEYS,
+    FeatureInputs,
+    attach,
+    in_window,
+    safe_div,
+    windowed,
+)
+from features.transforms.commercial import mrr_and_seats
+
+FAMILY = "usage_depth"
+SLOPE_DAYS = 90
+
+
+def _spec(name: str, description: str, unit: str, template: str, **kw) -> FeatureSpec:
+    return FeatureSpec(name, FAMILY, description, unit, template, **kw)  # type: ignore[arg-type]
+
+
+FEATURES = [
+    _spec(
+        "active_users_30d",
+        "Distinct users with an event in the last 30 days",
+        "count",
+        "{value} users active in the last 30 days",
+        canonical=True,
+    ),
+    _spec(
+        "seat_utilization_30d",
+        "Active users in the last 30 days per licensed seat",
+        "fraction",
+        "{value} of licensed seats active in the last 30 days",
+        canonical=True,
+    ),
+    _spec(
+        "core_breadth_30d",
+        "Share of core features used in the last 30 days",
+        "fraction",
+        "{value} of core features used in the last 30 days",
+        canonical=True,
+    ),
+    _spec(
+        "events_30d",
+        "Product events in the last 30 days",
+        "count",
+        "{value} product events in the last 30 days",
+        canonical=True,
+    ),
+    _spec(
+        "events_trend_30_90",
+        "Events in the last 30 days against the 30-day average of the 60 days before",
+        "ratio",
+        "Usage is at {value} of its earlier level",
+        canonical=True,
+    ),
+    _spec(
+        "active_users_7d",
+        "Distinct users active in the last 7 days",
+        "count",
+        "{value} users active in the last 7 days",
+    ),
+    _spec(
+        "active_users_90d",
+        "Distinct users active in the last 90 days",
+        "count",
+        "{value} users active in the last 90 days",
+    ),
+    _spec(
+        "active_users_change_30d",
+        "Change of 30-day active users against the 30 days before",
+        "change",
+        "Active users {direction} {abs_pct} against the previous 30 days",
+    ),
+    _spec(
+        "new_active_users_30d",
+        "Users active in the last 30 days but not the 30 before",
+        "count",
+        "{value} newly active users in the last 30 days",
+    ),
+    _spec(
+        "lost_active_users_30d",
+        "Users active 31-60 days ago but not in the last 30 days",
+        "count",
+        "{value} users stopped using the product in the last 30 days",
+    ),
+    _spec(
+        "stickiness_30d",
+        "Average daily active users over 30-day active users (DAU/MAU)",
+        "fraction",
+        "Daily use is {value} of monthly users (DAU/MAU)",
+    ),
+    _spec(
+        "top_user_share_30d",
+        "Share of the last 30 days' events made by the busiest user",
+        "fraction",
+        "One user makes {value} of all usage",
+    ),
+    _spec(
+        "seat_utilization_vs_segment",
+        "Seat utilisation against the segment's mean at the snapshot",
+        "ratio",
+        "Seat utilisation is {value} the segment average",
+    ),
+    _spec(
+        "events_7d",
+        "Product events in the last 7 days",
+        "count",
+        "{value} events in the last 7 days",
+    ),
+    _spec(
+        "events_90d",
+        "Product events in the last 90 days",
+        "count",
+        "{value} events in the last 90 days",
+    ),
+    _spec(
+        "events_180d",
+        "Product events in the last 180 days",
+        "count",
+        "{value} events in the last 180 days",
+    ),
+    _spec(
+        "events_vs_history_180d",
+        "Events in the last 30 days against the 30-day average of the last 180 days",
+        "ratio",
+        "Usage is at {value} of its 6-month average",
+    ),
+    _spec(
+        "events_slope_90d",
+        "Linear trend of daily events over 90 days, per 30 days, relative to the mean",
+        "change",
+        "Usage {direction} {abs_pct} a month over 90 days",
+    ),
+    _spec(
+        "active_days_30d",
+        "Days with any event in the last 30 days",
+        "count",
+        "Used on {value} of the last 30 days",
+    ),
+    _spec(
+        "events_per_active_user_30d",
+        "Events per active user in the last 30 days",
+        "count",
+        "{value} events per active user",
+    ),
+    _spec(
+        "quantity_30d",
+        "Sum of event quantities in the last 30 days (null read as 1)",
+        "units",
+        "{value} units of activity in the last 30 days",
+    ),
+    _spec(
+        "core_breadth_90d",
+        "Share of core features used in the last 90 days",
+        "fraction",
+        "{value} of core features used in the last 90 days",
+    ),
+    _spec(
+        "core_breadth_change_30d",
+        "Core features used in the last 30 days minus the 30 "
+        "before, over the number of core features",
+        "change",
+        "Core-feature breadth {direction} {abs_pct} against the previous month",
+    ),
+    _spec(
+        "core_users_30d",
+        "Users active in core features in the last 30 days",
+        "count",
+        "{value} users active in core features",
+    ),
+    _spec(
+        "departments_active_30d",
+        "Departments with an active user in the last 30 days",
+        "count",
+        "{value} departments use the product",
+        requires=("users",),
+    ),
+    _spec(
+        "departments_change_30d",
+        "Departments active in the last 30 days minus the 30 before",
+        "count",
+        "Departments using the product changed by {value}",
+        requires=("users",),
+    ),
+    _spec(
+        "provisioned_users",
+        "Users provisioned and not deactivated",
+        "count",
+        "{value} provisioned users",
+        requires=("users",),
+    ),
+    _spec(
+        "users_deactivated_90d",
+        "Users deactivated in the last 90 days",
+        "count",
+        "{value} users deactivated in the last 90 days",
+        requires=("users",),
+    ),
+]
+
+# sum(x) and sum(x^2) of x = -age over ages 1..n: constants of the least-squares slope.
+_N = SLOPE_DAYS
+_SX = -_N * (_N + 1) / 2
+_SXX = _N * (_N + 1) * (2 * _N + 1) / 6
+
+
+def _account_level(inputs: FeatureInputs) -> ir.Table:
+    act = inputs.activity
+    days = act.group_by("account_id", "day").agg(
+        n_events=act.n_events.sum(), quantity=act.quantity.sum()
+    )
+    w = windowed(days, "day", inputs.window_map, 180)
+    age = w.age_days
+    return w.group_by(list(KEYS)).agg(
+        events_7d=w.n_events.sum(where=in_window(age, 7)),
+        events_30d=w.n_events.sum(where=in_window(age, 30)),
+        events_31_90d=w.n_events.sum(where=in_window(age, 90, start=31)),
+        events_90d=w.n_events.sum(where=in_window(age, 90)),
+        events_180d=w.n_events.sum(),
+        active_days_30d=w.n_events.count(where=in_window(age, 30)),
+        quantity_30d=w.quantity.sum(where=in_window(age, 30)),
+        age_weighted_90d=(w.n_events * age).sum(where=in_window(age, 90)),
+    )
+
+
+def _user_level(inputs: FeatureInputs) -> tuple[ir.Table, ir.Table]:
+    act = inputs.activity.filter(inputs.activity.user_id.notnull())
+    user_days = act.group_by("account_id", "user_id", "day").agg(n_events=act.n_events.sum())
+    w = windowed(user_days, "day", inputs.window_map, 90)
+    age = w.age_days
+    per_user = w.group_by([*KEYS, "user_id"]).agg(
+        in_7=in_window(age, 7).cast("int64").max(),
+        in_30=in_window(age, 30).cast("int64").max(),
+        in_31_60=in_window(age, 60, start=31).cast("int64").max(),
+        events_30=w.n_events.sum(where=in_window(age, 30)),
+        days_30=w.n_events.count(where=in_window(age, 30)),
+    )
+    in_30 = per_user.in_30 == 1
+    in_prev = per_user.in_31_60 == 1
+    accounts = per_user.group_by(list(KEYS)).agg(
+        active_users_7d=per_user.in_7.sum(),
+        active_users_30d=per_user.in_30.sum(),
+        active_users_90d=per_user.user_id.count(),
+        active_users_31_60d=per_user.in_31_60.sum(),
+        new_active_users_30d=(in_30 & ~in_prev).cast("int64").sum(),
+        lost_active_users_30d=(in_prev & ~in_30).cast("int64").sum(),
+        top_user_events_30d=per_user.events_30.max(),
+        user_days_30d=per_user.days_30.sum(),
+    )
+    return accounts, per_user
+
+
+def _core_features(inputs: FeatureInputs) -> tuple[ir.Table, ir.Table]:
+    """The core features used per snapshot, and the denominator per snapshot date."""
+    act = inputs.activity
+    if inputs.has("feature_catalog"):
+        catalog = inputs.table("feature_catalog")
+        core = catalog.filter(catalog.is_core).select("feature")
+        core_act = act.join(core, "feature")
+        n_core = catalog.is_core.cast("int64").sum()
+        denominators = inputs.frame.select("snapshot_date").distinct().mutate(n_core=n_core)
+    else:
+        # No catalog: every feature is core; the denominator counts the distinct features
+        # seen in all accounts' events before t.
+        core_act = act
+        first_seen = act.group_by("feature").agg(first_day=act.day.min())
+        dates = inputs.frame.select("snapshot_date").distinct()
+        seen = dates.join(first_seen, first_seen.first_day < dates.snapshot_date)
+        denominators = seen.group_by("snapshot_date").agg(n_core=seen.feature.count())
+    feature_days = core_act.group_by("account_id", "feature", "day").agg(
+        n_events=core_act.n_events.sum()
+    )
+    w = windowed(feature_days, "day", inputs.window_map, 90)
+    age = w.age_days
+    breadth = w.group_by(list(KEYS)).agg(
+        core_features_30d=w.feature.nunique(where=in_window(age, 30)),
+        core_features_31_60d=w.feature.nunique(where=in_window(age, 60, start=31)),
+        core_features_90d=w.feature.nunique(),
+    )
+    core_users = core_act.filter(core_act.user_id.notnull())
+    core_user_days = core_users.select("account_id", "user_id", "day").distinct()
+    wu = windowed(core_user_days, "day", inputs.window_map, 30)
+    users = wu.group_by(list(KEYS)).agg(core_users_30d=wu.user_id.nunique())
+    per_snapshot = breadth.outer_join(users, list(KEYS))
+    per_snapshot = per_snapshot.select(
+        account_id=ibis.coalesce(per_snapshot.account_id, per_snapshot.account_id_right),
+        snapshot_date=ibis.coalesce(per_snapshot.snapshot_date, per_snapshot.snapshot_date_right),
+        core_features_30d=per_snapshot.core_features_30d,
+        core_features_31_60d=per_snapshot.core_features_31_60d,
+        core_features_90d=per_snapshot.core_features_90d,
+        core_users_30d=per_snapshot.core_users_30d,
+    )
+    return per_snapshot, denominators
+
+
+def _departments(inputs: FeatureInputs, per_user: ir.Table) -> ir.Table:
+    users = inputs.table("users")
+    dept = users.select("user_id", dept_account="account_id", department="department")
+    joined = per_user.join(
+        dept,
+        [per_user.user_id == dept.user_id, per_user.account_id == dept.dept_account],
+    )
+    departments = joined.group_by(list(KEYS)).agg(
+        departments_active_30d=joined.department.nunique(where=joined.in_30 == 1),
+        departments_31_60d=joined.department.nunique(where=joined.in_31_60 == 1),
+    )
+    frame = inputs.frame
+    provisioned_users = users.select(
+        u_account="account_id", created_at="created_at", deactivated_at="deactivated_at"
+    )
+    roster = frame.join(
+        provisioned_users,
+        [
+            frame.account_id == provisioned_users.u_account,
+            provisioned_users.created_at < frame.snapshot_ts,
+        ],
+    )
+    deactivated = roster.deactivated_at
+    provisioned = roster.group_by(list(KEYS)).agg(
+        provisioned_users=(deactivated.isnull() | (deactivated >= roster.snapshot_ts))
+        .cast("int64")
+        .sum(),
+        users_deactivated_90d=(
+            deactivated.notnull()
+            & (deactivated >= roster.start_90d.cast("timestamp"))
+            & (deactivated < roster.snapshot_ts)
+        )
+        .cast("int64")
+        .sum(),
+    )
+    return departments.outer_join(provisioned, list(KEYS)).select(
+        account_id=ibis.coalesce(ibis._.account_id, ibis._.account_id_right),
+        snapshot_date=ibis.coalesce(ibis._.snapshot_date, ibis._.snapshot_date_right),
+        departments_active_30d=ibis._.departments_active_30d,
+        departments_31_60d=ibis._.departments_31_60d,
+        provisioned_users=ibis._.provisioned_users,
+        users_deactivated_90d=ibis._.users_deactivated_90d,
+    )
+
+
+def build(inputs: FeatureInputs) -> ir.Table:
+    account_level = _account_level(inputs)
+    user_level, per_user = _user_level(inputs)
+    core, denominators = _core_features(inputs)
+    seats = mrr_and_seats(inputs.frame, inputs.table("subscriptions"), "day_before").select(
+        *KEYS, "seats"
+    )
+    counts = [
+        "events_7d",
+        "events_30d",
+        "events_31_90d",
+        "events_90d",
+        "events_180d",
+        "active_days_30d",
+        "quantity_30d",
+        "age_weighted_90d",
+    ]
+    user_counts = [
+        "active_users_7d",
+        "active_users_30d",
+        "active_users_90d",
+        "active_users_31_60d",
+        "new_active_users_30d",
+        "lost_active_users_30d",
+        "top_user_events_30d",
+        "user_days_30d",
+    ]
+    out = attach(inputs.rows, account_level, counts)
+    out = attach(out, user_level, user_counts)
+    out = attach(
+        out,
+        core,
+        ["core_features_30d", "core_features_31_60d", "core_features_90d", "core_users_30d"],
+    )
+    out = attach(out, seats)
+    out = out.left_join(denominators, "snapshot_date")
+    out = out.drop(*[c for c in out.columns if c.endswith("_right")])
+    if inputs.has("users"):
+        out = attach(
+            out,
+            _departments(inputs, per_user),
+            [
+                "departments_active_30d",
+                "departments_31_60d",
+                "provisioned_users",
+                "users_deactivated_90d",
+            ],
+        )
+        departments = {
+            "departments_active_30d": out.departments_active_30d.cast("float64"),
+            "departments_change_30d": (out.departments_active_30d - out.departments_31_60d).cast(
+                "float64"
+            ),
+            "provisioned_users": out.provisioned_users.cast("float64"),
+            "users_deactivated_90d": out.users_deactivated_90d.cast("float64"),
+        }
+    else:
+        departments = {
+            name: ibis.null("float64")
+            for name in (
+                "departments_active_30d",
+                "departments_change_30d",
+                "provisioned_users",
+                "users_deactivated_90d",
+            )
+        }
+
+    utilization = ibis.ifelse(
+        out.seats.isnull() | (out.seats == 0),
+        ibis.null("float64"),
+        out.active_users_30d.cast("float64") / out.seats.cast("float64"),
+    )
+    mean_daily_90 = out.events_90d.cast("float64") / _N
+    # Least-squares slope of daily events on x = -age over the 90 days before t.
+    sxy = -out.age_weighted_90d.cast("float64")
+    slope = (_N * sxy - _SX * out.events_90d.cast("float64")) / (_N * _SXX - _SX * _SX)
+    n_core = out.n_core.cast("float64")
+    result = out.select(
+        *KEYS,
+        active_users_30d=out.active_users_30d.cast("float64"),
+        seat_utilization_30d=utilization,
+        core_breadth_30d=safe_div(out.core_features_30d, n_core),
+        events_30d=out.events_30d.cast("float64"),
+        events_trend_30_90=safe_div(out.events_30d, out.events_31_90d.cast("float64") / 2),
+        active_users_7d=out.active_users_7d.cast("float64"),
+        active_users_90d=out.active_users_90d.cast("float64"),
+        active_users_change_30d=safe_div(
+            out.active_users_30d - out.active_users_31_60d, out.active_users_31_60d
+        ),
+        new_active_users_30d=out.new_active_users_30d.cast("float64"),
+        lost_active_users_30d=out.lost_active_users_30d.cast("float64"),
+        stickiness_30d=safe_div(out.user_days_30d.cast("float64") / 30, out.active_users_30d),
+        top_user_share_30d=safe_div(out.top_user_events_30d, out.events_30d),
+        events_7d=out.events_7d.cast("float64"),
+        events_90d=out.events_90d.cast("float64"),
+        events_180d=out.events_180d.cast("float64"),
+        events_vs_history_180d=safe_div(out.events_30d, out.events_180d.cast("float64") / 6),
+        events_slope_90d=safe_div(slope * 30, mean_daily_90),
+        active_days_30d=out.active_days_30d.cast("float64"),
+        events_per_active_user_30d=safe_div(out.events_30d, out.active_users_30d),
+        quantity_30d=out.quantity_30d.cast("float64"),
+        core_breadth_90d=safe_div(out.core_features_90d, n_core),
+        core_breadth_change_30d=safe_div(out.core_features_30d - out.core_features_31_60d, n_core),
+        core_users_30d=out.core_users_30d.cast("float64"),
+        **departments,
+    )
+    segment_of = inputs.table("accounts").select(seg_account="account_id", seg="segment")
+    with_segment = result.left_join(segment_of, result.account_id == segment_of.seg_account)
+    segment_mean = with_segment.seat_utilization_30d.mean().over(
+        ibis.window(group_by=[with_segment.seg.fill_null("unknown"), with_segment.snapshot_date])
+    )
+    with_segment = with_segment.mutate(
+        seat_utilization_vs_segment=safe_div(with_segment.seat_utilization_30d, segment_mean)
+    )
+    return with_segment.select(*[f.name for f in FEATURES], *KEYS).select(
+        *KEYS, *[f.name for f in FEATURES]
+    )
