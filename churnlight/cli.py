@@ -42,7 +42,7 @@ def friendly_errors(fn: F) -> F:
 
 def _register() -> None:
     # Each command lives in its own module and registers itself on `app`.
-    from churnlight import cmd_simulate, cmd_validate  # noqa: F401
+    from churnlight import cmd_features, cmd_simulate, cmd_validate  # noqa: F401
 
 
 _register()

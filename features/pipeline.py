@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+from ibis.backends import BaseBackend
 
 from features.contract import label_names
 from features.errors import ConfigError
@@ -22,13 +25,14 @@ from features.metadata import FeatureSpec
 from features.snapshots import (
     WINDOWS_DAYS,
     calendar,
+    calendar_table,
     default_as_of,
     monthly_snapshot_dates,
     snapshot_rows,
     weekly_snapshot_dates,
     window_map_table,
 )
-from features.sources import Source
+from features.sources import Source, register_table
 from features.transforms import FAMILY_MODULES, all_feature_specs
 from features.transforms.base import KEYS, FeatureInputs
 
@@ -102,6 +106,7 @@ def resolve_snapshot_dates(events: ir.Table, as_of: date, options: FeatureOption
 
 
 def build_feature_table(
+    con: BaseBackend,
     tables: Mapping[str, ir.Table],
     options: FeatureOptions,
     progress: Progress | None = None,
@@ -109,7 +114,8 @@ def build_feature_table(
     """The feature table of validated ``tables`` (contract types, clean rows, before as-of).
 
     One row per (account_id, snapshot_date) active on snapshot_date - 1, sorted by both;
-    canonical features first, then the others, then the two labels."""
+    canonical features first, then the others, then the two labels. ``con`` is the backend
+    holding ``tables``; the calendar and window map are registered on it."""
     events = tables["events"]
     as_of = resolve_as_of(events, options.as_of)
     dates = resolve_snapshot_dates(events, as_of, options)
@@ -125,14 +131,21 @@ def build_feature_table(
         seconds[name] = round(time.perf_counter() - start, 3)
         return result
 
-    cal = calendar(dates, as_of, options.horizon_days, options.grace_days)
+    cal = register_table(
+        con,
+        "churnlight_calendar",
+        calendar_table(dates, as_of, options.horizon_days, options.grace_days),
+    )
+    window_map = register_table(
+        con, "churnlight_window_map", window_map_table(dates, MAX_ACTIVITY_WINDOW_DAYS)
+    )
     subscriptions = tables["subscriptions"]
     rows = snapshot_rows(subscriptions, cal).cache()
     activity = timed("activity", lambda: activity_table(events))
     inputs = FeatureInputs(
         rows=rows,
         frame=rows.join(cal, "snapshot_date"),
-        window_map=ibis.memtable(window_map_table(dates, MAX_ACTIVITY_WINDOW_DAYS)),
+        window_map=window_map,
         tables=tables,
         activity=activity,
     )
@@ -189,3 +202,79 @@ def build_labels(
     cal = calendar(dates, as_of, horizon_days, grace_days)
     rows = snapshot_rows(subscriptions, cal)
     return label_table(rows, cal, subscriptions, horizon_days, grace_days)
+
+
+@dataclass
+class FeatureSummary:
+    """What `churnlight features` reports."""
+
+    path: Path
+    rows: int
+    features: int
+    as_of: date
+    snapshots: int
+    seconds_per_step: dict[str, float]
+    rows_quarantined: int
+    rows_after_as_of: int
+    facts: dict[str, Any]
+
+
+def build_features(
+    source_location: str | Path,
+    out_path: str | Path,
+    options: FeatureOptions | None = None,
+    backend: str | None = None,
+    quarantine: bool = False,
+    progress: Progress | None = None,
+) -> FeatureSummary:
+    """Source -> validated tables -> feature table (Parquet + ``.meta.json`` sidecar).
+
+    With ``quarantine``, rows breaking row-level rules go to ``<out>.quarantine/`` beside
+    the output instead of stopping the run."""
+    from features.sources import connect, open_source
+    from features.validation import validate_source
+    from features.writer import write_feature_table
+
+    options = options or FeatureOptions()
+    out = Path(out_path)
+    con = connect(backend)
+    source = open_source(source_location, backend=backend, con=con)
+    quarantine_dir = out.with_name(out.stem + ".quarantine") if quarantine else None
+    validated = validate_source(source, as_of=options.as_of, quarantine_dir=quarantine_dir)
+    options = replace(options, as_of=validated.as_of)
+    run = build_feature_table(source.con, validated.tables, options, progress=progress)
+    report = validated.report
+    churn_name, expand_name = label_names(options.horizon_days)
+    facts: dict[str, Any] = {
+        "source": str(source_location),
+        "source_fingerprint": source.fingerprint(),
+        "backend": con.name,
+        "as_of": run.as_of.isoformat(),
+        "horizon_days": options.horizon_days,
+        "grace_days": options.grace_days,
+        "snapshots": "latest_only"
+        if options.latest_only
+        else (options.snapshots if isinstance(options.snapshots, str) else "explicit"),
+        "snapshot_dates": [d.isoformat() for d in run.snapshot_dates],
+        "rows": run.table.num_rows,
+        "rows_per_snapshot": run.rows_per_snapshot,
+        "seconds_per_step": run.seconds_per_step,
+        "absent_tables": list(report.absent_tables),
+        "validation": report.to_dict()["tables"],
+        "quarantine_dir": str(quarantine_dir) if quarantine_dir else None,
+        "labels": [churn_name, expand_name],
+        "keys": list(KEYS),
+        "features": [spec.to_dict() for spec in run.specs],
+    }
+    write_feature_table(run.table, out, facts)
+    return FeatureSummary(
+        path=out,
+        rows=run.table.num_rows,
+        features=len(run.specs),
+        as_of=run.as_of,
+        snapshots=len(run.snapshot_dates),
+        seconds_per_step=run.seconds_per_step,
+        rows_quarantined=sum(c.rows_quarantined for c in report.tables.values()),
+        rows_after_as_of=sum(c.rows_after_as_of for c in report.tables.values()),
+        facts=facts,
+    )

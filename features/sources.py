@@ -17,6 +17,7 @@ from typing import Any
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
+import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from features.contract import TABLES, Column, TableSpec
@@ -156,9 +157,7 @@ def _open_folder(path: Path, con: BaseBackend) -> Source:
     raw: dict[str, ir.Table] = {}
     files: dict[str, Path] = {}
     for name in TABLES:
-        candidates = [
-            p for p in (path / f"{name}{suffix}" for suffix in _SUFFIXES) if p.exists()
-        ]
+        candidates = [p for p in (path / f"{name}{suffix}" for suffix in _SUFFIXES) if p.exists()]
         if len(candidates) > 1:
             raise SourceError(
                 f"source {str(path)!r} has both {candidates[0].name} and {candidates[1].name}; "
@@ -189,6 +188,15 @@ def _read_file(con: BaseBackend, file: Path, name: str) -> ir.Table:
     return con.read_csv(str(file), table_name=table_name, **kwargs)
 
 
+def strip_text(value: ir.StringValue) -> ir.StringValue:
+    """``value`` without leading and trailing whitespace, the same on every backend.
+
+    Not ``StringValue.strip()``: on PySpark, Ibis 12 compiles it to
+    ``TRIM(' \\t\\n\\r\\v\\f' FROM x)``, and Spark SQL reads ``\\v`` and ``\\f`` as the letters
+    v and f, so 'false' became 'als' and 'f' became ''."""
+    return value.re_replace(r"^\s+|\s+$", "")
+
+
 def cast_column(value: ir.Value, column: Column) -> ir.Value:
     """``value`` cast to the contract type of ``column``; null where it cannot be cast."""
     target = IBIS_TYPES[column.dtype]
@@ -206,7 +214,7 @@ def cast_column(value: ir.Value, column: Column) -> ir.Value:
     if column.dtype == "date" and current.is_timestamp():
         return value.date()
     if column.dtype == "boolean" and current.is_string():
-        lowered = value.strip().lower()
+        lowered = strip_text(value).lower()
         return (
             ibis.cases(
                 (lowered.isin(["true", "t", "1", "yes", "y"]), True),
@@ -219,7 +227,7 @@ def cast_column(value: ir.Value, column: Column) -> ir.Value:
         as_float = value.try_cast(dt.float64)
         return ibis.ifelse(as_float == as_float.round(0), as_float.cast(dt.int64), ibis.null())
     if current.is_string() and column.dtype != "string":
-        return value.strip().nullif("").try_cast(target)
+        return strip_text(value).nullif("").try_cast(target)
     return value.try_cast(target) if current.is_string() else value.cast(target)
 
 
@@ -240,3 +248,13 @@ def conform(raw: ir.Table, spec: TableSpec) -> ir.Table:
             value = value.nullif("")
         out[col.name] = cast_column(value, col)
     return raw.select(**out)
+
+
+def register_table(con: BaseBackend, name: str, data: pa.Table) -> ir.Table:
+    """Hand a small in-memory table (a calendar, a lookup) to the backend under ``name``.
+
+    A plain memtable is not enough: Ibis's PySpark backend does not register memtables
+    before ``cache()``, so expressions built on one fail there."""
+    if con.name == "pyspark":
+        return con.create_view(name, ibis.memtable(data), overwrite=True)
+    return con.create_table(name, data, temp=True, overwrite=True)

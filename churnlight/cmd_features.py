@@ -1,0 +1,138 @@
+"""`churnlight features`: build the point-in-time feature table of a source."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from churnlight.cli import app, console, friendly_errors
+from churnlight.options import AsOfOption, BackendOption, JsonOption
+from features.errors import ConfigError
+from features.metadata import catalog_json
+from features.pipeline import FeatureOptions, build_features
+from features.snapshots import parse_snapshot_dates
+from features.transforms import all_feature_specs
+
+
+@app.command("features")
+@friendly_errors
+def features(
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--source", help="A folder of Parquet/CSV tables or a DuckDB file.", show_default=False
+        ),
+    ] = None,
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="Parquet file to write; metadata goes to <name>.meta.json."),
+    ] = Path("features.parquet"),
+    as_of: AsOfOption = None,
+    horizon_days: Annotated[
+        int, typer.Option("--horizon-days", min=1, help="Label horizon H in days.")
+    ] = 180,
+    grace_days: Annotated[
+        int, typer.Option("--grace-days", min=0, help="Days without coverage that make a churn.")
+    ] = 30,
+    snapshots: Annotated[
+        str,
+        typer.Option(
+            "--snapshots",
+            help="'monthly' (first of each month), 'weekly' (Mondays), "
+            "or comma-separated dates YYYY-MM-DD.",
+        ),
+    ] = "monthly",
+    latest_only: Annotated[
+        bool, typer.Option("--latest-only", help="Only the as-of snapshot (for scoring).")
+    ] = False,
+    backend: BackendOption = None,
+    quarantine: Annotated[
+        bool,
+        typer.Option(
+            "--quarantine",
+            help="Write rows breaking row-level rules to "
+            "<out>.quarantine/ and go on, instead of stopping.",
+        ),
+    ] = False,
+    describe: Annotated[
+        bool, typer.Option("--describe", help="Print every feature's metadata and exit.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Build the feature table: one row per account active on each snapshot date."""
+    if describe:
+        _describe(as_json)
+        return
+    if source is None:
+        raise ConfigError("give --source (a folder of tables or a DuckDB file), or --describe")
+    chosen: str | list = snapshots
+    if snapshots not in ("monthly", "weekly"):
+        chosen = parse_snapshot_dates(snapshots.split(","))
+    options = FeatureOptions(
+        as_of=as_of.date() if as_of else None,
+        horizon_days=horizon_days,
+        grace_days=grace_days,
+        snapshots=chosen,
+        latest_only=latest_only,
+    )
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=as_json,
+    ) as bar:
+        task = bar.add_task("validating source", total=None)
+
+        def report(step: str, done: int, total: int) -> None:
+            bar.update(task, description=f"features: {step}", completed=done, total=total)
+
+        summary = build_features(
+            source,
+            out,
+            options,
+            backend=backend.value if backend else None,
+            quarantine=quarantine,
+            progress=report,
+        )
+    if as_json:
+        payload = {k: v for k, v in summary.facts.items() if k != "features"}
+        payload["path"] = str(summary.path)
+        console.print_json(json.dumps(payload))
+        return
+    console.print(
+        f"[green]wrote[/green] {summary.path}: {summary.rows:,} rows x {summary.features} "
+        f"features, {summary.snapshots} snapshot(s), as of {summary.as_of}"
+    )
+    if summary.rows_quarantined:
+        console.print(
+            f"[yellow]{summary.rows_quarantined:,} row(s) quarantined[/yellow] in "
+            f"{summary.facts['quarantine_dir']}"
+        )
+    if summary.rows_after_as_of:
+        console.print(
+            f"{summary.rows_after_as_of:,} row(s) dated on or after the as-of date left out"
+        )
+    timing = ", ".join(f"{k} {v:.1f}s" for k, v in summary.seconds_per_step.items())
+    console.print(f"seconds per step: {timing}")
+
+
+def _describe(as_json: bool) -> None:
+    specs = all_feature_specs()
+    if as_json:
+        console.print_json(catalog_json(specs))
+        return
+    table = Table(title=f"{len(specs)} features")
+    for column in ("name", "family", "unit", "description", "plain words"):
+        table.add_column(column, overflow="fold")
+    for spec in specs:
+        name = f"[bold]{spec.name}[/bold]" if spec.canonical else spec.name
+        table.add_row(name, spec.family, spec.unit, spec.description, spec.template)
+    console.print(table)
