@@ -42,7 +42,8 @@ def _base() -> dict[str, list[dict]]:
     events.append({"account_id": "A1", "user_id": "u1", "ts": T_TS, "feature": "reports"})
     return {
         "accounts": [
-            {"account_id": a, "segment": s} for a, s in zip(ACCOUNTS, ["smb", "smb", "enterprise"])
+            {"account_id": a, "segment": s}
+            for a, s in zip(ACCOUNTS, ["smb", "smb", "enterprise"], strict=True)
         ],
         "subscriptions": [
             {
