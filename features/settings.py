@@ -20,6 +20,8 @@ class FeatureSettings(BaseSettings):
     duckdb_memory_limit: str | None = Field(None, description="e.g. '6GB'; DuckDB default else")
     duckdb_threads: int | None = Field(None, ge=1)
     spark_master: str = "local[2]"
+    spark_shuffle_partitions: int = Field(4, ge=1, description="small for one machine")
+    spark_driver_memory: str = "4g"
 
 
 @lru_cache
