@@ -24,7 +24,7 @@ from features.contract import TABLES, Column, TableSpec
 from features.errors import SourceError
 from features.settings import FeatureSettings, get_feature_settings
 
-CONTRACT_DOC = "../shared/spec/data-contract.md (docs/data-contract.md)"
+CONTRACT_DOC = "docs/data-contract.md"
 _SUFFIXES = (".parquet", ".csv")
 
 IBIS_TYPES: dict[str, dt.DataType] = {

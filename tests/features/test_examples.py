@@ -12,12 +12,12 @@ from features.contract import CANONICAL_FEATURES
 from features.pipeline import build_features
 from features.writer import read_feature_table
 
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
 
 def _examples() -> Path:
     if not EXAMPLES.is_dir():
-        pytest.fail(f"contract examples not found at {EXAMPLES}; shared/ must sit beside the repo")
+        pytest.fail(f"contract examples not found at {EXAMPLES}")
     return EXAMPLES
 
 

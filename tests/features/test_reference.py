@@ -12,8 +12,8 @@ import pytest
 
 from features.reference import FEATURE_COLUMNS, read_csv_source, reference_features
 
-# CI lays shared/ beside the checkout: <parent>/main (this repo) and <parent>/shared/spec.
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "examples"
+# The contract's worked examples, kept in the repo (tests/test_docs.py checks the copy).
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
 KEYS = ["account_id", "snapshot_date"]
 LABELS = ["churn_180d", "expand_180d"]
@@ -22,8 +22,8 @@ LABELS = ["churn_180d", "expand_180d"]
 def examples_dir() -> Path:
     if not (EXAMPLES / "expected_full.csv").exists():
         pytest.fail(
-            f"contract examples not found at {EXAMPLES}: check out shared/ beside the repo "
-            "(shared/spec/examples with full/, minimal/ and expected_*.csv)",
+            f"contract examples not found at {EXAMPLES} (docs/examples with full/, minimal/ "
+            "and expected_*.csv)",
             pytrace=False,
         )
     return EXAMPLES
