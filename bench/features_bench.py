@@ -67,8 +67,16 @@ def measure(args: list[str]) -> Measured:
 
 
 def features_command(source: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "churnlight", "features", "--source", str(source),
-            "--out", str(out)]
+    return [
+        sys.executable,
+        "-m",
+        "churnlight",
+        "features",
+        "--source",
+        str(source),
+        "--out",
+        str(out),
+    ]
 
 
 def run(quick: bool = False) -> dict[str, object]:
@@ -78,8 +86,9 @@ def run(quick: bool = False) -> dict[str, object]:
     results: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "features.parquet"
-        floor = measure([sys.executable, "-c", FLOOR,
-                         FLOOR_SQL.format(events=big.path / "events.parquet")])
+        floor = measure(
+            [sys.executable, "-c", FLOOR, FLOOR_SQL.format(events=big.path / "events.parquet")]
+        )
         ours = measure(features_command(big.path, out))
         results["big"] = {
             "events": big.events,

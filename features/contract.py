@@ -1,4 +1,4 @@
-"""The data contract, version 1, as code (docs: ../shared/spec/data-contract.md).
+"""The data contract, version 1, as code (docs: docs/data-contract.md).
 
 Every table, column, type and rule of a source is declared here once; sources, validation,
 the simulator and the docs read these declarations instead of repeating them.

@@ -21,10 +21,10 @@ RELATIVE_TOLERANCE = 1e-9
 
 def churn_dates(subscriptions: ir.Table, grace_days: int) -> ir.Table:
     """(account_id, churn_date): the end of every island of coverage."""
-    subs = subscriptions.select("account_id", "start_date", "end_date")
+    subs = subscriptions.select("subscription_id", "account_id", "start_date", "end_date")
     ordered = ibis.window(
         group_by=subs.account_id,
-        order_by=[subs.start_date, subs.end_date],
+        order_by=[subs.start_date, subs.end_date, subs.subscription_id],
         rows=(None, -1),
     )
     # The last day covered so far is the latest end among the earlier-starting lines.
@@ -35,7 +35,7 @@ def churn_dates(subscriptions: ir.Table, grace_days: int) -> ir.Table:
         island=starts_island.sum().over(
             ibis.window(
                 group_by=with_prev.account_id,
-                order_by=[with_prev.start_date, with_prev.end_date],
+                order_by=[with_prev.start_date, with_prev.end_date, with_prev.subscription_id],
                 rows=(None, 0),
             )
         )

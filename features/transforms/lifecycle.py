@@ -104,10 +104,10 @@ def build(inputs: FeatureInputs) -> ir.Table:
 
 
 def _coverage_gaps(frame: ir.Table, subs: ir.Table) -> ir.Table:
-    started = subs.select("account_id", "start_date", "end_date")
+    started = subs.select("subscription_id", "account_id", "start_date", "end_date")
     ordered = ibis.window(
         group_by=started.account_id,
-        order_by=[started.start_date, started.end_date],
+        order_by=[started.start_date, started.end_date, started.subscription_id],
         rows=(None, -1),
     )
     marked = started.mutate(prev_end=started.end_date.max().over(ordered))

@@ -1,0 +1,45 @@
+"""Benchmarks, each reported against a baseline measured in the same run.
+
+A benchmark is a module with ``run(quick: bool) -> dict`` (measure; ``quick`` shrinks it to
+a smoke run) and ``report(results) -> list[str]`` (the lines to print). ``BENCHMARKS`` is the
+registry: add a module here and ``python -m bench`` runs it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    module: str
+    description: str
+
+
+BENCHMARKS: list[Benchmark] = [
+    Benchmark(
+        "simulator",
+        "bench.simulator_bench",
+        "churnlight simulate, 10,000 accounts x 36 months: events/s, peak RSS, vs pyarrow floor",
+    ),
+    Benchmark(
+        "features",
+        "bench.features_bench",
+        "churnlight features on 10,000 x 36 months vs a DuckDB floor; vs pandas on 1,000",
+    ),
+]
+
+
+class BenchSettings(BaseSettings):
+    """``CHURNLIGHT_BENCH_QUICK=1`` shrinks every benchmark to a smoke run."""
+
+    model_config = SettingsConfigDict(env_prefix="CHURNLIGHT_BENCH_", extra="ignore")
+    quick: bool = False
+
+
+@lru_cache
+def get_bench_settings() -> BenchSettings:
+    return BenchSettings()
