@@ -18,9 +18,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev,spark]"
 	touch $(STAMP)
 
-demo: $(STAMP)  ## simulate a small source, validate it and summarise it
-	$(VENV)/bin/churnlight simulate --accounts 300 --months 24 --seed 7 --out $(DEMO_DIR)/source
+demo: $(STAMP)  ## simulate a source, validate it, build its features
+	$(VENV)/bin/churnlight simulate --accounts 600 --months 30 --seed 7 --out $(DEMO_DIR)/source
 	$(VENV)/bin/churnlight validate $(DEMO_DIR)/source
+	$(VENV)/bin/churnlight features --source $(DEMO_DIR)/source --out $(DEMO_DIR)/features.parquet
 
 test: $(STAMP)  ## the whole suite, slow, Spark and notebook tests included (what CI runs)
 	$(PY) -m pytest -n 2 --dist loadgroup

@@ -33,10 +33,11 @@ from features.snapshots import (
     window_map_table,
 )
 from features.sources import Source, register_table
-from features.transforms import FAMILY_MODULES, all_feature_specs
+from features.transforms import FAMILY_MODULES, activity, all_feature_specs
 from features.transforms.base import KEYS, FeatureInputs
 
 MAX_ACTIVITY_WINDOW_DAYS = max(WINDOWS_DAYS)
+ACTIVITY_STEPS = ("user_days", "feature_days", "user_windows")
 Progress = Callable[[str, int, int], None]
 """Called as progress(step_name, steps_done, steps_total)."""
 
@@ -70,16 +71,6 @@ class FeatureRun:
         for value in self.table.column("snapshot_date").to_pylist():
             counts[value.isoformat()] = counts.get(value.isoformat(), 0) + 1
         return dict(sorted(counts.items()))
-
-
-def activity_table(events: ir.Table) -> ir.Table:
-    """Events per (account_id, user_id, feature, day): n_events and quantity (null read as 1).
-
-    ``day`` is the UTC date of ``ts``; since snapshots fall on midnights, ts < t exactly
-    when day < t, so windows over days equal windows over timestamps."""
-    return events.group_by("account_id", "user_id", "feature", day=events.ts.date()).agg(
-        n_events=events.count(), quantity=events.quantity.fill_null(1.0).sum()
-    )
 
 
 def resolve_as_of(events: ir.Table, as_of: date | None) -> date:
@@ -119,7 +110,7 @@ def build_feature_table(
     events = tables["events"]
     as_of = resolve_as_of(events, options.as_of)
     dates = resolve_snapshot_dates(events, as_of, options)
-    steps = ["activity", *FAMILY_MODULES, *(["labels"] if options.with_labels else [])]
+    steps = [*ACTIVITY_STEPS, *FAMILY_MODULES, *(["labels"] if options.with_labels else [])]
     seconds: dict[str, float] = {}
 
     def timed(name: str, make: Callable[[], ir.Table]) -> ir.Table:
@@ -141,13 +132,18 @@ def build_feature_table(
     )
     subscriptions = tables["subscriptions"]
     rows = snapshot_rows(subscriptions, cal).cache()
-    activity = timed("activity", lambda: activity_table(events))
+    catalog = tables.get("feature_catalog")
+    days = timed("user_days", lambda: activity.user_days(events, activity.core_features(catalog)))
+    features_used = timed("feature_days", lambda: activity.feature_days(events))
+    windows = timed("user_windows", lambda: activity.user_windows(days, window_map))
     inputs = FeatureInputs(
         rows=rows,
         frame=rows.join(cal, "snapshot_date"),
         window_map=window_map,
         tables=tables,
-        activity=activity,
+        user_days=days,
+        feature_days=features_used,
+        user_windows=windows,
     )
     results = [
         timed(name, lambda m=module: m.build(inputs)) for name, module in FAMILY_MODULES.items()

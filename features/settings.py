@@ -17,7 +17,10 @@ class FeatureSettings(BaseSettings):
     grace_days: int = Field(30, ge=0, description="days without coverage that make a churn")
     warmup_days: int = Field(90, ge=0, description="history required before the first snapshot")
     backend: str = Field("duckdb", pattern="^(duckdb|spark)$")
-    duckdb_memory_limit: str | None = Field(None, description="e.g. '6GB'; DuckDB default else")
+    duckdb_memory_limit: str = Field(
+        "4GB", description="DuckDB's memory limit; larger intermediates spill to temp files"
+    )
+    duckdb_temp_directory: str | None = Field(None, description="spill folder; system temp else")
     duckdb_threads: int | None = Field(None, ge=1)
     spark_master: str = "local[2]"
     spark_shuffle_partitions: int = Field(4, ge=1, description="small for one machine")

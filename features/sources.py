@@ -10,6 +10,7 @@ is honoured, a timestamp without zone is taken as UTC.
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,8 +79,11 @@ def connect(backend: str | None = None, settings: FeatureSettings | None = None)
     if backend == "duckdb":
         con = ibis.duckdb.connect()
         con.raw_sql("SET TimeZone = 'UTC'")
-        if settings.duckdb_memory_limit:
-            con.raw_sql(f"SET memory_limit = '{settings.duckdb_memory_limit}'")
+        con.raw_sql(f"SET memory_limit = '{settings.duckdb_memory_limit}'")
+        spill = settings.duckdb_temp_directory or tempfile.gettempdir()
+        con.raw_sql(f"SET temp_directory = '{Path(spill) / 'churnlight-duckdb'}'")
+        # Row order of intermediates is never relied on (outputs are sorted explicitly).
+        con.raw_sql("SET preserve_insertion_order = false")
         if settings.duckdb_threads:
             con.raw_sql(f"SET threads = {int(settings.duckdb_threads)}")
         return con
@@ -95,8 +99,6 @@ def _spark_connect(settings: FeatureSettings) -> BaseBackend:
         raise SourceError(
             "backend 'spark' needs PySpark; install the extra: pip install 'churnlight[spark]'"
         ) from err
-    import tempfile
-
     warehouse = tempfile.mkdtemp(prefix="churnlight-spark-")
     session = (
         SparkSession.builder.master(settings.spark_master)

@@ -27,14 +27,16 @@ class FeatureInputs:
     - ``frame``: ``rows`` joined with the calendar (day_before, start_{N}d, snapshot_ts, ...);
     - ``window_map``: (day, snapshot_date, age_days) with 1 <= age_days <= max window;
     - ``tables``: validated contract tables (absent optional tables are missing);
-    - ``activity``: events per (account_id, user_id, feature, day): n_events, quantity;
-    - ``accounts``: the accounts table (segment etc.)."""
+    - ``user_days``, ``feature_days``, ``user_windows``: the daily reductions of the events
+      (see ``features.transforms.activity``), materialised once by the pipeline."""
 
     rows: ir.Table
     frame: ir.Table
     window_map: ir.Table
     tables: Mapping[str, ir.Table]
-    activity: ir.Table
+    user_days: ir.Table
+    feature_days: ir.Table
+    user_windows: ir.Table
 
     def has(self, table: str) -> bool:
         return table in self.tables

@@ -9,10 +9,11 @@ import ibis
 import ibis.expr.types as ir
 
 from features.metadata import FeatureSpec
-from features.transforms.base import KEYS, FeatureInputs, attach, days_between, nulls_for, windowed
+from features.transforms.activity import USER_WINDOW_DAYS
+from features.transforms.base import KEYS, FeatureInputs, attach, days_between, nulls_for
 
 FAMILY = "champions"
-ACTIVITY_LOOKBACK_DAYS = 90
+ACTIVITY_LOOKBACK_DAYS = USER_WINDOW_DAYS
 
 
 def _spec(name: str, description: str, unit: str, template: str, **kw) -> FeatureSpec:
@@ -62,7 +63,7 @@ FEATURES = [
     ),
     _spec(
         "champion_days_since_active",
-        "Days since an active champion last used the product (91 when none did in 90 days)",
+        "Days since an active champion last used the product (61 when none did in 60 days)",
         "days",
         "Champions last used the product {value} ago",
     ),
@@ -148,7 +149,7 @@ def build(inputs: FeatureInputs) -> ir.Table:
 
 
 def _champion_activity(inputs: FeatureInputs, contacts: ir.Table) -> ir.Table:
-    """Days since any in-role champion with a login was last active (capped at 91)."""
+    """Days since any in-role champion with a login was last active (61 when not in 60 days)."""
     frame = inputs.frame
     champions = contacts.filter((contacts.role == "champion") & contacts.c_user.notnull())
     in_role = frame.join(
@@ -159,10 +160,7 @@ def _champion_activity(inputs: FeatureInputs, contacts: ir.Table) -> ir.Table:
             champions.end_date.isnull() | (champions.end_date >= frame.snapshot_date),
         ],
     ).select(*KEYS, user_id="c_user")
-    act = inputs.activity.filter(inputs.activity.user_id.notnull())
-    user_days = act.select("account_id", "user_id", "day").distinct()
-    recent = windowed(user_days, "day", inputs.window_map, ACTIVITY_LOOKBACK_DAYS)
-    last = recent.group_by([*KEYS, "user_id"]).agg(age=recent.age_days.min())
+    last = inputs.user_windows.select(*KEYS, "user_id", age="last_age")
     joined = in_role.left_join(last, [*KEYS, "user_id"])
     cap = ACTIVITY_LOOKBACK_DAYS + 1
     return joined.group_by(list(KEYS)).agg(
@@ -176,7 +174,7 @@ def _exec_sponsor_touch(inputs: FeatureInputs, contacts: ir.Table) -> ir.Table:
     sponsors = contacts.filter(contacts.role == "executive_sponsor")
     touches = []
     logins = sponsors.filter(sponsors.c_user.notnull()).select("c_account", "c_user")
-    act = inputs.activity
+    act = inputs.user_days
     used = act.join(
         logins, [act.account_id == logins.c_account, act.user_id == logins.c_user]
     ).select(t_account="account_id", touch_day="day")

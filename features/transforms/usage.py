@@ -71,10 +71,10 @@ FEATURES = [
         "{value} users active in the last 7 days",
     ),
     _spec(
-        "active_users_90d",
-        "Distinct users active in the last 90 days",
+        "active_users_60d",
+        "Distinct users active in the last 60 days",
         "count",
-        "{value} users active in the last 90 days",
+        "{value} users active in the last 60 days",
     ),
     _spec(
         "active_users_change_30d",
@@ -216,9 +216,9 @@ _SXX = _N * (_N + 1) * (2 * _N + 1) / 6
 
 
 def _account_level(inputs: FeatureInputs) -> ir.Table:
-    act = inputs.activity
-    days = act.group_by("account_id", "day").agg(
-        n_events=act.n_events.sum(), quantity=act.quantity.sum()
+    ud = inputs.user_days
+    days = ud.group_by("account_id", "day").agg(
+        n_events=ud.n_events.sum(), quantity=ud.quantity.sum()
     )
     w = windowed(days, "day", inputs.window_map, 180)
     age = w.age_days
@@ -234,77 +234,49 @@ def _account_level(inputs: FeatureInputs) -> ir.Table:
     )
 
 
-def _user_level(inputs: FeatureInputs) -> tuple[ir.Table, ir.Table]:
-    act = inputs.activity.filter(inputs.activity.user_id.notnull())
-    user_days = act.group_by("account_id", "user_id", "day").agg(n_events=act.n_events.sum())
-    w = windowed(user_days, "day", inputs.window_map, 90)
-    age = w.age_days
-    per_user = w.group_by([*KEYS, "user_id"]).agg(
-        in_7=in_window(age, 7).cast("int64").max(),
-        in_30=in_window(age, 30).cast("int64").max(),
-        in_31_60=in_window(age, 60, start=31).cast("int64").max(),
-        events_30=w.n_events.sum(where=in_window(age, 30)),
-        days_30=w.n_events.count(where=in_window(age, 30)),
-    )
+def _user_level(inputs: FeatureInputs) -> ir.Table:
+    per_user = inputs.user_windows
     in_30 = per_user.in_30 == 1
     in_prev = per_user.in_31_60 == 1
-    accounts = per_user.group_by(list(KEYS)).agg(
+    return per_user.group_by(list(KEYS)).agg(
         active_users_7d=per_user.in_7.sum(),
         active_users_30d=per_user.in_30.sum(),
-        active_users_90d=per_user.user_id.count(),
+        active_users_60d=per_user.user_id.count(),
         active_users_31_60d=per_user.in_31_60.sum(),
         new_active_users_30d=(in_30 & ~in_prev).cast("int64").sum(),
         lost_active_users_30d=(in_prev & ~in_30).cast("int64").sum(),
         top_user_events_30d=per_user.events_30.max(),
         user_days_30d=per_user.days_30.sum(),
+        core_users_30d=per_user.core_30.sum(),
     )
-    return accounts, per_user
 
 
 def _core_features(inputs: FeatureInputs) -> tuple[ir.Table, ir.Table]:
-    """The core features used per snapshot, and the denominator per snapshot date."""
-    act = inputs.activity
+    """Distinct core features used per snapshot, and the denominator per snapshot date."""
+    fd = inputs.feature_days
+    dates = inputs.frame.select("snapshot_date").distinct()
     if inputs.has("feature_catalog"):
         catalog = inputs.table("feature_catalog")
-        core = catalog.filter(catalog.is_core).select("feature")
-        core_act = act.join(core, "feature")
-        n_core = catalog.is_core.cast("int64").sum()
-        denominators = inputs.frame.select("snapshot_date").distinct().mutate(n_core=n_core)
+        fd = fd.filter(fd.feature.isin(catalog.filter(catalog.is_core).feature))
+        denominators = dates.mutate(n_core=catalog.is_core.cast("int64").sum())
     else:
         # No catalog: every feature is core; the denominator counts the distinct features
         # seen in all accounts' events before t.
-        core_act = act
-        first_seen = act.group_by("feature").agg(first_day=act.day.min())
-        dates = inputs.frame.select("snapshot_date").distinct()
+        first_seen = fd.group_by("feature").agg(first_day=fd.day.min())
         seen = dates.join(first_seen, first_seen.first_day < dates.snapshot_date)
         denominators = seen.group_by("snapshot_date").agg(n_core=seen.feature.count())
-    feature_days = core_act.group_by("account_id", "feature", "day").agg(
-        n_events=core_act.n_events.sum()
-    )
-    w = windowed(feature_days, "day", inputs.window_map, 90)
+    w = windowed(fd, "day", inputs.window_map, 90)
     age = w.age_days
     breadth = w.group_by(list(KEYS)).agg(
         core_features_30d=w.feature.nunique(where=in_window(age, 30)),
         core_features_31_60d=w.feature.nunique(where=in_window(age, 60, start=31)),
         core_features_90d=w.feature.nunique(),
     )
-    core_users = core_act.filter(core_act.user_id.notnull())
-    core_user_days = core_users.select("account_id", "user_id", "day").distinct()
-    wu = windowed(core_user_days, "day", inputs.window_map, 30)
-    users = wu.group_by(list(KEYS)).agg(core_users_30d=wu.user_id.nunique())
-    per_snapshot = breadth.outer_join(users, list(KEYS))
-    per_snapshot = per_snapshot.select(
-        account_id=ibis.coalesce(per_snapshot.account_id, per_snapshot.account_id_right),
-        snapshot_date=ibis.coalesce(per_snapshot.snapshot_date, per_snapshot.snapshot_date_right),
-        core_features_30d=per_snapshot.core_features_30d,
-        core_features_31_60d=per_snapshot.core_features_31_60d,
-        core_features_90d=per_snapshot.core_features_90d,
-        core_users_30d=per_snapshot.core_users_30d,
-    )
-    return per_snapshot, denominators
+    return breadth, denominators
 
 
-def _departments(inputs: FeatureInputs, per_user: ir.Table) -> ir.Table:
+def _departments(inputs: FeatureInputs) -> ir.Table:
+    per_user = inputs.user_windows
     users = inputs.table("users")
     dept = users.select("user_id", dept_account="account_id", department="department")
     joined = per_user.join(
@@ -351,7 +323,7 @@ def _departments(inputs: FeatureInputs, per_user: ir.Table) -> ir.Table:
 
 def build(inputs: FeatureInputs) -> ir.Table:
     account_level = _account_level(inputs)
-    user_level, per_user = _user_level(inputs)
+    user_level = _user_level(inputs)
     core, denominators = _core_features(inputs)
     seats = mrr_and_seats(inputs.frame, inputs.table("subscriptions"), "day_before").select(
         *KEYS, "seats"
@@ -369,19 +341,20 @@ def build(inputs: FeatureInputs) -> ir.Table:
     user_counts = [
         "active_users_7d",
         "active_users_30d",
-        "active_users_90d",
+        "active_users_60d",
         "active_users_31_60d",
         "new_active_users_30d",
         "lost_active_users_30d",
         "top_user_events_30d",
         "user_days_30d",
+        "core_users_30d",
     ]
     out = attach(inputs.rows, account_level, counts)
     out = attach(out, user_level, user_counts)
     out = attach(
         out,
         core,
-        ["core_features_30d", "core_features_31_60d", "core_features_90d", "core_users_30d"],
+        ["core_features_30d", "core_features_31_60d", "core_features_90d"],
     )
     out = attach(out, seats)
     out = out.left_join(denominators, "snapshot_date")
@@ -389,7 +362,7 @@ def build(inputs: FeatureInputs) -> ir.Table:
     if inputs.has("users"):
         out = attach(
             out,
-            _departments(inputs, per_user),
+            _departments(inputs),
             [
                 "departments_active_30d",
                 "departments_31_60d",
@@ -434,7 +407,7 @@ def build(inputs: FeatureInputs) -> ir.Table:
         events_30d=out.events_30d.cast("float64"),
         events_trend_30_90=safe_div(out.events_30d, out.events_31_90d.cast("float64") / 2),
         active_users_7d=out.active_users_7d.cast("float64"),
-        active_users_90d=out.active_users_90d.cast("float64"),
+        active_users_60d=out.active_users_60d.cast("float64"),
         active_users_change_30d=safe_div(
             out.active_users_30d - out.active_users_31_60d, out.active_users_31_60d
         ),

@@ -184,7 +184,7 @@ def test_usage_windows_include_t_minus_30_and_exclude_t(features) -> None:
     assert r.quantity_30d == pytest.approx(1 + 5 + 1)
     # events in [t-90, t-30): u2 at 2024-05-01 23:59:59 only -> 30-day average 0.5
     assert r.events_trend_30_90 == pytest.approx(3 / 0.5)
-    assert r.active_users_90d == 3
+    assert r.active_users_60d == 3
     assert r.lost_active_users_30d == 1  # u2 active 31-60 days ago, not since
 
 
