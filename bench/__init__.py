@@ -30,6 +30,11 @@ BENCHMARKS: list[Benchmark] = [
         "bench.features_bench",
         "churnlight features on 10,000 x 36 months vs a DuckDB floor; vs pandas on 1,000",
     ),
+    Benchmark(
+        "training",
+        "bench.training_bench",
+        "train on 500,000 x 150 vs plain LightGBM (bound 90 s); 3,000 x 36 quality vs oracle",
+    ),
 ]
 
 

@@ -42,7 +42,14 @@ def friendly_errors(fn: F) -> F:
 
 def _register() -> None:
     # Each command lives in its own module and registers itself on `app`.
-    from churnlight import cmd_features, cmd_simulate, cmd_validate  # noqa: F401
+    from churnlight import (  # noqa: F401
+        cmd_evaluate,
+        cmd_features,
+        cmd_retrain,
+        cmd_simulate,
+        cmd_train,
+        cmd_validate,
+    )
 
 
 _register()

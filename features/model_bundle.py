@@ -314,7 +314,7 @@ def _category_codes(values: Any, categories: Sequence[str]) -> np.ndarray:
 
     series = pd.Series(_to_pandas_like(values), dtype=object)
     as_text = series.where(series.isna(), series.astype(str))
-    codes = pd.Categorical(as_text, categories=list(categories)).codes.astype(np.float64)
+    codes = pd.Index(list(categories), dtype=object).get_indexer(as_text).astype(np.float64)
     codes[codes < 0] = np.nan
     return codes
 

@@ -1,8 +1,8 @@
 """Orchestration of the feature stage: validated tables -> labels and features.
 
-The transforms stay lazy; this module decides what is materialised (the per-day activity
-table, the snapshot rows, each family's result) so that each family is timed and shown
-as progress, and the raw events are scanned once."""
+The transforms stay lazy; this module decides what is materialised (the per-segment
+activity tables, the snapshot rows, each family's result) so that each family is timed and
+shown as progress, and the raw events are scanned twice (per user, per feature)."""
 
 from __future__ import annotations
 
@@ -23,21 +23,20 @@ from features.errors import ConfigError
 from features.labels import label_table
 from features.metadata import FeatureSpec
 from features.snapshots import (
-    WINDOWS_DAYS,
     calendar,
     calendar_table,
+    day_segments_table,
     default_as_of,
     monthly_snapshot_dates,
+    segment_windows_table,
     snapshot_rows,
     weekly_snapshot_dates,
-    window_map_table,
 )
 from features.sources import Source, register_table
 from features.transforms import FAMILY_MODULES, activity, all_feature_specs
 from features.transforms.base import KEYS, FeatureInputs
 
-MAX_ACTIVITY_WINDOW_DAYS = max(WINDOWS_DAYS)
-ACTIVITY_STEPS = ("user_days", "feature_days", "user_windows")
+ACTIVITY_STEPS = ("user_segments", "feature_segments", "user_windows")
 Progress = Callable[[str, int, int], None]
 """Called as progress(step_name, steps_done, steps_total)."""
 
@@ -113,11 +112,14 @@ def build_feature_table(
     steps = [*ACTIVITY_STEPS, *FAMILY_MODULES, *(["labels"] if options.with_labels else [])]
     seconds: dict[str, float] = {}
 
+    cached: list[ir.Table] = []
+
     def timed(name: str, make: Callable[[], ir.Table]) -> ir.Table:
         if progress:
             progress(name, len(seconds), len(steps))
         start = time.perf_counter()
         result = make().cache()
+        cached.append(result)
         result.count().execute()  # force materialisation so the time lands on this step
         seconds[name] = round(time.perf_counter() - start, 3)
         return result
@@ -127,22 +129,34 @@ def build_feature_table(
         "churnlight_calendar",
         calendar_table(dates, as_of, options.horizon_days, options.grace_days),
     )
-    window_map = register_table(
-        con, "churnlight_window_map", window_map_table(dates, MAX_ACTIVITY_WINDOW_DAYS)
+    day_segments = register_table(con, "churnlight_day_segments", day_segments_table(dates))
+    segment_windows = register_table(
+        con, "churnlight_segment_windows", segment_windows_table(dates)
     )
     subscriptions = tables["subscriptions"]
     rows = snapshot_rows(subscriptions, cal).cache()
+    cached.append(rows)
     catalog = tables.get("feature_catalog")
-    days = timed("user_days", lambda: activity.user_days(events, activity.core_features(catalog)))
-    features_used = timed("feature_days", lambda: activity.feature_days(events))
-    windows = timed("user_windows", lambda: activity.user_windows(days, window_map))
+    core = activity.core_features(catalog)
+    # The core features as a literal list: a tiny query that spares a semi-join per event.
+    core_list = None if core is None else core.feature.to_pyarrow().to_pylist()
+    last = max(dates)
+    segments = timed(
+        "user_segments",
+        lambda: activity.user_segments(events, core_list, day_segments, last),
+    )
+    features_used = timed(
+        "feature_segments", lambda: activity.feature_segments(events, day_segments, last)
+    )
+    windows = timed("user_windows", lambda: activity.user_windows(segments, segment_windows))
     inputs = FeatureInputs(
         rows=rows,
         frame=rows.join(cal, "snapshot_date"),
-        window_map=window_map,
+        day_segments=day_segments,
+        segment_windows=segment_windows,
         tables=tables,
-        user_days=days,
-        feature_days=features_used,
+        user_segments=segments,
+        feature_segments=features_used,
         user_windows=windows,
     )
     results = [
@@ -169,6 +183,10 @@ def build_feature_table(
     if progress:
         progress("write", len(steps), len(steps))
     table = ordered.to_pyarrow()
+    # Free the intermediates now, not when the connection closes: a long-lived Spark session
+    # (a notebook, a test run) otherwise keeps every run's cached tables in its memory.
+    for result in cached:
+        result.release()
     return FeatureRun(table, as_of, dates, specs, seconds)
 
 

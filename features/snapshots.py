@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 
 import ibis
 import ibis.expr.types as ir
@@ -146,3 +147,90 @@ def window_map_table(snapshot_dates: Sequence[date], max_days: int) -> pa.Table:
             "age_days": pa.array(ages, type=pa.int64()),
         }
     )
+
+
+SEGMENT_EDGES_DAYS = (0, 7, 30, 60, 90, 180)
+"""Window edges t - N (days) of every snapshot t at which the timeline is cut into segments."""
+
+EPOCH = date(1970, 1, 1)
+UNBOUNDED_AGE = 1_000_000
+"""The max_age of segment 0 (every day before the first edge): older than any window."""
+
+
+def day_number(day: date) -> int:
+    """Days since 1970-01-01: integer day arithmetic without backend date functions."""
+    return (day - EPOCH).days
+
+
+def segment_edges(snapshot_dates: Sequence[date], edges_days: Sequence[int]) -> list[date]:
+    """Every window edge t - N of every snapshot t, sorted and distinct."""
+    return sorted({t - timedelta(days=n) for t in snapshot_dates for n in edges_days})
+
+
+def day_segments_table(
+    snapshot_dates: Sequence[date], edges_days: Sequence[int] = SEGMENT_EDGES_DAYS
+) -> pa.Table:
+    """(day, segment_id, day_num) for every day in [first edge, last snapshot).
+
+    The edges cut the timeline into segments [edge_i, edge_i+1), numbered from 1 in time
+    order; days before the first edge form segment 0 (not listed: a left join leaves them
+    unmatched) and days on or after the last snapshot belong to no snapshot. Because every
+    window bound of every snapshot is an edge, a segment lies wholly inside or wholly outside
+    each window. ``day_num`` is ``day_number(day)``."""
+    edges = segment_edges(snapshot_dates, edges_days)
+    days, segments, nums = [], [], []
+    for i, (start, end) in enumerate(pairwise(edges), start=1):
+        day = start
+        while day < end:
+            days.append(day)
+            segments.append(i)
+            nums.append(day_number(day))
+            day += timedelta(days=1)
+    return pa.table(
+        {
+            "day": pa.array(days, type=pa.date32()),
+            "segment_id": pa.array(segments, type=pa.int64()),
+            "day_num": pa.array(nums, type=pa.int64()),
+        }
+    )
+
+
+def segment_windows_table(
+    snapshot_dates: Sequence[date], edges_days: Sequence[int] = SEGMENT_EDGES_DAYS
+) -> pa.Table:
+    """(segment_id, snapshot_date, snapshot_num, min_age, max_age) for every segment before t.
+
+    A segment [start, end) with end <= t holds ages t - day from ``min_age`` = t - end + 1 to
+    ``max_age`` = t - start; it is in the window [t - N, t) exactly when max_age <= N and in
+    [t - N, t - M) when also min_age > M. Segment 0 (every day before the first edge) is
+    before every snapshot; its ``max_age`` is ``UNBOUNDED_AGE`` (no nulls: they do not survive
+    every backend's table loading alike). ``snapshot_num`` is ``day_number(t)``."""
+    edges = segment_edges(snapshot_dates, edges_days)
+    columns: dict[str, list] = {
+        "segment_id": [],
+        "snapshot_date": [],
+        "snapshot_num": [],
+        "min_age": [],
+        "max_age": [],
+    }
+
+    def add(segment: int, t: date, min_age: int, max_age: int) -> None:
+        columns["segment_id"].append(segment)
+        columns["snapshot_date"].append(t)
+        columns["snapshot_num"].append(day_number(t))
+        columns["min_age"].append(min_age)
+        columns["max_age"].append(max_age)
+
+    for t in sorted(set(snapshot_dates)):
+        add(0, t, (t - edges[0]).days + 1, UNBOUNDED_AGE)
+        for i, (start, end) in enumerate(pairwise(edges), start=1):
+            if end <= t:
+                add(i, t, (t - end).days + 1, (t - start).days)
+    types = {
+        "segment_id": pa.int64(),
+        "snapshot_date": pa.date32(),
+        "snapshot_num": pa.int64(),
+        "min_age": pa.int64(),
+        "max_age": pa.int64(),
+    }
+    return pa.table({name: pa.array(values, type=types[name]) for name, values in columns.items()})

@@ -325,6 +325,8 @@ class _Check:
     quarantinable: bool
     shown: tuple[str, ...]
     """Columns shown in examples of key-less tables beside the row description."""
+    null_of: str | None = None
+    """Set when the condition is exactly "this column is null" (counted as rows - count)."""
 
 
 @dataclass
@@ -396,6 +398,9 @@ class _TablePlan:
         self.key = spec.key if spec.key in present else None
         self.checks: list[_Check] = []
         self.base: ir.Table = raw
+        self.unjoined: ir.Table = raw
+        self.orphan_keys: ir.Table | None = None
+        self.by_account: list[_Check] | None = None
         self.invalid: ir.BooleanValue | None = None
         """True where a row breaks a row-level rule; None when no such rule applies."""
         self.ts_checked = spec.name == "events" and "ts" in present
@@ -435,18 +440,48 @@ class _TablePlan:
 
     def build(self, account_keys: ir.Table | None) -> None:
         spec = self.spec
-        t = self.typed()
+        typed = self.typed()
         present = {c.name for c in self.present}
         orphan_check = (
             spec.references_accounts and "account_id" in present and account_keys is not None
         )
+        t = typed
         if orphan_check:
             assert account_keys is not None
-            t = t.left_join(account_keys, t.account_id == account_keys._acct)
+            t = typed.left_join(account_keys, typed.account_id == account_keys._acct)
         self.base = t
+        self.checks = self._make_checks(t, orphan_check)
+        for check in self.checks:
+            if check.quarantinable:
+                self.invalid = check.cond if self.invalid is None else self.invalid | check.cond
+        # A key-less table checked against accounts (events, consumption, ...) is counted per
+        # account first and only the per-account counts are joined to the accounts: the same
+        # counts as the row-wise join, without probing the accounts once per row.
+        self.orphan_keys = account_keys if orphan_check else None
+        self.by_account: list[_Check] | None = None
+        if orphan_check and self.key is None:
+            self.unjoined = typed
+            self.by_account = self._make_checks(typed, orphan_check=False)
 
-        def add(column: str, rule: str, reason: str, cond: ir.BooleanValue, q: bool, shown=()):
-            self.checks.append(_Check(column, rule, reason, cond.fill_null(False), q, tuple(shown)))
+    def _make_checks(self, t: ir.Table, orphan_check: bool) -> list[_Check]:
+        """Every check of the table as conditions on ``t``; the orphan check (which needs
+        ``t`` joined to the account keys) only with ``orphan_check``."""
+        spec = self.spec
+        present = {c.name for c in self.present}
+        checks: list[_Check] = []
+
+        def add(
+            column: str,
+            rule: str,
+            reason: str,
+            cond: ir.BooleanValue,
+            q: bool,
+            shown=(),
+            null_of: str | None = None,
+        ):
+            checks.append(
+                _Check(column, rule, reason, cond.fill_null(False), q, tuple(shown), null_of)
+            )
 
         cast_failed: dict[str, ir.BooleanValue] = {}
         if self.key is not None:
@@ -482,23 +517,22 @@ class _TablePlan:
             if col.nullable or col.name == self.key:
                 continue
             cond = t[col.name].isnull()
+            null_of: str | None = col.name
             if col.name in cast_failed:
                 cond = cond & ~cast_failed[col.name]  # reported as a cast failure instead
-            add(col.name, RULE_NOT_NULL, f"{col.name} is null", cond, True)
+                null_of = None
+            add(col.name, RULE_NOT_NULL, f"{col.name} is null", cond, True, null_of=null_of)
         for rule in spec.rules:
             columns = _rule_columns(rule)
             if all(c in present for c in columns):
                 add(rule.column, rule.name, _violation(rule), _rule_broken(rule, t), True, columns)
+        return checks
 
-        for check in self.checks:
-            if check.quarantinable:
-                self.invalid = check.cond if self.invalid is None else self.invalid | check.cond
-
-    def _dated_after(self, as_of: date) -> ir.BooleanValue | None:
+    def _dated_after(self, as_of: date, t: ir.Table | None = None) -> ir.BooleanValue | None:
         col = self.spec.date_column
         if col is None or col not in {c.name for c in self.present}:
             return None
-        value = self.base[col]
+        value = (self.base if t is None else t)[col]
         if self.spec.column(col).dtype == "timestamp":
             limit = ibis.timestamp(datetime(as_of.year, as_of.month, as_of.day))
             return value >= limit
@@ -506,6 +540,8 @@ class _TablePlan:
 
     def run(self, as_of: date | None) -> _Stats:
         """One pass over the table: every check's count, invalid rows, rows after as-of."""
+        if self.by_account is not None:
+            return self._run_by_account(as_of, self.by_account)
         t = self.base
 
         def as_int(cond: ir.BooleanValue) -> ir.IntegerValue:
@@ -563,6 +599,97 @@ class _TablePlan:
             dup_rows=n("_dup_rows"),
             max_ts=row.get("_max_ts"),
         )
+
+    def _run_by_account(self, as_of: date | None, checks: list[_Check]) -> _Stats:
+        """``run`` for a key-less table checked against accounts, grouped by account_id:
+        every check but the orphan one is counted per account, then the few per-account rows
+        are joined to the account keys. An orphan account's rows all break "in accounts" (so
+        are all invalid, never counted after as-of nor in the latest timestamp).
+
+        The first pass counts each check on every row (a not-null check as rows minus
+        non-null values) with the plain latest timestamp and after-as-of count. When no
+        row of a known account breaks any check, those are exact: no such row is invalid.
+        Otherwise a second pass counts invalid rows and filters the other two exactly."""
+        stats, clean = self._by_account_pass(as_of, checks, exact=False)
+        if clean:
+            return stats
+        return self._by_account_pass(as_of, checks, exact=True)[0]
+
+    def _by_account_pass(
+        self, as_of: date | None, checks: list[_Check], exact: bool
+    ) -> tuple[_Stats, bool]:
+        t = self.unjoined
+        keys = self.orphan_keys
+        assert keys is not None
+
+        def as_int(cond: ir.BooleanValue) -> ir.IntegerValue:
+            return ibis.ifelse(cond.fill_null(False), 1, 0)
+
+        rows = t.count()
+        metrics: dict[str, ir.IntegerValue] = {
+            f"_c{i}": (
+                rows - t[check.null_of].count()
+                if check.null_of is not None
+                else as_int(check.cond).sum()
+            )
+            for i, check in enumerate(checks)
+        }
+        valid: ir.BooleanValue = ibis.literal(True)
+        if exact:
+            other_invalid: ir.BooleanValue = ibis.literal(False)
+            for check in checks:
+                if check.quarantinable:
+                    other_invalid = other_invalid | check.cond
+            valid = ~other_invalid
+            metrics["_invalid"] = as_int(other_invalid).sum()
+        after = self._dated_after(as_of, t) if as_of is not None else None
+        if after is not None:
+            metrics["_after"] = as_int(after & valid).sum() if exact else as_int(after).sum()
+        if self.ts_checked:
+            if exact:
+                ts_ok = t.ts.notnull() & valid
+                for check in checks:
+                    if not check.quarantinable:
+                        ts_ok = ts_ok & ~check.cond
+                metrics["_max_ts"] = t.ts.max(where=ts_ok)
+            else:
+                metrics["_max_ts"] = t.ts.max()
+        groups = t.group_by("account_id").aggregate(_n=rows, **metrics)
+        g = groups.left_join(keys, groups.account_id == keys._acct)
+        orphan = (g.account_id.notnull() & g._acct.isnull()).fill_null(False)
+        broken = ibis.literal(0)
+        for i in range(len(checks)):
+            broken = broken + g[f"_c{i}"]
+        totals: dict[str, ir.Value] = {
+            "_rows": g._n.sum(),
+            "_orphans": ibis.ifelse(orphan, g._n, 0).sum(),
+            "_broken": ibis.ifelse(orphan, 0, broken).sum(),
+            "_invalid": ibis.ifelse(orphan, g._n, g._invalid if exact else 0).sum(),
+            **{f"_c{i}": g[f"_c{i}"].sum() for i in range(len(checks))},
+        }
+        if after is not None:
+            totals["_after"] = ibis.ifelse(orphan, 0, g._after).sum()
+        if self.ts_checked:
+            totals["_max_ts"] = g._max_ts.max(where=~orphan)
+        row = g.aggregate(**totals).to_pyarrow().to_pylist()[0]
+
+        def n(name: str) -> int:
+            value = row.get(name)
+            return int(value) if value is not None else 0
+
+        other = iter(range(len(checks)))
+        counts = [
+            n("_orphans") if check.rule == RULE_IN_ACCOUNTS else n(f"_c{next(other)}")
+            for check in self.checks
+        ]
+        stats = _Stats(
+            rows=n("_rows"),
+            counts=counts,
+            invalid=n("_invalid"),
+            after=n("_after"),
+            max_ts=row.get("_max_ts"),
+        )
+        return stats, n("_broken") == 0
 
     def problems(self, stats: _Stats, quarantine: bool) -> list[Problem]:
         name = self.spec.name

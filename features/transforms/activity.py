@@ -1,19 +1,32 @@
-"""Events reduced to the daily tables every usage transform reads (the only raw-event scans).
+"""Events reduced to the segment tables every usage transform reads (the only raw-event scans).
 
-- ``user_days``: per (account_id, user_id, day): events, events in core features, quantity
-  (null read as 1). System events (null user_id) form their own group per account and day.
-- ``feature_days``: the distinct (account_id, feature, day) used.
+The timeline is cut at every window edge of every snapshot (t, t - 7, t - 30, t - 60, t - 90,
+t - 180; see ``features.snapshots.day_segments_table``), so each segment lies wholly inside
+or outside every window of every snapshot, and sums over the segments of a window equal sums
+over its days. Events are grouped per segment directly (an equality join of the event's day
+to the small day -> segment map), which gives far fewer rows than one per user and day.
+
+- ``user_segments``: per (account_id, user_id, segment_id): events, events in core
+  features, quantity (null read as 1), distinct days, the last day (a date and its day
+  number) and the sum of the events' day numbers (for exact age-weighted sums). System
+  events (null user_id) form their own group per account and segment.
+- ``feature_segments``: the distinct (account_id, feature, segment_id) used.
 - ``user_windows``: per (account_id, snapshot_date, user_id) with activity in the 60 days
   before t: flags and counts for the 7/30/31-60-day windows and the age of the last activity.
 
 ``day`` is the UTC date of ``ts``; since snapshots fall on midnights, ts < t exactly when
-day < t, so windows over days equal windows over timestamps."""
+day < t, so windows over days equal windows over timestamps. Events on or after the last
+snapshot date are left out: no snapshot sees them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date, datetime
+
+import ibis
 import ibis.expr.types as ir
 
-from features.transforms.base import KEYS, in_window, windowed
+from features.transforms.base import KEYS
 
 USER_WINDOW_DAYS = 60
 
@@ -25,31 +38,71 @@ def core_features(catalog: ir.Table | None) -> ir.Table | None:
     return catalog.filter(catalog.is_core).select("feature")
 
 
-def user_days(events: ir.Table, core: ir.Table | None) -> ir.Table:
+def _segmented(events: ir.Table, day_segments: ir.Table, last_snapshot: date) -> ir.Table:
+    """Events before the last snapshot with their day, segment_id (0 before the first edge)
+    and day_num (null in segment 0)."""
+    limit = ibis.timestamp(datetime(last_snapshot.year, last_snapshot.month, last_snapshot.day))
+    e = events.filter(events.ts < limit)
+    e = e.mutate(day=e.ts.date())
+    joined = e.left_join(day_segments, e.day == day_segments.day)
+    return joined.mutate(segment_id=joined.segment_id.fill_null(0))
+
+
+def user_segments(
+    events: ir.Table,
+    core: ir.Table | Sequence[str] | None,
+    day_segments: ir.Table,
+    last_snapshot: date,
+) -> ir.Table:
+    """``core``: the core features (a table of ``feature`` or a list); None: every feature."""
+    e = _segmented(events, day_segments, last_snapshot)
     # Without a catalog every feature is core (feature is never null in a validated table).
-    is_core = events.feature.isin(core.feature) if core is not None else events.feature.notnull()
-    return events.group_by("account_id", "user_id", day=events.ts.date()).agg(
-        n_events=events.count(),
+    if core is None:
+        is_core = e.feature.notnull()
+    elif isinstance(core, ir.Table):
+        is_core = e.feature.isin(core.feature)
+    else:
+        is_core = e.feature.isin(list(core)) if core else ibis.literal(False)
+    return e.group_by("account_id", "user_id", "segment_id").agg(
+        n_events=e.count(),
         core_events=is_core.cast("int64").sum(),
-        quantity=events.quantity.fill_null(1.0).sum(),
+        quantity=e.quantity.fill_null(1.0).sum(),
+        n_days=e.day.nunique(),
+        last_day=e.day.max(),
+        last_day_num=e.day_num.max(),
+        day_num_sum=e.day_num.sum(),
     )
 
 
-def feature_days(events: ir.Table) -> ir.Table:
-    return events.select("account_id", "feature", day=events.ts.date()).distinct()
+def feature_segments(events: ir.Table, day_segments: ir.Table, last_snapshot: date) -> ir.Table:
+    e = _segmented(events, day_segments, last_snapshot)
+    return e.select("account_id", "feature", "segment_id").distinct()
 
 
-def user_windows(days: ir.Table, window_map: ir.Table) -> ir.Table:
-    named = days.filter(days.user_id.notnull())
-    w = windowed(named, "day", window_map, USER_WINDOW_DAYS)
-    age = w.age_days
-    in_30 = in_window(age, 30)
+def in_segment_window(w: ir.Table, days: int, after: int = 0) -> ir.BooleanValue:
+    """True for segment rows of ``w`` (joined to the segment windows) inside [t - days,
+    t - after): ages in [after + 1, days]."""
+    inside = w.max_age <= days
+    return inside & (w.min_age > after) if after else inside
+
+
+def windowed_segments(segments: ir.Table, segment_windows: ir.Table, max_days: int) -> ir.Table:
+    """Each segment row once per snapshot whose [t - max_days, t) window holds it."""
+    sw = segment_windows.filter(segment_windows.max_age <= max_days)
+    joined = segments.join(sw, segments.segment_id == sw.segment_id)
+    return joined.drop("segment_id_right") if "segment_id_right" in joined.columns else joined
+
+
+def user_windows(segments: ir.Table, segment_windows: ir.Table) -> ir.Table:
+    named = segments.filter(segments.user_id.notnull())
+    w = windowed_segments(named, segment_windows, USER_WINDOW_DAYS)
+    in_30 = in_segment_window(w, 30)
     return w.group_by([*KEYS, "user_id"]).agg(
-        in_7=in_window(age, 7).cast("int64").max(),
+        in_7=in_segment_window(w, 7).cast("int64").max(),
         in_30=in_30.cast("int64").max(),
-        in_31_60=in_window(age, 60, start=31).cast("int64").max(),
+        in_31_60=in_segment_window(w, 60, after=30).cast("int64").max(),
         core_30=(in_30 & (w.core_events > 0)).cast("int64").max(),
         events_30=w.n_events.sum(where=in_30),
-        days_30=w.n_events.count(where=in_30),
-        last_age=age.min(),
+        days_30=w.n_days.sum(where=in_30),
+        last_age=(w.snapshot_num - w.last_day_num).min(),
     )

@@ -25,17 +25,22 @@ class FeatureInputs:
 
     - ``rows``: (account_id, snapshot_date) of every account active on t - 1;
     - ``frame``: ``rows`` joined with the calendar (day_before, start_{N}d, snapshot_ts, ...);
-    - ``window_map``: (day, snapshot_date, age_days) with 1 <= age_days <= max window;
+    - ``day_segments``: (day, segment_id, day_num) of every day in [first edge, last t)
+      (see ``features.snapshots.day_segments_table``);
+    - ``segment_windows``: (segment_id, snapshot_date, snapshot_num, min_age, max_age) of
+      every segment before t (see ``features.snapshots.segment_windows_table``);
     - ``tables``: validated contract tables (absent optional tables are missing);
-    - ``user_days``, ``feature_days``, ``user_windows``: the daily reductions of the events
-      (see ``features.transforms.activity``), materialised once by the pipeline."""
+    - ``user_segments``, ``feature_segments``, ``user_windows``: the per-segment reductions
+      of the events (see ``features.transforms.activity``), materialised once by the
+      pipeline."""
 
     rows: ir.Table
     frame: ir.Table
-    window_map: ir.Table
+    day_segments: ir.Table
+    segment_windows: ir.Table
     tables: Mapping[str, ir.Table]
-    user_days: ir.Table
-    feature_days: ir.Table
+    user_segments: ir.Table
+    feature_segments: ir.Table
     user_windows: ir.Table
 
     def has(self, table: str) -> bool:

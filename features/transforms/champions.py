@@ -174,10 +174,12 @@ def _exec_sponsor_touch(inputs: FeatureInputs, contacts: ir.Table) -> ir.Table:
     sponsors = contacts.filter(contacts.role == "executive_sponsor")
     touches = []
     logins = sponsors.filter(sponsors.c_user.notnull()).select("c_account", "c_user")
-    act = inputs.user_days
+    # Segments never straddle a snapshot date, so a segment's last day is before t exactly
+    # when the whole segment is: the latest of them is the last use before t.
+    act = inputs.user_segments
     used = act.join(
         logins, [act.account_id == logins.c_account, act.user_id == logins.c_user]
-    ).select(t_account="account_id", touch_day="day")
+    ).select(t_account="account_id", touch_day="last_day")
     touches.append(used)
     if inputs.has("surveys"):
         surveys = inputs.table("surveys")

@@ -10,15 +10,14 @@ import ibis
 import ibis.expr.types as ir
 
 from features.metadata import FeatureSpec
+from features.transforms.activity import in_segment_window, windowed_segments
 from features.transforms.base import (
     KEYS,
     FeatureInputs,
     attach,
     days_between,
-    in_window,
     nulls_for,
     safe_div,
-    windowed,
 )
 from features.transforms.commercial import covering_lines
 
@@ -96,12 +95,16 @@ def build(inputs: FeatureInputs) -> ir.Table:
     if not inputs.has("consumption"):
         return nulls_for(inputs.rows, FEATURES)
     consumption = inputs.table("consumption")
-    w = windowed(consumption, "date", inputs.window_map, 90)
-    age = w.age_days
+    # Units per (account, segment) first: every window edge is a segment edge (days before
+    # the first edge or on/after the last snapshot are in no window and drop out here).
+    ds = inputs.day_segments
+    dated = consumption.join(ds, consumption.date == ds.day)
+    per_segment = dated.group_by("account_id", "segment_id").agg(units=dated.units.sum())
+    w = windowed_segments(per_segment, inputs.segment_windows, 90)
     windows = w.group_by(list(KEYS)).agg(
-        consumption_7d=w.units.sum(where=in_window(age, 7)),
-        consumption_30d=w.units.sum(where=in_window(age, 30)),
-        consumption_31_90d=w.units.sum(where=in_window(age, 90, start=31)),
+        consumption_7d=w.units.sum(where=in_segment_window(w, 7)),
+        consumption_30d=w.units.sum(where=in_segment_window(w, 30)),
+        consumption_31_90d=w.units.sum(where=in_segment_window(w, 90, after=30)),
         consumption_90d=w.units.sum(),
     )
     out = attach(

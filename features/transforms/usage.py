@@ -1,7 +1,8 @@
 """Usage depth: active users against seats, core-feature breadth, frequency, departments.
 
-Input is the events aggregated per (account_id, user_id, feature, day) (see
-``features.pipeline.activity``), so no transform here scans raw events. Events with a null
+Input is the events aggregated per (account_id, user_id, segment) and per (account_id,
+feature, segment) (see ``features.transforms.activity``), so no transform here scans raw
+events. Events with a null
 user_id count as events but never as users."""
 
 from __future__ import annotations
@@ -10,13 +11,12 @@ import ibis
 import ibis.expr.types as ir
 
 from features.metadata import FeatureSpec
+from features.transforms.activity import in_segment_window, windowed_segments
 from features.transforms.base import (
     KEYS,
     FeatureInputs,
     attach,
-    in_window,
     safe_div,
-    windowed,
 )
 from features.transforms.commercial import mrr_and_seats
 
@@ -143,12 +143,6 @@ FEATURES = [
         "Usage {direction} {abs_pct} a month over 90 days",
     ),
     _spec(
-        "active_days_30d",
-        "Days with any event in the last 30 days",
-        "count",
-        "Used on {value} of the last 30 days",
-    ),
-    _spec(
         "events_per_active_user_30d",
         "Events per active user in the last 30 days",
         "count",
@@ -216,21 +210,22 @@ _SXX = _N * (_N + 1) * (2 * _N + 1) / 6
 
 
 def _account_level(inputs: FeatureInputs) -> ir.Table:
-    ud = inputs.user_days
-    days = ud.group_by("account_id", "day").agg(
-        n_events=ud.n_events.sum(), quantity=ud.quantity.sum()
+    us = inputs.user_segments
+    segments = us.group_by("account_id", "segment_id").agg(
+        n_events=us.n_events.sum(), quantity=us.quantity.sum(), day_num_sum=us.day_num_sum.sum()
     )
-    w = windowed(days, "day", inputs.window_map, 180)
-    age = w.age_days
+    w = windowed_segments(segments, inputs.segment_windows, 180)
+    in_90 = in_segment_window(w, 90)
+    # Sum of n * age over the segment's events: t * n - sum(day numbers), exact integers.
+    age_sum = w.snapshot_num * w.n_events - w.day_num_sum
     return w.group_by(list(KEYS)).agg(
-        events_7d=w.n_events.sum(where=in_window(age, 7)),
-        events_30d=w.n_events.sum(where=in_window(age, 30)),
-        events_31_90d=w.n_events.sum(where=in_window(age, 90, start=31)),
-        events_90d=w.n_events.sum(where=in_window(age, 90)),
+        events_7d=w.n_events.sum(where=in_segment_window(w, 7)),
+        events_30d=w.n_events.sum(where=in_segment_window(w, 30)),
+        events_31_90d=w.n_events.sum(where=in_segment_window(w, 90, after=30)),
+        events_90d=w.n_events.sum(where=in_90),
         events_180d=w.n_events.sum(),
-        active_days_30d=w.n_events.count(where=in_window(age, 30)),
-        quantity_30d=w.quantity.sum(where=in_window(age, 30)),
-        age_weighted_90d=(w.n_events * age).sum(where=in_window(age, 90)),
+        quantity_30d=w.quantity.sum(where=in_segment_window(w, 30)),
+        age_weighted_90d=age_sum.sum(where=in_90),
     )
 
 
@@ -253,23 +248,24 @@ def _user_level(inputs: FeatureInputs) -> ir.Table:
 
 def _core_features(inputs: FeatureInputs) -> tuple[ir.Table, ir.Table]:
     """Distinct core features used per snapshot, and the denominator per snapshot date."""
-    fd = inputs.feature_days
+    fs = inputs.feature_segments
+    sw = inputs.segment_windows
     dates = inputs.frame.select("snapshot_date").distinct()
     if inputs.has("feature_catalog"):
         catalog = inputs.table("feature_catalog")
-        fd = fd.filter(fd.feature.isin(catalog.filter(catalog.is_core).feature))
+        fs = fs.filter(fs.feature.isin(catalog.filter(catalog.is_core).feature))
         denominators = dates.mutate(n_core=catalog.is_core.cast("int64").sum())
     else:
         # No catalog: every feature is core; the denominator counts the distinct features
-        # seen in all accounts' events before t.
-        first_seen = fd.group_by("feature").agg(first_day=fd.day.min())
-        seen = dates.join(first_seen, first_seen.first_day < dates.snapshot_date)
+        # seen in all accounts' events before t: those whose first segment ends by t.
+        first_seen = fs.group_by("feature").agg(first_segment=fs.segment_id.min())
+        seen = first_seen.join(sw, first_seen.first_segment == sw.segment_id)
+        seen = dates.join(seen, "snapshot_date")
         denominators = seen.group_by("snapshot_date").agg(n_core=seen.feature.count())
-    w = windowed(fd, "day", inputs.window_map, 90)
-    age = w.age_days
+    w = windowed_segments(fs, sw, 90)
     breadth = w.group_by(list(KEYS)).agg(
-        core_features_30d=w.feature.nunique(where=in_window(age, 30)),
-        core_features_31_60d=w.feature.nunique(where=in_window(age, 60, start=31)),
+        core_features_30d=w.feature.nunique(where=in_segment_window(w, 30)),
+        core_features_31_60d=w.feature.nunique(where=in_segment_window(w, 60, after=30)),
         core_features_90d=w.feature.nunique(),
     )
     return breadth, denominators
@@ -334,7 +330,6 @@ def build(inputs: FeatureInputs) -> ir.Table:
         "events_31_90d",
         "events_90d",
         "events_180d",
-        "active_days_30d",
         "quantity_30d",
         "age_weighted_90d",
     ]
@@ -420,7 +415,6 @@ def build(inputs: FeatureInputs) -> ir.Table:
         events_180d=out.events_180d.cast("float64"),
         events_vs_history_180d=safe_div(out.events_30d, out.events_180d.cast("float64") / 6),
         events_slope_90d=safe_div(slope * 30, mean_daily_90),
-        active_days_30d=out.active_days_30d.cast("float64"),
         events_per_active_user_30d=safe_div(out.events_30d, out.active_users_30d),
         quantity_30d=out.quantity_30d.cast("float64"),
         core_breadth_90d=safe_div(out.core_features_90d, n_core),

@@ -27,9 +27,10 @@ def assert_tables_equal(left: pd.DataFrame, right: pd.DataFrame) -> None:
             ok = a.notna()
             assert np.allclose(a[ok], b[ok], rtol=1e-9, atol=1e-12), f"{column} differs"
         else:
-            assert a.astype(object).where(a.notna(), None).tolist() == b.astype(object).where(
-                b.notna(), None
-            ).tolist(), column
+            assert (
+                a.astype(object).where(a.notna(), None).tolist()
+                == b.astype(object).where(b.notna(), None).tolist()
+            ), column
 
 
 def _build(source: Path, out: Path, backend: str) -> pd.DataFrame:

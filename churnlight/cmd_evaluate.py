@@ -1,0 +1,105 @@
+"""`churnlight evaluate`: the evaluation table of a registered model version."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from churnlight.cli import app, console, friendly_errors
+from churnlight.options import JsonOption
+
+METRICS = (
+    ("roc_auc", "ROC-AUC"),
+    ("pr_auc", "PR-AUC"),
+    ("top_decile_lift", "lift@10%"),
+    ("mrr_capture_top_decile", "MRR@10%"),
+    ("brier", "Brier"),
+    ("ece", "ECE"),
+)
+
+
+class Kind(StrEnum):
+    churn = "churn"
+    expansion = "expansion"
+    both = "both"
+
+
+@app.command("evaluate")
+@friendly_errors
+def evaluate(
+    model: Annotated[Kind, typer.Option("--model", help="Which model.")] = Kind.both,
+    version: Annotated[
+        str | None,
+        typer.Option(
+            "--version", help="A version number (default: the champion).", show_default=False
+        ),
+    ] = None,
+    groups: Annotated[
+        bool, typer.Option("--groups/--no-groups", help="Per segment and lifecycle stage too.")
+    ] = True,
+    as_json: JsonOption = False,
+) -> None:
+    """Print the backtest metrics (model and baselines) a registered version was trained with."""
+    from training.registry import version_evaluation
+    from training.settings import get_training_settings
+
+    settings = get_training_settings()
+    kinds = ["churn", "expansion"] if model == Kind.both else [model.value]
+    found = {kind: version_evaluation(settings, kind, version) for kind in kinds}
+    if as_json:
+        console.print_json(json.dumps(found, default=str))
+        return
+    for entry in found.values():
+        _print_version(entry, groups)
+
+
+def _print_version(entry: dict[str, Any], groups: bool) -> None:
+    aliases = escape(f" [{', '.join(entry['aliases'])}]") if entry["aliases"] else ""
+    console.print(
+        f"[bold]{entry['name']}[/bold] version {entry['version']}{aliases}: {entry['label']}, "
+        f"as of {entry['as_of']}, run {entry['run_id']}"
+    )
+    windows = entry["evaluation"].get("windows", [])
+    table = Table(title="backtest windows (latest first)", title_justify="left")
+    for column in ("window", "dates", "model"):
+        table.add_column(column)
+    for _, header in METRICS:
+        table.add_column(header, justify="right")
+    table.add_column("AUC / oracle", justify="right")
+    for window in windows:
+        for name, values in window["metrics"].items():
+            oracle = window.get("oracle") or {}
+            table.add_row(
+                window["name"],
+                str(window.get("test") or "-"),
+                name,
+                *[_fmt(values.get(key)) for key, _ in METRICS],
+                _fmt(oracle.get(f"{name}_oracle_ratio")),
+            )
+    console.print(table)
+    if groups and windows and windows[0].get("groups"):
+        table = Table(title=f"{windows[0]['name']} per group (LightGBM)", title_justify="left")
+        for column in ("group", "value", "rows", "positives"):
+            table.add_column(column)
+        for _, header in METRICS:
+            table.add_column(header, justify="right")
+        for row in windows[0]["groups"]:
+            table.add_row(
+                row["group"],
+                row["value"],
+                str(row["rows"]),
+                str(row["positives"]),
+                *[_fmt(row.get(key)) for key, _ in METRICS],
+            )
+        console.print(table)
+    if entry.get("gate"):
+        console.print(f"gate: {entry['gate']}")
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"

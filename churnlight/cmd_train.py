@@ -1,0 +1,210 @@
+"""`churnlight train`: train, evaluate and register the churn and expansion models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from churnlight.cli import app, console, friendly_errors
+from churnlight.options import JsonOption
+from features.errors import ConfigError
+
+MODEL_NAMES = {"model": "LightGBM", "scorecard": "health scorecard", "logreg": "logistic reg."}
+COLUMNS = (
+    ("roc_auc", "ROC-AUC"),
+    ("pr_auc", "PR-AUC"),
+    ("top_decile_lift", "lift@10%"),
+    ("mrr_capture_top_decile", "MRR@10%"),
+    ("brier", "Brier"),
+    ("ece", "ECE"),
+)
+
+
+def parse_params(items: list[str] | None) -> dict[str, Any]:
+    """KEY=VALUE pairs; values read as JSON when they parse (numbers, true/false)."""
+    params: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--param {item!r} is not KEY=VALUE (e.g. --param num_leaves=31)")
+        try:
+            params[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key.strip()] = value
+    return params
+
+
+@app.command("train")
+@friendly_errors
+def train(
+    features: Annotated[
+        Path,
+        typer.Option(
+            "--features",
+            help="Feature table from `churnlight features`, or your own Parquet/CSV table "
+            "(tabular mode, with --id and --label).",
+        ),
+    ],
+    tune: Annotated[
+        int, typer.Option("--tune", min=0, help="Optuna trials on the temporal folds (0: none).")
+    ] = 0,
+    backtests: Annotated[
+        int | None,
+        typer.Option(
+            "--backtests", min=1, help="Rolling-origin backtest windows (default: setting, 3)."
+        ),
+    ] = None,
+    window: Annotated[
+        int | None,
+        typer.Option(
+            "--window-snapshots", min=1, help="Snapshot dates per evaluation window (default 3)."
+        ),
+    ] = None,
+    id_column: Annotated[
+        str | None, typer.Option("--id", help="Tabular mode: the id column.", show_default=False)
+    ] = None,
+    label_column: Annotated[
+        str | None,
+        typer.Option("--label", help="Tabular mode: the 0/1 label column.", show_default=False),
+    ] = None,
+    truth: Annotated[
+        Path | None,
+        typer.Option(
+            "--truth",
+            help="A simulator's _truth folder for the oracle comparison "
+            "(default: <source>/_truth when it exists).",
+            show_default=False,
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param", help="LightGBM parameter KEY=VALUE (repeatable).", show_default=False
+        ),
+    ] = None,
+    register: Annotated[
+        bool,
+        typer.Option(
+            "--register/--no-register",
+            help="Register both models and run the promotion gate (tabular mode never does).",
+        ),
+    ] = True,
+    top: Annotated[int, typer.Option("--top", min=0, help="Accounts most at risk to list.")] = 10,
+    as_json: JsonOption = False,
+) -> None:
+    """Train one LightGBM model per label, backtest it against two baselines, log an MLflow
+    run, register both models and promote the ones that pass the gate."""
+    from training.retrain import train_and_publish
+    from training.settings import get_training_settings
+    from training.train import TrainOptions
+
+    if (id_column is None) != (label_column is None):
+        raise ConfigError("tabular mode needs both --id and --label")
+    settings = get_training_settings()
+    options = TrainOptions.from_settings(
+        settings,
+        tune_trials=tune,
+        backtests=backtests,
+        window_snapshots=window,
+        valid_snapshots=window,
+        truth_dir=truth,
+        params=parse_params(param),
+        top_accounts=top,
+    )
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=as_json,
+    ) as bar:
+        task = bar.add_task("reading the feature table", total=None)
+
+        def report(step: str, done: int, total: int) -> None:
+            bar.update(task, description=step, completed=done, total=total)
+
+        job = train_and_publish(
+            features,
+            options,
+            settings,
+            register=register,
+            id_column=id_column,
+            label_column=label_column,
+            progress=report,
+            hook=lambda name: bar.update(task, description=name),
+        )
+    if as_json:
+        console.print_json(json.dumps(job.payload, default=str))
+        return
+    print_report(job.payload)
+
+
+def print_report(payload: dict[str, Any]) -> None:
+    """The metrics table against both baselines, the registry outcome, the riskiest accounts."""
+    facts = payload.get("feature_table", {})
+    console.print(
+        f"[green]trained[/green] on {facts.get('rows', 0):,} rows x {facts.get('features', 0)} "
+        f"features (as of {facts.get('as_of', '-')}) in {payload['seconds'].get('total', 0):.0f} s"
+    )
+    for label, entry in payload["labels"].items():
+        window = entry["window"]
+        rows_facts = window.get("rows", {})
+        table = Table(
+            title=f"{label}, {window['name']}: {window.get('dates')}, "
+            f"{rows_facts.get('test', 0):,} rows, {rows_facts.get('test_positives', 0):,} positive",
+            title_justify="left",
+        )
+        table.add_column("model")
+        for _, header in COLUMNS:
+            table.add_column(header, justify="right")
+        table.add_column("AUC / oracle", justify="right")
+        rows = {"model": entry["metrics"], **entry["baselines"]}
+        for model, values in rows.items():
+            cells = [_fmt(values.get(key)) for key, _ in COLUMNS]
+            cells.append(_fmt(values.get("auc_oracle_ratio")))
+            table.add_row(MODEL_NAMES.get(model, model), *cells)
+        console.print(table)
+        backtests = ", ".join(
+            f"{b['name']} {_fmt(b.get('roc_auc'))}" for b in entry.get("backtests", [])
+        )
+        oracle = entry["metrics"].get("oracle_auc")
+        note = f"; oracle AUC {_fmt(oracle)}" if oracle is not None else ""
+        console.print(f"  ROC-AUC by backtest window: {backtests}{note}")
+    for version in (payload.get("versions") or {}).values():
+        verdict = "[green]promoted to champion[/green]" if version["promoted"] else "kept"
+        console.print(
+            f"{version['name']} version {version['version']}: {verdict} ({version['reason']})"
+        )
+    if payload.get("run_id"):
+        console.print(f"MLflow run {payload['run_id']} in {payload.get('tracking_uri', '')}")
+    top = payload.get("top_risk") or []
+    if top:
+        table = Table(
+            title=f"{len(top)} accounts most at risk on {top[0]['snapshot_date']}",
+            title_justify="left",
+        )
+        for column in ("#", "account", "segment", "MRR", "churn prob.", "main driver"):
+            table.add_column(
+                column, justify="right" if column in ("#", "MRR", "churn prob.") else "left"
+            )
+        for row in top:
+            mrr = "-" if row["mrr"] is None else f"${row['mrr']:,.0f}"
+            table.add_row(
+                str(row["rank"]),
+                row["account_id"],
+                row.get("segment") or "-",
+                mrr,
+                f"{row['churn_probability']:.0%}",
+                row["reason"],
+            )
+        console.print(table)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"

@@ -1,0 +1,91 @@
+"""The model bundle: encoding rules, save/load, and SHAP additivity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from features.model_bundle import (
+    BundleError,
+    FeatureColumn,
+    bundle_path,
+    encode,
+    load_bundle,
+    save_bundle,
+)
+
+COLUMNS = [
+    FeatureColumn("seats", "numeric"),
+    FeatureColumn("segment", "categorical", ("smb", "enterprise")),
+    FeatureColumn("users_per_seat", "derived", op="ratio", inputs=("users", "seats")),
+    FeatureColumn("headroom", "derived", op="difference", inputs=("seats", "users")),
+    FeatureColumn("absent", "numeric"),
+]
+
+
+def test_encoding_rules() -> None:
+    frame = pd.DataFrame(
+        {
+            "seats": [10.0, None, 0.0],
+            "segment": ["enterprise", "unknown", None],
+            "users": [5, 3, 2],
+        }
+    )
+
+    matrix = encode(frame, COLUMNS)
+
+    expected = np.array(
+        [
+            [10.0, 1.0, 0.5, 5.0, np.nan],
+            [np.nan, np.nan, np.nan, np.nan, np.nan],  # unseen category and null seats: missing
+            [0.0, np.nan, np.nan, -2.0, np.nan],  # zero denominator: missing
+        ]
+    )
+    np.testing.assert_array_equal(matrix, expected)
+
+
+def test_pandas_and_arrow_encode_alike() -> None:
+    data = {"seats": [3.0, None], "segment": ["smb", None], "users": [1.0, 2.0]}
+    arrow = encode(pa.table(data), COLUMNS)
+    frame = encode(pd.DataFrame(data), COLUMNS)
+
+    np.testing.assert_array_equal(arrow, frame)
+
+
+def test_saved_bundle_scores_and_explains_like_the_original(trained, tmp_path: Path) -> None:
+    bundle = trained.labels["churn_180d"].bundle
+    rows = trained.data.raw.slice(0, 200)
+
+    loaded = load_bundle(save_bundle(bundle, tmp_path / "bundle"))
+
+    np.testing.assert_array_equal(loaded.predict_proba(rows), bundle.predict_proba(rows))
+    assert loaded.columns == bundle.columns
+    assert loaded.feature_specs == bundle.feature_specs
+    assert bundle_path(tmp_path / "bundle") == tmp_path / "bundle"
+
+
+def test_contributions_add_up_to_the_raw_score(trained) -> None:
+    bundle = trained.labels["expand_180d"].bundle
+    matrix = bundle.encode(trained.data.raw.slice(0, 100))
+
+    contributions, base = bundle.contributions(matrix)
+
+    assert contributions.shape == (100, len(bundle.columns))
+    np.testing.assert_allclose(contributions.sum(axis=1) + base, bundle.raw_score(matrix))
+
+
+def test_probabilities_are_calibrated_probabilities(trained) -> None:
+    p = trained.labels["churn_180d"].bundle.predict_proba(trained.data.raw)
+
+    assert np.all((p >= 0) & (p <= 1))
+
+
+def test_a_directory_without_a_bundle_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match="not a churnlight model bundle"):
+        load_bundle(tmp_path)
+    with pytest.raises(BundleError, match="no churnlight model bundle"):
+        bundle_path(tmp_path)

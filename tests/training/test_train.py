@@ -1,0 +1,153 @@
+"""Training on synthetic tables: honest windows, baselines, oracle, tabular mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from training import dataset
+from training.errors import TrainingError
+from training.train import TrainOptions, train_models
+
+
+def test_null_labels_never_train_or_evaluate(trained) -> None:
+    data = trained.data
+    for label, outcome in trained.labels.items():
+        labeled = data.labeled(label)
+        for window in outcome.windows:
+            dates = {str(d) for d in np.unique(data.snapshot_date[labeled])}
+            assert window.rows["test"] > 0
+            assert window.test is not None
+            first, last = window.test.split(" ")[0].split("..")
+            assert first in dates and last in dates
+        # the final model validated on labeled dates only
+        final = outcome.facts["final"]
+        assert final["valid"].split(" ")[0].split("..")[1] in {
+            str(d) for d in np.unique(data.snapshot_date[labeled])
+        }
+        assert outcome.facts["rows"]["fit"] + outcome.facts["rows"]["valid"] <= labeled.sum()
+
+
+def test_every_window_reports_every_metric_for_model_and_baselines(trained) -> None:
+    window = trained.labels["churn_180d"].last
+
+    assert set(window.metrics) == {"model", "scorecard", "logreg"}
+    for values in window.metrics.values():
+        assert set(values) == {
+            "roc_auc",
+            "pr_auc",
+            "top_decile_lift",
+            "mrr_capture_top_decile",
+            "brier",
+            "ece",
+        }
+    groups = {(g["group"], g["value"]) for g in window.groups}
+    assert ("segment", "smb") in groups and ("lifecycle_stage", "renewal") in groups
+
+
+def test_the_final_model_is_calibrated_and_explained(trained) -> None:
+    outcome = trained.labels["expand_180d"]
+
+    assert outcome.facts["calibration"]["method"] in {"platt", "isotonic"}
+    assert outcome.facts["explain_ms_per_row"] > 0
+    assert outcome.curves["shap"].shape[1] == len(outcome.bundle.columns)
+    meta = outcome.bundle.metadata
+    assert meta["labels_through"] == "2023-11-28"  # last labeled date 2023-06-01 + 180 days
+    assert meta["recipe"]["params"]["learning_rate"] > 0
+
+
+def test_top_risk_accounts_come_from_the_latest_snapshot(trained) -> None:
+    top = trained.top_risk
+
+    assert len(top) == 10
+    assert {row["snapshot_date"] for row in top} == {"2023-12-01"}
+    probabilities = [row["churn_probability"] for row in top]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert all(row["reason"] and row["mrr"] > 0 for row in top)
+
+
+def test_oracle_ratio_is_reported_when_the_truth_is_there(synthetic_path: Path, tmp_path) -> None:
+    data = dataset.load(synthetic_path)
+    rows = np.flatnonzero(data.labeled("churn_180d"))
+    truth = tmp_path / "_truth"
+    truth.mkdir()
+    pd.DataFrame(
+        {
+            "account_id": data.ids[rows],
+            "snapshot_date": data.snapshot_date[rows],
+            "p_churn_180d": data.labels["churn_180d"][rows] * 0.8 + 0.1,  # a perfect oracle
+        }
+    ).to_parquet(truth / "oracle.parquet")
+    options = TrainOptions(
+        backtests=1,
+        threads=1,
+        truth_dir=truth,
+        labels=("churn_180d",),
+        with_baselines=False,
+        top_accounts=0,
+    )
+
+    window = train_models(data, options).labels["churn_180d"].last
+
+    assert window.oracle["oracle_auc"] == 1.0
+    assert window.oracle["model_oracle_ratio"] == pytest.approx(window.oracle["model_auc"])
+
+
+def test_tabular_mode_reports_cross_validated_metrics(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    n = 1200
+    x = rng.normal(size=n)
+    plan = rng.choice(["basic", "pro", "team"], n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(2 * x + (plan == "basic") - 2)))).astype(int)
+    path = tmp_path / "mine.parquet"
+    pq.write_table(
+        pa.table({"id": [f"c{i}" for i in range(n)], "x": x, "plan": plan, "left": y}), path
+    )
+
+    result = train_models(
+        dataset.load(path, "id", "left"), TrainOptions(threads=1, cv_folds=4, top_accounts=3)
+    )
+
+    outcome = result.labels["left"]
+    assert result.mode == "tabular" and not result.top_risk
+    assert [w.name for w in outcome.windows] == ["cv", "fold_1", "fold_2", "fold_3", "fold_4"]
+    assert outcome.last.rows["test"] == n
+    assert outcome.summary()["roc_auc"] > 0.75
+    assert outcome.last.facts["fold_mean"]["roc_auc"] > 0.75
+    assert "scorecard" not in outcome.last.metrics  # none of its features exist here
+
+
+def test_too_little_history_is_a_clear_error(tmp_path: Path) -> None:
+    from tests.training.helpers import write_synthetic
+
+    path = write_synthetic(tmp_path / "short.parquet", accounts=50, months=9)
+
+    with pytest.raises(TrainingError, match=r"backtest window|labeled snapshot"):
+        train_models(dataset.load(path), TrainOptions(threads=1))
+
+
+def test_tuning_searches_on_validation_folds_and_never_loses_to_the_defaults(
+    synthetic_path: Path,
+) -> None:
+    options = TrainOptions(
+        backtests=2,
+        threads=1,
+        tune_trials=4,
+        labels=("expand_180d",),
+        with_baselines=False,
+        top_accounts=0,
+    )
+
+    outcome = train_models(dataset.load(synthetic_path), options).labels["expand_180d"]
+
+    tuning = outcome.facts["tuning"]
+    assert tuning["trials"] == 4
+    assert tuning["best_valid_auc"] >= tuning["default_valid_auc"]
+    assert outcome.bundle.metadata["recipe"]["params"]["learning_rate"] == pytest.approx(
+        tuning["best_params"].get("learning_rate", 0.03)
+    )
