@@ -31,6 +31,11 @@ BENCHMARKS: list[Benchmark] = [
         "churnlight features on 10,000 x 36 months vs a DuckDB floor; vs pandas on 1,000",
     ),
     Benchmark(
+        "serving",
+        "bench.serving_bench",
+        "the API on 10,000 accounts: lookups and what-if vs /healthz, batch vs LightGBM",
+    ),
+    Benchmark(
         "training",
         "bench.training_bench",
         "train on 500,000 x 150 vs plain LightGBM (bound 90 s); 3,000 x 36 quality vs oracle",

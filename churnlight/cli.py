@@ -45,7 +45,10 @@ def _register() -> None:
     from churnlight import (  # noqa: F401
         cmd_evaluate,
         cmd_features,
+        cmd_keys,
         cmd_retrain,
+        cmd_score,
+        cmd_serve,
         cmd_simulate,
         cmd_train,
         cmd_validate,

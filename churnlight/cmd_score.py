@@ -1,0 +1,71 @@
+"""`churnlight score`: batch scores with drivers and playbooks, for CRMs and warehouses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from churnlight.cli import app, console, friendly_errors
+from churnlight.options import JsonOption
+
+
+@app.command("score")
+@friendly_errors
+def score(
+    features: Annotated[
+        Path,
+        typer.Option("--features", help="Feature table to score (churnlight features)."),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="scores.parquet (drivers as nested lists) or scores.csv."),
+    ] = Path("scores.parquet"),
+    latest_only: Annotated[
+        bool,
+        typer.Option("--latest-only", help="Score only the latest snapshot date of the table."),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Score every row of a feature table with the champion models, using every core."""
+    from serving.batch import score_file
+    from serving.settings import load_settings
+
+    settings = load_settings()
+    with Progress(
+        TextColumn("scoring"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} rows"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=as_json,
+    ) as bar:
+        task = bar.add_task("score", total=None)
+        summary = score_file(
+            features,
+            out,
+            settings,
+            latest_only=latest_only,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    if as_json:
+        console.print_json(json.dumps(summary.to_dict()))
+        return
+    tiers = ", ".join(f"{k} {v:,}" for k, v in summary.tiers.items())
+    console.print(
+        f"[green]wrote[/green] {summary.path}: {summary.rows:,} rows "
+        f"({', '.join(summary.snapshot_dates) or 'no date'}) with "
+        f"{summary.churn_model_version} / {summary.expansion_model_version} "
+        f"in {summary.seconds:.1f} s",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
+        f"risk tiers: {tiers}; revenue at risk ${summary.revenue_at_risk:,.0f} a year",
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -1,0 +1,197 @@
+"""The churnlight API: an app factory whose lifespan loads the champions and the snapshot.
+
+    uvicorn --factory serving.app:create_app      # settings from CHURNLIGHT_* variables
+    churnlight serve --source SRC                 # the same, with options
+
+Startup never blocks on models: the lifespan starts the first load in a background thread
+and the server answers at once (``/healthz`` 200, ``/readyz`` and the ``/v1`` routes 503
+"models not loaded" until the scored snapshot is in memory). ``POST /v1/admin/reload``
+builds the next state the same way and swaps it atomically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import Gauge
+
+from serving.auth import KeyRing
+from serving.cache import ServingState, SnapshotLoader, StateHolder, build_state
+from serving.errors import (
+    MODELS_NOT_LOADED,
+    InvalidFeatures,
+    ModelsNotLoaded,
+    TooLarge,
+    UnknownAccount,
+)
+from serving.loading import Loader, load_models
+from serving.middleware import Metrics, RequestMiddleware
+from serving.routes import accounts, admin, health, model, score
+from serving.schemas import SCALAR_BRANCHES, SCALAR_MESSAGE
+from serving.settings import ServingSettings, get_serving_settings
+from serving.snapshot import load_snapshot as default_snapshot_loader
+
+log = logging.getLogger("churnlight.serving")
+
+DESCRIPTION = """Churn and expansion scores of every account of the latest feature snapshot,
+with SHAP drivers in plain words and the playbooks that fit. Scores of the snapshot are
+computed once per load and served from memory; `POST /v1/score` with feature rows scores
+what-if values live. Authenticate with `Authorization: Bearer <key>` (`churnlight keys new`).
+See docs/api.md."""
+
+
+def create_app(
+    settings: ServingSettings | None = None,
+    load: Loader = load_models,
+    load_snapshot: SnapshotLoader = default_snapshot_loader,
+    wait: bool = False,
+    on_ready: Callable[[ServingState], None] | None = None,
+    on_error: Callable[[BaseException], None] | None = None,
+) -> FastAPI:
+    """The app. ``load`` / ``load_snapshot`` give models and snapshot (tests pass their own);
+    ``wait`` makes startup wait for the first load (tests); ``on_ready`` / ``on_error`` run
+    when the first load ends."""
+    settings = settings or get_serving_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        holder = StateHolder(lambda: build_state(settings, load, load_snapshot))
+        app.state.holder = holder
+        job = holder.reload()
+
+        def notify(done: Future[ServingState]) -> None:
+            error = done.exception()
+            if error is None and on_ready is not None:
+                on_ready(done.result())
+            elif error is not None and on_error is not None:
+                on_error(error)
+
+        job.add_done_callback(notify)
+        if wait:
+            # A failure is logged by the holder; the app then serves 503 until a reload.
+            with contextlib.suppress(Exception):
+                await asyncio.wrap_future(job)
+        yield
+
+    app = FastAPI(
+        title="churnlight",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "accounts", "description": "cached scores of the snapshot's accounts"},
+            {"name": "score", "description": "batches and live what-if scoring"},
+            {"name": "model", "description": "what is serving"},
+            {"name": "admin", "description": "reload (admin key)"},
+            {"name": "health", "description": "liveness, readiness, metrics"},
+        ],
+    )
+    app.state.settings = settings
+    app.state.keys = KeyRing(tuple(settings.api_keys), tuple(settings.admin_keys))
+    metrics = Metrics()
+    app.state.metrics = metrics
+    app.state.gauges = {
+        "accounts": Gauge(
+            "churnlight_accounts_scored",
+            "accounts in the served snapshot",
+            registry=metrics.registry,
+        ),
+        "ready": Gauge("churnlight_ready", "1 once models are loaded", registry=metrics.registry),
+        "loads": Gauge(
+            "churnlight_loads",
+            "loads and reloads by outcome",
+            ["outcome"],
+            registry=metrics.registry,
+        ),
+        "build_seconds": Gauge(
+            "churnlight_build_seconds",
+            "seconds the served state took to load, score and serialise",
+            registry=metrics.registry,
+        ),
+    }
+    for router in (accounts.router, score.router, model.router, admin.router, health.router):
+        app.include_router(router)
+    _add_handlers(app)
+    app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    return app
+
+
+def _add_handlers(app: FastAPI) -> None:
+    def error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+    async def not_loaded(request: Request, exc: Exception) -> JSONResponse:
+        return error(503, MODELS_NOT_LOADED, {"Retry-After": "5"})
+
+    async def unknown(request: Request, exc: Exception) -> JSONResponse:
+        return error(404, str(exc))
+
+    async def too_large(request: Request, exc: Exception) -> JSONResponse:
+        return error(413, str(exc))
+
+    async def invalid(request: Request, exc: Exception) -> JSONResponse:
+        return error(422, str(exc))
+
+    async def validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = _fold_scalar_unions(
+            [
+                {"loc": _location(e["loc"]), "msg": _message(e["msg"]), "type": e["type"]}
+                for e in exc.errors()
+            ]
+        )
+        detail = "invalid request: " + "; ".join(f"{e['loc']}: {e['msg']}" for e in errors)
+        return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
+
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        request_id = request.scope.get("state", {}).get("request_id")
+        log.error(
+            "unhandled error",
+            exc_info=exc,
+            extra={"fields": {"request_id": request_id, "path": request.url.path}},
+        )
+        return error(500, f"internal error (request id {request_id})")
+
+    app.add_exception_handler(ModelsNotLoaded, not_loaded)
+    app.add_exception_handler(UnknownAccount, unknown)
+    app.add_exception_handler(TooLarge, too_large)
+    app.add_exception_handler(InvalidFeatures, invalid)
+    app.add_exception_handler(RequestValidationError, validation)
+    app.add_exception_handler(Exception, internal)
+
+
+def _location(loc: Any) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _message(msg: str) -> str:
+    return msg.removeprefix("Value error, ")
+
+
+def _fold_scalar_unions(errors: list[dict[str, str]]) -> list[dict[str, str]]:
+    """One error per feature value that is none of number, text, boolean, null (pydantic
+    reports one per branch of the union: ``<loc>.float``, ``<loc>.str``, ``<loc>.bool``)."""
+    out: list[dict[str, str]] = []
+    for error in errors:
+        head, _, branch = error["loc"].rpartition(".")
+        if branch in SCALAR_BRANCHES and head:
+            if not (out and out[-1]["loc"] == head and out[-1]["type"] == "scalar_type"):
+                out.append({"loc": head, "msg": SCALAR_MESSAGE, "type": "scalar_type"})
+            continue
+        out.append(error)
+    return out

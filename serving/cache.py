@@ -1,0 +1,270 @@
+"""The scored portfolio kept in memory, and its atomic swap on reload.
+
+When models or the snapshot load, every account of the snapshot is scored and explained in
+one batch (every core) and each account's API response is serialised once; a lookup is then
+a dictionary read. A reload builds a complete new ``ServingState`` in a background thread
+while the previous one keeps serving, then swaps one reference: a request reads the state
+once and uses that object throughout, so it never mixes two model versions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from features.transforms import all_feature_specs
+from serving.errors import MODELS_NOT_LOADED, ModelsNotLoaded, UnknownAccount
+from serving.loading import LoadedModels, Loader
+from serving.playbooks import PlaybookLibrary, load_playbooks
+from serving.scoring import ModelView, ScoredBatch, ScoringConfig, TableFrame, score_frame
+from serving.settings import ServingSettings
+from serving.snapshot import Snapshot
+
+log = logging.getLogger("churnlight.serving")
+
+SORT_KEYS = (
+    "churn_probability",
+    "revenue_at_risk",
+    "expansion_probability",
+    "expected_expansion_mrr",
+    "mrr",
+)
+SnapshotLoader = Callable[[ServingSettings], Snapshot]
+
+
+@dataclass
+class Portfolio:
+    """Every account of the snapshot, scored: serialised responses, filter columns, orders."""
+
+    batch: ScoredBatch
+    index: dict[str, int]
+    responses: list[bytes]
+    summaries: list[dict[str, Any]]
+    orders: dict[str, np.ndarray]
+    """sort key -> row order, highest first (ties by account_id)."""
+
+    @classmethod
+    def build(cls, batch: ScoredBatch) -> Portfolio:
+        ids = batch.account_id
+        index = {str(a): i for i, a in enumerate(ids)}
+        responses = [
+            json.dumps(batch.record(i), allow_nan=False, separators=(",", ":")).encode()
+            for i in range(batch.n)
+        ]
+        summaries = [batch.summary(i) for i in range(batch.n)]
+        tiebreak = np.argsort(np.asarray(ids, dtype=str), kind="stable")
+        orders = {}
+        for key in SORT_KEYS:
+            values = _sort_values(batch, key)[tiebreak]
+            # highest first, NaN last, ties in account_id order
+            keyed = np.where(np.isnan(values), -np.inf, values)
+            orders[key] = tiebreak[np.argsort(-keyed, kind="stable")]
+        return cls(batch, index, responses, summaries, orders)
+
+    def response(self, account_id: str, snapshot_date: str | None) -> bytes:
+        i = self.index.get(account_id)
+        if i is None:
+            raise UnknownAccount(account_id, snapshot_date)
+        return self.responses[i]
+
+    def select(
+        self,
+        sort: str,
+        descending: bool = True,
+        segment: Sequence[str] = (),
+        csm_id: Sequence[str] = (),
+        lifecycle_stage: Sequence[str] = (),
+        risk_tier: Sequence[str] = (),
+    ) -> np.ndarray:
+        """Row indices matching every filter given (each a set of allowed values), sorted."""
+        order = self.orders[sort]
+        if not descending:
+            order = order[::-1]
+        mask = np.ones(self.batch.n, dtype=bool)
+        for column, allowed in (
+            (self.batch.segment, segment),
+            (self.batch.csm_id, csm_id),
+            (self.batch.lifecycle_stage, lifecycle_stage),
+            (self.batch.risk_tier, risk_tier),
+        ):
+            if allowed:
+                mask &= np.isin(column.astype(str), list(allowed)) & (column != None)  # noqa: E711
+        return order[mask[order]]
+
+
+def _sort_values(batch: ScoredBatch, key: str) -> np.ndarray:
+    if key == "churn_probability":
+        return batch.churn.probability
+    if key == "expansion_probability":
+        return batch.expansion.probability
+    return np.asarray(getattr(batch, key), dtype=np.float64)
+
+
+@dataclass
+class ServingState:
+    """Everything a request needs, built together and swapped as one object."""
+
+    models: LoadedModels
+    snapshot: Snapshot
+    churn: ModelView
+    expansion: ModelView
+    playbooks: PlaybookLibrary
+    config: ScoringConfig
+    portfolio: Portfolio
+    built_at: str
+    seconds: dict[str, float] = field(default_factory=dict)
+    explain_ms_per_row: dict[str, float] = field(default_factory=dict)
+    feature_kinds: dict[str, str] = field(default_factory=dict)
+    """What a what-if row may set: model features and snapshot columns, each 'numeric',
+    'categorical' (in a model) or 'other' (text or dates of the snapshot)."""
+
+    @property
+    def snapshot_date(self) -> str | None:
+        return self.snapshot.snapshot_date
+
+    @property
+    def versions(self) -> dict[str, str]:
+        return {
+            "churn_model_version": self.churn.version,
+            "expansion_model_version": self.expansion.version,
+        }
+
+
+def build_state(
+    settings: ServingSettings, load: Loader, load_snapshot: SnapshotLoader
+) -> ServingState:
+    """Load models, snapshot and playbooks, then score and serialise the whole portfolio."""
+    started = time.perf_counter()
+    models = load(settings)
+    t_models = time.perf_counter()
+    snapshot = load_snapshot(settings)
+    t_snapshot = time.perf_counter()
+    fallback = snapshot.spec_by_name
+    churn = ModelView(models.churn, models.churn_info.label, fallback)
+    expansion = ModelView(models.expansion, models.expansion_info.label, fallback)
+    known = (
+        {s.name for s in all_feature_specs()}
+        | set(snapshot.table.schema.names)
+        | set(churn.names)
+        | set(expansion.names)
+    )
+    playbooks = load_playbooks(settings.playbooks_path, known)
+    config = ScoringConfig.from_settings(settings)
+    batch = score_frame(
+        TableFrame(snapshot.table), churn, expansion, playbooks, config, settings.threads()
+    )
+    t_scored = time.perf_counter()
+    portfolio = Portfolio.build(batch)
+    finished = time.perf_counter()
+    rows = max(batch.n, 1)
+    kinds: dict[str, str] = {}
+    for f in snapshot.table.schema:
+        number = pa.types.is_integer(f.type) or pa.types.is_floating(f.type)
+        kinds[f.name] = "numeric" if number or pa.types.is_boolean(f.type) else "other"
+    for view in (churn, expansion):
+        for name in view.names:
+            kinds[name] = "categorical" if view.is_categorical(name) else "numeric"
+    return ServingState(
+        models=models,
+        snapshot=snapshot,
+        churn=churn,
+        expansion=expansion,
+        playbooks=playbooks,
+        config=config,
+        portfolio=portfolio,
+        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        seconds={
+            "models": round(t_models - started, 3),
+            "snapshot": round(t_snapshot - t_models, 3),
+            "score": round(t_scored - t_snapshot, 3),
+            "serialise": round(finished - t_scored, 3),
+            "total": round(finished - started, 3),
+        },
+        explain_ms_per_row={
+            kind: round(1000 * batch.seconds[f"{kind}_explain"] / rows, 4)
+            for kind in ("churn", "expansion")
+        },
+        feature_kinds=kinds,
+    )
+
+
+class StateHolder:
+    """The current ``ServingState`` (None until the first load succeeds) and its reloads.
+
+    One reload runs at a time, in a daemon thread; asking again while one runs joins it."""
+
+    def __init__(self, build: Callable[[], ServingState]) -> None:
+        self._build = build
+        self.state: ServingState | None = None
+        self.status = "starting"
+        self.error: str | None = None
+        self.reloads = {"ok": 0, "failed": 0}
+        self.started = time.perf_counter()
+        self.ready_seconds: float | None = None
+        self._lock = threading.Lock()
+        self._job: Future[ServingState] | None = None
+
+    def current(self) -> ServingState:
+        state = self.state
+        if state is None:
+            raise ModelsNotLoaded(MODELS_NOT_LOADED)
+        return state
+
+    @property
+    def reloading(self) -> bool:
+        job = self._job
+        return job is not None and not job.done()
+
+    def reload(self) -> Future[ServingState]:
+        """Start a reload (or join the running one); the future holds the new state."""
+        with self._lock:
+            if self._job is not None and not self._job.done():
+                return self._job
+            job: Future[ServingState] = Future()
+            self._job = job
+            self.status = "reloading" if self.state is not None else "loading"
+        threading.Thread(target=self._run, args=(job,), name="churnlight-load", daemon=True).start()
+        return job
+
+    def _run(self, job: Future[ServingState]) -> None:
+        job.set_running_or_notify_cancel()
+        try:
+            state = self._build()
+        except Exception as err:  # every failure keeps the previous state serving
+            self.reloads["failed"] += 1
+            self.error = f"{type(err).__name__}: {err}"
+            self.status = "ready" if self.state is not None else "failed"
+            log.error("load failed: %s", self.error, exc_info=not _is_expected(err))
+            job.set_exception(err)
+            return
+        self.state = state  # the atomic swap
+        self.reloads["ok"] += 1
+        self.error = None
+        self.status = "ready"
+        if self.ready_seconds is None:
+            self.ready_seconds = round(time.perf_counter() - self.started, 3)
+        log.info(
+            "ready: %d accounts, snapshot %s, %s / %s, built in %.2f s",
+            state.portfolio.batch.n,
+            state.snapshot_date,
+            state.churn.version,
+            state.expansion.version,
+            state.seconds["total"],
+        )
+        job.set_result(state)
+
+
+def _is_expected(err: Exception) -> bool:
+    from features.errors import ChurnlightError
+
+    return isinstance(err, ChurnlightError)

@@ -1,0 +1,51 @@
+"""Errors of the serving package; all derive from ``features.errors.ChurnlightError``.
+
+``serving.app`` maps each class to one HTTP status with a stable ``detail`` string; the
+command line prints the message in red and exits 1."""
+
+from __future__ import annotations
+
+from features.errors import ChurnlightError, ConfigError
+
+MODELS_NOT_LOADED = "models not loaded"
+
+
+class ServingError(ChurnlightError):
+    """Base of the errors a scoring request or a load can raise."""
+
+
+class ModelsNotLoaded(ServingError):
+    """The champion models or the snapshot are not (yet) loaded: HTTP 503."""
+
+
+class ModelLoadError(ModelsNotLoaded):
+    """The registry, a registered model or its bundle cannot be read."""
+
+
+class SnapshotError(ModelsNotLoaded):
+    """The feature snapshot to score cannot be read or built."""
+
+
+class UnknownAccount(ServingError):
+    """An account id is not in the scored snapshot: HTTP 404."""
+
+    def __init__(self, account_id: str, snapshot_date: str | None) -> None:
+        where = f"the snapshot of {snapshot_date}" if snapshot_date else "the snapshot"
+        super().__init__(f"account {account_id!r} not found in {where}")
+        self.account_id = account_id
+
+
+class TooLarge(ServingError):
+    """A request body or batch exceeds its configured limit: HTTP 413."""
+
+
+class InvalidFeatures(ServingError):
+    """What-if feature values the models cannot use: HTTP 422."""
+
+
+class ReloadFailed(ServingError):
+    """A reload did not complete; the previous models keep serving."""
+
+
+class PlaybookError(ConfigError):
+    """The playbook library breaks its schema; the message names the file and the key."""

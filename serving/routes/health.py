@@ -1,0 +1,64 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from serving.auth import ReadAccess
+from serving.deps import HolderDep
+from serving.errors import MODELS_NOT_LOADED
+from serving.schemas import ERRORS, ErrorResponse, Health, Ready
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health, summary="Liveness (open, no key)")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    response_model=Ready,
+    summary="Readiness: 200 once models and the scored snapshot are in memory (open, no key)",
+    responses={503: {"model": ErrorResponse, "description": MODELS_NOT_LOADED}},
+)
+async def readyz(holder: HolderDep) -> Response:
+    state = holder.state
+    if state is None:
+        return JSONResponse(
+            {"detail": MODELS_NOT_LOADED, "status": holder.status},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+    body = Ready(
+        status="reloading" if holder.reloading else "ready",
+        accounts=state.portfolio.batch.n,
+        snapshot_date=state.snapshot_date,
+        built_at=state.built_at,
+        ready_seconds=holder.ready_seconds,
+        build_seconds=state.seconds,
+        **state.versions,
+    )
+    return JSONResponse(body.model_dump())
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (read key)",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}, 401: ERRORS[401]},
+)
+async def metrics(request: Request, _: ReadAccess) -> Response:
+    app_state = request.app.state
+    holder = app_state.holder
+    current = holder.state
+    app_state.gauges["accounts"].set(current.portfolio.batch.n if current else 0)
+    app_state.gauges["ready"].set(1 if current else 0)
+    for outcome, count in holder.reloads.items():
+        app_state.gauges["loads"].labels(outcome).set(count)
+    if current is not None:
+        app_state.gauges["build_seconds"].set(current.seconds.get("total", 0.0))
+    return Response(generate_latest(app_state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,350 @@
+"""Request and response models of the API (OpenAPI shows them with these examples).
+
+Every response that carries scores carries the two model versions (``<name>/<version>`` of
+the registered champions). Fields follow the data contract, section 4 "Scores"."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+FeatureValue = float | str | bool | None
+
+
+WhatIfValue = FeatureValue
+"""Validated in pydantic's core (no Python call per value); the app's 422 handler folds the
+union's per-branch errors into one message: "takes a number, text, true/false or null"."""
+SCALAR_BRANCHES = ("float", "str", "bool")
+SCALAR_MESSAGE = "takes a number, text, true/false or null"
+
+
+_DRIVER_UP = {
+    "feature": "champion_departures_90d",
+    "family": "champions",
+    "value": 1.0,
+    "contribution": 0.83,
+    "reason": "1 champion(s) left in the last 90 days",
+}
+_DRIVER_DOWN = {
+    "feature": "seat_utilization_30d",
+    "family": "usage_depth",
+    "value": 0.91,
+    "contribution": -0.42,
+    "reason": "91% of licensed seats active in the last 30 days",
+}
+_VERSIONS = {
+    "churn_model_version": "churnlight-churn/3",
+    "expansion_model_version": "churnlight-expansion/2",
+}
+_PLAY = {
+    "id": "champion_rescue",
+    "title": "Champion left: rebuild the relationship",
+    "score": "churn",
+    "actions": [
+        "Find and enable a new champion among the active users",
+        "Reach the executive sponsor within two weeks",
+    ],
+    "owner": "csm",
+    "because": ["champion_departures_90d"],
+}
+ACCOUNT_EXAMPLE: dict[str, Any] = {
+    "account_id": "A00042",
+    "snapshot_date": "2024-07-01",
+    "churn_probability": 0.31,
+    "expansion_probability": 0.08,
+    "risk_tier": "high",
+    "mrr": 1250.0,
+    "revenue_at_risk": 4650.0,
+    "expected_expansion_mrr": 10.0,
+    "lifecycle_stage": "renewal",
+    "days_to_renewal": 62,
+    "segment": "mid_market",
+    "csm_id": "csm07",
+    "churn": {
+        "probability": 0.31,
+        "raw_score": -0.79,
+        "base_value": -2.1,
+        "drivers_up": [_DRIVER_UP],
+        "drivers_down": [_DRIVER_DOWN],
+    },
+    "expansion": {
+        "probability": 0.08,
+        "raw_score": -2.4,
+        "base_value": -2.0,
+        "drivers_up": [],
+        "drivers_down": [_DRIVER_UP | {"contribution": -0.4}],
+    },
+    "playbooks": [_PLAY],
+    "what_if": False,
+    **_VERSIONS,
+}
+
+
+class Versions(BaseModel):
+    churn_model_version: str = Field(description="registered churn champion, <name>/<version>")
+    expansion_model_version: str = Field(description="registered expansion champion")
+
+
+class Driver(BaseModel):
+    feature: str
+    family: str | None = Field(None, description="the feature's family (playbooks key on it)")
+    value: FeatureValue = Field(description="the value the model saw (null: missing)")
+    contribution: float = Field(description="SHAP contribution to the raw score, log-odds")
+    reason: str = Field(description="plain words from the feature's template")
+
+
+class ScoreExplanation(BaseModel):
+    probability: float = Field(ge=0, le=1, description="calibrated")
+    raw_score: float = Field(description="log-odds: base_value + sum of all contributions")
+    base_value: float = Field(description="expected raw score over the training data")
+    drivers_up: list[Driver] = Field(description="largest contributions raising this score")
+    drivers_down: list[Driver] = Field(description="largest contributions lowering it")
+
+
+class PlaybookHit(BaseModel):
+    id: str
+    title: str
+    score: Literal["churn", "expansion"]
+    actions: list[str]
+    owner: str
+    because: list[str] = Field(description="the driver features (or conditions) that matched")
+
+
+class AccountScore(Versions):
+    """An account's scores, explanations and plays (contract section 4)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [ACCOUNT_EXAMPLE]})
+
+    account_id: str | None
+    snapshot_date: str | None = Field(description="YYYY-MM-DD; null for a what-if row")
+    churn_probability: float = Field(ge=0, le=1)
+    expansion_probability: float = Field(ge=0, le=1)
+    risk_tier: Literal["low", "medium", "high", "critical"]
+    mrr: float | None = Field(description="monthly recurring revenue on the day before")
+    revenue_at_risk: float | None = Field(description="mrr x 12 x churn_probability")
+    expected_expansion_mrr: float | None = Field(
+        description="mrr x expansion_probability x expansion uplift (monthly)"
+    )
+    lifecycle_stage: str | None
+    days_to_renewal: int | None
+    segment: str | None
+    csm_id: str | None
+    churn: ScoreExplanation
+    expansion: ScoreExplanation
+    playbooks: list[PlaybookHit]
+    what_if: bool = Field(False, description="true when scored live from given values")
+
+
+class AccountSummary(BaseModel):
+    account_id: str
+    snapshot_date: str | None
+    churn_probability: float
+    expansion_probability: float
+    risk_tier: Literal["low", "medium", "high", "critical"]
+    mrr: float | None
+    revenue_at_risk: float | None
+    expected_expansion_mrr: float | None
+    lifecycle_stage: str | None
+    days_to_renewal: int | None
+    segment: str | None
+    csm_id: str | None
+    top_churn_reason: str | None = Field(description="the reason of the top driver up")
+    playbooks: list[str] = Field(description="ids of the plays that apply")
+
+
+SortKey = Literal[
+    "churn_probability",
+    "revenue_at_risk",
+    "expansion_probability",
+    "expected_expansion_mrr",
+    "mrr",
+]
+
+
+class PortfolioPage(Versions):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            k: ACCOUNT_EXAMPLE[k]
+                            for k in AccountSummary.model_fields
+                            if k in ACCOUNT_EXAMPLE
+                        }
+                        | {
+                            "top_churn_reason": _DRIVER_UP["reason"],
+                            "playbooks": ["champion_rescue"],
+                        }
+                    ],
+                    "total": 1,
+                    "limit": 50,
+                    "offset": 0,
+                    "next_offset": None,
+                    "sort": "revenue_at_risk",
+                    "order": "desc",
+                    "snapshot_date": "2024-07-01",
+                    **_VERSIONS,
+                }
+            ]
+        }
+    )
+
+    items: list[AccountSummary]
+    total: int = Field(description="accounts matching the filters")
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="offset of the next page; null on the last")
+    sort: SortKey
+    order: Literal["asc", "desc"]
+    snapshot_date: str | None
+
+
+class WhatIfRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: str | None = Field(
+        None,
+        max_length=200,
+        description="start from this account's snapshot values (optional)",
+    )
+    features: dict[str, WhatIfValue] = Field(
+        default_factory=dict,
+        max_length=1000,
+        description="feature values to score (override the account's); missing ones are null",
+    )
+
+
+class ScoreRequest(BaseModel):
+    """Exactly one of ``account_ids`` (cached scores) or ``rows`` (what-if, scored live)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"account_ids": ["A00042", "A00043"]},
+                {
+                    "rows": [
+                        {
+                            "account_id": "A00042",
+                            "features": {"seat_utilization_30d": 0.9, "open_high_tickets": 0},
+                        }
+                    ]
+                },
+            ]
+        },
+    )
+
+    account_ids: list[str] | None = Field(None, description="ids of the scored snapshot")
+    rows: list[WhatIfRow] | None = Field(None, description="feature rows to score live")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ScoreRequest:
+        if (self.account_ids is None) == (self.rows is None):
+            raise ValueError("give exactly one of account_ids or rows")
+        if not (self.account_ids or self.rows):
+            raise ValueError("the batch is empty")
+        return self
+
+    @property
+    def size(self) -> int:
+        return len(self.account_ids or self.rows or [])
+
+
+class ScoreResponse(Versions):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "results": [ACCOUNT_EXAMPLE],
+                    "not_found": [],
+                    "snapshot_date": "2024-07-01",
+                    **_VERSIONS,
+                }
+            ]
+        }
+    )
+
+    results: list[AccountScore]
+    not_found: list[str] = Field(description="account ids not in the snapshot (account_ids only)")
+    snapshot_date: str | None
+
+
+class FeatureInfo(BaseModel):
+    name: str
+    kind: Literal["numeric", "categorical"]
+    family: str | None
+    description: str | None
+    unit: str | None
+    template: str | None
+    categories: list[str] | None = None
+    importance_gain: float = Field(description="share of the model's total split gain")
+
+
+class ModelCard(BaseModel):
+    kind: Literal["churn", "expansion"]
+    name: str
+    version: str
+    alias: str | None
+    run_id: str | None
+    registered_at: str | None
+    label: str = Field(description="the label the model predicts, e.g. churn_180d")
+    calibration: str
+    trees: int
+    training: dict[str, Any] = Field(
+        description="facts the bundle records: as-of date, horizon, training window, params, ..."
+    )
+    metrics: dict[str, float] = Field(description="metrics of the training run")
+    explain_ms_per_row: float = Field(
+        description="measured on this snapshot: wall ms per row of TreeSHAP, all threads"
+    )
+    features: list[FeatureInfo]
+
+
+class ModelResponse(Versions):
+    churn: ModelCard
+    expansion: ModelCard
+    snapshot_date: str | None
+    accounts: int
+    snapshot_origin: str
+    loaded_at: str
+    playbooks: list[str]
+    scoring: dict[str, Any] = Field(
+        description="tier thresholds, drivers per score, expansion uplift"
+    )
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Ready(BaseModel):
+    status: str
+    accounts: int
+    snapshot_date: str | None
+    churn_model_version: str | None
+    expansion_model_version: str | None
+    built_at: str | None
+    ready_seconds: float | None = Field(description="process start to first ready state")
+    build_seconds: dict[str, float]
+
+
+class ReloadResponse(BaseModel):
+    status: Literal["reloading", "ready"]
+    churn_model_version: str | None = Field(description="serving now")
+    expansion_model_version: str | None
+    snapshot_date: str | None
+    accounts: int | None
+    build_seconds: dict[str, float] | None = None
+
+
+class ErrorResponse(BaseModel):
+    detail: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "missing or invalid API key"},
+    413: {"model": ErrorResponse, "description": "body or batch too large"},
+    503: {"model": ErrorResponse, "description": "models not loaded (yet)"},
+}

@@ -1,0 +1,578 @@
+"""Score and explain rows: calibrated probabilities, tiers, revenue, drivers and playbooks.
+
+Pure functions of the models and the rows, shared by the API (the cached portfolio and the
+live what-if path) and by ``churnlight score``; no I/O.
+
+Definitions (data contract section 4, "Scores"):
+- ``churn_probability`` / ``expansion_probability``: the bundle's calibration applied to the
+  booster's raw score (contributions plus base value);
+- ``risk_tier`` from the churn probability: low < medium threshold <= medium < high <= high
+  < critical <= critical (defaults 0.10, 0.25, 0.50; ``CHURNLIGHT_TIER_*``);
+- ``revenue_at_risk`` = mrr x 12 x churn_probability (a year of revenue);
+- ``expected_expansion_mrr`` = mrr x expansion_probability x ``expansion_uplift`` (default
+  0.10, the contract's expansion threshold, so a lower bound; monthly);
+- drivers: per score, the ``top_k`` features with the largest positive contributions (up:
+  raising that score) and the largest negative ones (down), each with its value as the model
+  saw it, its SHAP contribution in log-odds and the reason rendered from its template.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+
+from features.metadata import FeatureSpec, format_value, render_reason
+from features.model_bundle import ModelBundle
+from serving.explain import Explanation, explain
+from serving.playbooks import DriverColumns, PlaybookLibrary
+
+TIERS = ("low", "medium", "high", "critical")
+SCORES = ("churn", "expansion")
+CHUNK_ROWS = 50_000
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    tier_thresholds: tuple[float, float, float] = (0.10, 0.25, 0.50)
+    top_k: int = 5
+    expansion_uplift: float = 0.10
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ScoringConfig:
+        return cls(settings.tier_thresholds, settings.top_drivers, settings.expansion_uplift)
+
+
+def risk_tiers(churn_probability: np.ndarray, thresholds: Sequence[float]) -> np.ndarray:
+    """The tier of each probability: a threshold itself belongs to the higher tier."""
+    codes = np.searchsorted(np.asarray(thresholds, dtype=np.float64), churn_probability, "right")
+    return np.asarray(TIERS, dtype=object)[codes]
+
+
+# ---- rows ------------------------------------------------------------------------------------
+
+
+class Frame(Protocol):
+    """Rows to score: raw values by column name, and their model matrices."""
+
+    @property
+    def n(self) -> int: ...
+
+    def column(self, name: str) -> np.ndarray | None:
+        """(n,) float64 (null -> NaN) for numbers, object (null -> None) otherwise; None if the
+        rows lack the column."""
+
+    def encode(self, view: ModelView) -> np.ndarray: ...
+
+
+class TableFrame:
+    """Rows of a pyarrow table (a feature table or snapshot); encoded by the bundle's encoder."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        self._columns: dict[str, np.ndarray | None] = {}
+
+    @property
+    def n(self) -> int:
+        return self.table.num_rows
+
+    def column(self, name: str) -> np.ndarray | None:
+        if name not in self._columns:
+            self._columns[name] = _arrow_column(self.table, name)
+        return self._columns[name]
+
+    def encode(self, view: ModelView) -> np.ndarray:
+        return view.bundle.encode(self.table)
+
+
+class RowFrame:
+    """A few rows given as mappings (what-if requests): encoded without pandas."""
+
+    def __init__(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        self.rows = rows
+
+    @property
+    def n(self) -> int:
+        return len(self.rows)
+
+    def column(self, name: str) -> np.ndarray | None:
+        values = [row.get(name) for row in self.rows]
+        if all(v is None for v in values) and not any(name in row for row in self.rows):
+            return None
+        numbers = []
+        for v in values:
+            kind = type(v)
+            if v is None:
+                numbers.append(math.nan)
+            elif kind is float or kind is int or kind is bool:
+                numbers.append(float(v))
+            else:
+                return np.array(values, dtype=object)
+        return np.array(numbers)
+
+    def encode(self, view: ModelView) -> np.ndarray:
+        return view.encode_rows(self.rows)
+
+
+def _arrow_column(table: pa.Table, name: str) -> np.ndarray | None:
+    if name not in table.schema.names:
+        return None
+    column = table.column(name)
+    kind = column.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    if pa.types.is_boolean(kind):
+        return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    if pa.types.is_date(kind) or pa.types.is_timestamp(kind):
+        return np.array([None if v is None else v.isoformat() for v in column.to_pylist()], object)
+    return np.array(column.to_pylist(), dtype=object)
+
+
+# ---- models ----------------------------------------------------------------------------------
+
+
+class ModelView:
+    """A bundle prepared for scoring: each column's spec and family, and a fast row encoder.
+
+    ``encode_rows`` matches ``features.model_bundle.encode`` (tested): numbers and booleans
+    become float64, null NaN; a category becomes its index, unseen or null NaN."""
+
+    def __init__(
+        self,
+        bundle: ModelBundle,
+        version: str,
+        fallback_specs: Mapping[str, FeatureSpec] | None = None,
+    ) -> None:
+        self.bundle = bundle
+        self.version = version
+        self.names = bundle.feature_names
+        own = {s["name"]: _spec(s) for s in bundle.feature_specs if "name" in s}
+        fallback = dict(fallback_specs or {})
+        self.specs: list[FeatureSpec | None] = [own.get(n) or fallback.get(n) for n in self.names]
+        self.families = [s.family if s else "" for s in self.specs]
+        self.family_or_none: list[str | None] = [s.family if s else None for s in self.specs]
+        self.categories: list[tuple[str, ...] | None] = [
+            c.categories if c.kind == "categorical" else None for c in bundle.columns
+        ]
+        self._codes: list[dict[str, int] | None] = [
+            {v: i for i, v in enumerate(cats)} if cats is not None else None
+            for cats in self.categories
+        ]
+        self.index = {name: j for j, name in enumerate(self.names)}
+        self._same: dict[int, tuple[ModelView, bool]] = {}
+
+    def same_columns(self, other: ModelView) -> bool:
+        """Whether ``other`` encodes rows into the same matrix (remembered per view; the
+        entry keeps ``other`` alive so its id cannot be reused)."""
+        known = self._same.get(id(other))
+        if known is None:
+            known = self._same[id(other)] = (other, self.bundle.columns == other.bundle.columns)
+        return known[1]
+
+    @property
+    def booster(self) -> Any:
+        return self.bundle.booster
+
+    def is_categorical(self, name: str) -> bool:
+        j = self.index.get(name)
+        return j is not None and self.categories[j] is not None
+
+    def encode_rows(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        matrix = np.full((len(rows), len(self.names)), np.nan)
+        plan = list(zip(self.names, self._codes, strict=True))
+        for i, row in enumerate(rows):
+            out = matrix[i]
+            for j, (name, codes) in enumerate(plan):
+                value = row.get(name)
+                if value is None:
+                    continue
+                if codes is None:
+                    try:
+                        out[j] = float(value)
+                    except (TypeError, ValueError):
+                        continue
+                else:
+                    code = codes.get(str(value))
+                    if code is not None:
+                        out[j] = code
+        return matrix
+
+    def reason(self, j: int, value: float | str | None) -> str:
+        spec = self.specs[j]
+        if spec is not None:
+            return render_reason(spec, value)
+        shown = "no data" if value is None else format_value(value, "score")
+        return f"{self.names[j]} is {shown}"
+
+
+def _spec(data: Mapping[str, Any]) -> FeatureSpec:
+    fields = {f.name for f in dataclasses.fields(FeatureSpec)}
+    clean = {k: v for k, v in data.items() if k in fields}
+    clean["requires"] = tuple(clean.get("requires", ()))
+    return FeatureSpec(**clean)
+
+
+# ---- scored rows -----------------------------------------------------------------------------
+
+
+@dataclass
+class Explained:
+    """One score of n rows: probability, raw score, base value and the top drivers."""
+
+    probability: np.ndarray
+    raw_score: np.ndarray
+    base_value: np.ndarray
+    up: list[list[dict[str, Any]]]
+    down: list[list[dict[str, Any]]]
+    up_columns: np.ndarray
+    """(n, k) model column indices of the drivers up, -1 where fewer (for playbooks)."""
+
+
+@dataclass
+class ScoredBatch:
+    """n scored rows, columnar; ``record(i)`` is the API's AccountScore of row i."""
+
+    account_id: np.ndarray
+    snapshot_date: np.ndarray
+    churn: Explained
+    expansion: Explained
+    risk_tier: np.ndarray
+    mrr: np.ndarray
+    revenue_at_risk: np.ndarray
+    expected_expansion_mrr: np.ndarray
+    days_to_renewal: np.ndarray
+    lifecycle_stage: np.ndarray
+    segment: np.ndarray
+    csm_id: np.ndarray
+    playbooks: list[list[dict[str, Any]]]
+    churn_model_version: str
+    expansion_model_version: str
+    what_if: bool = False
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.account_id)
+
+    def record(self, i: int) -> dict[str, Any]:
+        return {
+            **self.summary_fields(i),
+            "churn": _explained_record(self.churn, i),
+            "expansion": _explained_record(self.expansion, i),
+            "playbooks": self.playbooks[i],
+            "what_if": self.what_if,
+            "churn_model_version": self.churn_model_version,
+            "expansion_model_version": self.expansion_model_version,
+        }
+
+    def summary_fields(self, i: int) -> dict[str, Any]:
+        return {
+            "account_id": self.account_id[i],
+            "snapshot_date": self.snapshot_date[i],
+            "churn_probability": float(self.churn.probability[i]),
+            "expansion_probability": float(self.expansion.probability[i]),
+            "risk_tier": self.risk_tier[i],
+            "mrr": _number(self.mrr[i]),
+            "revenue_at_risk": _number(self.revenue_at_risk[i]),
+            "expected_expansion_mrr": _number(self.expected_expansion_mrr[i]),
+            "lifecycle_stage": self.lifecycle_stage[i],
+            "days_to_renewal": _integer(self.days_to_renewal[i]),
+            "segment": self.segment[i],
+            "csm_id": self.csm_id[i],
+        }
+
+    def summary(self, i: int) -> dict[str, Any]:
+        """The portfolio row: scores without the driver lists, the top reason, play ids."""
+        top = self.churn.up[i]
+        return {
+            **self.summary_fields(i),
+            "top_churn_reason": top[0]["reason"] if top else None,
+            "playbooks": [p["id"] for p in self.playbooks[i]],
+        }
+
+    def to_arrow(self) -> pa.Table:
+        """The contract's section 4 columns; drivers as lists of structs (see docs/api.md)."""
+        driver = pa.struct(
+            [
+                ("feature", pa.string()),
+                ("family", pa.string()),
+                ("value", pa.float64()),
+                ("category", pa.string()),
+                ("contribution", pa.float64()),
+                ("reason", pa.string()),
+            ]
+        )
+        drivers = pa.list_(driver)
+
+        def flat(rows: list[list[dict[str, Any]]]) -> pa.Array:
+            return pa.array(
+                [
+                    [
+                        {
+                            **d,
+                            "value": d["value"] if not isinstance(d["value"], str) else None,
+                            "category": d["value"] if isinstance(d["value"], str) else None,
+                        }
+                        for d in row
+                    ]
+                    for row in rows
+                ],
+                type=drivers,
+            )
+
+        return pa.table(
+            {
+                "account_id": pa.array(self.account_id.tolist(), pa.string()),
+                "snapshot_date": pa.array(
+                    [None if d is None else date.fromisoformat(str(d)) for d in self.snapshot_date],
+                    pa.date32(),
+                ),
+                "churn_probability": self.churn.probability,
+                "expansion_probability": self.expansion.probability,
+                "risk_tier": pa.array(self.risk_tier.tolist(), pa.string()),
+                "mrr": self.mrr,
+                "revenue_at_risk": self.revenue_at_risk,
+                "expected_expansion_mrr": self.expected_expansion_mrr,
+                "lifecycle_stage": pa.array(self.lifecycle_stage.tolist(), pa.string()),
+                "days_to_renewal": pa.array(
+                    [_integer(v) for v in self.days_to_renewal], pa.int64()
+                ),
+                "segment": pa.array(self.segment.tolist(), pa.string()),
+                "csm_id": pa.array(self.csm_id.tolist(), pa.string()),
+                "churn_model_version": pa.array([self.churn_model_version] * self.n, pa.string()),
+                "expansion_model_version": pa.array(
+                    [self.expansion_model_version] * self.n, pa.string()
+                ),
+                "churn_base_value": self.churn.base_value,
+                "churn_drivers_up": flat(self.churn.up),
+                "churn_drivers_down": flat(self.churn.down),
+                "expansion_base_value": self.expansion.base_value,
+                "expansion_drivers_up": flat(self.expansion.up),
+                "expansion_drivers_down": flat(self.expansion.down),
+                "playbooks": pa.array(
+                    [[p["id"] for p in row] for row in self.playbooks], pa.list_(pa.string())
+                ),
+            }
+        )
+
+
+def _explained_record(explained: Explained, i: int) -> dict[str, Any]:
+    return {
+        "probability": float(explained.probability[i]),
+        "raw_score": float(explained.raw_score[i]),
+        "base_value": float(explained.base_value[i]),
+        "drivers_up": explained.up[i],
+        "drivers_down": explained.down[i],
+    }
+
+
+def _number(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def _integer(value: float) -> int | None:
+    return None if math.isnan(value) else round(value)
+
+
+# ---- scoring ---------------------------------------------------------------------------------
+
+
+def score_frame(
+    frame: Frame,
+    churn: ModelView,
+    expansion: ModelView,
+    playbooks: PlaybookLibrary,
+    config: ScoringConfig,
+    threads: int = 1,
+    what_if: bool = False,
+) -> ScoredBatch:
+    """Score, explain and match plays for every row of ``frame``.
+
+    ``threads``: LightGBM threads for the explanations (1 for a single row, every core for a
+    batch)."""
+    import time
+
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    n = frame.n
+    explained: dict[str, Explained] = {}
+    shared = churn.same_columns(expansion)  # both models usually have the same columns
+    matrix: np.ndarray | None = None
+    for name, view in (("churn", churn), ("expansion", expansion)):
+        t0 = time.perf_counter()
+        if matrix is None or not shared:
+            matrix = frame.encode(view)
+        t1 = time.perf_counter()
+        shap_values = explain(view.booster, matrix, num_threads=threads)
+        t2 = time.perf_counter()
+        explained[name] = _explained(view, matrix, shap_values, config.top_k)
+        seconds[f"{name}_encode"] = t1 - t0
+        seconds[f"{name}_explain"] = t2 - t1
+        seconds[f"{name}_drivers"] = time.perf_counter() - t2
+
+    t0 = time.perf_counter()
+    churn_p = explained["churn"].probability
+    expansion_p = explained["expansion"].probability
+    tiers = risk_tiers(churn_p, config.tier_thresholds)
+    mrr = _float_column(frame, "mrr", n)
+    score_fields: dict[str, np.ndarray] = {
+        "churn_probability": churn_p,
+        "expansion_probability": expansion_p,
+        "risk_tier": tiers,
+    }
+
+    def values(name: str) -> np.ndarray | None:
+        return score_fields[name] if name in score_fields else frame.column(name)
+
+    drivers = {"churn": explained["churn"].up, "expansion": explained["expansion"].up}
+    columns = {
+        "churn": DriverColumns(explained["churn"].up_columns, churn.names, churn.family_or_none),
+        "expansion": DriverColumns(
+            explained["expansion"].up_columns, expansion.names, expansion.family_or_none
+        ),
+    }
+    hits = playbooks.match(n, drivers, values, columns)
+    seconds["playbooks"] = time.perf_counter() - t0
+    seconds["total"] = time.perf_counter() - started
+    return ScoredBatch(
+        account_id=_object_column(frame, "account_id", n),
+        snapshot_date=_object_column(frame, "snapshot_date", n),
+        churn=explained["churn"],
+        expansion=explained["expansion"],
+        risk_tier=tiers,
+        mrr=mrr,
+        revenue_at_risk=mrr * 12.0 * churn_p,
+        expected_expansion_mrr=mrr * expansion_p * config.expansion_uplift,
+        days_to_renewal=_float_column(frame, "days_to_renewal", n),
+        lifecycle_stage=_object_column(frame, "lifecycle_stage", n),
+        segment=_object_column(frame, "segment", n),
+        csm_id=_object_column(frame, "csm_id", n),
+        playbooks=hits,
+        churn_model_version=churn.version,
+        expansion_model_version=expansion.version,
+        what_if=what_if,
+        seconds=seconds,
+    )
+
+
+def score_table(
+    table: pa.Table,
+    churn: ModelView,
+    expansion: ModelView,
+    playbooks: PlaybookLibrary,
+    config: ScoringConfig,
+    threads: int,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Iterator[ScoredBatch]:
+    """``score_frame`` over a table in chunks, so memory stays bounded for any size."""
+    for start in range(0, max(table.num_rows, 1), chunk_rows):
+        yield score_frame(
+            TableFrame(table.slice(start, chunk_rows)), churn, expansion, playbooks, config, threads
+        )
+
+
+def _explained(view: ModelView, matrix: np.ndarray, values: Explanation, top_k: int) -> Explained:
+    raw = values.raw_score
+    reasons: dict[tuple[int, float | str | None], str] = {}
+    up_columns, down_columns = top_columns(values.contributions, top_k)
+    return Explained(
+        probability=view.bundle.calibration.apply(raw),
+        raw_score=raw,
+        base_value=values.base_value,
+        up=_drivers(view, matrix, values.contributions, up_columns, reasons),
+        down=_drivers(view, matrix, values.contributions, down_columns, reasons),
+        up_columns=up_columns,
+    )
+
+
+def _drivers(
+    view: ModelView,
+    matrix: np.ndarray,
+    contributions: np.ndarray,
+    columns: np.ndarray,
+    reasons: dict[tuple[int, float | str | None], str],
+) -> list[list[dict[str, Any]]]:
+    """The drivers at ``columns`` (from ``top_columns``) as dicts, per row; each reason is
+    rendered once per (feature, value)."""
+    n = len(columns)
+    safe = np.maximum(columns, 0)
+    rows = np.arange(n)[:, None]
+    counts = (columns >= 0).sum(axis=1).tolist()
+    column_rows = columns.tolist()
+    value_rows = matrix[rows, safe].tolist()
+    contribution_rows = contributions[rows, safe].tolist()
+    names, families, categories = view.names, view.family_or_none, view.categories
+    out: list[list[dict[str, Any]]] = []
+    for i in range(n):
+        found = []
+        cols, vals, contribs = column_rows[i], value_rows[i], contribution_rows[i]
+        for slot in range(counts[i]):
+            j = cols[slot]
+            encoded = vals[slot]
+            cats = categories[j]
+            value: float | str | None
+            if encoded != encoded:  # NaN: missing
+                value = None
+            elif cats is not None:
+                value = cats[int(encoded)]
+            else:
+                value = encoded
+            reason = reasons.get((j, value))
+            if reason is None:
+                reason = reasons[(j, value)] = view.reason(j, value)
+            found.append(
+                {
+                    "feature": names[j],
+                    "family": families[j],
+                    "value": value,
+                    "contribution": contribs[slot],
+                    "reason": reason,
+                }
+            )
+        out.append(found)
+    return out
+
+
+def top_columns(contributions: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, k) column indices of each row's k largest positive contributions (up, largest
+    first) and k most negative ones (down, most negative first); -1 after the last one of
+    the right sign. One sort serves both."""
+    n, f = contributions.shape
+    k = min(k, f)
+    order = np.argsort(contributions, axis=1, kind="stable")
+    rows = np.arange(n)[:, None]
+    down = order[:, :k].copy()
+    up = order[:, ::-1][:, :k].copy()
+    down[contributions[rows, down] >= 0] = -1
+    up[contributions[rows, up] <= 0] = -1
+    return up, down
+
+
+def _float_column(frame: Frame, name: str, n: int) -> np.ndarray:
+    column = frame.column(name)
+    if column is None:
+        return np.full(n, np.nan)
+    if column.dtype.kind == "f":
+        return column
+    out = np.full(n, np.nan)
+    for i, v in enumerate(column):
+        try:
+            out[i] = float(v)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def _object_column(frame: Frame, name: str, n: int) -> np.ndarray:
+    column = frame.column(name)
+    if column is None:
+        return np.full(n, None, dtype=object)
+    if column.dtype.kind == "f":
+        return np.array([None if math.isnan(v) else v for v in column.tolist()], dtype=object)
+    return np.array([None if v is None else str(v) for v in column], dtype=object)

@@ -1,0 +1,154 @@
+"""Settings of the serving package. The only place in ``serving`` that reads the environment.
+
+Every field can be set as ``CHURNLIGHT_<NAME>``. The store defaults match
+``training.settings`` (``<models_dir>/mlflow.db``), so ``churnlight train`` and
+``churnlight serve`` meet in the same registry without configuration."""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+KEY_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
+DEFAULT_PLAYBOOKS = Path(__file__).resolve().parent / "playbooks.yaml"
+
+
+class ServingSettings(BaseSettings):
+    """Defaults of the API and of batch scoring."""
+
+    model_config = SettingsConfigDict(env_prefix="CHURNLIGHT_", extra="ignore")
+
+    # -- where the models and the snapshot come from --------------------------------------
+    models_dir: Path = Field(
+        default=Path("models"), description="local store: mlflow.db and artifacts/"
+    )
+    tracking_uri: str | None = Field(
+        default=None,
+        description="MLflow tracking and registry URI; default sqlite:///<models_dir>/mlflow.db",
+    )
+    churn_model_name: str = "churnlight-churn"
+    expansion_model_name: str = "churnlight-expansion"
+    champion_alias: str = "champion"
+    source: Path | None = Field(
+        default=None, description="source whose --latest-only features are scored (serve --source)"
+    )
+    features: Path | None = Field(
+        default=None, description="feature table whose latest snapshot is scored (serve --features)"
+    )
+    playbooks_path: Path = Field(
+        default=DEFAULT_PLAYBOOKS, description="the playbook library (YAML)"
+    )
+
+    # -- security and limits ---------------------------------------------------------------
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="read keys, comma-separated sha256:<hex> hashes"
+    )
+    admin_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="admin (reload) keys, comma-separated sha256:<hex>"
+    )
+    max_batch: int = Field(default=1000, ge=1, description="account ids or rows per POST /v1/score")
+    max_body_bytes: int = Field(default=1_000_000, ge=1024, description="largest request body")
+    max_page_size: int = Field(default=500, ge=1, description="largest page of GET /v1/accounts")
+
+    # -- scores ----------------------------------------------------------------------------
+    tier_medium: float = Field(
+        default=0.10, gt=0, lt=1, description="churn probability of 'medium'"
+    )
+    tier_high: float = Field(default=0.25, gt=0, lt=1, description="churn probability of 'high'")
+    tier_critical: float = Field(
+        default=0.50, gt=0, lt=1, description="churn probability of 'critical'"
+    )
+    top_drivers: int = Field(default=5, ge=1, le=50, description="drivers up and down per score")
+    expansion_uplift: float = Field(
+        default=0.10,
+        gt=0,
+        description="expected MRR uplift of an expanding account (the contract's +10% threshold: "
+        "a lower bound); expected_expansion_mrr = mrr * expansion_probability * uplift",
+    )
+    score_threads: int = Field(
+        default=0, ge=0, description="threads of batch scoring; 0 = every core"
+    )
+
+    # -- the server -------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = Field(default="info", pattern="^(debug|info|warning|error)$")
+
+    @field_validator("api_keys", "admin_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("api_keys", "admin_keys")
+    @classmethod
+    def _check_hashes(cls, value: list[str]) -> list[str]:
+        for position, entry in enumerate(value, start=1):
+            if not KEY_HASH.match(entry):
+                # Never echo the entry: it may be a plain key pasted by mistake.
+                raise ValueError(
+                    f"entry {position} is not a key hash of the form sha256:<64 hex digits>; "
+                    "configure hashes only (`churnlight keys new` prints a key and its hash)"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _check_tiers(self) -> ServingSettings:
+        if not self.tier_medium < self.tier_high < self.tier_critical:
+            raise ValueError(
+                f"tier thresholds must rise: medium {self.tier_medium} < high {self.tier_high} "
+                f"< critical {self.tier_critical}"
+            )
+        return self
+
+    def resolved_tracking_uri(self) -> str:
+        """The tracking URI, with the default SQLite path made absolute."""
+        if self.tracking_uri:
+            return self.tracking_uri
+        return f"sqlite:///{self.models_dir.expanduser().resolve() / 'mlflow.db'}"
+
+    def sqlite_path(self) -> Path | None:
+        """The database file of a SQLite store, else None."""
+        uri = self.resolved_tracking_uri()
+        if not uri.startswith("sqlite:///"):
+            return None
+        return Path(uri.removeprefix("sqlite:///")).expanduser()
+
+    @property
+    def tier_thresholds(self) -> tuple[float, float, float]:
+        return (self.tier_medium, self.tier_high, self.tier_critical)
+
+    def threads(self) -> int:
+        """Threads of batch scoring and of the snapshot's explanations."""
+        return self.score_threads or os.cpu_count() or 1
+
+
+@lru_cache
+def get_serving_settings() -> ServingSettings:
+    return ServingSettings()
+
+
+def load_settings(**overrides: object) -> ServingSettings:
+    """Settings from the environment with ``overrides`` (None values ignored); a bad value
+    becomes a ``ConfigError`` naming the variable, never echoing a key."""
+    from pydantic import ValidationError
+
+    from features.errors import ConfigError
+
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return ServingSettings(**given)  # type: ignore[arg-type]
+    except ValidationError as err:
+        problems = []
+        for e in err.errors():
+            name = str(e["loc"][0]) if e["loc"] else ""
+            where = f"CHURNLIGHT_{name.upper()}" if name else "settings"
+            problems.append(f"{where}: {e['msg'].removeprefix('Value error, ')}")
+        raise ConfigError("invalid serving settings: " + "; ".join(problems)) from err

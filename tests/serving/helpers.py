@@ -1,0 +1,154 @@
+"""A tiny synthetic feature snapshot and two small LightGBM models wrapped as bundles, built
+without ``training`` (serving never imports it): the encoding, calibration and metadata
+follow ``features.model_bundle``, the way training writes them."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from features.metadata import FeatureSpec
+from features.model_bundle import Calibration, FeatureColumn, ModelBundle, encode
+from features.transforms import all_feature_specs
+from features.writer import write_feature_table
+
+SNAPSHOT_DATE = date(2024, 7, 1)
+FEATURES = (
+    "mrr",
+    "seats",
+    "tenure_days",
+    "days_to_renewal",
+    "lifecycle_stage",
+    "seat_utilization_30d",
+    "core_breadth_30d",
+    "events_trend_30_90",
+    "champion_departures_90d",
+    "quota_burn_ratio",
+    "open_high_tickets",
+    "nps_last",
+    "onboarding_milestones_first_90d",
+    "segment",
+)
+CATEGORICAL = {
+    "lifecycle_stage": ("adoption", "renewal", "onboarding"),
+    "segment": ("smb", "mid_market", "enterprise"),
+}
+SEGMENTS = CATEGORICAL["segment"]
+CSMS = ("csm1", "csm2", "csm3")
+
+
+def specs() -> list[FeatureSpec]:
+    by_name = {s.name: s for s in all_feature_specs()}
+    return [by_name[name] for name in FEATURES]
+
+
+def make_table(n: int, seed: int, snapshot_date: date = SNAPSHOT_DATE) -> pa.Table:
+    """n accounts A000.. at one snapshot date, with labels drawn from known risk factors."""
+    rng = np.random.default_rng(seed)
+    seats = rng.integers(5, 200, n).astype(float)
+    util = np.clip(rng.beta(4, 2, n), 0, 1)
+    tenure = rng.integers(10, 1500, n).astype(float)
+    renewal = rng.integers(1, 365, n).astype(float)
+    stage = np.where(tenure < 90, "onboarding", np.where(renewal < 90, "renewal", "adoption"))
+    departures = rng.poisson(0.3, n).astype(float)
+    burn = rng.gamma(4, 0.25, n)
+    tickets = rng.poisson(0.5, n).astype(float)
+    nps = rng.integers(0, 11, n).astype(float)
+    nps[rng.random(n) < 0.2] = np.nan  # no survey answered
+    burn[rng.random(n) < 0.15] = np.nan  # no quota
+    churn_logit = (
+        -2.0 + 1.6 * departures + 3.0 * (0.6 - util) + 0.6 * tickets + 0.8 * (stage == "renewal")
+    )
+    expand_logit = -1.5 + 1.8 * np.nan_to_num(burn - 1.0) + 1.5 * (util - 0.6)
+    churn = (rng.random(n) < 1 / (1 + np.exp(-churn_logit))).astype(np.int64)
+    expand = (rng.random(n) < 1 / (1 + np.exp(-expand_logit))).astype(np.int64)
+    columns: dict[str, Any] = {
+        "account_id": [f"A{i:03d}" for i in range(n)],
+        "snapshot_date": pa.array([snapshot_date] * n, pa.date32()),
+        "mrr": np.round(seats * rng.uniform(20, 60, n), 2),
+        "seats": seats,
+        "tenure_days": tenure,
+        "days_to_renewal": renewal,
+        "lifecycle_stage": stage.tolist(),
+        "seat_utilization_30d": util,
+        "core_breadth_30d": np.clip(util + rng.normal(0, 0.1, n), 0, 1),
+        "events_trend_30_90": rng.gamma(5, 0.2, n),
+        "champion_departures_90d": departures,
+        "quota_burn_ratio": burn,
+        "open_high_tickets": tickets,
+        "nps_last": nps,
+        "onboarding_milestones_first_90d": rng.integers(0, 5, n).astype(float),
+        "segment": [SEGMENTS[i % 3] for i in range(n)],
+        "csm_id": [CSMS[i % 3] for i in range(n)],
+        "churn_180d": churn,
+        "expand_180d": expand,
+    }
+    return pa.table(columns)
+
+
+def columns() -> list[FeatureColumn]:
+    return [
+        FeatureColumn(name, "categorical", CATEGORICAL[name])
+        if name in CATEGORICAL
+        else FeatureColumn(name)
+        for name in FEATURES
+    ]
+
+
+def fit_bundle(table: pa.Table, label: str, seed: int = 7, rounds: int = 40) -> ModelBundle:
+    """A small LightGBM model of ``label`` as a bundle (platt calibration for churn,
+    isotonic for expansion, so both calibration maps are exercised)."""
+    import lightgbm as lgb
+
+    cols = columns()
+    matrix = encode(table, cols)
+    y = np.asarray(table.column(label).to_numpy(), dtype=float)
+    categorical = [j for j, c in enumerate(cols) if c.kind == "categorical"]
+    params = {
+        "objective": "binary",
+        "num_leaves": 7,
+        "max_depth": 4,
+        "learning_rate": 0.1,
+        "min_data_in_leaf": 10,
+        "seed": seed,
+        "deterministic": True,
+        "force_col_wise": True,
+        "num_threads": 1,
+        "verbose": -1,
+        "min_data_per_group": 5,
+        "cat_smooth": 1.0,
+    }
+    data = lgb.Dataset(
+        matrix, label=y, feature_name=[c.name for c in cols], categorical_feature=categorical
+    )
+    booster = lgb.train(params, data, num_boost_round=rounds)
+    raw = booster.predict(matrix, raw_score=True)
+    if label.startswith("churn"):
+        calibration = Calibration("platt", a=0.9, b=-0.1)
+    else:
+        grid = np.quantile(raw, [0.0, 0.25, 0.5, 0.75, 1.0])
+        calibration = Calibration("isotonic", x=tuple(grid), y=(0.02, 0.1, 0.2, 0.45, 0.8))
+    metadata = {
+        "features": [s.to_dict() for s in specs()],
+        "horizon_days": 180,
+        "as_of": SNAPSHOT_DATE.isoformat(),
+        "train_window": {"first_snapshot": "2023-01-01", "last_snapshot": "2023-12-01"},
+        "params": params,
+    }
+    return ModelBundle(label, cols, calibration, booster, metadata)
+
+
+def write_snapshot(table: pa.Table, path: Path) -> Path:
+    """``table`` as a feature table with its metadata sidecar (as `churnlight features`)."""
+    facts = {
+        "as_of": SNAPSHOT_DATE.isoformat(),
+        "horizon_days": 180,
+        "labels": ["churn_180d", "expand_180d"],
+        "keys": ["account_id", "snapshot_date"],
+        "features": [s.to_dict() for s in specs()],
+    }
+    return write_feature_table(table, path, facts)

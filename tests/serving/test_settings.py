@@ -1,0 +1,52 @@
+"""Serving settings: key hashes from the environment, thresholds, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from features.errors import ConfigError
+from serving.auth import KeyRing, hash_key, new_key
+from serving.settings import ServingSettings, load_settings
+
+
+def test_keys_are_comma_separated_hashes(monkeypatch) -> None:
+    a, b = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    monkeypatch.setenv("CHURNLIGHT_API_KEYS", f"{a}, {b},")
+    monkeypatch.setenv("CHURNLIGHT_ADMIN_KEYS", b)
+
+    settings = ServingSettings()
+
+    assert settings.api_keys == [a, b]
+    assert settings.admin_keys == [b]
+
+
+def test_a_plain_key_in_the_environment_is_refused_without_echoing_it(monkeypatch) -> None:
+    key, _ = new_key()
+    monkeypatch.setenv("CHURNLIGHT_API_KEYS", key)
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+
+    assert str(caught.value) == (
+        "invalid serving settings: CHURNLIGHT_API_KEYS: entry 1 is not a key hash of the form "
+        "sha256:<64 hex digits>; configure hashes only (`churnlight keys new` prints a key and "
+        "its hash)"
+    )
+    assert key not in str(caught.value)
+
+
+def test_tiers_must_rise() -> None:
+    with pytest.raises(ConfigError, match=r"tier thresholds must rise: medium 0.3 < high 0.25"):
+        load_settings(tier_medium=0.3)
+
+
+def test_key_roles() -> None:
+    read, read_hash = new_key()
+    admin, admin_hash = new_key()
+    ring = KeyRing((read_hash,), (admin_hash,))
+
+    assert hash_key(read) == read_hash and read.startswith("cl_") and len(read) > 40
+    assert ring.role_of(read) == "read"
+    assert ring.role_of(admin) == "admin"
+    assert ring.role_of("cl_other") is None
+    assert ring.role_of(read_hash) is None
