@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= out/demo
-export CHURNLIGHT_TRACKING_URI ?= sqlite:///$(CURDIR)/models/mlflow.db
+TRACKING_URI ?= sqlite:///$(CURDIR)/models/mlflow.db
 
 .PHONY: setup demo test test-fast bench lint format serve mlflow-ui clean
 
@@ -46,7 +46,7 @@ serve: $(STAMP)  ## the scoring API on the demo source
 	$(VENV)/bin/churnlight serve --source $(DEMO_DIR)/source
 
 mlflow-ui: $(STAMP)  ## the MLflow UI over the local store in models/
-	$(VENV)/bin/mlflow ui --backend-store-uri $(CHURNLIGHT_TRACKING_URI) --port 5000
+	$(VENV)/bin/mlflow ui --backend-store-uri $(TRACKING_URI) --port 5000
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache .mypy_cache
