@@ -25,6 +25,7 @@ class FeatureSettings(BaseSettings):
     spark_master: str = "local[2]"
     spark_shuffle_partitions: int = Field(4, ge=1, description="small for one machine")
     spark_driver_memory: str = "4g"
+    spark_page_size: str = Field("2m", description="Spark memory page size (spark.buffer.pageSize)")
 
 
 @lru_cache

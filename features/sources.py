@@ -109,6 +109,10 @@ def _spark_connect(settings: FeatureSettings) -> BaseBackend:
         .config("spark.ui.enabled", "false")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.driver.memory", settings.spark_driver_memory)
+        # Spark sizes memory pages from the heap (64 MB here); the final assembly joins a
+        # dozen family tables, each sort-merge join holding pages per task, and exhausted
+        # the execution pool on tiny data (UNABLE_TO_ACQUIRE_MEMORY). Small pages fix it.
+        .config("spark.buffer.pageSize", settings.spark_page_size)
         .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()
     )
