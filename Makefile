@@ -18,11 +18,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev,spark]"
 	touch $(STAMP)
 
-demo: $(STAMP)  ## simulate a source, validate it, build features, train, show the riskiest accounts
+demo: $(STAMP)  ## simulate, validate, build features, train, then serve the scores (Ctrl-C stops)
 	$(VENV)/bin/churnlight simulate --accounts 600 --months 30 --seed 7 --out $(DEMO_DIR)/source
 	$(VENV)/bin/churnlight validate $(DEMO_DIR)/source
 	$(VENV)/bin/churnlight features --source $(DEMO_DIR)/source --out $(DEMO_DIR)/features.parquet
 	$(VENV)/bin/churnlight train --features $(DEMO_DIR)/features.parquet
+	$(VENV)/bin/churnlight serve --source $(DEMO_DIR)/source --demo-key
 
 test: $(STAMP)  ## the whole suite, slow, Spark and notebook tests included (what CI runs)
 	$(PY) -m pytest -n 2 --dist loadgroup

@@ -125,8 +125,9 @@ class ServingState:
     seconds: dict[str, float] = field(default_factory=dict)
     explain_ms_per_row: dict[str, float] = field(default_factory=dict)
     feature_kinds: dict[str, str] = field(default_factory=dict)
-    """What a what-if row may set: model features and snapshot columns, each 'numeric',
-    'categorical' (in a model) or 'other' (text or dates of the snapshot)."""
+    """Names a what-if row may give: model features and snapshot columns, each 'numeric',
+    'categorical', 'derived' (computed from two inputs: refused) or 'other' (text or dates
+    of the snapshot)."""
 
     @property
     def snapshot_date(self) -> str | None:
@@ -172,8 +173,8 @@ def build_state(
         number = pa.types.is_integer(f.type) or pa.types.is_floating(f.type)
         kinds[f.name] = "numeric" if number or pa.types.is_boolean(f.type) else "other"
     for view in (churn, expansion):
-        for name in view.names:
-            kinds[name] = "categorical" if view.is_categorical(name) else "numeric"
+        for column in view.bundle.columns:
+            kinds[column.name] = column.kind
     return ServingState(
         models=models,
         snapshot=snapshot,

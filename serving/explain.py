@@ -53,10 +53,16 @@ def explain(booster: lightgbm.Booster, matrix: np.ndarray, num_threads: int = 1)
 
 def treeshap_reference(booster: lightgbm.Booster, matrix: np.ndarray) -> Explanation:
     """``shap.TreeExplainer`` on the same booster (path-dependent, raw output). Tests only."""
-    import shap
+    import warnings
 
-    explainer = shap.TreeExplainer(booster)
-    values: Any = explainer.shap_values(np.asarray(matrix, dtype=np.float64))
+    with warnings.catch_warnings():
+        # shap warns that binary LightGBM output "changed to a list"; it returns one array
+        warnings.filterwarnings("ignore", message=".*changed to a list of ndarray")
+        warnings.filterwarnings("ignore", category=PendingDeprecationWarning)
+        import shap
+
+        explainer = shap.TreeExplainer(booster)
+        values: Any = explainer.shap_values(np.asarray(matrix, dtype=np.float64))
     if isinstance(values, list):  # older shap: one array per class of a binary model
         values = values[-1]
     values = np.asarray(values, dtype=np.float64).reshape(len(matrix), booster.num_feature())

@@ -273,7 +273,9 @@ class ScoreResponse(Versions):
 
 class FeatureInfo(BaseModel):
     name: str
-    kind: Literal["numeric", "categorical"]
+    kind: Literal["numeric", "categorical", "derived"]
+    op: str | None = Field(None, description="derived only: ratio (a / b) or difference (a - b)")
+    inputs: list[str] | None = Field(None, description="derived only: the two input features")
     family: str | None
     description: str | None
     unit: str | None

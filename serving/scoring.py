@@ -6,8 +6,9 @@ live what-if path) and by ``churnlight score``; no I/O.
 Definitions (data contract section 4, "Scores"):
 - ``churn_probability`` / ``expansion_probability``: the bundle's calibration applied to the
   booster's raw score (contributions plus base value);
-- ``risk_tier`` from the churn probability: low < medium threshold <= medium < high <= high
-  < critical <= critical (defaults 0.10, 0.25, 0.50; ``CHURNLIGHT_TIER_*``);
+- ``risk_tier`` from the churn probability: ``medium`` from the medium threshold on, ``high``
+  from the high one, ``critical`` from the critical one, ``low`` below them all (defaults
+  0.10, 0.25, 0.50; ``CHURNLIGHT_TIER_*``);
 - ``revenue_at_risk`` = mrr x 12 x churn_probability (a year of revenue);
 - ``expected_expansion_mrr`` = mrr x expansion_probability x ``expansion_uplift`` (default
   0.10, the contract's expansion threshold, so a lower bound; monthly);
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -34,7 +36,6 @@ from serving.explain import Explanation, explain
 from serving.playbooks import DriverColumns, PlaybookLibrary
 
 TIERS = ("low", "medium", "high", "critical")
-SCORES = ("churn", "expansion")
 CHUNK_ROWS = 50_000
 
 
@@ -141,7 +142,8 @@ class ModelView:
     """A bundle prepared for scoring: each column's spec and family, and a fast row encoder.
 
     ``encode_rows`` matches ``features.model_bundle.encode`` (tested): numbers and booleans
-    become float64, null NaN; a category becomes its index, unseen or null NaN."""
+    become float64, null NaN; a category becomes its index, unseen or null NaN; a derived
+    column is computed from its two inputs."""
 
     def __init__(
         self,
@@ -183,24 +185,27 @@ class ModelView:
         j = self.index.get(name)
         return j is not None and self.categories[j] is not None
 
+    def is_derived(self, name: str) -> bool:
+        j = self.index.get(name)
+        return j is not None and self.bundle.columns[j].kind == "derived"
+
     def encode_rows(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         matrix = np.full((len(rows), len(self.names)), np.nan)
-        plan = list(zip(self.names, self._codes, strict=True))
+        columns = self.bundle.columns
         for i, row in enumerate(rows):
             out = matrix[i]
-            for j, (name, codes) in enumerate(plan):
-                value = row.get(name)
-                if value is None:
-                    continue
-                if codes is None:
-                    try:
-                        out[j] = float(value)
-                    except (TypeError, ValueError):
-                        continue
-                else:
-                    code = codes.get(str(value))
+            for j, codes in enumerate(self._codes):
+                column = columns[j]
+                if codes is not None:
+                    code = codes.get(str(row.get(column.name)))
                     if code is not None:
                         out[j] = code
+                elif column.kind == "derived":
+                    out[j] = _derived(
+                        column.op, row.get(column.inputs[0]), row.get(column.inputs[1])
+                    )
+                else:
+                    out[j] = _as_float(row.get(column.name))
         return matrix
 
     def reason(self, j: int, value: float | str | None) -> str:
@@ -209,6 +214,30 @@ class ModelView:
             return render_reason(spec, value)
         shown = "no data" if value is None else format_value(value, "score")
         return f"{self.names[j]} is {shown}"
+
+
+def _as_float(value: Any) -> float:
+    """A value as the bundle encoder reads a numeric column: float, NaN when null or not a
+    number (booleans are 0/1, numeric text is parsed)."""
+    if value is None:
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _derived(op: str | None, a: Any, b: Any) -> float:
+    """A derived column (``ratio``: a / b, ``difference``: a - b); NaN when an input is null,
+    the denominator is zero or the result is not finite."""
+    x, y = _as_float(a), _as_float(b)
+    if op == "ratio":
+        if y == 0:
+            return math.nan
+        out = x / y
+    else:
+        out = x - y
+    return out if math.isfinite(out) else math.nan
 
 
 def _spec(data: Mapping[str, Any]) -> FeatureSpec:
@@ -278,9 +307,9 @@ class ScoredBatch:
             "churn_probability": float(self.churn.probability[i]),
             "expansion_probability": float(self.expansion.probability[i]),
             "risk_tier": self.risk_tier[i],
-            "mrr": _number(self.mrr[i]),
-            "revenue_at_risk": _number(self.revenue_at_risk[i]),
-            "expected_expansion_mrr": _number(self.expected_expansion_mrr[i]),
+            "mrr": _optional(self.mrr[i]),
+            "revenue_at_risk": _optional(self.revenue_at_risk[i]),
+            "expected_expansion_mrr": _optional(self.expected_expansion_mrr[i]),
             "lifecycle_stage": self.lifecycle_stage[i],
             "days_to_renewal": _integer(self.days_to_renewal[i]),
             "segment": self.segment[i],
@@ -372,7 +401,7 @@ def _explained_record(explained: Explained, i: int) -> dict[str, Any]:
     }
 
 
-def _number(value: float) -> float | None:
+def _optional(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
@@ -396,18 +425,18 @@ def score_frame(
 
     ``threads``: LightGBM threads for the explanations (1 for a single row, every core for a
     batch)."""
-    import time
-
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     n = frame.n
     explained: dict[str, Explained] = {}
     shared = churn.same_columns(expansion)  # both models usually have the same columns
     matrix: np.ndarray | None = None
+    matrices: dict[str, np.ndarray] = {}
     for name, view in (("churn", churn), ("expansion", expansion)):
         t0 = time.perf_counter()
         if matrix is None or not shared:
             matrix = frame.encode(view)
+        matrices[name] = matrix
         t1 = time.perf_counter()
         shap_values = explain(view.booster, matrix, num_threads=threads)
         t2 = time.perf_counter()
@@ -428,7 +457,14 @@ def score_frame(
     }
 
     def values(name: str) -> np.ndarray | None:
-        return score_fields[name] if name in score_fields else frame.column(name)
+        if name in score_fields:
+            return score_fields[name]
+        column = frame.column(name)
+        if column is None:  # a derived feature: the value the model computed
+            for view, matrix in ((churn, matrices["churn"]), (expansion, matrices["expansion"])):
+                if view.is_derived(name):
+                    return matrix[:, view.index[name]]
+        return column
 
     drivers = {"churn": explained["churn"].up, "expansion": explained["expansion"].up}
     columns = {

@@ -331,6 +331,11 @@ def recipe(
     }
 
 
+MONOTONE_CHECK_ROWS = 100_000
+"""Above this many fit rows, the with/without comparison runs on a seeded sample of this
+size and only the chosen variant is fit on every row (1.4 fits instead of 2)."""
+
+
 def _fit_with_monotone(
     ctx: _Context, fit_rows: np.ndarray, valid_rows: np.ndarray, params: dict[str, Any]
 ) -> tuple[model.Fit, dict[str, Any]]:
@@ -340,10 +345,15 @@ def _fit_with_monotone(
     if not directions or mode == "off":
         free = ctx.fit(fit_rows, valid_rows, params, None)
         return free, {"mode": mode, "used": False, "directions": directions}
-    constrained = ctx.fit(fit_rows, valid_rows, params, directions)
     if mode == "on":
+        constrained = ctx.fit(fit_rows, valid_rows, params, directions)
         return constrained, {"mode": mode, "used": True, "directions": directions}
-    free = ctx.fit(fit_rows, valid_rows, params, None)
+    check_rows = fit_rows
+    if len(fit_rows) > MONOTONE_CHECK_ROWS:
+        rng = np.random.default_rng(ctx.options.seed)
+        check_rows = np.sort(rng.choice(fit_rows, MONOTONE_CHECK_ROWS, replace=False))
+    constrained = ctx.fit(check_rows, valid_rows, params, directions)
+    free = ctx.fit(check_rows, valid_rows, params, None)
     with_auc, without_auc = constrained.valid_auc or 0.0, free.valid_auc or 0.0
     keep = with_auc >= without_auc - ctx.options.monotone_tolerance
     facts = {
@@ -353,8 +363,12 @@ def _fit_with_monotone(
         "valid_auc_constrained": constrained.valid_auc,
         "valid_auc_free": free.valid_auc,
         "tolerance": ctx.options.monotone_tolerance,
+        "check_rows": len(check_rows),
     }
-    return (constrained if keep else free), facts
+    chosen = constrained if keep else free
+    if len(check_rows) < len(fit_rows):
+        chosen = ctx.fit(fit_rows, valid_rows, params, directions if keep else None)
+    return chosen, facts
 
 
 def _evaluate_fold(

@@ -58,6 +58,8 @@ def _card(state: ServingState, kind: str, view: ModelView) -> dict[str, Any]:
                 "unit": spec.unit if spec else None,
                 "template": spec.template if spec else None,
                 "categories": list(column.categories) if column.kind == "categorical" else None,
+                "op": column.op if column.kind == "derived" else None,
+                "inputs": list(column.inputs) if column.kind == "derived" else None,
                 "importance_gain": round(float(gains[j]) / total, 6),
             }
         )

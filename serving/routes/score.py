@@ -108,6 +108,9 @@ def _check_features(state: ServingState, features: dict[str, Any]) -> None:
         if value is None:
             continue
         kind = kinds[name]
+        if kind == "derived":
+            inputs = _inputs(state, name)
+            raise InvalidFeatures(f"feature {name!r} is computed from {inputs}; give those instead")
         if kind == "categorical" and not isinstance(value, str):
             raise InvalidFeatures(f"feature {name!r} takes a category (text); got {value!r}")
         if kind == "numeric":
@@ -115,3 +118,11 @@ def _check_features(state: ServingState, features: dict[str, Any]) -> None:
                 raise InvalidFeatures(f"feature {name!r} takes a number; got {value!r}")
             if isinstance(value, float) and not math.isfinite(value):
                 raise InvalidFeatures(f"feature {name!r} takes a finite number; got {value!r}")
+
+
+def _inputs(state: ServingState, name: str) -> str:
+    for view in (state.churn, state.expansion):
+        if view.is_derived(name):
+            column = view.bundle.columns[view.index[name]]
+            return " and ".join(repr(i) for i in column.inputs)
+    return "other features"

@@ -38,6 +38,14 @@ CATEGORICAL = {
     "segment": ("smb", "mid_market", "enterprise"),
 }
 SEGMENTS = CATEGORICAL["segment"]
+DERIVED = FeatureSpec(
+    name="mrr_per_seat",
+    family="commercial",
+    description="MRR per licensed seat",
+    unit="currency",
+    template="{value} of MRR per licensed seat",
+)
+"""A derived model column (ratio of mrr and seats), as training adds them."""
 CSMS = ("csm1", "csm2", "csm3")
 
 
@@ -50,6 +58,7 @@ def make_table(n: int, seed: int, snapshot_date: date = SNAPSHOT_DATE) -> pa.Tab
     """n accounts A000.. at one snapshot date, with labels drawn from known risk factors."""
     rng = np.random.default_rng(seed)
     seats = rng.integers(5, 200, n).astype(float)
+    seats[rng.random(n) < 0.05] = 0.0  # a zero denominator for the derived ratio
     util = np.clip(rng.beta(4, 2, n), 0, 1)
     tenure = rng.integers(10, 1500, n).astype(float)
     renewal = rng.integers(1, 365, n).astype(float)
@@ -92,10 +101,13 @@ def make_table(n: int, seed: int, snapshot_date: date = SNAPSHOT_DATE) -> pa.Tab
 
 def columns() -> list[FeatureColumn]:
     return [
-        FeatureColumn(name, "categorical", CATEGORICAL[name])
-        if name in CATEGORICAL
-        else FeatureColumn(name)
-        for name in FEATURES
+        *(
+            FeatureColumn(name, "categorical", CATEGORICAL[name])
+            if name in CATEGORICAL
+            else FeatureColumn(name)
+            for name in FEATURES
+        ),
+        FeatureColumn(DERIVED.name, "derived", op="ratio", inputs=("mrr", "seats")),
     ]
 
 
@@ -133,7 +145,10 @@ def fit_bundle(table: pa.Table, label: str, seed: int = 7, rounds: int = 40) -> 
         grid = np.quantile(raw, [0.0, 0.25, 0.5, 0.75, 1.0])
         calibration = Calibration("isotonic", x=tuple(grid), y=(0.02, 0.1, 0.2, 0.45, 0.8))
     metadata = {
-        "features": [s.to_dict() for s in specs()],
+        "features": [
+            *(s.to_dict() for s in specs()),
+            {**DERIVED.to_dict(), "derived": True},
+        ],
         "horizon_days": 180,
         "as_of": SNAPSHOT_DATE.isoformat(),
         "train_window": {"first_snapshot": "2023-01-01", "last_snapshot": "2023-12-01"},

@@ -282,6 +282,10 @@ def test_what_if_rows_without_an_account_score_the_given_values(client, keys, mo
             "feature 'seat_utilization_30d' takes a number; got 'high'",
         ),
         (
+            {"rows": [{"features": {"mrr_per_seat": 40}}]},
+            "feature 'mrr_per_seat' is computed from 'mrr' and 'seats'; give those instead",
+        ),
+        (
             {"rows": [{"features": {"segment": 3}}]},
             "feature 'segment' takes a category (text); got 3.0",
         ),
@@ -363,7 +367,14 @@ def test_model_describes_versions_training_metrics_and_features(client, keys) ->
         "first_snapshot": "2023-01-01",
         "last_snapshot": "2023-12-01",
     }
-    assert [f["name"] for f in churn["features"]] == list(FEATURES)
+    assert [f["name"] for f in churn["features"]] == [*FEATURES, "mrr_per_seat"]
+    derived = churn["features"][-1]
+    assert (derived["kind"], derived["op"], derived["inputs"]) == (
+        "derived",
+        "ratio",
+        ["mrr", "seats"],
+    )
+    assert derived["family"] == "commercial"
     utilisation = next(f for f in churn["features"] if f["name"] == "seat_utilization_30d")
     assert utilisation["family"] == "usage_depth" and utilisation["unit"] == "fraction"
     assert sum(f["importance_gain"] for f in churn["features"]) == pytest.approx(1, abs=1e-4)

@@ -19,7 +19,7 @@ from serving.scoring import (
     top_columns,
 )
 from serving.settings import DEFAULT_PLAYBOOKS
-from tests.serving.helpers import FEATURES, make_table, specs
+from tests.serving.helpers import DERIVED, FEATURES, make_table, specs
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +44,16 @@ def test_fast_row_encoder_matches_the_bundle_encoder(views, table) -> None:
     rows[1]["seat_utilization_30d"] = None
     rows[2]["champion_departures_90d"] = True  # booleans are numbers
     rows[3].pop("nps_last")  # a column the row lacks -> missing
+    rows[4]["seats"] = 0  # derived ratio over zero -> missing
+    rows[5]["mrr"] = None  # derived from a null -> missing
+    rows[6]["mrr"] = "1200.5"  # numeric text is parsed, as pandas does
 
     fast = churn.encode_rows(rows)
     reference = churn.bundle.encode({k: [r.get(k) for r in rows] for k in FEATURES})
 
+    assert fast.shape == (len(rows), len(FEATURES) + 1)
+    assert np.isnan(fast[4, -1]) and np.isnan(fast[5, -1])
+    assert fast[0, -1] == pytest.approx(rows[0]["mrr"] / rows[0]["seats"])
     np.testing.assert_array_equal(fast, reference)
 
 
@@ -107,7 +113,7 @@ def test_scores_follow_the_contract_definitions(views, table, playbooks) -> None
 def test_drivers_carry_value_contribution_and_the_rendered_reason(views, table, playbooks) -> None:
     churn, expansion = views
     batch = score_frame(TableFrame(table), churn, expansion, playbooks, ScoringConfig(top_k=4))
-    by_name = {s.name: s for s in specs()}
+    by_name = {s.name: s for s in [*specs(), DERIVED]}
 
     for i in range(batch.n):
         record = batch.record(i)
