@@ -29,8 +29,9 @@ def test_the_repo_copy_of_the_contract_matches_the_spec() -> None:
     files = sorted(p.relative_to(spec / "examples") for p in (spec / "examples").rglob("*.csv"))
     assert files, "the spec has no examples"
     for relative in files:
-        assert filecmp.cmp(spec / "examples" / relative, REPO / "docs" / "examples" / relative,
-                           shallow=False), relative
+        assert filecmp.cmp(
+            spec / "examples" / relative, REPO / "docs" / "examples" / relative, shallow=False
+        ), relative
 
 
 def test_every_contract_column_is_in_the_contract_doc() -> None:
