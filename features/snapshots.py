@@ -162,35 +162,50 @@ def day_number(day: date) -> int:
     return (day - EPOCH).days
 
 
+MAX_SEGMENT_DAYS = 62
+"""Longest segment: a user's active days in one segment fit the bits 0-61 of a BIGINT."""
+
+
 def segment_edges(snapshot_dates: Sequence[date], edges_days: Sequence[int]) -> list[date]:
-    """Every window edge t - N of every snapshot t, sorted and distinct."""
-    return sorted({t - timedelta(days=n) for t in snapshot_dates for n in edges_days})
+    """Every window edge t - N of every snapshot t, sorted and distinct, with extra edges
+    that cut any longer gap into pieces of at most ``MAX_SEGMENT_DAYS``."""
+    edges = sorted({t - timedelta(days=n) for t in snapshot_dates for n in edges_days})
+    out = edges[:1]
+    for end in edges[1:]:
+        while (end - out[-1]).days > MAX_SEGMENT_DAYS:
+            out.append(out[-1] + timedelta(days=MAX_SEGMENT_DAYS))
+        out.append(end)
+    return out
 
 
 def day_segments_table(
     snapshot_dates: Sequence[date], edges_days: Sequence[int] = SEGMENT_EDGES_DAYS
 ) -> pa.Table:
-    """(day, segment_id, day_num) for every day in [first edge, last snapshot).
+    """(day, segment_id, day_num, day_bit) for every day in [first edge, last snapshot).
 
     The edges cut the timeline into segments [edge_i, edge_i+1), numbered from 1 in time
     order; days before the first edge form segment 0 (not listed: a left join leaves them
     unmatched) and days on or after the last snapshot belong to no snapshot. Because every
     window bound of every snapshot is an edge, a segment lies wholly inside or wholly outside
-    each window. ``day_num`` is ``day_number(day)``."""
+    each window. ``day_num`` is ``day_number(day)``; ``day_bit`` is 2 ** (days since the
+    segment's start), so the bitwise OR of a group's day bits holds its distinct days in a
+    segment, and their count is the popcount (an aggregate far cheaper than count distinct)."""
     edges = segment_edges(snapshot_dates, edges_days)
-    days, segments, nums = [], [], []
+    days, segments, nums, bits = [], [], [], []
     for i, (start, end) in enumerate(pairwise(edges), start=1):
         day = start
         while day < end:
             days.append(day)
             segments.append(i)
             nums.append(day_number(day))
+            bits.append(1 << (day - start).days)
             day += timedelta(days=1)
     return pa.table(
         {
             "day": pa.array(days, type=pa.date32()),
             "segment_id": pa.array(segments, type=pa.int64()),
             "day_num": pa.array(nums, type=pa.int64()),
+            "day_bit": pa.array(bits, type=pa.int64()),
         }
     )
 

@@ -26,6 +26,7 @@ from datetime import date, datetime
 import ibis
 import ibis.expr.types as ir
 
+import features.ibis_compat  # noqa: F401  (bit_or on PySpark)
 from features.transforms.base import KEYS
 
 USER_WINDOW_DAYS = 60
@@ -63,15 +64,28 @@ def user_segments(
         is_core = e.feature.isin(core.feature)
     else:
         is_core = e.feature.isin(list(core)) if core else ibis.literal(False)
-    return e.group_by("account_id", "user_id", "segment_id").agg(
+    grouped = e.group_by("account_id", "user_id", "segment_id").agg(
         n_events=e.count(),
         core_events=is_core.cast("int64").sum(),
         quantity=e.quantity.fill_null(1.0).sum(),
-        n_days=e.day.nunique(),
+        day_bits=e.day_bit.bit_or(),
         last_day=e.day.max(),
         last_day_num=e.day_num.max(),
         day_num_sum=e.day_num.sum(),
     )
+    return _with_popcount(grouped, "day_bits", "n_days")
+
+
+def _with_popcount(t: ir.Table, bits: str, out: str) -> ir.Table:
+    """``out`` = the number of set bits of the non-negative BIGINT column ``bits`` (null stays
+    null), by the shift-and-add popcount; one projection per step keeps the SQL linear."""
+    x = "_popcount"
+    t = t.mutate(**{x: t[bits] - ((t[bits] >> 1) & 0x5555555555555555)})
+    t = t.mutate(**{x: (t[x] & 0x3333333333333333) + ((t[x] >> 2) & 0x3333333333333333)})
+    t = t.mutate(**{x: (t[x] + (t[x] >> 4)) & 0x0F0F0F0F0F0F0F0F})
+    for shift in (8, 16, 32):
+        t = t.mutate(**{x: t[x] + (t[x] >> shift)})
+    return t.mutate(**{out: t[x] & 0x7F}).drop(x, bits)
 
 
 def feature_segments(events: ir.Table, day_segments: ir.Table, last_snapshot: date) -> ir.Table:
