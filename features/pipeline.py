@@ -36,7 +36,7 @@ from features.sources import Source, register_table
 from features.transforms import FAMILY_MODULES, activity, all_feature_specs
 from features.transforms.base import KEYS, FeatureInputs
 
-ACTIVITY_STEPS = ("user_segments", "feature_segments", "user_windows")
+ACTIVITY_STEPS = ("user_segments", "user_windows", "feature_segments")
 Progress = Callable[[str, int, int], None]
 """Called as progress(step_name, steps_done, steps_total)."""
 
@@ -145,10 +145,12 @@ def build_feature_table(
         "user_segments",
         lambda: activity.user_segments(events, core_list, day_segments, last),
     )
+    # Before the feature scan: the join behind user_windows is the largest intermediate and
+    # needs DuckDB's memory more than any cached table.
+    windows = timed("user_windows", lambda: activity.user_windows(segments, segment_windows))
     features_used = timed(
         "feature_segments", lambda: activity.feature_segments(events, day_segments, last)
     )
-    windows = timed("user_windows", lambda: activity.user_windows(segments, segment_windows))
     inputs = FeatureInputs(
         rows=rows,
         frame=rows.join(cal, "snapshot_date"),

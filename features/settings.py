@@ -18,7 +18,7 @@ class FeatureSettings(BaseSettings):
     warmup_days: int = Field(90, ge=0, description="history required before the first snapshot")
     backend: str = Field("duckdb", pattern="^(duckdb|spark)$")
     duckdb_memory_limit: str = Field(
-        "4GB", description="DuckDB's memory limit; larger intermediates spill to temp files"
+        "5GB", description="DuckDB's memory limit; larger intermediates spill to temp files"
     )
     duckdb_temp_directory: str | None = Field(None, description="spill folder; system temp else")
     duckdb_threads: int | None = Field(None, ge=1)
