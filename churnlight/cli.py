@@ -5,6 +5,7 @@ Project errors become a red message and exit code 1, never a traceback."""
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -20,8 +21,20 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+PIPED_WIDTH = 120
+"""Width of output that is not a terminal (make, CI logs, a file): rich's 80 columns fold
+the metric tables; COLUMNS still wins when set."""
+
+
+def _console(stderr: bool = False) -> Console:
+    out = Console(stderr=stderr)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out.width = PIPED_WIDTH
+    return out
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
