@@ -9,8 +9,14 @@ overstate the rare class; calibration maps its raw score (log-odds) to a probabi
   its points and applied by linear interpolation (what sklearn's ``predict`` does). It can fix
   any monotone distortion but flattens ranges into ties.
 - auto: the method with the lower log loss when fit on one half of the fold and scored on the
-  other (both ways, averaged), then refit on the whole fold. Isotonic wins only when it beats
-  Platt out of sample, which needs a large fold.
+  other (both ways, averaged), then refit on the whole fold. Isotonic is a candidate only
+  with ``ISOTONIC_MIN_POSITIVES`` positives in the fold and wins only when it beats Platt out
+  of sample: on a small fold its steps are few and wide, and every account in a step gets the
+  same probability (what-ifs inside a step then show no change at all).
+
+Isotonic steps are kept within [floor, 1 - floor], floor = 0.5 / rows of the fold: a step
+without positives would otherwise report a churn probability of exactly 0, which no finite
+sample supports.
 
 The result is a ``features.model_bundle.Calibration`` that serving applies as is.
 """
@@ -26,6 +32,7 @@ from training.errors import TrainingError
 
 Method = Literal["auto", "platt", "isotonic"]
 EPS = 1e-6
+ISOTONIC_MIN_POSITIVES = 200
 
 
 def fit_platt(z: np.ndarray, y: np.ndarray, iterations: int = 100) -> Calibration:
@@ -59,7 +66,10 @@ def fit_platt(z: np.ndarray, y: np.ndarray, iterations: int = 100) -> Calibratio
 def fit_isotonic(z: np.ndarray, y: np.ndarray) -> Calibration:
     from sklearn.isotonic import IsotonicRegression
 
-    model = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
+    floor = 0.5 / max(len(y), 1)
+    model = IsotonicRegression(
+        y_min=floor, y_max=1.0 - floor, increasing=True, out_of_bounds="clip"
+    )
     model.fit(np.asarray(z, dtype=float), np.asarray(y, dtype=float))
     return Calibration(
         "isotonic",
@@ -86,6 +96,9 @@ def fit_calibration(
             f"{int(y.sum())} positive(s): it needs both classes; use a longer history"
         )
     facts: dict[str, float] = {}
+    if method == "auto" and y.sum() < ISOTONIC_MIN_POSITIVES:
+        method = "platt"
+        facts = {"isotonic_skipped_positives": float(y.sum())}
     if method == "auto":
         rng = np.random.default_rng(seed)
         half = rng.permutation(len(y)) < len(y) // 2

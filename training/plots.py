@@ -1,7 +1,9 @@
-"""Plots logged with every training run (matplotlib, Agg backend, PNG files).
+"""Plots logged with every training run (matplotlib figures written as PNG files).
 
 Each function takes arrays and a path, draws one figure with a title, labelled axes and units,
-writes it and returns the path. No plot reads a store or a table.
+writes it and returns the path. No plot reads a store or a table. Figures are made with
+``matplotlib.figure.Figure``, never pyplot: pyplot would need a process-wide backend switch,
+which silently turned off inline plots in the notebooks that train.
 """
 
 from __future__ import annotations
@@ -17,13 +19,10 @@ from training.metrics import calibration_bins, cumulative_gains
 COLOURS = {"model": "#1f5fa8", "scorecard": "#c0392b", "logreg": "#7f8c8d", "oracle": "#27ae60"}
 
 
-def _pyplot() -> Any:
-    import matplotlib
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(figsize=(width, height))
 
 
 def calibration_curve(
@@ -34,8 +33,8 @@ def calibration_curve(
     bins: int = 10,
 ) -> Path:
     """Reliability diagram: mean predicted probability vs observed rate, equal-frequency bins."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 5))
+    fig = _figure(6, 5)
+    ax = fig.subplots()
     top = 0.0
     for name, p in predictions.items():
         table = calibration_bins(y, p, bins)
@@ -59,8 +58,8 @@ def gains_and_lift(
     y: np.ndarray, predictions: Mapping[str, np.ndarray], path: Path, title: str
 ) -> Path:
     """Cumulative gains (share of positives captured) and lift, accounts ranked by score."""
-    plt = _pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig = _figure(11, 4.5)
+    left, right = fig.subplots(1, 2)
     base_rate = max(float(np.mean(y)), 1e-12)
     for name, p in predictions.items():
         targeted, captured = cumulative_gains(y, p)
@@ -96,19 +95,18 @@ def shap_beeswarm(
     """SHAP beeswarm of the features with the largest mean |contribution| (log-odds)."""
     import shap
 
-    plt = _pyplot()
     explanation = shap.Explanation(values=contributions, data=matrix, feature_names=list(names))
-    plt.figure(figsize=(8, 6))
-    shap.plots.beeswarm(explanation, max_display=max_display, show=False)
-    fig = plt.gcf()
-    fig.axes[0].set_xlabel("SHAP contribution to the score (log-odds)")
-    fig.axes[0].set_title(title)
+    fig = _figure(8, 6)
+    ax = fig.subplots()
+    shap.plots.beeswarm(explanation, max_display=max_display, show=False, ax=ax, plot_size=None)
+    ax.set_xlabel("SHAP contribution to the score (log-odds)")
+    ax.set_ylabel("feature (largest mean |contribution| first)")
+    ax.set_title(title)
     return _save(fig, path)
 
 
 def group_table_png(rows: Sequence[Mapping[str, Any]], path: Path, title: str) -> Path:
     """The per-segment / lifecycle-stage metrics as a table image."""
-    plt = _pyplot()
     headers = [
         "group",
         "value",
@@ -134,7 +132,8 @@ def group_table_png(rows: Sequence[Mapping[str, Any]], path: Path, title: str) -
         "logreg_roc_auc",
     ]
     cells = [[_cell(row.get(k)) for k in keys] for row in rows]
-    fig, ax = plt.subplots(figsize=(12, 0.4 * len(cells) + 1.2))
+    fig = _figure(12, 0.4 * len(cells) + 1.2)
+    ax = fig.subplots()
     ax.axis("off")
     table = ax.table(cellText=cells or [["-"] * len(headers)], colLabels=headers, loc="center")
     table.auto_set_font_size(False)
@@ -156,5 +155,4 @@ def _save(fig: Any, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    _pyplot().close(fig)
     return path

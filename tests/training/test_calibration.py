@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from features.model_bundle import Calibration
-from training.calibration import fit_calibration, fit_isotonic, fit_platt
+from training.calibration import ISOTONIC_MIN_POSITIVES, fit_calibration, fit_isotonic, fit_platt
 from training.errors import TrainingError
 from training.metrics import ece, roc_auc
 
@@ -52,7 +52,27 @@ def test_isotonic_is_non_decreasing_and_clipped() -> None:
     p = iso.apply(grid)
 
     assert np.all(np.diff(p) >= 0)
-    assert p.min() >= 0 and p.max() <= 1
+    assert p.min() >= 0.5 / len(y) and p.max() <= 1 - 0.5 / len(y)
+
+
+def test_isotonic_never_says_never() -> None:
+    # The lowest scores have no positive at all: a plain isotonic fit says 0 there.
+    z = np.arange(1000.0)
+    y = (z >= 900).astype(float)
+
+    p = fit_isotonic(z, y).apply(np.array([-5.0, 0.0, 500.0, 999.0, 2000.0]))
+
+    assert p[0] == pytest.approx(0.5 / 1000) and p[-1] == pytest.approx(1 - 0.5 / 1000)
+
+
+def test_auto_keeps_platt_on_a_fold_with_few_positives() -> None:
+    z, y = _miscalibrated(n=600, seed=6)
+    assert y.sum() < ISOTONIC_MIN_POSITIVES
+
+    calibration, facts = fit_calibration(z, y, "auto")
+
+    assert calibration.method == "platt"
+    assert facts == {"isotonic_skipped_positives": y.sum()}
 
 
 def test_calibration_round_trips_through_json() -> None:
