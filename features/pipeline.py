@@ -149,7 +149,8 @@ def build_feature_table(
     # needs DuckDB's memory more than any cached table.
     windows = timed("user_windows", lambda: activity.user_windows(segments, segment_windows))
     features_used = timed(
-        "feature_segments", lambda: activity.feature_segments(events, day_segments, last)
+        "feature_segments",
+        lambda: activity.feature_segments(events, day_segments, last, core_list),
     )
     inputs = FeatureInputs(
         rows=rows,

@@ -10,7 +10,8 @@ to the small day -> segment map), which gives far fewer rows than one per user a
   features, quantity (null read as 1), distinct days, the last day (a date and its day
   number) and the sum of the events' day numbers (for exact age-weighted sums). System
   events (null user_id) form their own group per account and segment.
-- ``feature_segments``: the distinct (account_id, feature, segment_id) used.
+- ``feature_segments``: the distinct (account_id, feature, segment_id) used (core features
+  only when there is a catalog).
 - ``user_windows``: per (account_id, snapshot_date, user_id) with activity in the 60 days
   before t: flags and counts for the 7/30/31-60-day windows and the age of the last activity.
 
@@ -88,7 +89,16 @@ def _with_popcount(t: ir.Table, bits: str, out: str) -> ir.Table:
     return t.mutate(**{out: t[x] & 0x7F}).drop(x, bits)
 
 
-def feature_segments(events: ir.Table, day_segments: ir.Table, last_snapshot: date) -> ir.Table:
+def feature_segments(
+    events: ir.Table,
+    day_segments: ir.Table,
+    last_snapshot: date,
+    core: Sequence[str] | None = None,
+) -> ir.Table:
+    """``core``: only these features (the catalog's core ones; the only ones any transform
+    reads when there is a catalog); None: every feature."""
+    if core is not None:
+        events = events.filter(events.feature.isin(list(core)) if core else ibis.literal(False))
     e = _segmented(events, day_segments, last_snapshot)
     return e.select("account_id", "feature", "segment_id").distinct()
 

@@ -263,10 +263,15 @@ def _core_features(inputs: FeatureInputs) -> tuple[ir.Table, ir.Table]:
         seen = dates.join(seen, "snapshot_date")
         denominators = seen.group_by("snapshot_date").agg(n_core=seen.feature.count())
     w = windowed_segments(fs, sw, 90)
-    breadth = w.group_by(list(KEYS)).agg(
-        core_features_30d=w.feature.nunique(where=in_segment_window(w, 30)),
-        core_features_31_60d=w.feature.nunique(where=in_segment_window(w, 60, after=30)),
-        core_features_90d=w.feature.nunique(),
+    # Flags per feature, then sums: cheaper than three filtered count-distincts.
+    per_feature = w.group_by([*KEYS, "feature"]).agg(
+        in_30=in_segment_window(w, 30).cast("int64").max(),
+        in_31_60=in_segment_window(w, 60, after=30).cast("int64").max(),
+    )
+    breadth = per_feature.group_by(list(KEYS)).agg(
+        core_features_30d=per_feature.in_30.sum(),
+        core_features_31_60d=per_feature.in_31_60.sum(),
+        core_features_90d=per_feature.count(),
     )
     return breadth, denominators
 
@@ -279,9 +284,13 @@ def _departments(inputs: FeatureInputs) -> ir.Table:
         dept,
         [per_user.user_id == dept.user_id, per_user.account_id == dept.dept_account],
     )
-    departments = joined.group_by(list(KEYS)).agg(
-        departments_active_30d=joined.department.nunique(where=joined.in_30 == 1),
-        departments_31_60d=joined.department.nunique(where=joined.in_31_60 == 1),
+    named = joined.filter(joined.department.notnull())
+    per_department = named.group_by([*KEYS, "department"]).agg(
+        in_30=named.in_30.max(), in_31_60=named.in_31_60.max()
+    )
+    departments = per_department.group_by(list(KEYS)).agg(
+        departments_active_30d=per_department.in_30.sum(),
+        departments_31_60d=per_department.in_31_60.sum(),
     )
     frame = inputs.frame
     provisioned_users = users.select(
