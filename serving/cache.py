@@ -175,6 +175,8 @@ def build_state(
     for view in (churn, expansion):
         for column in view.bundle.columns:
             kinds[column.name] = column.kind
+    if snapshot.table.num_rows:
+        snapshot.row(0)  # what-if rows read the snapshot by row: convert it now, not then
     return ServingState(
         models=models,
         snapshot=snapshot,

@@ -90,7 +90,7 @@ def _row(state: ServingState, row: WhatIfRow) -> dict[str, Any]:
         i = state.portfolio.index.get(row.account_id)
         if i is None:
             raise UnknownAccount(row.account_id, state.snapshot_date)
-        values = state.snapshot.table.slice(i, 1).to_pylist()[0]
+        values = state.snapshot.row(i)
     values.update(row.features)
     values["account_id"] = row.account_id
     return values
