@@ -58,7 +58,7 @@ def _events() -> list[dict]:
         )
     events.append({"account_id": "A1", "user_id": None, "ts": f"{T - timedelta(days=3)} 12:00"})
     for e in events:
-        e["feature"] = "reports"
+        e["feature"] = "exports" if e["user_id"] == "u2" else "reports"  # u2: no core feature
     return events
 
 
@@ -68,6 +68,11 @@ def features(request, tmp_path_factory: pytest.TempPathFactory):
         tmp_path_factory.mktemp("days"),
         {
             "accounts": [{"account_id": "A1", "segment": "smb"}],
+            "feature_catalog": [
+                {"feature": "reports", "is_core": True},
+                {"feature": "exports", "is_core": False},
+                {"feature": "x", "is_core": True},
+            ],
             "subscriptions": [
                 {
                     "subscription_id": "S1",
@@ -92,3 +97,9 @@ def test_distinct_active_days_and_stickiness(features) -> None:
     assert r.active_users_30d == 3
     user_days = 30 + 3 + 1  # u1 every day, u2 three days, u3 only t - 30 days
     assert r.stickiness_30d == pytest.approx(user_days / 30 / 3, rel=1e-12)
+
+
+def test_core_users_and_breadth(features) -> None:
+    r = row(features, "A1", T.isoformat())
+    assert r.core_users_30d == 2  # u1 and u3 used "reports"; u2 only the non-core "exports"
+    assert r.core_breadth_30d == pytest.approx(1 / 2)  # "reports" of the core "reports", "x"
