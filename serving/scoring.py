@@ -97,12 +97,19 @@ class RowFrame:
 
     def __init__(self, rows: Sequence[Mapping[str, Any]]) -> None:
         self.rows = rows
+        self._columns: dict[str, np.ndarray | None] = {}
 
     @property
     def n(self) -> int:
         return len(self.rows)
 
     def column(self, name: str) -> np.ndarray | None:
+        """The values of ``name`` (float64 with NaN for null, else object); built once."""
+        if name not in self._columns:
+            self._columns[name] = self._build_column(name)
+        return self._columns[name]
+
+    def _build_column(self, name: str) -> np.ndarray | None:
         values = [row.get(name) for row in self.rows]
         if all(v is None for v in values) and not any(name in row for row in self.rows):
             return None
