@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import ibis
@@ -162,9 +163,11 @@ def build_feature_table(
         feature_segments=features_used,
         user_windows=windows,
     )
-    results = [
-        timed(name, lambda m=module: m.build(inputs)) for name, module in FAMILY_MODULES.items()
-    ]
+
+    def family(module: ModuleType) -> Callable[[], ir.Table]:
+        return lambda: module.build(inputs)
+
+    results = [timed(name, family(module)) for name, module in FAMILY_MODULES.items()]
     specs = all_feature_specs()
     out = rows
     for result in results:

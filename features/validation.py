@@ -458,7 +458,7 @@ class _TablePlan:
         # account first and only the per-account counts are joined to the accounts: the same
         # counts as the row-wise join, without probing the accounts once per row.
         self.orphan_keys = account_keys if orphan_check else None
-        self.by_account: list[_Check] | None = None
+        self.by_account = None
         if orphan_check and self.key is None:
             self.unjoined = typed
             self.by_account = self._make_checks(typed, orphan_check=False)

@@ -405,4 +405,4 @@ def as_date(value: np.datetime64 | date) -> date:
     """A numpy day as a ``datetime.date``."""
     if isinstance(value, date):
         return value
-    return date.fromisoformat(str(np.datetime64(value, "D")))
+    return date.fromisoformat(str(value.astype("datetime64[D]")))

@@ -19,7 +19,7 @@ only, never labels) and subset per fold, so folds and labels reuse one binning.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -195,12 +195,13 @@ def fit_booster(
     max_rounds = max_rounds or MAX_ROUNDS
     patience = early_stopping_rounds or EARLY_STOPPING_ROUNDS
     started = time.perf_counter()
-    train_set = base.subset(np.sort(fit_rows)).construct()
+    # lightgbm's stubs say list[int]; Dataset.subset takes any integer array
+    train_set = base.subset(np.sort(fit_rows)).construct()  # type: ignore[arg-type]
     train_set.set_label(y[np.sort(fit_rows)])
-    callbacks = []
+    callbacks: list[Callable[..., Any]] = []
     valid_sets = []
     if len(valid_rows):
-        valid_set = base.subset(np.sort(valid_rows)).construct()
+        valid_set = base.subset(np.sort(valid_rows)).construct()  # type: ignore[arg-type]
         y_sorted = y[np.sort(valid_rows)]
         valid_set.set_label(y_sorted)
         if STOPPING_METRIC == "binary_logloss":
@@ -222,5 +223,5 @@ def fit_booster(
     auc = None
     if len(valid_rows) and matrix is not None:
         score = trimmed.predict(matrix[valid_rows], raw_score=True)
-        auc = roc_auc(y_valid, score)
+        auc = roc_auc(y_valid, np.asarray(score))
     return Fit(trimmed, best, auc, seconds, full, constraints)

@@ -13,7 +13,7 @@ import mlflow.models
 import mlflow.pyfunc
 
 
-class ChurnlightModel(mlflow.pyfunc.PythonModel):
+class ChurnlightModel(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]
     def load_context(self, context):  # type: ignore[no-untyped-def]
         from features.model_bundle import load_bundle
 

@@ -64,7 +64,11 @@ def tune(
     facts = {
         "trials": len(study.trials),
         "best_valid_auc": float(study.best_value),
-        "default_valid_auc": float(study.trials[0].value) if study.trials else None,
+        "default_valid_auc": (
+            float(study.trials[0].value)
+            if study.trials and study.trials[0].value is not None
+            else None
+        ),
         "seconds": round(time.perf_counter() - started, 2),
         "best_params": study.best_params,
     }

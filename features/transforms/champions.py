@@ -8,15 +8,15 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from features.metadata import FeatureSpec
+from features.metadata import Family, FeatureSpec, Unit
 from features.transforms.activity import USER_WINDOW_DAYS
 from features.transforms.base import KEYS, FeatureInputs, attach, days_between, nulls_for
 
-FAMILY = "champions"
+FAMILY: Family = "champions"
 ACTIVITY_LOOKBACK_DAYS = USER_WINDOW_DAYS
 
 
-def _spec(name: str, description: str, unit: str, template: str, **kw) -> FeatureSpec:
+def _spec(name: str, description: str, unit: Unit, template: str, **kw) -> FeatureSpec:
     return FeatureSpec(
         name,
         FAMILY,

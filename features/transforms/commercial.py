@@ -5,10 +5,10 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from features.metadata import FeatureSpec
+from features.metadata import Family, FeatureSpec
 from features.transforms.base import KEYS, FeatureInputs, safe_div
 
-FAMILY = "commercial"
+FAMILY: Family = "commercial"
 FEATURES = [
     FeatureSpec(
         "mrr",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from features.metadata import FeatureSpec
+from features.metadata import Family, FeatureSpec, Unit
 from features.transforms.activity import in_segment_window, windowed_segments
 from features.transforms.base import (
     KEYS,
@@ -21,10 +21,10 @@ from features.transforms.base import (
 )
 from features.transforms.commercial import covering_lines
 
-FAMILY = "consumption"
+FAMILY: Family = "consumption"
 
 
-def _spec(name: str, description: str, unit: str, template: str, **kw) -> FeatureSpec:
+def _spec(name: str, description: str, unit: Unit, template: str, **kw) -> FeatureSpec:
     return FeatureSpec(
         name,
         FAMILY,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import ibis.expr.types as ir
 
-from features.metadata import FeatureSpec
+from features.metadata import Family, FeatureSpec, Unit
 from features.transforms.base import KEYS, FeatureInputs, attach, days_between, nulls_for
 
-FAMILY = "engagement"
+FAMILY: Family = "engagement"
 ONBOARDING_DAYS = 90
 
 
-def _spec(name: str, description: str, unit: str, template: str, **kw) -> FeatureSpec:
+def _spec(name: str, description: str, unit: Unit, template: str, **kw) -> FeatureSpec:
     return FeatureSpec(
         name,
         FAMILY,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from features.metadata import FeatureSpec
+from features.metadata import Family, FeatureSpec
 from features.transforms.base import KEYS, FeatureInputs, days_between
 from features.transforms.commercial import covering_lines
 
-FAMILY = "lifecycle"
+FAMILY: Family = "lifecycle"
 ONBOARDING_DAYS = 90
 RENEWAL_DAYS = 90
 FEATURES = [

@@ -7,14 +7,14 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from features.metadata import FeatureSpec
+from features.metadata import Family, FeatureSpec, Unit
 from features.transforms.base import KEYS, FeatureInputs, attach, nulls_for
 
-FAMILY = "support"
+FAMILY: Family = "support"
 HIGH = ("urgent", "high")
 
 
-def _spec(name: str, description: str, unit: str, template: str, **kw) -> FeatureSpec:
+def _spec(name: str, description: str, unit: Unit, template: str, **kw) -> FeatureSpec:
     return FeatureSpec(
         name,
         FAMILY,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from features.metadata import FeatureSpec
+from features.metadata import Family, FeatureSpec, Unit
 from features.transforms.activity import in_segment_window, windowed_segments
 from features.transforms.base import (
     KEYS,
@@ -20,11 +20,11 @@ from features.transforms.base import (
 )
 from features.transforms.commercial import mrr_and_seats
 
-FAMILY = "usage_depth"
+FAMILY: Family = "usage_depth"
 SLOPE_DAYS = 90
 
 
-def _spec(name: str, description: str, unit: str, template: str, **kw) -> FeatureSpec:
+def _spec(name: str, description: str, unit: Unit, template: str, **kw) -> FeatureSpec:
     return FeatureSpec(name, FAMILY, description, unit, template, **kw)  # type: ignore[arg-type]
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from features.metadata import FeatureSpec
+from features.metadata import Family, FeatureSpec, Unit
 from features.transforms.base import KEYS, FeatureInputs, attach, days_between, nulls_for
 
-FAMILY = "voice_of_customer"
+FAMILY: Family = "voice_of_customer"
 
 
-def _spec(name: str, description: str, unit: str, template: str, **kw) -> FeatureSpec:
+def _spec(name: str, description: str, unit: Unit, template: str, **kw) -> FeatureSpec:
     return FeatureSpec(
         name,
         FAMILY,
