@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -66,6 +67,18 @@ class FeatureSpec:
         out = asdict(self)
         out["requires"] = list(self.requires)
         return out
+
+
+def spec_maker(family: Family, requires: tuple[str, ...] = ()) -> Callable[..., FeatureSpec]:
+    """``make(name, description, unit, template, **more)``: the specs of one family, whose
+    features need the optional tables ``requires``."""
+
+    def make(name: str, description: str, unit: Unit, template: str, **more: Any) -> FeatureSpec:
+        return FeatureSpec(
+            name, family, description, unit, template, **{"requires": requires, **more}
+        )
+
+    return make
 
 
 def format_value(value: Any, unit: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from features.metadata import Family, FeatureSpec, Unit
+from features.metadata import Family, spec_maker
 from features.transforms.activity import USER_WINDOW_DAYS
 from features.transforms.base import KEYS, FeatureInputs, attach, days_between, nulls_for
 
@@ -16,16 +16,7 @@ FAMILY: Family = "champions"
 ACTIVITY_LOOKBACK_DAYS = USER_WINDOW_DAYS
 
 
-def _spec(name: str, description: str, unit: Unit, template: str, **kw) -> FeatureSpec:
-    return FeatureSpec(
-        name,
-        FAMILY,
-        description,
-        unit,
-        template,  # type: ignore[arg-type]
-        requires=("contacts",),
-        **kw,
-    )
+_spec = spec_maker(FAMILY, requires=("contacts",))
 
 
 FEATURES = [

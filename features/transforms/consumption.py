@@ -9,7 +9,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from features.metadata import Family, FeatureSpec, Unit
+from features.metadata import Family, spec_maker
 from features.transforms.activity import in_segment_window, windowed_segments
 from features.transforms.base import (
     KEYS,
@@ -24,16 +24,7 @@ from features.transforms.commercial import covering_lines
 FAMILY: Family = "consumption"
 
 
-def _spec(name: str, description: str, unit: Unit, template: str, **kw) -> FeatureSpec:
-    return FeatureSpec(
-        name,
-        FAMILY,
-        description,
-        unit,
-        template,  # type: ignore[arg-type]
-        requires=("consumption",),
-        **kw,
-    )
+_spec = spec_maker(FAMILY, requires=("consumption",))
 
 
 FEATURES = [

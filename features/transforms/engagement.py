@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import ibis.expr.types as ir
 
-from features.metadata import Family, FeatureSpec, Unit
+from features.metadata import Family, spec_maker
 from features.transforms.base import KEYS, FeatureInputs, attach, days_between, nulls_for
 
 FAMILY: Family = "engagement"
 ONBOARDING_DAYS = 90
 
 
-def _spec(name: str, description: str, unit: Unit, template: str, **kw) -> FeatureSpec:
-    return FeatureSpec(
-        name,
-        FAMILY,
-        description,
-        unit,
-        template,  # type: ignore[arg-type]
-        requires=("activities",),
-        **kw,
-    )
+_spec = spec_maker(FAMILY, requires=("activities",))
 
 
 FEATURES = [

@@ -7,23 +7,14 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from features.metadata import Family, FeatureSpec, Unit
+from features.metadata import Family, spec_maker
 from features.transforms.base import KEYS, FeatureInputs, attach, nulls_for
 
 FAMILY: Family = "support"
 HIGH = ("urgent", "high")
 
 
-def _spec(name: str, description: str, unit: Unit, template: str, **kw) -> FeatureSpec:
-    return FeatureSpec(
-        name,
-        FAMILY,
-        description,
-        unit,
-        template,  # type: ignore[arg-type]
-        requires=("tickets",),
-        **kw,
-    )
+_spec = spec_maker(FAMILY, requires=("tickets",))
 
 
 FEATURES = [

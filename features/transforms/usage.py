@@ -10,7 +10,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from features.metadata import Family, FeatureSpec, Unit
+from features.metadata import Family, spec_maker
 from features.transforms.activity import in_segment_window, windowed_segments
 from features.transforms.base import (
     KEYS,
@@ -24,8 +24,7 @@ FAMILY: Family = "usage_depth"
 SLOPE_DAYS = 90
 
 
-def _spec(name: str, description: str, unit: Unit, template: str, **kw) -> FeatureSpec:
-    return FeatureSpec(name, FAMILY, description, unit, template, **kw)  # type: ignore[arg-type]
+_spec = spec_maker(FAMILY)
 
 
 FEATURES = [

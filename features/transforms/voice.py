@@ -5,22 +5,13 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from features.metadata import Family, FeatureSpec, Unit
+from features.metadata import Family, spec_maker
 from features.transforms.base import KEYS, FeatureInputs, attach, days_between, nulls_for
 
 FAMILY: Family = "voice_of_customer"
 
 
-def _spec(name: str, description: str, unit: Unit, template: str, **kw) -> FeatureSpec:
-    return FeatureSpec(
-        name,
-        FAMILY,
-        description,
-        unit,
-        template,  # type: ignore[arg-type]
-        requires=("surveys",),
-        **kw,
-    )
+_spec = spec_maker(FAMILY, requires=("surveys",))
 
 
 FEATURES = [
