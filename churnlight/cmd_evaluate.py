@@ -11,16 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from churnlight.cli import app, console, friendly_errors
+from churnlight.metric_tables import METRIC_COLUMNS, fmt_metric
 from churnlight.options import JsonOption
-
-METRICS = (
-    ("roc_auc", "ROC-AUC"),
-    ("pr_auc", "PR-AUC"),
-    ("top_decile_lift", "lift@10%"),
-    ("mrr_capture_top_decile", "MRR@10%"),
-    ("brier", "Brier"),
-    ("ece", "ECE"),
-)
 
 
 class Kind(StrEnum):
@@ -68,7 +60,7 @@ def _print_version(entry: dict[str, Any], groups: bool) -> None:
     table = Table(title="backtest windows (latest first)", title_justify="left")
     for column in ("window", "dates", "model"):
         table.add_column(column)
-    for _, header in METRICS:
+    for _, header in METRIC_COLUMNS:
         table.add_column(header, justify="right")
     table.add_column("AUC / oracle", justify="right")
     for window in windows:
@@ -78,15 +70,15 @@ def _print_version(entry: dict[str, Any], groups: bool) -> None:
                 window["name"],
                 str(window.get("test") or "-"),
                 name,
-                *[_fmt(values.get(key)) for key, _ in METRICS],
-                _fmt(oracle.get(f"{name}_oracle_ratio")),
+                *[fmt_metric(values.get(key)) for key, _ in METRIC_COLUMNS],
+                fmt_metric(oracle.get(f"{name}_oracle_ratio")),
             )
     console.print(table)
     if groups and windows and windows[0].get("groups"):
         table = Table(title=f"{windows[0]['name']} per group (LightGBM)", title_justify="left")
         for column in ("group", "value", "rows", "positives"):
             table.add_column(column)
-        for _, header in METRICS:
+        for _, header in METRIC_COLUMNS:
             table.add_column(header, justify="right")
         for row in windows[0]["groups"]:
             table.add_row(
@@ -94,12 +86,8 @@ def _print_version(entry: dict[str, Any], groups: bool) -> None:
                 row["value"],
                 str(row["rows"]),
                 str(row["positives"]),
-                *[_fmt(row.get(key)) for key, _ in METRICS],
+                *[fmt_metric(row.get(key)) for key, _ in METRIC_COLUMNS],
             )
         console.print(table)
     if entry.get("gate"):
         console.print(f"gate: {entry['gate']}")
-
-
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"

@@ -11,18 +11,11 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from churnlight.cli import app, console, friendly_errors
+from churnlight.metric_tables import METRIC_COLUMNS, fmt_metric
 from churnlight.options import JsonOption
 from features.errors import ConfigError
 
 MODEL_NAMES = {"model": "LightGBM", "scorecard": "health scorecard", "logreg": "logistic reg."}
-COLUMNS = (
-    ("roc_auc", "ROC-AUC"),
-    ("pr_auc", "PR-AUC"),
-    ("top_decile_lift", "lift@10%"),
-    ("mrr_capture_top_decile", "MRR@10%"),
-    ("brier", "Brier"),
-    ("ece", "ECE"),
-)
 
 
 def parse_params(items: list[str] | None) -> dict[str, Any]:
@@ -161,20 +154,20 @@ def print_report(payload: dict[str, Any]) -> None:
             title_justify="left",
         )
         table.add_column("model")
-        for _, header in COLUMNS:
+        for _, header in METRIC_COLUMNS:
             table.add_column(header, justify="right")
         table.add_column("AUC / oracle", justify="right")
         rows = {"model": entry["metrics"], **entry["baselines"]}
         for model, values in rows.items():
-            cells = [_fmt(values.get(key)) for key, _ in COLUMNS]
-            cells.append(_fmt(values.get("auc_oracle_ratio")))
+            cells = [fmt_metric(values.get(key)) for key, _ in METRIC_COLUMNS]
+            cells.append(fmt_metric(values.get("auc_oracle_ratio")))
             table.add_row(MODEL_NAMES.get(model, model), *cells)
         console.print(table)
         backtests = ", ".join(
-            f"{b['name']} {_fmt(b.get('roc_auc'))}" for b in entry.get("backtests", [])
+            f"{b['name']} {fmt_metric(b.get('roc_auc'))}" for b in entry.get("backtests", [])
         )
         oracle = entry["metrics"].get("oracle_auc")
-        note = f"; oracle AUC {_fmt(oracle)}" if oracle is not None else ""
+        note = f"; oracle AUC {fmt_metric(oracle)}" if oracle is not None else ""
         console.print(f"  ROC-AUC by backtest window: {backtests}{note}")
     for version in (payload.get("versions") or {}).values():
         verdict = "[green]promoted to champion[/green]" if version["promoted"] else "kept"
@@ -204,7 +197,3 @@ def print_report(payload: dict[str, Any]) -> None:
                 row["reason"],
             )
         console.print(table)
-
-
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
