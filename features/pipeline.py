@@ -2,7 +2,8 @@
 
 The transforms stay lazy; this module decides what is materialised (the per-segment
 activity tables, the snapshot rows, each family's result) so that each family is timed and
-shown as progress, and the raw events are scanned twice (per user, per feature)."""
+shown as progress, and the raw events are scanned once (per user and segment), twice when
+the core features do not fit in bits (then also per feature)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,9 @@ from features.sources import Source, register_table
 from features.transforms import FAMILY_MODULES, activity, all_feature_specs
 from features.transforms.base import KEYS, FeatureInputs
 
-ACTIVITY_STEPS = ("user_segments", "user_windows", "feature_segments")
+ACTIVITY_STEPS = ("user_segments", "user_windows")
+FEATURE_SCAN_STEP = "feature_segments"
+"""Only when the core features do not fit in bits (see ``activity.CoreFeatures``)."""
 Progress = Callable[[str, int, int], None]
 """Called as progress(step_name, steps_done, steps_total)."""
 
@@ -110,7 +113,13 @@ def build_feature_table(
     events = tables["events"]
     as_of = resolve_as_of(events, options.as_of)
     dates = resolve_snapshot_dates(events, as_of, options)
-    steps = [*ACTIVITY_STEPS, *FAMILY_MODULES, *(["labels"] if options.with_labels else [])]
+    core = activity.core_features(tables.get("feature_catalog"))
+    steps = [
+        *ACTIVITY_STEPS,
+        *([] if core.as_bits else [FEATURE_SCAN_STEP]),
+        *FAMILY_MODULES,
+        *(["labels"] if options.with_labels else []),
+    ]
     seconds: dict[str, float] = {}
 
     cached: list[ir.Table] = []
@@ -137,21 +146,20 @@ def build_feature_table(
     subscriptions = tables["subscriptions"]
     rows = snapshot_rows(subscriptions, cal).cache()
     cached.append(rows)
-    catalog = tables.get("feature_catalog")
-    core = activity.core_features(catalog)
-    # The core features as a literal list: a tiny query that spares a semi-join per event.
-    core_list = None if core is None else core.feature.to_pyarrow().to_pylist()
     last = max(dates)
     segments = timed(
-        "user_segments",
-        lambda: activity.user_segments(events, core_list, day_segments, last),
+        "user_segments", lambda: activity.user_segments(events, core, day_segments, last)
     )
     # Before the feature scan: the join behind user_windows is the largest intermediate and
     # needs DuckDB's memory more than any cached table.
     windows = timed("user_windows", lambda: activity.user_windows(segments, segment_windows))
-    features_used = timed(
-        "feature_segments",
-        lambda: activity.feature_segments(events, day_segments, last, core_list),
+    features_used = (
+        None
+        if core.as_bits
+        else timed(
+            FEATURE_SCAN_STEP,
+            lambda: activity.feature_segments(events, day_segments, last, core),
+        )
     )
     inputs = FeatureInputs(
         rows=rows,

@@ -162,8 +162,9 @@ def day_number(day: date) -> int:
     return (day - EPOCH).days
 
 
-MAX_SEGMENT_DAYS = 62
-"""Longest segment: a user's active days in one segment fit the bits 0-61 of a BIGINT."""
+MAX_SEGMENT_DAYS = 31
+"""Longest segment: a user's active days in one segment fit bits 0-30 of a BIGINT, leaving
+bits 31-62 to the core features (see ``features.transforms.activity``)."""
 
 
 def segment_edges(snapshot_dates: Sequence[date], edges_days: Sequence[int]) -> list[date]:

@@ -6,16 +6,21 @@ or outside every window of every snapshot, and sums over the segments of a windo
 over its days. Events are grouped per segment directly (an equality join of the event's day
 to the small day -> segment map), which gives far fewer rows than one per user and day.
 
-- ``user_segments``: per (account_id, user_id, segment_id): events, whether a core
-  feature was used (``core_used`` 0/1), quantity (null read as 1), distinct days (the
-  popcount of the OR of the days' bits, see ``day_segments_table``), the last day and the
-  sum of the events' day numbers (for exact age-weighted sums). System events (null
-  user_id) form their own group per account and segment. Each aggregate costs about 2 s per
-  100 M events, so none is kept that another column gives.
-- ``feature_segments``: the distinct (account_id, feature, segment_id) used (core features
-  only when there is a catalog).
+- ``user_segments``: per (account_id, user_id, segment_id): events, quantity (null read as
+  1), distinct days, the last day, the sum of the events' day numbers (for exact
+  age-weighted sums), whether a core feature was used (``core_used`` 0/1) and, when the
+  core features fit in bits (``CoreFeatures.as_bits``), which ones (``core_bits``, bit i
+  for the i-th). System events (null user_id) form their own group per account and segment.
+- ``feature_segments``: the distinct (account_id, feature, segment_id) used, only needed
+  when the core features do not fit in bits (no catalog, or more than ``MAX_CORE_BITS``).
 - ``user_windows``: per (account_id, snapshot_date, user_id) with activity in the 60 days
   before t: flags and counts for the 7/30/31-60-day windows and the age of the last activity.
+
+One aggregate over ~100 M events costs 1-3 s, about as much as the whole scan, so the user
+scan folds three things into one bitwise OR of "marks": each day of a segment has its own
+bit (0-30), each core feature its own bit (31-62). The OR's low bits give the distinct days
+(their popcount) and the last day (the highest set bit), its high bits the core features
+used; this spared a second scan of the events for core-feature breadth and a max.
 
 ``day`` is the UTC date of ``ts``; since snapshots fall on midnights, ts < t exactly when
 day < t, so windows over days equal windows over timestamps. Events on or after the last
@@ -23,26 +28,58 @@ snapshot date are left out: no snapshot sees them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import ibis
 import ibis.expr.types as ir
 
 import features.ibis_compat  # noqa: F401  (bit_or on PySpark)
+from features.snapshots import MAX_SEGMENT_DAYS
 from features.transforms.base import KEYS, days_between
 
 USER_WINDOW_DAYS = 60
-CORE_BIT = 1 << 62
-"""Set in a segment's marks when a core feature was used; day bits use bits 0-61."""
-DAY_BITS = CORE_BIT - 1
+CORE_SHIFT = MAX_SEGMENT_DAYS
+"""Marks hold day bits 0 .. CORE_SHIFT - 1 and core-feature bits from CORE_SHIFT up."""
+MAX_CORE_BITS = 63 - CORE_SHIFT
+"""Core features that fit in the marks (bit 63 is the sign; never used)."""
+DAY_BITS = (1 << CORE_SHIFT) - 1
 
 
-def core_features(catalog: ir.Table | None) -> ir.Table | None:
-    """The catalog's core features, or None when there is no catalog (every feature is core)."""
+@dataclass(frozen=True)
+class CoreFeatures:
+    """The core features of a run: ``names`` from the catalog, or None without a catalog
+    (then every feature is core)."""
+
+    names: tuple[str, ...] | None
+
+    @property
+    def as_bits(self) -> bool:
+        """Whether each core feature gets its own bit in the user scan's marks (breadth then
+        needs no scan of its own)."""
+        return self.names is not None and len(self.names) <= MAX_CORE_BITS
+
+    def mark(self, feature: ir.StringValue) -> ir.IntegerValue:
+        """The high bits an event of ``feature`` adds to its marks: its own bit when
+        ``as_bits``, else one shared bit for any core feature."""
+        one = ibis.literal(1 << CORE_SHIFT, "int64")
+        if self.names is None:
+            # Without a catalog every feature is core (feature is never null once validated).
+            return ibis.ifelse(feature.notnull(), one, 0)
+        if not self.names:
+            return ibis.literal(0, "int64")
+        if not self.as_bits:
+            return ibis.ifelse(feature.isin(list(self.names)), one, 0)
+        position = ibis.array(list(self.names)).index(feature)
+        return ibis.ifelse(position >= 0, one << position.cast("int64"), 0)
+
+
+def core_features(catalog: ir.Table | None) -> CoreFeatures:
+    """The catalog's core features (a tiny query, run once), or every feature without one."""
     if catalog is None:
-        return None
-    return catalog.filter(catalog.is_core).select("feature")
+        return CoreFeatures(None)
+    names = catalog.filter(catalog.is_core).feature.to_pyarrow().to_pylist()
+    return CoreFeatures(tuple(sorted(names)))
 
 
 def _segmented(events: ir.Table, day_segments: ir.Table, last_snapshot: date) -> ir.Table:
@@ -57,37 +94,46 @@ def _segmented(events: ir.Table, day_segments: ir.Table, last_snapshot: date) ->
 
 def user_segments(
     events: ir.Table,
-    core: ir.Table | Sequence[str] | None,
+    core: CoreFeatures,
     day_segments: ir.Table,
     last_snapshot: date,
 ) -> ir.Table:
-    """``core``: the core features (a table of ``feature`` or a list); None: every feature."""
     e = _segmented(events, day_segments, last_snapshot)
-    # Without a catalog every feature is core (feature is never null in a validated table).
-    if core is None:
-        is_core = e.feature.notnull()
-    elif isinstance(core, ir.Table):
-        is_core = e.feature.isin(core.feature)
-    else:
-        # a column (not a scalar literal) even for an empty list, so it can be summed
-        is_core = e.feature.isin(list(core)) if core else e.feature.isnull() & False
-    # One OR gives both the distinct days (bits 0-61) and whether a core feature was used
-    # (bit 62): an aggregate less over every event.
-    marks = e.day_bit + ibis.ifelse(is_core, CORE_BIT, 0)
     grouped = e.group_by("account_id", "user_id", "segment_id").agg(
         n_events=e.count(),
         quantity=e.quantity.fill_null(1.0).sum(),
-        marks=marks.bit_or(),
-        last_day=e.day.max(),
+        marks=(e.day_bit + core.mark(e.feature)).bit_or(),
         day_num_sum=e.day_num.sum(),
+        # Segment 0 has no day bits (it is unbounded); its last day is the one max needed.
+        last_day_0=e.day.max(where=e.segment_id == 0),
     )
+    high = grouped.marks >> CORE_SHIFT
     grouped = grouped.mutate(
-        core_used=((grouped.marks >> 62) & 1).fill_null(0), day_bits=grouped.marks & DAY_BITS
+        core_used=ibis.ifelse(high.fill_null(0) != 0, 1, 0),
+        day_bits=grouped.marks & DAY_BITS,
+        **({"core_bits": high.fill_null(0)} if core.as_bits else {}),
     ).drop("marks")
-    return _with_popcount(grouped, "day_bits", "n_days")
+    grouped = _with_highest_bit(grouped, "day_bits", "last_bit")
+    # The day of the highest bit, by a join to the day map (no date arithmetic).
+    days = day_segments.select(d_segment="segment_id", d_bit="day_bit", d_day="day")
+    dated = grouped.left_join(
+        days, [grouped.segment_id == days.d_segment, grouped.last_bit == days.d_bit]
+    )
+    dated = dated.mutate(last_day=ibis.coalesce(dated.d_day, dated.last_day_0))
+    dated = dated.drop("d_segment", "d_bit", "d_day", "last_day_0", "last_bit")
+    return with_popcount(dated, "day_bits", "n_days")
 
 
-def _with_popcount(t: ir.Table, bits: str, out: str) -> ir.Table:
+def _with_highest_bit(t: ir.Table, bits: str, out: str) -> ir.Table:
+    """``out`` = the highest set bit of the non-negative ``bits`` (below 2 ** 32) as a power
+    of two, 0 for 0: the bits below it are smeared to ones, then halved away."""
+    t = t.mutate(**{out: t[bits]})
+    for shift in (1, 2, 4, 8, 16):
+        t = t.mutate(**{out: t[out] | (t[out] >> shift)})
+    return t.mutate(**{out: t[out] - (t[out] >> 1)})
+
+
+def with_popcount(t: ir.Table, bits: str, out: str) -> ir.Table:
     """``out`` = the number of set bits of the non-negative BIGINT column ``bits`` (null stays
     null), by the shift-and-add popcount; one projection per step keeps the SQL linear."""
     x = "_popcount"
@@ -100,15 +146,12 @@ def _with_popcount(t: ir.Table, bits: str, out: str) -> ir.Table:
 
 
 def feature_segments(
-    events: ir.Table,
-    day_segments: ir.Table,
-    last_snapshot: date,
-    core: Sequence[str] | None = None,
+    events: ir.Table, day_segments: ir.Table, last_snapshot: date, core: CoreFeatures
 ) -> ir.Table:
-    """``core``: only these features (the catalog's core ones; the only ones any transform
-    reads when there is a catalog); None: every feature."""
-    if core is not None:
-        events = events.filter(events.feature.isin(list(core)) if core else ibis.literal(False))
+    """Only the core features (all features without a catalog): the only ones read."""
+    if core.names is not None:
+        names = list(core.names)
+        events = events.filter(events.feature.isin(names) if names else ibis.literal(False))
     e = _segmented(events, day_segments, last_snapshot)
     return e.select("account_id", "feature", "segment_id").distinct()
 

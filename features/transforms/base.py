@@ -32,7 +32,8 @@ class FeatureInputs:
     - ``tables``: validated contract tables (absent optional tables are missing);
     - ``user_segments``, ``feature_segments``, ``user_windows``: the per-segment reductions
       of the events (see ``features.transforms.activity``), materialised once by the
-      pipeline."""
+      pipeline; ``feature_segments`` is None when the core features ride in
+      ``user_segments.core_bits`` instead."""
 
     rows: ir.Table
     frame: ir.Table
@@ -40,7 +41,7 @@ class FeatureInputs:
     segment_windows: ir.Table
     tables: Mapping[str, ir.Table]
     user_segments: ir.Table
-    feature_segments: ir.Table
+    feature_segments: ir.Table | None
     user_windows: ir.Table
 
     def has(self, table: str) -> bool:

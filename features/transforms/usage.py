@@ -11,7 +11,7 @@ import ibis
 import ibis.expr.types as ir
 
 from features.metadata import Family, spec_maker
-from features.transforms.activity import in_segment_window, windowed_segments
+from features.transforms.activity import in_segment_window, windowed_segments, with_popcount
 from features.transforms.base import (
     KEYS,
     FeatureInputs,
@@ -210,22 +210,39 @@ _SXX = _N * (_N + 1) * (2 * _N + 1) / 6
 
 def _account_level(inputs: FeatureInputs) -> ir.Table:
     us = inputs.user_segments
-    segments = us.group_by("account_id", "segment_id").agg(
-        n_events=us.n_events.sum(), quantity=us.quantity.sum(), day_num_sum=us.day_num_sum.sum()
-    )
+    with_bits = "core_bits" in us.columns
+    per_segment = {
+        "n_events": us.n_events.sum(),
+        "quantity": us.quantity.sum(),
+        "day_num_sum": us.day_num_sum.sum(),
+    }
+    if with_bits:
+        per_segment["core_bits"] = us.core_bits.bit_or()
+    segments = us.group_by("account_id", "segment_id").agg(**per_segment)
     w = windowed_segments(segments, inputs.segment_windows, 180)
+    in_30 = in_segment_window(w, 30)
     in_90 = in_segment_window(w, 90)
     # Sum of n * age over the segment's events: t * n - sum(day numbers), exact integers.
     age_sum = w.snapshot_num * w.n_events - w.day_num_sum
-    return w.group_by(list(KEYS)).agg(
-        events_7d=w.n_events.sum(where=in_segment_window(w, 7)),
-        events_30d=w.n_events.sum(where=in_segment_window(w, 30)),
-        events_31_90d=w.n_events.sum(where=in_segment_window(w, 90, after=30)),
-        events_90d=w.n_events.sum(where=in_90),
-        events_180d=w.n_events.sum(),
-        quantity_30d=w.quantity.sum(where=in_segment_window(w, 30)),
-        age_weighted_90d=age_sum.sum(where=in_90),
-    )
+    sums = {
+        "events_7d": w.n_events.sum(where=in_segment_window(w, 7)),
+        "events_30d": w.n_events.sum(where=in_30),
+        "events_31_90d": w.n_events.sum(where=in_segment_window(w, 90, after=30)),
+        "events_90d": w.n_events.sum(where=in_90),
+        "events_180d": w.n_events.sum(),
+        "quantity_30d": w.quantity.sum(where=in_30),
+        "age_weighted_90d": age_sum.sum(where=in_90),
+    }
+    if with_bits:
+        # Core features used in a window: the set bits of the OR of its segments' bits.
+        sums["core_bits_30d"] = w.core_bits.bit_or(where=in_30)
+        sums["core_bits_31_60d"] = w.core_bits.bit_or(where=in_segment_window(w, 60, after=30))
+        sums["core_bits_90d"] = w.core_bits.bit_or(where=in_90)
+    out = w.group_by(list(KEYS)).agg(**sums)
+    if with_bits:
+        for window in ("30d", "31_60d", "90d"):
+            out = with_popcount(out, f"core_bits_{window}", f"core_features_{window}")
+    return out
 
 
 def _user_level(inputs: FeatureInputs) -> ir.Table:
@@ -245,34 +262,40 @@ def _user_level(inputs: FeatureInputs) -> ir.Table:
     )
 
 
-def _core_features(inputs: FeatureInputs) -> tuple[ir.Table, ir.Table]:
-    """Distinct core features used per snapshot, and the denominator per snapshot date."""
-    fs = inputs.feature_segments
-    sw = inputs.segment_windows
+def _core_denominators(inputs: FeatureInputs) -> ir.Table:
+    """The number of core features per snapshot date."""
     dates = inputs.frame.select("snapshot_date").distinct()
     if inputs.has("feature_catalog"):
         catalog = inputs.table("feature_catalog")
+        return dates.mutate(n_core=catalog.is_core.cast("int64").sum())
+    # No catalog: every feature is core; the denominator counts the distinct features seen
+    # in all accounts' events before t: those whose first segment ends by t.
+    fs = inputs.feature_segments
+    assert fs is not None, "without a catalog the pipeline scans the features used"
+    first_seen = fs.group_by("feature").agg(first_segment=fs.segment_id.min())
+    seen = first_seen.join(
+        inputs.segment_windows, first_seen.first_segment == inputs.segment_windows.segment_id
+    )
+    seen = dates.join(seen, "snapshot_date")
+    return seen.group_by("snapshot_date").agg(n_core=seen.feature.count())
+
+
+def _core_breadth_from_scan(inputs: FeatureInputs, fs: ir.Table) -> ir.Table:
+    """Distinct core features used per snapshot, from the (account, feature, segment) scan."""
+    if inputs.has("feature_catalog"):
+        catalog = inputs.table("feature_catalog")
         fs = fs.filter(fs.feature.isin(catalog.filter(catalog.is_core).feature))
-        denominators = dates.mutate(n_core=catalog.is_core.cast("int64").sum())
-    else:
-        # No catalog: every feature is core; the denominator counts the distinct features
-        # seen in all accounts' events before t: those whose first segment ends by t.
-        first_seen = fs.group_by("feature").agg(first_segment=fs.segment_id.min())
-        seen = first_seen.join(sw, first_seen.first_segment == sw.segment_id)
-        seen = dates.join(seen, "snapshot_date")
-        denominators = seen.group_by("snapshot_date").agg(n_core=seen.feature.count())
-    w = windowed_segments(fs, sw, 90)
+    w = windowed_segments(fs, inputs.segment_windows, 90)
     # Flags per feature, then sums: cheaper than three filtered count-distincts.
     per_feature = w.group_by([*KEYS, "feature"]).agg(
         in_30=in_segment_window(w, 30).cast("int64").max(),
         in_31_60=in_segment_window(w, 60, after=30).cast("int64").max(),
     )
-    breadth = per_feature.group_by(list(KEYS)).agg(
+    return per_feature.group_by(list(KEYS)).agg(
         core_features_30d=per_feature.in_30.sum(),
         core_features_31_60d=per_feature.in_31_60.sum(),
         core_features_90d=per_feature.count(),
     )
-    return breadth, denominators
 
 
 def _departments(inputs: FeatureInputs) -> ir.Table:
@@ -328,7 +351,6 @@ def _departments(inputs: FeatureInputs) -> ir.Table:
 def build(inputs: FeatureInputs) -> ir.Table:
     account_level = _account_level(inputs)
     user_level = _user_level(inputs)
-    core, denominators = _core_features(inputs)
     seats = mrr_and_seats(inputs.frame, inputs.table("subscriptions"), "day_before").select(
         *KEYS, "seats"
     )
@@ -352,15 +374,15 @@ def build(inputs: FeatureInputs) -> ir.Table:
         "user_days_30d",
         "core_users_30d",
     ]
-    out = attach(inputs.rows, account_level, counts)
+    breadth = ["core_features_30d", "core_features_31_60d", "core_features_90d"]
+    if inputs.feature_segments is None:
+        out = attach(inputs.rows, account_level, [*counts, *breadth])
+    else:
+        out = attach(inputs.rows, account_level, counts)
+        out = attach(out, _core_breadth_from_scan(inputs, inputs.feature_segments), breadth)
     out = attach(out, user_level, user_counts)
-    out = attach(
-        out,
-        core,
-        ["core_features_30d", "core_features_31_60d", "core_features_90d"],
-    )
     out = attach(out, seats)
-    out = out.left_join(denominators, "snapshot_date")
+    out = out.left_join(_core_denominators(inputs), "snapshot_date")
     out = out.drop(*[c for c in out.columns if c.endswith("_right")])
     if inputs.has("users"):
         out = attach(
