@@ -142,9 +142,9 @@ def _current_term_usage(inputs: FeatureInputs, consumption: ir.Table) -> ir.Tabl
     )
     terms = ranked.filter(ranked.rank == 0).select(*KEYS, "start_date", "end_date", "quota")
     # Units before a day d = running total over rows dated < d. Query points sort before the
-    # consumption rows of the same date, so their running total excludes that date.
-    daily = consumption.group_by("account_id", "date").agg(units=consumption.units.sum())
-    points = daily.select(
+    # consumption rows of the same date, so their running total excludes that date (however
+    # many rows a date has: no per-day aggregation needed).
+    points = consumption.select(
         "account_id",
         "date",
         "units",

@@ -143,7 +143,8 @@ def test_a_catalog_without_core_features_gives_null_breadth(tmp_path: Path) -> N
 @pytest.mark.slow
 def test_bits_and_scan_give_the_same_table_on_a_simulated_source(tmp_path: Path) -> None:
     source = tmp_path / "source"
-    simulate(SimulationConfig(accounts=40, months=14, seed=5, oracle_rows=0), source, with_truth=False)
+    config = SimulationConfig(accounts=40, months=14, seed=5, oracle_rows=0)
+    simulate(config, source, with_truth=False)
     by_bits = build(source, snapshots="weekly")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(activity, "MAX_CORE_BITS", 0)

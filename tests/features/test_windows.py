@@ -86,10 +86,14 @@ def features(tmp_path_factory: pytest.TempPathFactory):
                 {"feature": "api", "is_core": False},
             ],
             "consumption": [
+                # several rows a day: the term's first day counts in full, t's not at all
                 {"account_id": "A1", "date": "2024-01-01", "units": 100.0},
+                {"account_id": "A1", "date": "2024-01-01", "units": 50.0},
                 {"account_id": "A1", "date": "2024-05-02", "units": 10.0},  # t - 30: inside
+                {"account_id": "A1", "date": "2024-05-02", "units": 3.0},
                 {"account_id": "A1", "date": "2024-05-01", "units": 7.0},  # outside 30d
                 {"account_id": "A1", "date": "2024-06-01", "units": 1000.0},  # at t: outside
+                {"account_id": "A1", "date": "2024-06-01", "units": 500.0},
             ],
             "contacts": [
                 {
@@ -197,10 +201,10 @@ def test_champion_departure_at_t_minus_90_counts_and_one_at_t_does_not(features)
 
 def test_consumption_window_and_quota_burn(features) -> None:
     r = row(features, "A1", T)
-    assert r.consumption_30d == 10
-    # Term 2024-01-01..2025-01-01 (366 days), 152 days elapsed, 117 units used before t.
-    assert r.quota_burn_ratio == pytest.approx(117 / (3660 * 152 / 366))
-    assert r.quota_used_fraction == pytest.approx(117 / 3660)
+    assert r.consumption_30d == 13
+    # Term 2024-01-01..2025-01-01 (366 days), 152 days elapsed, 170 units used before t.
+    assert r.quota_burn_ratio == pytest.approx(170 / (3660 * 152 / 366))
+    assert r.quota_used_fraction == pytest.approx(170 / 3660)
 
 
 def test_ticket_closed_at_t_is_still_open_and_one_opened_at_t_is_not_yet(features) -> None:
