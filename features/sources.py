@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -239,11 +240,13 @@ def cast_column(value: ir.Value, column: Column) -> ir.Value:
     return value.try_cast(target) if current.is_string() else value.cast(target)
 
 
-def conform(raw: ir.Table, spec: TableSpec) -> ir.Table:
+def conform(raw: ir.Table, spec: TableSpec, without_empty: Collection[str] = ()) -> ir.Table:
     """The contract's columns of ``raw`` (in contract order) cast to the contract types.
 
-    Empty strings in text columns of CSV files are nulls. Columns ``raw`` lacks raise
-    ``SourceError``; validation reports them before this is called."""
+    Empty strings in text columns of CSV files are nulls, except in ``without_empty``:
+    columns known to hold none (validation found none), spared a comparison per row.
+    Columns ``raw`` lacks raise ``SourceError``; validation reports them before this is
+    called."""
     missing = [c.name for c in spec.columns if c.name not in raw.columns]
     if missing:
         raise SourceError(
@@ -252,7 +255,7 @@ def conform(raw: ir.Table, spec: TableSpec) -> ir.Table:
     out = {}
     for col in spec.columns:
         value = raw[col.name]
-        if value.type().is_string():
+        if value.type().is_string() and col.name not in without_empty:
             value = value.nullif("")
         out[col.name] = cast_column(value, col)
     return raw.select(**out)

@@ -43,7 +43,7 @@ from features.contract import (
     TableSpec,
 )
 from features.errors import SourceError, ValidationError
-from features.sources import Source, cast_column, strip_text
+from features.sources import Source, cast_column, conform, strip_text
 
 # Rule names of the checks that are not row rules of the contract; the contract's own rules
 # are named by their ``name`` ("end_date > start_date", "mrr >= 0", ...).
@@ -780,11 +780,13 @@ class _TablePlan:
 
     def clean(self, source: Source, as_of: date, has_invalid: bool) -> ir.Table:
         """The table for the run: typed, without invalid rows, cut at ``as_of``."""
-        # Without invalid rows the plain typed table will do: no join with accounts needed.
+        # Without invalid rows the plain typed table will do: no join with accounts needed,
+        # and no required text column holds an empty string (it would have broken not-null).
         if has_invalid and self.invalid is not None:
             t = self.base.filter(~self.invalid)
         else:
-            t = source.typed(self.spec.name)
+            required = [c.name for c in self.spec.columns if not c.nullable]
+            t = conform(source.raw[self.spec.name], self.spec, without_empty=required)
         date_col = self.spec.date_column
         if date_col is not None:
             if self.spec.column(date_col).dtype == "timestamp":

@@ -7,10 +7,11 @@ over its days. Events are grouped per segment directly (an equality join of the 
 to the small day -> segment map), which gives far fewer rows than one per user and day.
 
 - ``user_segments``: per (account_id, user_id, segment_id): events, quantity (null read as
-  1), distinct days, the last day, the sum of the events' day numbers (for exact
-  age-weighted sums), whether a core feature was used (``core_used`` 0/1) and, when the
-  core features fit in bits (``CoreFeatures.as_bits``), which ones (``core_bits``, bit i
-  for the i-th). System events (null user_id) form their own group per account and segment.
+  1), distinct days, the last day (and its day number, null in segment 0), the sum of the
+  events' day numbers (for exact age-weighted sums), whether a core feature was used
+  (``core_used`` 0/1) and, when the core features fit in bits (``CoreFeatures.as_bits``),
+  which ones (``core_bits``, bit i for the i-th). System events (null user_id) form their
+  own group per account and segment.
 - ``feature_segments``: the distinct (account_id, feature, segment_id) used, only needed
   when the core features do not fit in bits (no catalog, or more than ``MAX_CORE_BITS``).
 - ``user_windows``: per (account_id, snapshot_date, user_id) with activity in the 60 days
@@ -36,7 +37,7 @@ import ibis.expr.types as ir
 
 import features.ibis_compat  # noqa: F401  (bit_or on PySpark)
 from features.snapshots import MAX_SEGMENT_DAYS
-from features.transforms.base import KEYS, days_between
+from features.transforms.base import KEYS
 
 USER_WINDOW_DAYS = 60
 CORE_SHIFT = MAX_SEGMENT_DAYS
@@ -115,7 +116,9 @@ def user_segments(
     ).drop("marks")
     grouped = _with_highest_bit(grouped, "day_bits", "last_bit")
     # The day of the highest bit, by a join to the day map (no date arithmetic).
-    days = day_segments.select(d_segment="segment_id", d_bit="day_bit", d_day="day")
+    days = day_segments.select(
+        d_segment="segment_id", d_bit="day_bit", d_day="day", last_day_num="day_num"
+    )
     dated = grouped.left_join(
         days, [grouped.segment_id == days.d_segment, grouped.last_bit == days.d_bit]
     )
@@ -170,16 +173,31 @@ def windowed_segments(segments: ir.Table, segment_windows: ir.Table, max_days: i
     return joined.drop("segment_id_right") if "segment_id_right" in joined.columns else joined
 
 
+WINDOW_FLAGS = {"in_7": 1, "in_30": 2, "in_31_60": 4, "core_30": 8}
+"""The 0/1 columns of ``user_windows``, each a bit of one OR (one aggregate, not four)."""
+
+
 def user_windows(segments: ir.Table, segment_windows: ir.Table) -> ir.Table:
     named = segments.filter(segments.user_id.notnull())
     w = windowed_segments(named, segment_windows, USER_WINDOW_DAYS)
     in_30 = in_segment_window(w, 30)
-    return w.group_by([*KEYS, "user_id"]).agg(
-        in_7=in_segment_window(w, 7).cast("int64").max(),
-        in_30=in_30.cast("int64").max(),
-        in_31_60=in_segment_window(w, 60, after=30).cast("int64").max(),
-        core_30=(in_30 & (w.core_used == 1)).cast("int64").max(),
+    conditions = {
+        "in_7": in_segment_window(w, 7),
+        "in_30": in_30,
+        "in_31_60": in_segment_window(w, 60, after=30),
+        "core_30": in_30 & (w.core_used == 1),
+    }
+    flags = sum(
+        (ibis.ifelse(cond, WINDOW_FLAGS[name], 0) for name, cond in conditions.items()),
+        start=ibis.literal(0, "int64"),
+    )
+    grouped = w.group_by([*KEYS, "user_id"]).agg(
+        flags=flags.bit_or(),
         events_30=w.n_events.sum(where=in_30),
         days_30=w.n_days.sum(where=in_30),
-        last_age=days_between(w.snapshot_date, w.last_day).min(),
+        # Segment 0 never lies in a 60-day window, so every row here has a day number.
+        last_age=(w.snapshot_num - w.last_day_num).min(),
     )
+    return grouped.mutate(
+        **{name: (grouped.flags & bit) // bit for name, bit in WINDOW_FLAGS.items()}
+    ).drop("flags")
