@@ -20,6 +20,7 @@ Definitions (data contract section 4, "Scores"):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -32,7 +33,7 @@ import pyarrow as pa
 
 from features.metadata import FeatureSpec, format_value, render_reason
 from features.model_bundle import ModelBundle
-from serving.explain import Explanation, explain
+from serving.explain import Explanation, SingleRowExplainer, explain
 from serving.playbooks import DriverColumns, PlaybookLibrary
 
 TIERS = ("low", "medium", "high", "critical")
@@ -187,6 +188,11 @@ class ModelView:
     @property
     def booster(self) -> Any:
         return self.bundle.booster
+
+    @functools.cached_property
+    def single_row(self) -> SingleRowExplainer:
+        """The explainer of one what-if row (LightGBM's single-row fast path)."""
+        return SingleRowExplainer(self.booster)
 
     def is_categorical(self, name: str) -> bool:
         j = self.index.get(name)
@@ -445,7 +451,10 @@ def score_frame(
             matrix = frame.encode(view)
         matrices[name] = matrix
         t1 = time.perf_counter()
-        shap_values = explain(view.booster, matrix, num_threads=threads)
+        if n == 1 and threads == 1:
+            shap_values = view.single_row(matrix)
+        else:
+            shap_values = explain(view.booster, matrix, num_threads=threads)
         t2 = time.perf_counter()
         explained[name] = _explained(view, matrix, shap_values, config.top_k)
         seconds[f"{name}_encode"] = t1 - t0

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
-from serving.explain import explain, treeshap_reference
+from serving.explain import SingleRowExplainer, explain, treeshap_reference
 from tests.serving.helpers import make_table
 
 
@@ -61,3 +63,61 @@ def test_thread_count_does_not_change_the_values(models, matrices) -> None:
     single = explain(booster, matrices["churn"], num_threads=1)
     many = explain(booster, matrices["churn"], num_threads=2)
     np.testing.assert_array_equal(single.contributions, many.contributions)
+
+
+@pytest.mark.parametrize("kind", ["churn", "expansion"])
+def test_single_row_fast_path_equals_the_batch_path_row_by_row(models, matrices, kind) -> None:
+    bundle = getattr(models, kind)
+    explainer = SingleRowExplainer(bundle.booster)
+    assert explainer.fast  # the installed LightGBM has the single-row entry points
+    batch = explain(bundle.booster, matrices[kind])
+    for i, row in enumerate(matrices[kind]):
+        one = explainer(row)
+        assert one.contributions.shape == (1, len(bundle.columns))
+        np.testing.assert_array_equal(one.contributions[0], batch.contributions[i])
+        np.testing.assert_array_equal(one.base_value, batch.base_value[i : i + 1])
+
+
+def test_single_row_results_do_not_share_memory_between_calls(models, matrices) -> None:
+    explainer = SingleRowExplainer(models.churn.booster)
+    first = explainer(matrices["churn"][0])
+    kept = first.contributions.copy()
+    explainer(matrices["churn"][1])
+    np.testing.assert_array_equal(first.contributions, kept)
+
+
+def test_single_row_path_is_safe_across_threads(models, matrices) -> None:
+    explainer = SingleRowExplainer(models.churn.booster)
+    rows = matrices["churn"]
+    expected = explain(models.churn.booster, rows).contributions
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda i: explainer(rows[i % len(rows)]), range(400)))
+    for i, one in enumerate(got):
+        np.testing.assert_array_equal(one.contributions[0], expected[i % len(rows)])
+
+
+def test_single_row_path_rejects_a_row_of_the_wrong_width(models) -> None:
+    explainer = SingleRowExplainer(models.churn.booster)
+    with pytest.raises(ValueError, match="one row of"):
+        explainer(np.zeros(3))
+
+
+def test_single_row_path_falls_back_to_predict_without_the_entry_points(
+    models, matrices, monkeypatch
+) -> None:
+    import lightgbm.basic
+
+    real = lightgbm.basic._LIB
+
+    class NoFastPath:
+        def __getattr__(self, name: str):
+            if "SingleRowFast" in name:
+                raise AttributeError(name)
+            return getattr(real, name)
+
+    monkeypatch.setattr(lightgbm.basic, "_LIB", NoFastPath())
+    explainer = SingleRowExplainer(models.churn.booster)
+    assert not explainer.fast
+    one = explainer(matrices["churn"][3])
+    expected = explain(models.churn.booster, matrices["churn"][3])
+    np.testing.assert_array_equal(one.contributions, expected.contributions)
