@@ -111,6 +111,15 @@ class RowFrame:
         return self._columns[name]
 
     def _build_column(self, name: str) -> np.ndarray | None:
+        if len(self.rows) == 1:  # a what-if row: the common case, without the loops below
+            row = self.rows[0]
+            value = row.get(name)
+            if value is None:
+                return np.array([math.nan]) if name in row else None
+            kind = type(value)
+            if kind is float or kind is int or kind is bool:
+                return np.array([float(value)])
+            return np.array([value], dtype=object)
         values = [row.get(name) for row in self.rows]
         if all(v is None for v in values) and not any(name in row for row in self.rows):
             return None
@@ -176,6 +185,17 @@ class ModelView:
         ]
         self.index = {name: j for j, name in enumerate(self.names)}
         self._same: dict[int, tuple[ModelView, bool]] = {}
+        # Per column, in model order: (name, category codes, (op, input, input) if derived).
+        self._plan: list[tuple[str, dict[str, int] | None, tuple[Any, str, str] | None]] = [
+            (
+                column.name,
+                codes,
+                (column.op, column.inputs[0], column.inputs[1])
+                if codes is None and column.kind == "derived"
+                else None,
+            )
+            for column, codes in zip(bundle.columns, self._codes, strict=True)
+        ]
 
     def same_columns(self, other: ModelView) -> bool:
         """Whether ``other`` encodes rows into the same matrix (remembered per view; the
@@ -203,22 +223,22 @@ class ModelView:
         return j is not None and self.bundle.columns[j].kind == "derived"
 
     def encode_rows(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        matrix = np.full((len(rows), len(self.names)), np.nan)
-        columns = self.bundle.columns
+        plan = self._plan
+        matrix = np.empty((len(rows), len(plan)))
         for i, row in enumerate(rows):
-            out = matrix[i]
-            for j, codes in enumerate(self._codes):
-                column = columns[j]
+            get = row.get
+            values: list[float] = []
+            append = values.append
+            for name, codes, derived in plan:
                 if codes is not None:
-                    code = codes.get(str(row.get(column.name)))
-                    if code is not None:
-                        out[j] = code
-                elif column.kind == "derived":
-                    out[j] = _derived(
-                        column.op, row.get(column.inputs[0]), row.get(column.inputs[1])
-                    )
+                    code = codes.get(str(get(name)))
+                    append(math.nan if code is None else code)
+                elif derived is not None:
+                    append(_derived(derived[0], get(derived[1]), get(derived[2])))
                 else:
-                    out[j] = _as_float(row.get(column.name))
+                    value = get(name)
+                    append(value if type(value) is float else _as_float(value))
+            matrix[i] = values
         return matrix
 
     def reason(self, j: int, value: float | str | None) -> str:

@@ -79,7 +79,7 @@ def _what_if(
         what_if=True,
     )
     out = {"results": [batch.record(i) for i in range(batch.n)], "not_found": [], **head}
-    return json.dumps(out, allow_nan=False).encode()
+    return json.dumps(out, allow_nan=False, separators=(",", ":")).encode()
 
 
 def _row(state: ServingState, row: WhatIfRow) -> dict[str, Any]:
