@@ -22,8 +22,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
@@ -456,30 +458,24 @@ def score_frame(
 ) -> ScoredBatch:
     """Score, explain and match plays for every row of ``frame``.
 
-    ``threads``: LightGBM threads for the explanations (1 for a single row, every core for a
-    batch)."""
+    ``threads``: cores the explanations may use: a batch gives them to LightGBM; a single row
+    explains the two models side by side when there are 2 or more."""
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     n = frame.n
     explained: dict[str, Explained] = {}
+    views = {"churn": churn, "expansion": expansion}
     shared = churn.same_columns(expansion)  # both models usually have the same columns
-    matrix: np.ndarray | None = None
     matrices: dict[str, np.ndarray] = {}
-    for name, view in (("churn", churn), ("expansion", expansion)):
+    for name, view in views.items():
         t0 = time.perf_counter()
-        if matrix is None or not shared:
-            matrix = frame.encode(view)
-        matrices[name] = matrix
-        t1 = time.perf_counter()
-        if n == 1 and threads == 1:
-            shap_values = view.single_row(matrix)
-        else:
-            shap_values = explain(view.booster, matrix, num_threads=threads)
-        t2 = time.perf_counter()
-        explained[name] = _explained(view, matrix, shap_values, config.top_k)
-        seconds[f"{name}_encode"] = t1 - t0
-        seconds[f"{name}_explain"] = t2 - t1
-        seconds[f"{name}_drivers"] = time.perf_counter() - t2
+        matrices[name] = matrices["churn"] if name != "churn" and shared else frame.encode(view)
+        seconds[f"{name}_encode"] = time.perf_counter() - t0
+    shap_values = _explanations(views, matrices, n, threads, seconds)
+    for name, view in views.items():
+        t0 = time.perf_counter()
+        explained[name] = _explained(view, matrices[name], shap_values[name], config.top_k)
+        seconds[f"{name}_drivers"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     churn_p = explained["churn"].probability
@@ -531,6 +527,48 @@ def score_frame(
         what_if=what_if,
         seconds=seconds,
     )
+
+
+def _explanations(
+    views: Mapping[str, ModelView],
+    matrices: Mapping[str, np.ndarray],
+    n: int,
+    threads: int,
+    seconds: dict[str, float],
+) -> dict[str, Explanation]:
+    """SHAP values of each model: one row by LightGBM's single-row path, the two models side
+    by side when ``threads`` >= 2 (the C call releases the GIL, so a what-if waits for the
+    slower model, not for both); more rows by ``explain`` on ``threads`` threads."""
+    out: dict[str, Explanation] = {}
+    if n == 1 and threads >= 2 and len(views) == 2:
+        t0 = time.perf_counter()
+        (first, first_view), (second, second_view) = views.items()
+        pending = _side_pool().submit(second_view.single_row, matrices[second])
+        out[first] = first_view.single_row(matrices[first])
+        out[second] = pending.result()
+        seconds[f"{first}_explain"] = seconds[f"{second}_explain"] = time.perf_counter() - t0
+        return out
+    for name, view in views.items():
+        t0 = time.perf_counter()
+        if n == 1:
+            out[name] = view.single_row(matrices[name])
+        else:
+            out[name] = explain(view.booster, matrices[name], num_threads=threads)
+        seconds[f"{name}_explain"] = time.perf_counter() - t0
+    return out
+
+
+_SIDE_POOL: ThreadPoolExecutor | None = None
+_SIDE_POOL_LOCK = threading.Lock()
+
+
+def _side_pool() -> ThreadPoolExecutor:
+    """One worker thread for the second model of a what-if row, made on first use."""
+    global _SIDE_POOL
+    with _SIDE_POOL_LOCK:
+        if _SIDE_POOL is None:
+            _SIDE_POOL = ThreadPoolExecutor(1, thread_name_prefix="churnlight-explain")
+        return _SIDE_POOL
 
 
 def score_table(

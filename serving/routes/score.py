@@ -18,7 +18,8 @@ from serving.scoring import RowFrame, score_frame
 
 router = APIRouter(prefix="/v1/score", tags=["score"])
 SINGLE_THREAD_ROWS = 16
-"""What-if batches up to this size explain on one thread (better tails); larger use all."""
+"""What-if batches up to this size explain on one thread (better tails); larger use all. A
+single row uses every core too: its two models are explained side by side."""
 INLINE_ROWS = 1
 """A single what-if row is scored on the event loop (a few ms of LightGBM, which beats the
 thread hop); larger batches go to the thread pool so lookups keep flowing meanwhile."""
@@ -58,7 +59,7 @@ async def score(
         body = b'{"results":[' + b",".join(found) + b"]," + tail[1:].encode()
         return Response(body, media_type="application/json")
     rows = [_row(state, row) for row in payload.rows or []]
-    threads = 1 if len(rows) <= SINGLE_THREAD_ROWS else settings.threads()
+    threads = 1 if 1 < len(rows) <= SINGLE_THREAD_ROWS else settings.threads()
     if len(rows) <= INLINE_ROWS:
         body = _what_if(state, rows, threads, head)
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -149,6 +150,35 @@ def test_what_if_rows_score_like_the_same_rows_in_a_table(views, table, playbook
     ]
     assert live.playbooks == cached.playbooks
     assert live.record(0)["what_if"] is True
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_one_row_scores_like_the_same_row_in_a_batch(views, table, playbooks, threads) -> None:
+    """A single row takes LightGBM's single-row path, its two models side by side with two
+    threads; neither changes a number."""
+    churn, expansion = views
+    batch = score_frame(TableFrame(table), churn, expansion, playbooks, ScoringConfig())
+    for i in (0, 7, 21):
+        row = RowFrame([table.slice(i, 1).to_pylist()[0]])
+        one = score_frame(row, churn, expansion, playbooks, ScoringConfig(), threads=threads)
+        assert one.record(0) == batch.record(i)
+
+
+def test_single_rows_scored_from_many_threads_at_once_keep_their_own_results(
+    views, table, playbooks
+) -> None:
+    churn, expansion = views
+    rows = table.to_pylist()
+    batch = score_frame(TableFrame(table), churn, expansion, playbooks, ScoringConfig())
+
+    def one(i: int) -> dict:
+        frame = RowFrame([rows[i % len(rows)]])
+        return score_frame(frame, churn, expansion, playbooks, ScoringConfig(), threads=2).record(0)
+
+    with ThreadPoolExecutor(4) as pool:
+        records = list(pool.map(one, range(200)))
+    for i, record in enumerate(records):
+        assert record == batch.record(i % len(rows))
 
 
 def test_to_arrow_writes_every_contract_column(views, table, playbooks) -> None:
