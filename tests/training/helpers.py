@@ -200,5 +200,7 @@ def retrain_worker(
     # what a kill or a lock leaves behind, so the gate should want to promote.
     settings = TrainingSettings(models_dir=Path(models_dir), train_threads=1, promotion_max_ece=0.2)
     options = TrainOptions(backtests=1, threads=1, seed=11, top_accounts=0)
-    retrain("synthetic-source", settings, options, hook=hook)
+    # The scratch folder beside the models: a killed run cannot clean it up, and the test's
+    # tmp_path does away with it (not the machine's /tmp).
+    retrain("synthetic-source", settings, options, work_dir=models_dir, hook=hook)
     print("retrain finished")
