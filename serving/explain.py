@@ -10,8 +10,9 @@ score (TreeSHAP additivity; tested against ``predict(raw_score=True)``).
 prove the fast path agrees to 1e-6. Serving never imports shap at run time.
 
 Cost: TreeSHAP grows with trees x leaves x depth^2 (1-3 ms per row for 300 trees of 31
-leaves). Batches use every core; a single what-if row uses one thread (better tails) and,
-through ``SingleRowExplainer``, LightGBM's single-row fast path.
+leaves). Batches use every core; a single what-if row goes through ``SingleRowExplainer``
+(LightGBM's single-row fast path, one thread per model; ``serving.scoring`` runs the two
+models side by side).
 """
 
 from __future__ import annotations
