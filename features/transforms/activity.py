@@ -99,6 +99,9 @@ def user_segments(
     day_segments: ir.Table,
     last_snapshot: date,
 ) -> ir.Table:
+    """The per-(account, user, segment) reduction of the events (see the module docstring).
+    Segment 0 rows carry no marks: their days, core use and core bits are 0 or null, which
+    no window reads (every window lies after the first edge)."""
     e = _segmented(events, day_segments, last_snapshot)
     grouped = e.group_by("account_id", "user_id", "segment_id").agg(
         n_events=e.count(),
