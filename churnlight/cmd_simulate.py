@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -13,8 +13,9 @@ from rich.table import Table
 
 from churnlight.cli import app, console, friendly_errors
 from churnlight.options import JsonOption
-from simulator.config import make_config
-from simulator.run import SimulationSummary, simulate
+
+if TYPE_CHECKING:
+    from simulator.run import SimulationSummary
 
 STEP_NAMES = {"accounts": "accounts and events", "labels": "labels", "oracle": "oracle rollouts"}
 
@@ -57,6 +58,10 @@ def simulate_command(
 ) -> None:
     """Simulate a B2B SaaS business: every contract table as Parquet, deterministic per seed,
     with churn and expansion driven by a latent account state, and its ground truth."""
+    # Imported here: the simulator brings pandas, which no other command needs to start.
+    from simulator.config import make_config
+    from simulator.run import simulate
+
     config = make_config(
         accounts=accounts,
         months=months,
