@@ -103,7 +103,7 @@ def build(inputs: FeatureInputs) -> ir.Table:
         windows,
         ["consumption_7d", "consumption_30d", "consumption_31_90d", "consumption_90d"],
     )
-    out = attach(out, _current_term_usage(inputs, consumption))
+    out = attach(out, _current_term_usage(inputs, consumption, per_segment))
     expected = out.quota * out.elapsed_days.cast("float64") / out.term_days.cast("float64")
     quota_ok = out.quota.notnull() & (out.quota > 0)
     daily_rate = out.consumption_30d / 30.0
@@ -125,7 +125,9 @@ def build(inputs: FeatureInputs) -> ir.Table:
     )
 
 
-def _current_term_usage(inputs: FeatureInputs, consumption: ir.Table) -> ir.Table:
+def _current_term_usage(
+    inputs: FeatureInputs, consumption: ir.Table, per_segment: ir.Table
+) -> ir.Table:
     """Per snapshot: quota, elapsed and total days of the current term, and units used in it.
 
     The current term is the line covering t - 1 with a quota and the latest start_date
@@ -144,7 +146,7 @@ def _current_term_usage(inputs: FeatureInputs, consumption: ir.Table) -> ir.Tabl
     # Units before a day d = running total over rows dated < d. Query points sort before the
     # consumption rows of the same date, so their running total excludes that date (however
     # many rows a date has: no per-day aggregation needed).
-    points = consumption.select(
+    points = _running_rows(inputs, consumption, per_segment, terms).select(
         "account_id",
         "date",
         "units",
@@ -190,3 +192,36 @@ def _current_term_usage(inputs: FeatureInputs, consumption: ir.Table) -> ir.Tabl
         elapsed_days=days_between(joined.snapshot_date, joined.start_date),
         term_days=days_between(joined.end_date, joined.start_date),
     )
+
+
+def _running_rows(
+    inputs: FeatureInputs, consumption: ir.Table, per_segment: ir.Table, terms: ir.Table
+) -> ir.Table:
+    """(account_id, date, units): the rows the running total needs, far fewer than the
+    metered rows. A segment's units count as one row on its first day, exact for every query
+    point that is not inside it: snapshot dates are segment edges, so only a term start can
+    fall inside a segment, and the segments of an account holding one of its term starts
+    stay day by day. Days outside every segment (before the first edge, or on and after the
+    last snapshot) stay day by day too."""
+    ds = inputs.day_segments
+    starts = terms.select(s_account="account_id", s_day="start_date").distinct()
+    split = (
+        starts.join(ds, starts.s_day == ds.day)
+        .select(x_account="s_account", x_segment="segment_id")
+        .distinct()
+    )
+    first_days = ds.group_by(f_segment="segment_id").agg(first_day=ds.day.min())
+    whole = per_segment.anti_join(
+        split,
+        [per_segment.account_id == split.x_account, per_segment.segment_id == split.x_segment],
+    )
+    whole = whole.join(first_days, whole.segment_id == first_days.f_segment).select(
+        "account_id", date="first_day", units="units"
+    )
+    located = consumption.left_join(ds, consumption.date == ds.day)
+    located = located.left_join(
+        split,
+        [located.account_id == split.x_account, located.segment_id == split.x_segment],
+    )
+    daily = located.filter(located.segment_id.isnull() | located.x_account.notnull())
+    return whole.union(daily.select("account_id", "date", "units"))

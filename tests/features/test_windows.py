@@ -94,6 +94,11 @@ def features(tmp_path_factory: pytest.TempPathFactory):
                 {"account_id": "A1", "date": "2024-05-01", "units": 7.0},  # outside 30d
                 {"account_id": "A1", "date": "2024-06-01", "units": 1000.0},  # at t: outside
                 {"account_id": "A1", "date": "2024-06-01", "units": 500.0},
+                # the term starts inside the segment [2023-12-04, 2024-03-03): its days
+                # before the start are not used, those after are; a whole segment counts
+                {"account_id": "A1", "date": "2023-12-20", "units": 1000.0},
+                {"account_id": "A1", "date": "2024-02-10", "units": 20.0},
+                {"account_id": "A1", "date": "2024-03-15", "units": 5.0},
             ],
             "contacts": [
                 {
@@ -202,9 +207,9 @@ def test_champion_departure_at_t_minus_90_counts_and_one_at_t_does_not(features)
 def test_consumption_window_and_quota_burn(features) -> None:
     r = row(features, "A1", T)
     assert r.consumption_30d == 13
-    # Term 2024-01-01..2025-01-01 (366 days), 152 days elapsed, 170 units used before t.
-    assert r.quota_burn_ratio == pytest.approx(170 / (3660 * 152 / 366))
-    assert r.quota_used_fraction == pytest.approx(170 / 3660)
+    # Term 2024-01-01..2025-01-01 (366 days), 152 days elapsed, 195 units used before t.
+    assert r.quota_burn_ratio == pytest.approx(195 / (3660 * 152 / 366))
+    assert r.quota_used_fraction == pytest.approx(195 / 3660)
 
 
 def test_ticket_closed_at_t_is_still_open_and_one_opened_at_t_is_not_yet(features) -> None:
