@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -540,10 +539,10 @@ def _explanations(
     by side when ``threads`` >= 2 (the C call releases the GIL, so a what-if waits for the
     slower model, not for both); more rows by ``explain`` on ``threads`` threads."""
     out: dict[str, Explanation] = {}
-    if n == 1 and threads >= 2 and len(views) == 2:
+    if n == 1 and threads >= 2:
         t0 = time.perf_counter()
         (first, first_view), (second, second_view) = views.items()
-        pending = _side_pool().submit(second_view.single_row, matrices[second])
+        pending = _SIDE_POOL.submit(second_view.single_row, matrices[second])
         out[first] = first_view.single_row(matrices[first])
         out[second] = pending.result()
         seconds[f"{first}_explain"] = seconds[f"{second}_explain"] = time.perf_counter() - t0
@@ -558,17 +557,8 @@ def _explanations(
     return out
 
 
-_SIDE_POOL: ThreadPoolExecutor | None = None
-_SIDE_POOL_LOCK = threading.Lock()
-
-
-def _side_pool() -> ThreadPoolExecutor:
-    """One worker thread for the second model of a what-if row, made on first use."""
-    global _SIDE_POOL
-    with _SIDE_POOL_LOCK:
-        if _SIDE_POOL is None:
-            _SIDE_POOL = ThreadPoolExecutor(1, thread_name_prefix="churnlight-explain")
-        return _SIDE_POOL
+_SIDE_POOL = ThreadPoolExecutor(1, thread_name_prefix="churnlight-explain")
+"""Explains the second model of a what-if row; its one thread starts on first use."""
 
 
 def score_table(

@@ -210,7 +210,8 @@ _SXX = _N * (_N + 1) * (2 * _N + 1) / 6
 
 def _account_level(inputs: FeatureInputs) -> ir.Table:
     us = inputs.user_segments
-    with_bits = "core_bits" in us.columns
+    # No feature scan: the core features ride in the user scan's bits.
+    with_bits = inputs.feature_segments is None
     per_segment = {
         "n_events": us.n_events.sum(),
         "quantity": us.quantity.sum(),
