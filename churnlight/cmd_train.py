@@ -182,18 +182,20 @@ def print_report(payload: dict[str, Any]) -> None:
             title=f"{len(top)} accounts most at risk on {top[0]['snapshot_date']}",
             title_justify="left",
         )
-        for column in ("#", "account", "segment", "MRR", "churn prob.", "main driver"):
+        for column in ("#", "account", "segment", "MRR", "churn prob.", "main reason", "context"):
             table.add_column(
                 column, justify="right" if column in ("#", "MRR", "churn prob.") else "left"
             )
         for row in top:
             mrr = "-" if row["mrr"] is None else f"${row['mrr']:,.0f}"
+            main = row.get("main_reason")
             table.add_row(
                 str(row["rank"]),
                 row["account_id"],
                 row.get("segment") or "-",
                 mrr,
                 f"{row['churn_probability']:.0%}",
-                row["reason"],
+                main["reason"] if main else "-",
+                "; ".join(row.get("context") or []) or "-",
             )
         console.print(table)

@@ -6,8 +6,12 @@ below; every error names the file and the key (``playbooks[2].when[0].op``), so 
 reaches an account.
 
 A playbook applies to an account when both hold:
-- drivers: one of the top drivers *raising* its ``score`` (churn or expansion) is of one of
-  its ``families`` or is one of its ``features`` (skipped when both lists are empty);
+- drivers: one of the top actionable drivers *raising* its ``score`` (churn or expansion) is
+  of one of its ``families`` or carries the signal of one of its ``features`` (skipped when
+  both lists are empty). Drivers are signals (``features.signals``): a play listing
+  ``quota_burn_ratio`` also fits when the quota signal is named by ``quota_used_fraction``.
+  Context families and features (timing, size: ``FeatureSpec.role``) never name a cause, so
+  a play cannot list them here; use a ``when`` condition on them instead;
 - conditions: its ``when`` conditions hold on the account's values (``match: all``, the
   default, or ``any``). A condition on a value the account lacks (null, or a feature the
   snapshot does not have) is false.
@@ -22,7 +26,7 @@ import difflib
 import operator
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,7 +34,8 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from features.metadata import Family
+from features.metadata import CONTEXT_FAMILIES, Family
+from features.signals import default_signal
 from serving.errors import PlaybookError
 
 SCHEMA_VERSION = 1
@@ -77,6 +82,12 @@ class Playbook(BaseModel):
     def _has_a_trigger(self) -> Playbook:
         if not (self.families or self.features or self.when):
             raise ValueError("give families, features or when: a play must say when it applies")
+        context = [f for f in self.families if f in CONTEXT_FAMILIES]
+        if context:
+            raise ValueError(
+                f"families {context} are context (timing, size), never a cause a play answers; "
+                "put a `when` condition on their features instead"
+            )
         return self
 
 
@@ -140,6 +151,11 @@ def load_playbooks(
         for j, name in enumerate(play.features):
             if name not in known:
                 problems.append(f"playbooks[{i}].features[{j}]: {_unknown(name, known)}")
+            elif name in _context_features():
+                problems.append(
+                    f"playbooks[{i}].features[{j}]: {name!r} is context (timing, size), never "
+                    "a cause a play answers; put a `when` condition on it instead"
+                )
         for j, cond in enumerate(play.when):
             if cond.feature not in known:
                 problems.append(
@@ -148,6 +164,13 @@ def load_playbooks(
     if problems:
         raise PlaybookError(f"{file}: " + "; ".join(problems))
     return PlaybookLibrary(tuple(parsed.playbooks), str(file))
+
+
+@lru_cache(maxsize=1)
+def _context_features() -> frozenset[str]:
+    from features.transforms import all_feature_specs
+
+    return frozenset(s.name for s in all_feature_specs() if not s.actionable)
 
 
 def _unknown(name: str, known: Collection[str]) -> str:
@@ -159,7 +182,8 @@ def _unknown(name: str, known: Collection[str]) -> str:
 # ---- matching ------------------------------------------------------------------------------
 
 Drivers = Sequence[Sequence[Mapping[str, Any]]]
-"""Per account, the drivers raising one score: mappings with ``feature`` and ``family``."""
+"""Per account, the actionable drivers raising one score: mappings with ``feature``,
+``family`` and ``signal``."""
 ValueGetter = Callable[[str], Sequence[Any] | np.ndarray | None]
 """name -> the n values of a feature or score field (numbers, text, None/NaN for null), or None
 when the rows do not have it."""
@@ -182,7 +206,8 @@ class PlaybookLibrary:
         return [
             (
                 play,
-                set(play.families) | set(play.features),
+                {f"family:{f}" for f in play.families}
+                | {f"signal:{default_signal(f)}" for f in play.features},
                 [(c.feature, _predicate(c)) for c in play.when],
             )
             for play in self.playbooks
@@ -243,7 +268,7 @@ class PlaybookLibrary:
                 because = [
                     d["feature"]
                     for d in drivers[play.score][i]
-                    if d["feature"] in keys or d["family"] in keys
+                    if f"family:{d['family']}" in keys or f"signal:{d['signal']}" in keys
                 ]
                 if because:
                     row.append((p, because))
@@ -285,10 +310,10 @@ class PlaybookLibrary:
                 index = columns[play.score]
                 wanted = {
                     j
-                    for j, (name, family) in enumerate(
-                        zip(index.names, index.families, strict=True)
+                    for j, (family, signal) in enumerate(
+                        zip(index.families, index.signals, strict=True)
                     )
-                    if name in keys or family in keys
+                    if f"family:{family}" in keys or f"signal:{signal}" in keys
                 }
                 mask &= np.isin(index.columns, list(wanted)).any(axis=1)
             accepted.append(wanted)
@@ -311,11 +336,14 @@ VECTOR_MIN_ROWS = 64
 
 @dataclass(frozen=True)
 class DriverColumns:
-    """The drivers raising one score as (n, k) model column indices, -1 where fewer."""
+    """The actionable drivers raising one score as (n, k) model column indices (each
+    driver's named feature), -1 where fewer; with every model column's name, family and
+    signal."""
 
     columns: np.ndarray
     names: Sequence[str]
     families: Sequence[str | None]
+    signals: Sequence[str]
 
 
 def _as_list(column: Sequence[Any] | np.ndarray) -> list[Any]:

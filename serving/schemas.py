@@ -22,16 +22,30 @@ SCALAR_MESSAGE = "takes a number, text, true/false or null"
 _DRIVER_UP = {
     "feature": "champion_departures_90d",
     "family": "champions",
+    "signal": "champion_departures",
+    "role": "actionable",
     "value": 1.0,
     "contribution": 0.83,
-    "reason": "1 champion(s) left in the last 90 days",
+    "reason": "1 champion(s) left in the last 90 days (higher than 92% of mid-market accounts)",
+}
+_CONTEXT = {
+    "feature": "days_to_renewal",
+    "family": "lifecycle",
+    "signal": "renewal_timing",
+    "role": "context",
+    "value": 62.0,
+    "contribution": 0.35,
+    "reason": "Renewal in 62 days",
 }
 _DRIVER_DOWN = {
     "feature": "seat_utilization_30d",
     "family": "usage_depth",
+    "signal": "seat_utilization",
+    "role": "actionable",
     "value": 0.91,
     "contribution": -0.42,
-    "reason": "91% of licensed seats active in the last 30 days",
+    "reason": "91% of licensed seats active in the last 30 days (higher than 85% of "
+    "mid-market accounts)",
 }
 _VERSIONS = {
     "churn_model_version": "churnlight-churn/3",
@@ -61,12 +75,16 @@ ACCOUNT_EXAMPLE: dict[str, Any] = {
     "days_to_renewal": 62,
     "segment": "mid_market",
     "csm_id": "csm07",
+    "main_reason": _DRIVER_UP,
+    "context": [_CONTEXT],
     "churn": {
         "probability": 0.31,
         "raw_score": -0.79,
         "base_value": -2.1,
-        "drivers_up": [_DRIVER_UP],
+        "drivers_up": [_DRIVER_UP, _CONTEXT],
         "drivers_down": [_DRIVER_DOWN],
+        "main_reason": _DRIVER_UP,
+        "context": [_CONTEXT],
     },
     "expansion": {
         "probability": 0.08,
@@ -74,6 +92,8 @@ ACCOUNT_EXAMPLE: dict[str, Any] = {
         "base_value": -2.0,
         "drivers_up": [],
         "drivers_down": [_DRIVER_UP | {"contribution": -0.4}],
+        "main_reason": None,
+        "context": [],
     },
     "playbooks": [_PLAY],
     "what_if": False,
@@ -87,19 +107,38 @@ class Versions(BaseModel):
 
 
 class Driver(BaseModel):
-    feature: str
-    family: str | None = Field(None, description="the feature's family (playbooks key on it)")
-    value: FeatureValue = Field(description="the value the model saw (null: missing)")
-    contribution: float = Field(description="SHAP contribution to the raw score, log-odds")
-    reason: str = Field(description="plain words from the feature's template")
+    """One signal's push on a score (features carrying one signal are one driver)."""
+
+    feature: str = Field(description="the member of the signal that pushes hardest")
+    family: str | None = Field(None, description="that feature's family (playbooks key on it)")
+    signal: str | None = Field(None, description="the signal: the features grouped as one")
+    role: Literal["context", "actionable"] | None = Field(
+        None, description="context explains when and how much; actionable names a cause"
+    )
+    value: FeatureValue = Field(
+        description="the feature's value as the model saw it (null: missing)"
+    )
+    contribution: float = Field(
+        description="SHAP contribution of the whole signal to the raw score, log-odds"
+    )
+    reason: str = Field(
+        description="plain words, with a yardstick for actionable signals: the account's own "
+        "past and its segment's peers"
+    )
 
 
 class ScoreExplanation(BaseModel):
     probability: float = Field(ge=0, le=1, description="calibrated")
     raw_score: float = Field(description="log-odds: base_value + sum of all contributions")
     base_value: float = Field(description="expected raw score over the training data")
-    drivers_up: list[Driver] = Field(description="largest contributions raising this score")
-    drivers_down: list[Driver] = Field(description="largest contributions lowering it")
+    drivers_up: list[Driver] = Field(description="signals raising this score most")
+    drivers_down: list[Driver] = Field(description="signals lowering it most")
+    main_reason: Driver | None = Field(
+        None, description="the actionable signal raising this score most (null: none)"
+    )
+    context: list[Driver] = Field(
+        default_factory=list, description="context signals raising this score (timing, size)"
+    )
 
 
 class PlaybookHit(BaseModel):
@@ -130,6 +169,12 @@ class AccountScore(Versions):
     days_to_renewal: int | None
     segment: str | None
     csm_id: str | None
+    main_reason: Driver | None = Field(
+        None, description="the cause to act on: churn's actionable driver raising it most"
+    )
+    context: list[Driver] = Field(
+        default_factory=list, description="churn's context facts (renewal timing, size)"
+    )
     churn: ScoreExplanation
     expansion: ScoreExplanation
     playbooks: list[PlaybookHit]
@@ -149,7 +194,10 @@ class AccountSummary(BaseModel):
     days_to_renewal: int | None
     segment: str | None
     csm_id: str | None
-    top_churn_reason: str | None = Field(description="the reason of the top driver up")
+    top_churn_reason: str | None = Field(
+        description="the main reason's sentence: the actionable driver raising churn most"
+    )
+    main_reason_family: str | None = Field(None, description="the main reason's family")
     playbooks: list[str] = Field(description="ids of the plays that apply")
 
 
@@ -175,6 +223,7 @@ class PortfolioPage(Versions):
                         }
                         | {
                             "top_churn_reason": _DRIVER_UP["reason"],
+                            "main_reason_family": _DRIVER_UP["family"],
                             "playbooks": ["champion_rescue"],
                         }
                     ],
@@ -280,6 +329,10 @@ class FeatureInfo(BaseModel):
     description: str | None
     unit: str | None
     template: str | None
+    role: Literal["context", "actionable"] | None = Field(
+        None, description="context (timing, size) or actionable (a cause a CSM can work on)"
+    )
+    signal: str | None = Field(None, description="features of one signal make one driver")
     categories: list[str] | None = None
     importance_gain: float = Field(description="share of the model's total split gain")
 
@@ -313,7 +366,9 @@ class ModelResponse(Versions):
     loaded_at: str
     playbooks: list[str]
     scoring: dict[str, Any] = Field(
-        description="tier thresholds, drivers per score, expansion uplift"
+        description="tier thresholds and their basis (base_rate: odds 1.5, 3 and 6 times the "
+        "churn model's base rate; fixed: set by CHURNLIGHT_TIER_*), drivers per score, the "
+        "smallest driver listed, expansion uplift"
     )
 
 

@@ -7,19 +7,22 @@ Definitions (data contract section 4, "Scores"):
 - ``churn_probability`` / ``expansion_probability``: the bundle's calibration applied to the
   booster's raw score (contributions plus base value);
 - ``risk_tier`` from the churn probability: ``medium`` from the medium threshold on, ``high``
-  from the high one, ``critical`` from the critical one, ``low`` below them all (defaults
-  0.10, 0.25, 0.50; ``CHURNLIGHT_TIER_*``);
+  from the high one, ``critical`` from the critical one, ``low`` below them all. By default
+  the thresholds are relative to the book's base rate (the churn model's training label
+  rate): the probabilities whose odds are 1.5, 3 and 6 times the base odds
+  (``tier_thresholds_for``); ``CHURNLIGHT_TIER_MEDIUM/_HIGH/_CRITICAL`` fix them instead;
 - ``revenue_at_risk`` = mrr x 12 x churn_probability (a year of revenue);
 - ``expected_expansion_mrr`` = mrr x expansion_probability x ``expansion_uplift`` (default
   0.10, the contract's expansion threshold, so a lower bound; monthly);
-- drivers: per score, the ``top_k`` features with the largest positive contributions (up:
-  raising that score) and the largest negative ones (down), each with its value as the model
-  saw it, its SHAP contribution in log-odds and the reason rendered from its template.
+- drivers: per score, the ``top_k`` signals with the largest positive contributions (up:
+  raising that score) and the largest negative ones (down), each with the value of its
+  strongest member as the model saw it, the signal's SHAP contribution in log-odds (the sum
+  of its members') and the reason in words; ``main_reason`` is the actionable driver raising
+  the score most and ``context`` the context facts raising it (``features.reasons``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 import time
@@ -32,8 +35,9 @@ from typing import Any, Protocol
 import numpy as np
 import pyarrow as pa
 
-from features.metadata import FeatureSpec, format_value, render_reason
+from features.metadata import FeatureSpec
 from features.model_bundle import ModelBundle
+from features.reasons import PeerReference, ReasonBook, ReasonConfig, Reasons
 from serving.explain import Explanation, SingleRowExplainer, explain
 from serving.playbooks import DriverColumns, PlaybookLibrary
 
@@ -41,15 +45,48 @@ TIERS = ("low", "medium", "high", "critical")
 CHUNK_ROWS = 50_000
 
 
+TIER_ODDS_MULTIPLES = (1.5, 3.0, 6.0)
+"""Default tiers: medium, high and critical start where the odds of churn are this many times
+the base odds of the book."""
+FALLBACK_TIERS = (0.10, 0.25, 0.50)
+"""Tiers of a model that records no base rate (bundles written before it did)."""
+
+
 @dataclass(frozen=True)
 class ScoringConfig:
-    tier_thresholds: tuple[float, float, float] = (0.10, 0.25, 0.50)
+    tier_thresholds: tuple[float, float, float] | None = None
+    """Fixed thresholds; None: relative to the churn model's base rate."""
     top_k: int = 5
     expansion_uplift: float = 0.10
+    reasons: ReasonConfig = field(default_factory=ReasonConfig)
 
     @classmethod
     def from_settings(cls, settings: Any) -> ScoringConfig:
-        return cls(settings.tier_thresholds, settings.top_drivers, settings.expansion_uplift)
+        return cls(
+            settings.tier_thresholds,
+            settings.top_drivers,
+            settings.expansion_uplift,
+            ReasonConfig(
+                min_contribution=settings.min_driver_contribution,
+                missing_main_min=settings.missing_main_reason_min,
+            ),
+        )
+
+    def tiers_for(self, churn: ModelView) -> tuple[float, float, float]:
+        """The thresholds in force with the churn model ``churn``."""
+        if self.tier_thresholds is not None:
+            return self.tier_thresholds
+        return tier_thresholds_for(churn.base_rate)
+
+
+def tier_thresholds_for(base_rate: float | None) -> tuple[float, float, float]:
+    """Churn probabilities whose odds are ``TIER_ODDS_MULTIPLES`` x the odds of
+    ``base_rate``; ``FALLBACK_TIERS`` when the rate is unknown or degenerate."""
+    if base_rate is None or not 0.0 < base_rate < 1.0:
+        return FALLBACK_TIERS
+    odds = base_rate / (1.0 - base_rate)
+    low, mid, high = (m * odds / (1.0 + m * odds) for m in TIER_ODDS_MULTIPLES)
+    return (round(low, 4), round(mid, 4), round(high, 4))
 
 
 def risk_tiers(churn_probability: np.ndarray, thresholds: Sequence[float]) -> np.ndarray:
@@ -172,14 +209,24 @@ class ModelView:
         self.bundle = bundle
         self.version = version
         self.names = bundle.feature_names
-        own = {s["name"]: _spec(s) for s in bundle.feature_specs if "name" in s}
+        own = {s["name"]: FeatureSpec.from_dict(s) for s in bundle.feature_specs if "name" in s}
         fallback = dict(fallback_specs or {})
         self.specs: list[FeatureSpec | None] = [own.get(n) or fallback.get(n) for n in self.names]
-        self.families = [s.family if s else "" for s in self.specs]
         self.family_or_none: list[str | None] = [s.family if s else None for s in self.specs]
+        self.signals: list[str] = [
+            s.signal if s else n for s, n in zip(self.specs, self.names, strict=True)
+        ]
         self.categories: list[tuple[str, ...] | None] = [
             c.categories if c.kind == "categorical" else None for c in bundle.columns
         ]
+        self.reasons = ReasonBook(
+            self.names,
+            self.specs,
+            self.categories,
+            PeerReference.from_dict(bundle.metadata.get("reference")),
+        )
+        rate = bundle.metadata.get("base_rate")
+        self.base_rate: float | None = float(rate) if rate is not None else None
         self._codes: list[dict[str, int] | None] = [
             {v: i for i, v in enumerate(cats)} if cats is not None else None
             for cats in self.categories
@@ -215,10 +262,6 @@ class ModelView:
         """The explainer of one what-if row (LightGBM's single-row fast path)."""
         return SingleRowExplainer(self.booster)
 
-    def is_categorical(self, name: str) -> bool:
-        j = self.index.get(name)
-        return j is not None and self.categories[j] is not None
-
     def is_derived(self, name: str) -> bool:
         j = self.index.get(name)
         return j is not None and self.bundle.columns[j].kind == "derived"
@@ -241,13 +284,6 @@ class ModelView:
                     append(value if type(value) is float else _as_float(value))
             matrix[i] = values
         return matrix
-
-    def reason(self, j: int, value: float | str | None) -> str:
-        spec = self.specs[j]
-        if spec is not None:
-            return render_reason(spec, value)
-        shown = "no data" if value is None else format_value(value, "score")
-        return f"{self.names[j]} is {shown}"
 
 
 def _as_float(value: Any) -> float:
@@ -274,27 +310,25 @@ def _derived(op: str | None, a: Any, b: Any) -> float:
     return out if math.isfinite(out) else math.nan
 
 
-def _spec(data: Mapping[str, Any]) -> FeatureSpec:
-    fields = {f.name for f in dataclasses.fields(FeatureSpec)}
-    clean = {k: v for k, v in data.items() if k in fields}
-    clean["requires"] = tuple(clean.get("requires", ()))
-    return FeatureSpec(**clean)
-
-
 # ---- scored rows -----------------------------------------------------------------------------
 
 
 @dataclass
 class Explained:
-    """One score of n rows: probability, raw score, base value and the top drivers."""
+    """One score of n rows: probability, raw score, base value and the reasons."""
 
     probability: np.ndarray
     raw_score: np.ndarray
     base_value: np.ndarray
-    up: list[list[dict[str, Any]]]
-    down: list[list[dict[str, Any]]]
-    up_columns: np.ndarray
-    """(n, k) model column indices of the drivers up, -1 where fewer (for playbooks)."""
+    reasons: Reasons
+
+    @property
+    def up(self) -> list[list[dict[str, Any]]]:
+        return self.reasons.up
+
+    @property
+    def down(self) -> list[list[dict[str, Any]]]:
+        return self.reasons.down
 
 
 @dataclass
@@ -326,6 +360,8 @@ class ScoredBatch:
     def record(self, i: int) -> dict[str, Any]:
         return {
             **self.summary_fields(i),
+            "main_reason": self.churn.reasons.main[i],
+            "context": self.churn.reasons.context[i],
             "churn": _explained_record(self.churn, i),
             "expansion": _explained_record(self.expansion, i),
             "playbooks": self.playbooks[i],
@@ -351,11 +387,12 @@ class ScoredBatch:
         }
 
     def summary(self, i: int) -> dict[str, Any]:
-        """The portfolio row: scores without the driver lists, the top reason, play ids."""
-        top = self.churn.up[i]
+        """The portfolio row: scores without the driver lists, the main reason, play ids."""
+        main = self.churn.reasons.main[i]
         return {
             **self.summary_fields(i),
-            "top_churn_reason": top[0]["reason"] if top else None,
+            "top_churn_reason": main["reason"] if main else None,
+            "main_reason_family": main["family"] if main else None,
             "playbooks": [p["id"] for p in self.playbooks[i]],
         }
 
@@ -365,6 +402,8 @@ class ScoredBatch:
             [
                 ("feature", pa.string()),
                 ("family", pa.string()),
+                ("signal", pa.string()),
+                ("role", pa.string()),
                 ("value", pa.float64()),
                 ("category", pa.string()),
                 ("contribution", pa.float64()),
@@ -421,8 +460,25 @@ class ScoredBatch:
                 "playbooks": pa.array(
                     [[p["id"] for p in row] for row in self.playbooks], pa.list_(pa.string())
                 ),
+                **_main_reason_columns("main_reason", self.churn.reasons.main),
+                "context": pa.array(
+                    [[c["reason"] for c in row] for row in self.churn.reasons.context],
+                    pa.list_(pa.string()),
+                ),
+                "expansion_main_reason": pa.array(
+                    [m["reason"] if m else None for m in self.expansion.reasons.main], pa.string()
+                ),
             }
         )
+
+
+def _main_reason_columns(prefix: str, main: list[dict[str, Any] | None]) -> dict[str, pa.Array]:
+    """``<prefix>_feature``, ``<prefix>_family`` and ``<prefix>`` (the sentence)."""
+    return {
+        f"{prefix}_feature": pa.array([m["feature"] if m else None for m in main], pa.string()),
+        f"{prefix}_family": pa.array([m["family"] if m else None for m in main], pa.string()),
+        prefix: pa.array([m["reason"] if m else None for m in main], pa.string()),
+    }
 
 
 def _explained_record(explained: Explained, i: int) -> dict[str, Any]:
@@ -432,6 +488,8 @@ def _explained_record(explained: Explained, i: int) -> dict[str, Any]:
         "base_value": float(explained.base_value[i]),
         "drivers_up": explained.up[i],
         "drivers_down": explained.down[i],
+        "main_reason": explained.reasons.main[i],
+        "context": explained.reasons.context[i],
     }
 
 
@@ -471,15 +529,16 @@ def score_frame(
         matrices[name] = matrices["churn"] if name != "churn" and shared else frame.encode(view)
         seconds[f"{name}_encode"] = time.perf_counter() - t0
     shap_values = _explanations(views, matrices, n, threads, seconds)
+    segment = _object_column(frame, "segment", n)
     for name, view in views.items():
         t0 = time.perf_counter()
-        explained[name] = _explained(view, matrices[name], shap_values[name], config.top_k)
+        explained[name] = _explained(view, matrices[name], shap_values[name], config, segment)
         seconds[f"{name}_drivers"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     churn_p = explained["churn"].probability
     expansion_p = explained["expansion"].probability
-    tiers = risk_tiers(churn_p, config.tier_thresholds)
+    tiers = risk_tiers(churn_p, config.tiers_for(churn))
     mrr = _float_column(frame, "mrr", n)
     score_fields: dict[str, np.ndarray] = {
         "churn_probability": churn_p,
@@ -497,12 +556,15 @@ def score_frame(
                     return matrix[:, view.index[name]]
         return column
 
-    drivers = {"churn": explained["churn"].up, "expansion": explained["expansion"].up}
+    drivers = {name: explained[name].reasons.actionable_up for name in views}
     columns = {
-        "churn": DriverColumns(explained["churn"].up_columns, churn.names, churn.family_or_none),
-        "expansion": DriverColumns(
-            explained["expansion"].up_columns, expansion.names, expansion.family_or_none
-        ),
+        name: DriverColumns(
+            explained[name].reasons.actionable_columns,
+            view.names,
+            view.family_or_none,
+            view.signals,
+        )
+        for name, view in views.items()
     }
     hits = playbooks.match(n, drivers, values, columns)
     seconds["playbooks"] = time.perf_counter() - t0
@@ -518,7 +580,7 @@ def score_frame(
         expected_expansion_mrr=mrr * expansion_p * config.expansion_uplift,
         days_to_renewal=_float_column(frame, "days_to_renewal", n),
         lifecycle_stage=_object_column(frame, "lifecycle_stage", n),
-        segment=_object_column(frame, "segment", n),
+        segment=segment,
         csm_id=_object_column(frame, "csm_id", n),
         playbooks=hits,
         churn_model_version=churn.version,
@@ -577,81 +639,22 @@ def score_table(
         )
 
 
-def _explained(view: ModelView, matrix: np.ndarray, values: Explanation, top_k: int) -> Explained:
+def _explained(
+    view: ModelView,
+    matrix: np.ndarray,
+    values: Explanation,
+    config: ScoringConfig,
+    peers: np.ndarray,
+) -> Explained:
     raw = values.raw_score
-    reasons: dict[tuple[int, float | str | None], str] = {}
-    up_columns, down_columns = top_columns(values.contributions, top_k)
     return Explained(
         probability=view.bundle.calibration.apply(raw),
         raw_score=raw,
         base_value=values.base_value,
-        up=_drivers(view, matrix, values.contributions, up_columns, reasons),
-        down=_drivers(view, matrix, values.contributions, down_columns, reasons),
-        up_columns=up_columns,
+        reasons=view.reasons.explain(
+            values.contributions, matrix, config.top_k, peers, config.reasons
+        ),
     )
-
-
-def _drivers(
-    view: ModelView,
-    matrix: np.ndarray,
-    contributions: np.ndarray,
-    columns: np.ndarray,
-    reasons: dict[tuple[int, float | str | None], str],
-) -> list[list[dict[str, Any]]]:
-    """The drivers at ``columns`` (from ``top_columns``) as dicts, per row; each reason is
-    rendered once per (feature, value)."""
-    n = len(columns)
-    safe = np.maximum(columns, 0)
-    rows = np.arange(n)[:, None]
-    counts = (columns >= 0).sum(axis=1).tolist()
-    column_rows = columns.tolist()
-    value_rows = matrix[rows, safe].tolist()
-    contribution_rows = contributions[rows, safe].tolist()
-    names, families, categories = view.names, view.family_or_none, view.categories
-    out: list[list[dict[str, Any]]] = []
-    for i in range(n):
-        found = []
-        cols, vals, contribs = column_rows[i], value_rows[i], contribution_rows[i]
-        for slot in range(counts[i]):
-            j = cols[slot]
-            encoded = vals[slot]
-            cats = categories[j]
-            value: float | str | None
-            if encoded != encoded:  # NaN: missing
-                value = None
-            elif cats is not None:
-                value = cats[int(encoded)]
-            else:
-                value = encoded
-            reason = reasons.get((j, value))
-            if reason is None:
-                reason = reasons[(j, value)] = view.reason(j, value)
-            found.append(
-                {
-                    "feature": names[j],
-                    "family": families[j],
-                    "value": value,
-                    "contribution": contribs[slot],
-                    "reason": reason,
-                }
-            )
-        out.append(found)
-    return out
-
-
-def top_columns(contributions: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(n, k) column indices of each row's k largest positive contributions (up, largest
-    first) and k most negative ones (down, most negative first); -1 after the last one of
-    the right sign. One sort serves both."""
-    n, f = contributions.shape
-    k = min(k, f)
-    order = np.argsort(contributions, axis=1, kind="stable")
-    rows = np.arange(n)[:, None]
-    down = order[:, :k].copy()
-    up = order[:, ::-1][:, :k].copy()
-    down[contributions[rows, down] >= 0] = -1
-    up[contributions[rows, up] <= 0] = -1
-    return up, down
 
 
 def _float_column(frame: Frame, name: str, n: int) -> np.ndarray:

@@ -57,14 +57,27 @@ class ServingSettings(BaseSettings):
     max_page_size: int = Field(default=500, ge=1, description="largest page of GET /v1/accounts")
 
     # -- scores ----------------------------------------------------------------------------
-    tier_medium: float = Field(
-        default=0.10, gt=0, lt=1, description="churn probability of 'medium'"
+    tier_medium: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="churn probability of 'medium'; unset (all three): relative to the base rate",
     )
-    tier_high: float = Field(default=0.25, gt=0, lt=1, description="churn probability of 'high'")
-    tier_critical: float = Field(
-        default=0.50, gt=0, lt=1, description="churn probability of 'critical'"
+    tier_high: float | None = Field(
+        default=None, gt=0, lt=1, description="churn probability of 'high'"
+    )
+    tier_critical: float | None = Field(
+        default=None, gt=0, lt=1, description="churn probability of 'critical'"
     )
     top_drivers: int = Field(default=5, ge=1, le=50, description="drivers up and down per score")
+    min_driver_contribution: float = Field(
+        default=0.02, ge=0, description="drivers under this many log-odds are not listed"
+    )
+    missing_main_reason_min: float = Field(
+        default=0.25,
+        ge=0,
+        description="a driver whose value is missing is a main reason only from this log-odds",
+    )
     expansion_uplift: float = Field(
         default=0.10,
         gt=0,
@@ -101,7 +114,15 @@ class ServingSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_tiers(self) -> ServingSettings:
-        if not self.tier_medium < self.tier_high < self.tier_critical:
+        given = [t is not None for t in (self.tier_medium, self.tier_high, self.tier_critical)]
+        if not any(given):
+            return self
+        if not all(given):
+            raise ValueError(
+                "set all three tier thresholds (CHURNLIGHT_TIER_MEDIUM, _HIGH, _CRITICAL) or "
+                "none (tiers relative to the base rate)"
+            )
+        if not self.tier_medium < self.tier_high < self.tier_critical:  # type: ignore[operator]
             raise ValueError(
                 f"tier thresholds must rise: medium {self.tier_medium} < high {self.tier_high} "
                 f"< critical {self.tier_critical}"
@@ -122,7 +143,10 @@ class ServingSettings(BaseSettings):
         return Path(uri.removeprefix("sqlite:///")).expanduser()
 
     @property
-    def tier_thresholds(self) -> tuple[float, float, float]:
+    def tier_thresholds(self) -> tuple[float, float, float] | None:
+        """The fixed thresholds, or None: relative to the churn model's base rate."""
+        if self.tier_medium is None or self.tier_high is None or self.tier_critical is None:
+            return None
         return (self.tier_medium, self.tier_high, self.tier_critical)
 
     def threads(self) -> int:

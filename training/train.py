@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from features.metadata import FeatureSpec, render_reason
+from features.metadata import FeatureSpec
 from features.model_bundle import ModelBundle
+from features.reasons import PeerReference, ReasonBook, peer_reference
 from training import baselines, calibration, model, splits
 from training.dataset import LabelSpec, ModelData, as_date
 from training.errors import TrainingError
@@ -712,7 +713,16 @@ def _bundle_metadata(
     except PackageNotFoundError:
         churnlight_version = "unknown"
     table = _table_facts(data)
+    labeled = data.labeled(spec.name)
     return {
+        "base_rate": float(np.mean(data.labels[spec.name][labeled])) if labeled.any() else None,
+        "reference": peer_reference(
+            data.matrix,
+            data.feature_names,
+            [c.kind != "categorical" for c in data.columns],
+            data.groups.get("segment"),
+            seed=0,
+        ).to_dict(),
         "label": spec.name,
         "kind": spec.kind,
         "horizon_days": data.facts.get("horizon_days"),
@@ -732,8 +742,8 @@ def _bundle_metadata(
 
 def top_risk_accounts(data: ModelData, bundle: ModelBundle, k: int = 10) -> list[dict[str, Any]]:
     """The ``k`` accounts with the highest churn probability at the latest snapshot, with
-    their MRR and the two features that raise their risk most (largest positive SHAP values;
-    the first is the main driver)."""
+    their MRR, the main reason (the actionable driver raising their risk most) and the
+    context facts beside it, phrased as serving phrases them (``features.reasons``)."""
     if data.snapshot_date is None:
         return []
     rows = np.flatnonzero(data.snapshot_date == data.snapshot_date.max())
@@ -743,27 +753,14 @@ def top_risk_accounts(data: ModelData, bundle: ModelBundle, k: int = 10) -> list
     p = bundle.predict_proba(matrix)
     order = np.argsort(-p, kind="stable")[:k]
     contributions, _ = bundle.contributions(matrix[order])
-    specs = {s["name"]: s for s in bundle.feature_specs}
-    raw_names = set(data.raw.schema.names)
     segments = data.groups.get("segment")
+    peers = None if segments is None else segments[rows[order]]
+    reasons = reason_book(bundle).explain(contributions, matrix[order], 3, peers)
     out = []
-    for rank, (i, contrib) in enumerate(zip(order, contributions, strict=True)):
+    for rank, i in enumerate(order):
         row = rows[i]
-        drivers = []
-        for j in np.argsort(-contrib, kind="stable")[:2]:
-            if contrib[j] <= 0:
-                break
-            name = bundle.columns[j].name
-            value = _raw_value(data, name, row, int(j), raw_names)
-            drivers.append(
-                {
-                    "feature": name,
-                    "value": value,
-                    "contribution": float(contrib[j]),
-                    "reason": _reason(specs.get(name), name, value),
-                }
-            )
         mrr = None if data.mrr is None else _none_if_nan(data.mrr[row])
+        main = reasons.main[rank]
         out.append(
             {
                 "rank": rank + 1,
@@ -773,28 +770,23 @@ def top_risk_accounts(data: ModelData, bundle: ModelBundle, k: int = 10) -> list
                 "mrr": mrr,
                 "churn_probability": float(p[i]),
                 "revenue_at_risk": None if mrr is None else mrr * 12 * float(p[i]),
-                "main_driver": drivers[0]["feature"] if drivers else None,
-                "drivers": drivers,
-                "reason": "; ".join(d["reason"] for d in drivers) or "-",
+                "main_reason": main,
+                "context": [c["reason"] for c in reasons.context[rank]],
+                "drivers": reasons.up[rank],
             }
         )
     return out
 
 
-def _reason(spec: dict[str, Any] | None, name: str, value: Any) -> str:
-    if spec is None:
-        return name
-    fields = {k: v for k, v in spec.items() if k in FeatureSpec.__dataclass_fields__}
-    fields["requires"] = tuple(fields.get("requires", ()))
-    return render_reason(FeatureSpec(**fields), value)
-
-
-def _raw_value(data: ModelData, name: str, row: int, j: int, raw_names: set[str]) -> Any:
-    if name in raw_names:
-        value = data.raw.column(name)[row].as_py()
-        return value
-    number = data.matrix[row, j]
-    return None if np.isnan(number) else float(number)
+def reason_book(bundle: ModelBundle) -> ReasonBook:
+    """The bundle's reasons: its feature specs, categories and peer quantiles."""
+    by_name = {s["name"]: FeatureSpec.from_dict(s) for s in bundle.feature_specs if "name" in s}
+    return ReasonBook(
+        bundle.feature_names,
+        [by_name.get(name) for name in bundle.feature_names],
+        [c.categories if c.kind == "categorical" else None for c in bundle.columns],
+        PeerReference.from_dict(bundle.metadata.get("reference")),
+    )
 
 
 def _none_if_nan(value: float) -> float | None:

@@ -32,9 +32,16 @@ async def get_model(state: StateDep, _: ReadAccess) -> dict[str, Any]:
         "playbooks": state.playbooks.ids,
         "scoring": {
             "tier_thresholds": dict(
-                zip(("medium", "high", "critical"), state.config.tier_thresholds, strict=True)
+                zip(
+                    ("medium", "high", "critical"),
+                    state.config.tiers_for(state.churn),
+                    strict=True,
+                )
             ),
+            "tier_basis": ("fixed" if state.config.tier_thresholds is not None else "base_rate"),
+            "base_rate": state.churn.base_rate,
             "top_drivers": state.config.top_k,
+            "min_driver_contribution": state.config.reasons.min_contribution,
             "expansion_uplift": state.config.expansion_uplift,
         },
         **state.versions,
@@ -57,6 +64,8 @@ def _card(state: ServingState, kind: str, view: ModelView) -> dict[str, Any]:
                 "description": spec.description if spec else None,
                 "unit": spec.unit if spec else None,
                 "template": spec.template if spec else None,
+                "role": spec.role if spec else None,
+                "signal": spec.signal if spec else None,
                 "categories": list(column.categories) if column.kind == "categorical" else None,
                 "op": column.op if column.kind == "derived" else None,
                 "inputs": list(column.inputs) if column.kind == "derived" else None,
@@ -73,7 +82,9 @@ def _card(state: ServingState, kind: str, view: ModelView) -> dict[str, Any]:
         "label": bundle.label,
         "calibration": bundle.calibration.method,
         "trees": bundle.booster.num_trees(),
-        "training": {k: v for k, v in bundle.metadata.items() if k != "features"},
+        "training": {
+            k: v for k, v in bundle.metadata.items() if k not in ("features", "reference")
+        },
         "metrics": label_metrics(info.metrics, bundle.label),
         "explain_ms_per_row": state.explain_ms_per_row.get(kind, 0.0),
         "features": features,

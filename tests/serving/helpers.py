@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from features.metadata import FeatureSpec
 from features.model_bundle import Calibration, FeatureColumn, ModelBundle, encode
+from features.reasons import peer_reference
 from features.transforms import all_feature_specs
 from features.writer import write_feature_table
 
@@ -149,6 +150,13 @@ def fit_bundle(table: pa.Table, label: str, seed: int = 7, rounds: int = 40) -> 
             *(s.to_dict() for s in specs()),
             {**DERIVED.to_dict(), "derived": True},
         ],
+        "base_rate": float(np.mean(y)),
+        "reference": peer_reference(
+            matrix,
+            [c.name for c in cols],
+            [c.kind != "categorical" for c in cols],
+            np.asarray(table.column("segment").to_pylist(), dtype=object),
+        ).to_dict(),
         "horizon_days": 180,
         "as_of": SNAPSHOT_DATE.isoformat(),
         "train_window": {"first_snapshot": "2023-01-01", "last_snapshot": "2023-12-01"},

@@ -9,6 +9,7 @@ import pytest
 
 from serving.errors import ModelLoadError
 from serving.schemas import AccountScore, ModelResponse, PortfolioPage, ScoreResponse
+from serving.scoring import tier_thresholds_for
 from tests.serving.helpers import FEATURES
 
 SNAPSHOT = "2024-07-01"
@@ -93,13 +94,16 @@ def test_an_account_has_every_contract_field(client, keys) -> None:
     assert body["expected_expansion_mrr"] == pytest.approx(
         body["mrr"] * body["expansion_probability"] * 0.10
     )
-    assert body["churn"]["probability"] == body["churn_probability"]
     assert body["csm_id"] == "csm2" and body["segment"] == "mid_market"
     assert body["lifecycle_stage"] in ("onboarding", "adoption", "renewal")
     assert isinstance(body["days_to_renewal"], int)
     driver = body["churn"]["drivers_up"][0]
-    assert set(driver) == {"feature", "family", "value", "contribution", "reason"}
+    fields = {"feature", "family", "signal", "role", "value", "contribution", "reason"}
+    assert set(driver) == fields
     assert driver["contribution"] > 0
+    assert body["main_reason"] == body["churn"]["main_reason"]
+    assert body["main_reason"] is None or body["main_reason"]["role"] == "actionable"
+    assert all(set(c) == fields and c["role"] == "context" for c in body["context"])
     assert response.headers["content-type"] == "application/json"
 
 
@@ -354,7 +358,7 @@ def test_a_body_over_the_limit_is_413(client, keys) -> None:
 # ---- the model, metrics, logs ----------------------------------------------------------------
 
 
-def test_model_describes_versions_training_metrics_and_features(client, keys) -> None:
+def test_model_describes_versions_training_metrics_and_features(client, keys, models) -> None:
     response = client.get("/v1/model", headers=keys.read_headers)
 
     assert response.status_code == 200
@@ -381,7 +385,14 @@ def test_model_describes_versions_training_metrics_and_features(client, keys) ->
     assert churn["explain_ms_per_row"] > 0
     assert body["accounts"] == 60 and body["snapshot_date"] == SNAPSHOT
     assert "champion_rescue" in body["playbooks"]
-    assert body["scoring"]["tier_thresholds"] == {"medium": 0.1, "high": 0.25, "critical": 0.5}
+    medium, high, critical = tier_thresholds_for(models.churn.metadata["base_rate"])
+    assert body["scoring"]["tier_thresholds"] == {
+        "medium": medium,
+        "high": high,
+        "critical": critical,
+    }
+    assert body["scoring"]["tier_basis"] == "base_rate"
+    assert "reference" not in churn["training"]  # peer quantiles stay in the bundle
 
 
 def test_metrics_are_prometheus_text(client, keys) -> None:

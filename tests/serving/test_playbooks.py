@@ -81,6 +81,16 @@ def test_the_shipped_library_loads_and_covers_the_required_plays() -> None:
             "playbooks[1].id: duplicate id 'champion_rescue' (also playbooks[0])",
         ),
         ("version: 1\nplaybooks: []\n", "playbooks: List should have at least 1 item"),
+        (
+            GOOD.replace("[champions]", "[champions, lifecycle]"),
+            "playbooks[0]: Value error, families ['lifecycle'] are context (timing, size), "
+            "never a cause a play answers; put a `when` condition on their features instead",
+        ),
+        (
+            GOOD.replace("families: [champions]", "features: [days_to_renewal]"),
+            "playbooks[0].features[0]: 'days_to_renewal' is context (timing, size), never a "
+            "cause a play answers; put a `when` condition on it instead",
+        ),
         ("- just\n- a list\n", "(top level): expected a mapping"),
         ("version: 1\nplaybooks:\n  - id: [unclosed\n", "YAML syntax error at line 4"),
     ],
@@ -101,8 +111,11 @@ def test_a_missing_file_is_named(tmp_path) -> None:
 
 
 def drivers(*rows: list[str]) -> list[list[dict[str, str | None]]]:
-    families = {"champion_departures_90d": "champions", "seat_utilization_30d": "usage_depth"}
-    return [[{"feature": f, "family": families.get(f)} for f in row] for row in rows]
+    specs = {s.name: s for s in all_feature_specs()}
+    return [
+        [{"feature": f, "family": specs[f].family, "signal": specs[f].signal} for f in row]
+        for row in rows
+    ]
 
 
 def test_a_play_needs_a_driver_of_its_family_and_its_conditions(tmp_path) -> None:
@@ -212,12 +225,21 @@ def test_array_and_row_matching_agree(models) -> None:
     def values(name):
         return fields[name] if name in fields else frame.column(name)
 
-    drivers = {"churn": batch.churn.up, "expansion": batch.expansion.up}
+    drivers = {
+        "churn": batch.churn.reasons.actionable_up,
+        "expansion": batch.expansion.reasons.actionable_up,
+    }
     columns = {
-        "churn": DriverColumns(batch.churn.up_columns, churn.names, churn.family_or_none),
-        "expansion": DriverColumns(
-            batch.expansion.up_columns, expansion.names, expansion.family_or_none
-        ),
+        name: DriverColumns(
+            explained.reasons.actionable_columns,
+            view.names,
+            view.family_or_none,
+            view.signals,
+        )
+        for name, explained, view in (
+            ("churn", batch.churn, churn),
+            ("expansion", batch.expansion, expansion),
+        )
     }
 
     arrays = library.match(batch.n, drivers, values, columns)

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-import math
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from features.metadata import render_reason
+from features.reasons import ReasonConfig
+from features.signals import SIGNAL_OF
 from serving.playbooks import load_playbooks
 from serving.scoring import (
+    FALLBACK_TIERS,
     ModelView,
     RowFrame,
     ScoringConfig,
     TableFrame,
     risk_tiers,
     score_frame,
-    top_columns,
+    tier_thresholds_for,
 )
 from serving.settings import DEFAULT_PLAYBOOKS
 from tests.serving.helpers import DERIVED, FEATURES, make_table, specs
@@ -75,17 +78,48 @@ def test_a_threshold_belongs_to_the_higher_tier(p, tier) -> None:
     assert risk_tiers(np.array([p]), (0.10, 0.25, 0.50)).tolist() == [tier]
 
 
-def test_top_columns_orders_by_size_and_stops_at_the_sign() -> None:
-    contributions = np.array([[0.1, -0.5, 0.3, 0.0], [-0.2, -0.1, -0.3, -0.4]])
+def test_default_tiers_follow_the_base_rate_odds() -> None:
+    # base rate 0.1: odds 1/9; x1.5, x3, x6 -> odds 1/6, 1/3, 2/3 -> p 1/7, 1/4, 2/5
+    assert tier_thresholds_for(0.1) == (0.1429, 0.25, 0.4)
+    # a book whose churn is rare still gets high and critical accounts
+    low, high, critical = tier_thresholds_for(0.02)
+    assert critical < 0.15 and low < high < critical
+    assert tier_thresholds_for(None) == FALLBACK_TIERS
+    assert tier_thresholds_for(0.0) == FALLBACK_TIERS
 
-    up, down = top_columns(contributions, 3)
 
-    assert up.tolist() == [[2, 0, -1], [-1, -1, -1]]
-    assert down.tolist() == [[1, -1, -1], [3, 2, 0]]
-    assert [a.tolist() for a in top_columns(contributions, 9)] == [
-        [[2, 0, -1, -1], [-1, -1, -1, -1]],
-        [[1, -1, -1, -1], [3, 2, 0, 1]],
-    ]
+def test_fixed_tiers_win_over_the_base_rate(views, table, playbooks) -> None:
+    churn, expansion = views
+    relative = score_frame(TableFrame(table), churn, expansion, playbooks, ScoringConfig())
+    fixed = ScoringConfig(tier_thresholds=(0.9, 0.95, 0.99))
+    pinned = score_frame(TableFrame(table), churn, expansion, playbooks, fixed)
+
+    assert (
+        relative.risk_tier.tolist()
+        == risk_tiers(relative.churn.probability, tier_thresholds_for(churn.base_rate)).tolist()
+    )
+    assert set(pinned.risk_tier.tolist()) == {"low"}  # no probability reaches 0.9 here
+    assert set(relative.risk_tier.tolist()) != {"low"}
+
+
+def test_revenue_fields_on_hand_made_mrr(views, table, playbooks) -> None:
+    churn, expansion = views
+    rows = table.slice(0, 3).to_pylist()
+    rows[0]["mrr"], rows[1]["mrr"], rows[2]["mrr"] = 1000.0, 0.0, None
+
+    batch = score_frame(
+        RowFrame(rows), churn, expansion, playbooks, ScoringConfig(expansion_uplift=0.2)
+    )
+    records = [batch.record(i) for i in range(3)]
+
+    p0, e0 = records[0]["churn_probability"], records[0]["expansion_probability"]
+    assert records[0]["revenue_at_risk"] == pytest.approx(12_000 * p0)
+    assert records[0]["expected_expansion_mrr"] == pytest.approx(200 * e0)
+    assert records[1]["revenue_at_risk"] == 0.0
+    assert records[1]["expected_expansion_mrr"] == 0.0
+    assert records[2]["mrr"] is None
+    assert records[2]["revenue_at_risk"] is None
+    assert records[2]["expected_expansion_mrr"] is None
 
 
 def test_scores_follow_the_contract_definitions(views, table, playbooks) -> None:
@@ -98,11 +132,6 @@ def test_scores_follow_the_contract_definitions(views, table, playbooks) -> None
     np.testing.assert_allclose(
         batch.churn.probability, churn.bundle.predict_proba(matrix), atol=1e-12
     )
-    mrr = table.column("mrr").to_numpy()
-    np.testing.assert_allclose(batch.revenue_at_risk, mrr * 12 * batch.churn.probability)
-    np.testing.assert_allclose(
-        batch.expected_expansion_mrr, mrr * batch.expansion.probability * 0.2
-    )
     assert batch.account_id.tolist() == table.column("account_id").to_pylist()
     assert set(batch.snapshot_date.tolist()) == {"2024-07-01"}
     record = batch.record(0)
@@ -111,27 +140,56 @@ def test_scores_follow_the_contract_definitions(views, table, playbooks) -> None
     assert record["what_if"] is False
 
 
-def test_drivers_carry_value_contribution_and_the_rendered_reason(views, table, playbooks) -> None:
+def test_drivers_are_signals_whose_contributions_add_up(views, table, playbooks) -> None:
     churn, expansion = views
-    batch = score_frame(TableFrame(table), churn, expansion, playbooks, ScoringConfig(top_k=4))
+    # every signal listed, none left out as noise: the drivers must add up exactly
+    config = ScoringConfig(top_k=50, reasons=ReasonConfig(min_contribution=0.0))
+    batch = score_frame(TableFrame(table), churn, expansion, playbooks, config)
     by_name = {s.name: s for s in [*specs(), DERIVED]}
 
-    for i in range(batch.n):
-        record = batch.record(i)
-        for score in ("churn", "expansion"):
-            block = record[score]
+    for score, view in (("churn", churn), ("expansion", expansion)):
+        contributions, _ = view.bundle.contributions(view.bundle.encode(table))
+        for i in range(batch.n):
+            block = batch.record(i)[score]
+            drivers = block["drivers_up"] + block["drivers_down"]
             up = [d["contribution"] for d in block["drivers_up"]]
             down = [d["contribution"] for d in block["drivers_down"]]
-            assert len(up) <= 4 and len(down) <= 4
             assert all(c > 0 for c in up) and up == sorted(up, reverse=True)
             assert all(c < 0 for c in down) and down == sorted(down)
-            assert math.isclose(
-                block["probability"], record[f"{score}_probability"], rel_tol=0, abs_tol=0
-            )
-            for driver in block["drivers_up"] + block["drivers_down"]:
+            for driver in drivers:
+                members = [
+                    j for j, n in enumerate(view.names) if SIGNAL_OF.get(n, n) == driver["signal"]
+                ]
+                assert view.index[driver["feature"]] in members
+                assert driver["contribution"] == pytest.approx(contributions[i, members].sum())
                 spec = by_name[driver["feature"]]
                 assert driver["family"] == spec.family
-                assert driver["reason"] == render_reason(spec, driver["value"])
+                assert driver["role"] == spec.role
+                assert driver["reason"].startswith(render_reason(spec, driver["value"]))
+            listed = sum(d["contribution"] for d in drivers)
+            assert listed == pytest.approx(block["raw_score"] - block["base_value"], abs=1e-9)
+
+
+def test_main_reason_is_the_largest_actionable_driver_up(views, table, playbooks) -> None:
+    churn, expansion = views
+    batch = score_frame(TableFrame(table), churn, expansion, playbooks, ScoringConfig(top_k=50))
+    seen_context_first = False
+    for i in range(batch.n):
+        record = batch.record(i)
+        up = record["churn"]["drivers_up"]
+        minimum = ReasonConfig().missing_main_min
+        actionable = [
+            d
+            for d in up
+            if d["role"] == "actionable"
+            and (d["value"] is not None or d["contribution"] >= minimum)
+        ]
+        assert record["main_reason"] == (actionable[0] if actionable else None)
+        assert record["main_reason"] == record["churn"]["main_reason"]
+        assert all(c["role"] == "context" for c in record["context"])
+        assert record["context"] == [d for d in up if d["role"] == "context"][:2]
+        seen_context_first |= bool(up) and up[0]["role"] == "context"
+    assert seen_context_first  # the data has rows where timing or size leads the drivers
 
 
 def test_what_if_rows_score_like_the_same_rows_in_a_table(views, table, playbooks) -> None:
@@ -181,32 +239,62 @@ def test_single_rows_scored_from_many_threads_at_once_keep_their_own_results(
         assert record == batch.record(i % len(rows))
 
 
-def test_to_arrow_writes_every_contract_column(views, table, playbooks) -> None:
+def test_to_arrow_writes_exactly_the_documented_columns(views, table, playbooks) -> None:
     churn, expansion = views
     batch = score_frame(TableFrame(table), churn, expansion, playbooks, ScoringConfig())
 
     out = batch.to_arrow()
 
-    for name in (
-        "account_id",
-        "snapshot_date",
-        "churn_probability",
-        "expansion_probability",
-        "risk_tier",
-        "mrr",
-        "revenue_at_risk",
-        "expected_expansion_mrr",
-        "lifecycle_stage",
-        "days_to_renewal",
-        "churn_model_version",
-        "expansion_model_version",
-        "churn_drivers_up",
-        "churn_drivers_down",
-        "expansion_drivers_up",
-        "expansion_drivers_down",
-        "playbooks",
-    ):
-        assert name in out.schema.names, name
+    driver = pa.list_(
+        pa.struct(
+            [
+                ("feature", pa.string()),
+                ("family", pa.string()),
+                ("signal", pa.string()),
+                ("role", pa.string()),
+                ("value", pa.float64()),
+                ("category", pa.string()),
+                ("contribution", pa.float64()),
+                ("reason", pa.string()),
+            ]
+        )
+    )
+    expected = pa.schema(
+        [
+            ("account_id", pa.string()),
+            ("snapshot_date", pa.date32()),
+            ("churn_probability", pa.float64()),
+            ("expansion_probability", pa.float64()),
+            ("risk_tier", pa.string()),
+            ("mrr", pa.float64()),
+            ("revenue_at_risk", pa.float64()),
+            ("expected_expansion_mrr", pa.float64()),
+            ("lifecycle_stage", pa.string()),
+            ("days_to_renewal", pa.int64()),
+            ("segment", pa.string()),
+            ("csm_id", pa.string()),
+            ("churn_model_version", pa.string()),
+            ("expansion_model_version", pa.string()),
+            ("churn_base_value", pa.float64()),
+            ("churn_drivers_up", driver),
+            ("churn_drivers_down", driver),
+            ("expansion_base_value", pa.float64()),
+            ("expansion_drivers_up", driver),
+            ("expansion_drivers_down", driver),
+            ("playbooks", pa.list_(pa.string())),
+            ("main_reason_feature", pa.string()),
+            ("main_reason_family", pa.string()),
+            ("main_reason", pa.string()),
+            ("context", pa.list_(pa.string())),
+            ("expansion_main_reason", pa.string()),
+        ]
+    )
+    assert out.schema == expected
     assert out.num_rows == table.num_rows
-    first = out.column("churn_drivers_up").to_pylist()[0][0]
-    assert set(first) == {"feature", "family", "value", "category", "contribution", "reason"}
+    records = [batch.record(i) for i in range(batch.n)]
+    assert out.column("main_reason").to_pylist() == [
+        r["main_reason"]["reason"] if r["main_reason"] else None for r in records
+    ]
+    assert out.column("context").to_pylist() == [
+        [c["reason"] for c in r["context"]] for r in records
+    ]

@@ -37,6 +37,17 @@ def test_a_plain_key_in_the_environment_is_refused_without_echoing_it(monkeypatc
 
 def test_tiers_must_rise() -> None:
     with pytest.raises(ConfigError, match=r"tier thresholds must rise: medium 0.3 < high 0.25"):
+        load_settings(tier_medium=0.3, tier_high=0.25, tier_critical=0.5)
+
+
+def test_fixed_tiers_come_as_three_or_none() -> None:
+    assert load_settings().tier_thresholds is None  # relative to the base rate
+    assert load_settings(tier_medium=0.1, tier_high=0.2, tier_critical=0.4).tier_thresholds == (
+        0.1,
+        0.2,
+        0.4,
+    )
+    with pytest.raises(ConfigError, match=r"set all three tier thresholds"):
         load_settings(tier_medium=0.3)
 
 

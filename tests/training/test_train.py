@@ -68,7 +68,25 @@ def test_top_risk_accounts_come_from_the_latest_snapshot(trained) -> None:
     assert {row["snapshot_date"] for row in top} == {"2023-12-01"}
     probabilities = [row["churn_probability"] for row in top]
     assert probabilities == sorted(probabilities, reverse=True)
-    assert all(row["reason"] and row["mrr"] > 0 for row in top)
+    assert all(row["mrr"] > 0 for row in top)
+    mains = [row["main_reason"] for row in top if row["main_reason"]]
+    assert mains and all(m["role"] == "actionable" and m["reason"] for m in mains)
+    for row in top:
+        listed = [d["reason"] for d in row["drivers"] if d["role"] == "context"]
+        # the context facts lead with the largest context drivers listed among the top three
+        assert len(row["context"]) <= 2 and row["context"][: len(listed)] == listed[:2]
+
+
+def test_bundles_carry_the_base_rate_and_peer_quantiles(trained) -> None:
+    for name, outcome in trained.labels.items():
+        meta = outcome.bundle.metadata
+        y = trained.data.labels[name]
+        assert meta["base_rate"] == pytest.approx(np.nanmean(y))
+        quantiles = meta["reference"]["quantiles"]
+        column = trained.data.feature_names.index("seat_utilization_30d")
+        values = trained.data.matrix[:, column]
+        median = np.quantile(values[~np.isnan(values)], 0.5, method="inverted_cdf")
+        assert quantiles["seat_utilization_30d"]["all"][10] == median
 
 
 def test_oracle_ratio_is_reported_when_the_truth_is_there(synthetic_path: Path, tmp_path) -> None:

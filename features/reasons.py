@@ -1,0 +1,417 @@
+"""Reasons a CS manager can act on, from one model's SHAP contributions.
+
+Shared by serving (every scored account) and training (the top-risk report), so it lives
+with the feature metadata it reads. Pure: arrays in, lists of dicts out.
+
+- **One reason per signal.** Features carrying one signal (``FeatureSpec.signal``, see
+  ``features.signals``) are one driver whose contribution is the sum of its members' SHAP
+  values, so the drivers of a row still add up to raw score minus base value. Its sentence
+  names the member that pushes hardest in the driver's direction.
+- **Context vs. actionable.** Context signals (renewal timing, size, tenure, segment: when
+  and how much) are reported as ``context``; the ``main_reason`` is the actionable driver
+  raising the score most (usage, champions, consumption, support, voice of the customer,
+  payments, CS engagement).
+- **Yardsticks.** An actionable reason says whether its value is unusual: against the
+  account's own past (the signal's trend member: "down 40% on the previous 30 days") and
+  against its peers (the training distribution of the same segment, ``PeerReference``:
+  "lower than 85% of mid-market accounts").
+- **No noise.** Drivers whose contribution is under ``min_contribution`` log-odds are not
+  listed; a missing value is phrased as what it means and is a main reason only when its
+  contribution reaches ``missing_main_min``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from features.metadata import FeatureSpec, format_value, render_reason
+from features.signals import TREND_WINDOWS, trend_clause
+
+PEER_LEVELS: tuple[float, ...] = tuple(i / 20 for i in range(21))
+"""Quantile levels stored per feature and peer group (every 5%)."""
+MIN_PEERS = 30
+"""A peer group with fewer training rows is not stored; its accounts compare with all."""
+ALL = "all"
+UNUSUAL = 0.75
+"""A value is called unusual when at least this share of peers lies on one side of it."""
+NO_YARDSTICK_UNITS = frozenset({"flag", "category"})
+MAX_CACHED_TEXTS = 200_000
+
+
+# ---- peers ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PeerReference:
+    """Training quantiles (``PEER_LEVELS``) of each numeric feature, over all rows and per
+    peer group (the values of column ``by``, e.g. each segment)."""
+
+    by: str | None
+    quantiles: dict[str, dict[str, list[float]]]
+    """feature -> peer group (or ``all``) -> quantiles at ``PEER_LEVELS``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"by": self.by, "levels": list(PEER_LEVELS), "quantiles": self.quantiles}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> PeerReference | None:
+        if not data or list(data.get("levels", [])) != list(PEER_LEVELS):
+            return None
+        return cls(data.get("by"), dict(data.get("quantiles", {})))
+
+    def shares(self, feature: str, group: str | None, value: float) -> tuple[float, str] | None:
+        """(share of peers below ``value``, share above it) as one signed number and the
+        peer group used: positive = share above (the value is low), negative = share below
+        (high). None without quantiles."""
+        per_group = self.quantiles.get(feature)
+        if not per_group:
+            return None
+        used = group if group is not None and group in per_group else ALL
+        grid = per_group.get(used)
+        if not grid:
+            return None
+        q = np.asarray(grid, dtype=np.float64)
+        below = _share_below(q, value)
+        above = 1.0 - _share_at_or_below(q, value)
+        return (above if above >= below else -below), used
+
+
+def _share_below(q: np.ndarray, value: float) -> float:
+    """Share of the distribution strictly below ``value``: linear between two quantiles; at a
+    value the grid holds (an atom, e.g. a count of 0), the share the grid guarantees."""
+    i = int(np.searchsorted(q, value, "left"))
+    if i == 0:
+        return 0.0
+    if i == len(q):
+        return 1.0
+    if q[i] == value:
+        return PEER_LEVELS[i - 1]
+    return _between(q, i, value)
+
+
+def _share_at_or_below(q: np.ndarray, value: float) -> float:
+    """Share at or below ``value``; at a value the grid holds, the largest share it allows
+    (so the share above is the one the grid guarantees)."""
+    i = int(np.searchsorted(q, value, "right"))
+    if i == 0:
+        return 0.0
+    if i == len(q):
+        return 1.0
+    if q[i - 1] == value:
+        return PEER_LEVELS[i]
+    return _between(q, i, value)
+
+
+def _between(q: np.ndarray, i: int, value: float) -> float:
+    lo, hi = q[i - 1], q[i]
+    return PEER_LEVELS[i - 1] + (PEER_LEVELS[i] - PEER_LEVELS[i - 1]) * (value - lo) / (hi - lo)
+
+
+def peer_reference(
+    matrix: np.ndarray,
+    names: Sequence[str],
+    numeric: Sequence[bool],
+    groups: np.ndarray | None,
+    by: str | None = "segment",
+    max_rows: int = 200_000,
+    seed: int = 0,
+) -> PeerReference:
+    """Quantiles of each numeric column of ``matrix`` over its non-null training values
+    (observed values: the inverse of the empirical CDF), for all rows and per value of
+    ``groups`` (groups under ``MIN_PEERS`` rows are left out). At
+    most ``max_rows`` rows are read (a seeded sample)."""
+    rows = np.arange(len(matrix))
+    if len(rows) > max_rows:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, max_rows, replace=False))
+    sample = matrix[rows]
+    labels = None if groups is None else np.asarray(groups, dtype=object)[rows]
+    peer_sets: dict[str, np.ndarray] = {ALL: np.ones(len(rows), dtype=bool)}
+    if labels is not None:
+        for value in sorted({v for v in labels.tolist() if v is not None}):
+            mask = labels == value
+            if mask.sum() >= MIN_PEERS:
+                peer_sets[str(value)] = mask
+    out: dict[str, dict[str, list[float]]] = {}
+    for j, (name, is_number) in enumerate(zip(names, numeric, strict=True)):
+        if not is_number:
+            continue
+        column = sample[:, j]
+        per_group = {}
+        for group, mask in peer_sets.items():
+            values = column[mask]
+            values = values[~np.isnan(values)]
+            if len(values) >= MIN_PEERS:
+                grid = np.quantile(values, PEER_LEVELS, method="inverted_cdf")
+                per_group[group] = [float(v) for v in grid]
+        if per_group:
+            out[name] = per_group
+    return PeerReference(by if labels is not None else None, out)
+
+
+# ---- signals --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReasonConfig:
+    min_contribution: float = 0.02
+    """Drivers under this many log-odds (absolute) are not listed."""
+    missing_main_min: float = 0.25
+    """A driver whose named value is missing is a main reason only from this contribution."""
+    context_k: int = 2
+    """Context facts reported beside the main reason."""
+
+
+@dataclass(frozen=True)
+class Signal:
+    name: str
+    members: tuple[int, ...]
+    """Model column indices, in model order."""
+    actionable: bool
+    trend: int
+    """Column index of the member that compares the account with its own past; -1: none."""
+
+
+@dataclass
+class Reasons:
+    """Per row: the drivers up and down (signals), the main reason, the context facts, and
+    the actionable signals raising the score (for playbooks)."""
+
+    up: list[list[dict[str, Any]]]
+    down: list[list[dict[str, Any]]]
+    main: list[dict[str, Any] | None]
+    context: list[list[dict[str, Any]]]
+    actionable_up: list[list[dict[str, Any]]]
+    actionable_columns: np.ndarray
+    """(n, k) model column index of the named member of each of ``actionable_up``'s
+    signals; -1 where fewer (for playbooks' array matching)."""
+    signal_contributions: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    """(n, signals) summed contributions (noise included)."""
+
+
+class ReasonBook:
+    """How one model's columns group into signals, and how their values read."""
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        specs: Sequence[FeatureSpec | None],
+        categories: Sequence[tuple[str, ...] | None],
+        reference: PeerReference | None = None,
+        config: ReasonConfig | None = None,
+    ) -> None:
+        self.names = list(names)
+        self.specs = list(specs)
+        self.categories = list(categories)
+        self.reference = reference
+        self.config = config or ReasonConfig()
+        by_signal: dict[str, list[int]] = {}
+        for j, (name, spec) in enumerate(zip(self.names, self.specs, strict=True)):
+            by_signal.setdefault(spec.signal if spec else name, []).append(j)
+        self.signals: list[Signal] = []
+        for signal, members in by_signal.items():
+            member_specs = [self.specs[j] for j in members]
+            trend = next((j for j in members if self.names[j] in TREND_WINDOWS), -1)
+            self.signals.append(
+                Signal(
+                    signal,
+                    tuple(members),
+                    all(s is None or s.actionable for s in member_specs),
+                    trend,
+                )
+            )
+        self.membership = np.zeros((len(self.names), len(self.signals)))
+        for g, grouped in enumerate(self.signals):
+            self.membership[list(grouped.members), g] = 1.0
+        self.actionable = np.array([s.actionable for s in self.signals], dtype=bool)
+        self._multi = [
+            (g, np.asarray(s.members)) for g, s in enumerate(self.signals) if len(s.members) > 1
+        ]
+        self._single = np.array(
+            [s.members[0] if len(s.members) == 1 else -1 for s in self.signals], dtype=np.int64
+        )
+        self._texts: dict[tuple[Any, ...], str] = {}
+
+    # -- arithmetic ------------------------------------------------------------------------
+
+    def signal_contributions(self, contributions: np.ndarray) -> np.ndarray:
+        """(n, signals): each signal's summed SHAP contribution (additivity kept)."""
+        return contributions @ self.membership
+
+    def named_members(self, contributions: np.ndarray, summed: np.ndarray) -> np.ndarray:
+        """(n, signals) column index of the member pushing hardest in the direction of its
+        signal's sum (largest for a signal raising the score, most negative otherwise)."""
+        n = len(contributions)
+        out = np.broadcast_to(self._single, (n, len(self.signals))).copy()
+        for g, members in self._multi:
+            sub = contributions[:, members]
+            up = members[np.argmax(sub, axis=1)]
+            down = members[np.argmin(sub, axis=1)]
+            out[:, g] = np.where(summed[:, g] >= 0, up, down)
+        return out
+
+    # -- the reasons of rows ---------------------------------------------------------------
+
+    def explain(
+        self,
+        contributions: np.ndarray,
+        matrix: np.ndarray,
+        top_k: int,
+        peers: Sequence[Any] | np.ndarray | None = None,
+        config: ReasonConfig | None = None,
+    ) -> Reasons:
+        """The reasons of every row: ``contributions`` (n, features) SHAP values in log-odds,
+        ``matrix`` the encoded model matrix, ``peers`` each row's peer group (its segment);
+        ``config`` overrides the book's."""
+        cfg = config or self.config
+        n = len(contributions)
+        summed = self.signal_contributions(contributions)
+        named = self.named_members(contributions, summed)
+        strong = np.abs(summed) >= cfg.min_contribution
+        values = matrix[np.arange(n)[:, None], named]
+        missing = np.isnan(values)
+        listed = np.where(strong, summed, 0.0)
+        up, down = top_columns(listed, top_k)
+        raising = strong & (summed > 0)
+        actionable_up, _ = top_columns(np.where(raising & self.actionable, summed, 0.0), top_k)
+        context_up, _ = top_columns(
+            np.where(raising & ~self.actionable, summed, 0.0), cfg.context_k
+        )
+        eligible = raising & self.actionable & (~missing | (summed >= cfg.missing_main_min))
+        candidates = np.where(eligible, summed, -np.inf)
+        main = np.where(eligible.any(axis=1), np.argmax(candidates, axis=1), -1)
+
+        peer_list = [None] * n if peers is None else list(peers)
+        rows = _RowData(summed, named, values, matrix)
+        out_up, out_down, out_main, out_context, out_act = [], [], [], [], []
+        act_columns = np.full(actionable_up.shape, -1, dtype=np.int64)
+        for i in range(n):
+            peer = peer_list[i]
+            out_up.append(self._drivers(rows, i, up[i], peer))
+            out_down.append(self._drivers(rows, i, down[i], peer))
+            out_context.append(self._drivers(rows, i, context_up[i], peer))
+            acts = self._drivers(rows, i, actionable_up[i], peer)
+            out_act.append(acts)
+            for slot, g in enumerate(actionable_up[i].tolist()):
+                if g >= 0:
+                    act_columns[i, slot] = named[i, g]
+            g = int(main[i])
+            out_main.append(self._driver(rows, i, g, peer) if g >= 0 else None)
+        return Reasons(out_up, out_down, out_main, out_context, out_act, act_columns, summed)
+
+    def _drivers(
+        self, rows: _RowData, i: int, signals: np.ndarray, peer: Any
+    ) -> list[dict[str, Any]]:
+        return [self._driver(rows, i, g, peer) for g in signals.tolist() if g >= 0]
+
+    def _driver(self, rows: _RowData, i: int, g: int, peer: Any) -> dict[str, Any]:
+        signal = self.signals[g]
+        j = int(rows.named[i, g])
+        value = self.decode(j, rows.values[i, g])
+        trend_value = None
+        if signal.trend >= 0 and signal.trend != j:
+            raw = rows.matrix[i, signal.trend]
+            trend_value = None if raw != raw else float(raw)
+        spec = self.specs[j]
+        return {
+            "feature": self.names[j],
+            "family": spec.family if spec else None,
+            "signal": signal.name,
+            "role": "actionable" if signal.actionable else "context",
+            "value": value,
+            "contribution": float(rows.summed[i, g]),
+            "reason": self.reason(j, value, peer, signal.trend, trend_value),
+        }
+
+    def decode(self, j: int, encoded: float) -> float | str | None:
+        """The value of column ``j`` as the model saw it: a number, a category, None."""
+        if encoded != encoded:
+            return None
+        cats = self.categories[j]
+        if cats is not None:
+            return cats[int(encoded)]
+        return float(encoded)
+
+    def reason(
+        self,
+        j: int,
+        value: float | str | None,
+        peer: Any = None,
+        trend: int = -1,
+        trend_value: float | None = None,
+    ) -> str:
+        """The sentence of column ``j`` at ``value``, with its yardsticks (rendered once per
+        distinct input)."""
+        key = (j, value, peer, trend, trend_value)
+        text = self._texts.get(key)
+        if text is None:
+            if len(self._texts) >= MAX_CACHED_TEXTS:  # what-if values are unbounded
+                self._texts.clear()
+            text = self._texts[key] = self._render(j, value, peer, trend, trend_value)
+        return text
+
+    def _render(
+        self, j: int, value: float | str | None, peer: Any, trend: int, trend_value: float | None
+    ) -> str:
+        spec = self.specs[j]
+        if spec is None:
+            shown = "not recorded" if value is None else format_value(value, "score")
+            return f"{self.names[j]} is {shown}"
+        base = render_reason(spec, value)
+        if value is None or not spec.actionable:
+            return base
+        clauses = []
+        if trend_value is not None:
+            clause = trend_clause(self.names[trend], trend_value)
+            if clause:
+                clauses.append(clause)
+        if (
+            self.reference is not None
+            and spec.unit not in NO_YARDSTICK_UNITS
+            and isinstance(value, float)
+        ):
+            clause = peer_clause(self.reference, self.names[j], peer, value)
+            if clause:
+                clauses.append(clause)
+        return f"{base} ({'; '.join(clauses)})" if clauses else base
+
+
+@dataclass(frozen=True)
+class _RowData:
+    summed: np.ndarray
+    named: np.ndarray
+    values: np.ndarray
+    matrix: np.ndarray
+
+
+def peer_clause(reference: PeerReference, feature: str, peer: Any, value: float) -> str | None:
+    """ "lower than 85% of mid-market accounts", "higher than 90% of accounts", "typical of
+    smb accounts"; None without quantiles for the feature."""
+    found = reference.shares(feature, None if peer is None else str(peer), value)
+    if found is None:
+        return None
+    share, group = found
+    who = "accounts" if group == ALL else f"{group.replace('_', '-')} accounts"
+    if share >= UNUSUAL:
+        return f"lower than {share:.0%} of {who}"
+    if -share >= UNUSUAL:
+        return f"higher than {-share:.0%} of {who}"
+    return f"typical of {who}"
+
+
+def top_columns(contributions: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, k) column indices of each row's k largest positive values (up, largest first)
+    and k most negative ones (down, most negative first); -1 after the last one of the
+    right sign. One sort serves both."""
+    n, f = contributions.shape
+    k = min(k, f)
+    order = np.argsort(contributions, axis=1, kind="stable")
+    rows = np.arange(n)[:, None]
+    down = order[:, :k].copy()
+    up = order[:, ::-1][:, :k].copy()
+    down[contributions[rows, down] >= 0] = -1
+    up[contributions[rows, up] <= 0] = -1
+    return up, down

@@ -1,0 +1,228 @@
+"""Reasons on hand-made values: signals, context vs. actionable, yardsticks, noise, missing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from features.metadata import FeatureSpec
+from features.reasons import (
+    PeerReference,
+    ReasonBook,
+    ReasonConfig,
+    peer_reference,
+    top_columns,
+)
+from features.transforms import all_feature_specs
+
+SPECS = {s.name: s for s in all_feature_specs()}
+NAMES = [
+    "days_to_renewal",  # context, signal renewal_timing
+    "term_elapsed_fraction",  # context (override), renewal_timing
+    "active_users_30d",  # actionable, active_users
+    "active_users_change_30d",  # actionable, active_users (its trend)
+    "champion_departures_90d",  # actionable, champion_departures
+    "quota_burn_ratio",  # actionable, quota_pace
+    "region",  # context (commercial), categorical
+]
+REGIONS = ("NY", "CA")
+
+
+def book(reference: PeerReference | None = None, **config: float) -> ReasonBook:
+    return ReasonBook(
+        NAMES,
+        [SPECS[n] for n in NAMES],
+        [REGIONS if n == "region" else None for n in NAMES],
+        reference,
+        ReasonConfig(**config),
+    )
+
+
+def row(**values: float) -> np.ndarray:
+    return np.array([[values.get(n, np.nan) for n in NAMES]])
+
+
+def contributions(**values: float) -> np.ndarray:
+    return np.array([[values.get(n, 0.0) for n in NAMES]])
+
+
+def test_roles_and_signals_come_from_the_metadata() -> None:
+    assert SPECS["days_to_renewal"].role == "context"
+    assert SPECS["term_elapsed_fraction"].role == "context"  # consumption family, but timing
+    assert SPECS["region"].role == "context" and SPECS["segment"].role == "context"
+    assert SPECS["champion_departures_90d"].role == "actionable"
+    assert SPECS["days_to_renewal"].signal == SPECS["term_elapsed_fraction"].signal
+    assert SPECS["active_users_7d"].signal == SPECS["active_users_change_30d"].signal
+    assert SPECS["nps_last"].signal != SPECS["csat_last"].signal
+    spec = SPECS["quota_burn_ratio"]
+    assert FeatureSpec.from_dict(spec.to_dict()) == spec
+    old = {k: v for k, v in spec.to_dict().items() if k not in ("role", "signal", "missing")}
+    assert FeatureSpec.from_dict({**old, "added_later": 1}) == spec  # older metadata reads
+
+
+def test_a_signal_is_one_driver_whose_contribution_is_its_members_sum() -> None:
+    c = contributions(days_to_renewal=0.5, term_elapsed_fraction=0.3, active_users_30d=0.2)
+    c[0, NAMES.index("active_users_change_30d")] = 0.15
+
+    reasons = book().explain(c, row(days_to_renewal=35, term_elapsed_fraction=0.9), 5)
+
+    up = reasons.up[0]
+    assert [(d["signal"], round(d["contribution"], 9)) for d in up] == [
+        ("renewal_timing", 0.8),
+        ("active_users", 0.35),
+    ]
+    assert up[0]["feature"] == "days_to_renewal"  # the member pushing hardest names it
+    assert up[0]["reason"] == "Renewal in 35 days"  # said once, no "90% of the term elapsed"
+    assert sum(reasons.signal_contributions[0]) == pytest.approx(c.sum())
+
+
+def test_the_named_member_pushes_in_the_signals_direction() -> None:
+    c = contributions(active_users_30d=-0.4, active_users_change_30d=0.1)
+
+    reasons = book().explain(c, row(active_users_30d=12, active_users_change_30d=0.05), 5)
+
+    (down,) = reasons.down[0]
+    assert down["feature"] == "active_users_30d"
+    assert down["contribution"] == pytest.approx(-0.3)
+
+
+def test_main_reason_is_actionable_even_when_context_leads() -> None:
+    c = contributions(days_to_renewal=1.2, champion_departures_90d=0.4, region=0.9)
+
+    reasons = book().explain(c, row(days_to_renewal=35, champion_departures_90d=1, region=0), 5)
+
+    assert [d["signal"] for d in reasons.up[0]] == [
+        "renewal_timing",
+        "region",
+        "champion_departures",
+    ]
+    main = reasons.main[0]
+    assert main["feature"] == "champion_departures_90d" and main["family"] == "champions"
+    assert main["reason"] == "1 champion(s) left in the last 90 days"
+    assert [d["reason"] for d in reasons.context[0]] == ["Renewal in 35 days", "Region: NY"]
+    assert [d["feature"] for d in reasons.actionable_up[0]] == ["champion_departures_90d"]
+    assert reasons.actionable_columns[0].tolist()[:1] == [NAMES.index("champion_departures_90d")]
+
+
+def test_no_main_reason_without_an_actionable_driver_up() -> None:
+    c = contributions(days_to_renewal=1.0, champion_departures_90d=-0.5)
+
+    reasons = book().explain(c, row(days_to_renewal=10, champion_departures_90d=0), 5)
+
+    assert reasons.main[0] is None
+    assert reasons.context[0][0]["reason"] == "Renewal in 10 days"
+
+
+def test_small_drivers_are_noise_and_left_out() -> None:
+    c = contributions(champion_departures_90d=0.019, active_users_30d=-0.01, quota_burn_ratio=0.3)
+
+    reasons = book(min_contribution=0.02).explain(
+        c, row(champion_departures_90d=0, active_users_30d=5, quota_burn_ratio=1.5), 5
+    )
+
+    assert [d["feature"] for d in reasons.up[0]] == ["quota_burn_ratio"]
+    assert reasons.down[0] == []
+    assert reasons.main[0]["feature"] == "quota_burn_ratio"
+
+
+def test_a_missing_value_says_what_it_means_and_leads_only_when_large() -> None:
+    small = contributions(quota_burn_ratio=0.2, active_users_30d=0.1)
+    large = contributions(quota_burn_ratio=0.4, active_users_30d=0.1)
+    values = row(active_users_30d=3)  # quota_burn_ratio missing: no quota this term
+
+    first = book(missing_main_min=0.25).explain(small, values, 5)
+    second = book(missing_main_min=0.25).explain(large, values, 5)
+
+    assert first.up[0][0]["reason"] == "No metered quota in the current term"
+    assert first.up[0][0]["value"] is None
+    assert first.main[0]["feature"] == "active_users_30d"
+    assert second.main[0]["feature"] == "quota_burn_ratio"
+
+
+def uniform_reference() -> PeerReference:
+    """0..100 uniform for active_users_30d in smb; 60% zeros for champion departures."""
+    matrix = np.full((1000, len(NAMES)), np.nan)
+    matrix[:, NAMES.index("active_users_30d")] = np.linspace(0, 100, 1000)
+    departures = np.zeros(1000)
+    departures[600:900] = 1
+    departures[900:] = 2
+    matrix[:, NAMES.index("champion_departures_90d")] = departures
+    groups = np.array(["smb"] * 1000, dtype=object)
+    numeric = [n != "region" for n in NAMES]
+    return peer_reference(matrix, NAMES, numeric, groups)
+
+
+@pytest.mark.parametrize(
+    ("value", "peer", "clause"),
+    [
+        (10.0, "smb", "lower than 90% of smb accounts"),
+        (96.0, "smb", "higher than 96% of smb accounts"),
+        (50.0, "smb", "typical of smb accounts"),
+        (10.0, "mid_market", "lower than 90% of accounts"),  # no mid-market peers: everyone
+    ],
+)
+def test_peers_say_whether_a_value_is_unusual(value, peer, clause) -> None:
+    c = contributions(active_users_30d=0.5)
+
+    reasons = book(uniform_reference()).explain(c, row(active_users_30d=value), 5, [peer])
+
+    assert reasons.up[0][0]["reason"] == f"{value:,.0f} users active in the last 30 days ({clause})"
+
+
+def test_ties_count_on_neither_side() -> None:
+    """60% of peers have no departure: one departure is higher than those 60%, two is
+    higher than 90%, zero is lower than nobody's share of 75%."""
+    reference = uniform_reference()
+    b = book(reference)
+
+    def reason(departures: float) -> str:
+        c = contributions(champion_departures_90d=0.5)
+        return b.explain(c, row(champion_departures_90d=departures), 5, ["smb"]).up[0][0]["reason"]
+
+    assert reason(0).endswith("(typical of smb accounts)")
+    assert reason(1).endswith("(typical of smb accounts)")  # 60% below, 10% above
+    assert reason(2).endswith("(higher than 90% of smb accounts)")
+
+
+def test_the_own_past_is_a_clause_of_the_level() -> None:
+    c = contributions(active_users_30d=0.6, active_users_change_30d=0.2)
+
+    reasons = book().explain(c, row(active_users_30d=12, active_users_change_30d=-0.4), 5)
+
+    assert reasons.up[0][0]["reason"] == (
+        "12 users active in the last 30 days (down 40% on the previous 30 days)"
+    )
+
+
+def test_context_facts_carry_no_yardstick() -> None:
+    reference = peer_reference(
+        np.tile(np.arange(100.0)[:, None], (1, len(NAMES))),
+        NAMES,
+        [n != "region" for n in NAMES],
+        None,
+    )
+    c = contributions(days_to_renewal=0.5)
+
+    reasons = book(reference).explain(c, row(days_to_renewal=3), 5)
+
+    assert reasons.up[0][0]["reason"] == "Renewal in 3 days"
+
+
+def test_the_reference_round_trips_and_rejects_other_levels() -> None:
+    reference = uniform_reference()
+    assert PeerReference.from_dict(reference.to_dict()) == reference
+    assert PeerReference.from_dict({**reference.to_dict(), "levels": [0, 0.5, 1]}) is None
+    assert PeerReference.from_dict(None) is None
+
+
+def test_top_columns_orders_by_size_and_stops_at_the_sign() -> None:
+    values = np.array([[0.1, -0.5, 0.3, 0.0], [-0.2, -0.1, -0.3, -0.4]])
+
+    up, down = top_columns(values, 3)
+
+    assert up.tolist() == [[2, 0, -1], [-1, -1, -1]]
+    assert down.tolist() == [[1, -1, -1], [3, 2, 0]]
+    assert [a.tolist() for a in top_columns(values, 9)] == [
+        [[2, 0, -1, -1], [-1, -1, -1, -1]],
+        [[1, -1, -1, -1], [3, 2, 0, 1]],
+    ]
