@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from features.contract import label_names
 from features.labels import EXPANSION_FACTOR, RELATIVE_TOLERANCE
 from features.snapshots import monthly_snapshot_dates
+from features.stats import roc_auc
 from simulator.chain import advance
 from simulator.config import SEGMENTS
 from simulator.dates import day_number, to_date
@@ -209,16 +210,6 @@ def oracle_probabilities(
             if progress:
                 progress("oracle", done, len(row_acc))
     return p_churn, p_expand
-
-
-def roc_auc(y: np.ndarray, score: np.ndarray) -> float | None:
-    """Area under the ROC curve (ties count half); None without both classes."""
-    y = np.asarray(y, dtype=bool)
-    pos, neg = int(y.sum()), int((~y).sum())
-    if pos == 0 or neg == 0:
-        return None
-    ranks = pd.Series(score).rank(method="average").to_numpy()
-    return float((ranks[y].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
 
 # ---- rates --------------------------------------------------------------------------------
