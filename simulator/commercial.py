@@ -81,6 +81,23 @@ def quota_for(seats: np.ndarray, term_months: np.ndarray, config: SimulationConf
     return config.units_per_seat_month * QUOTA_HEADROOM * seats * term_months
 
 
+def churn_logit(
+    lat: LatentState, monthly: np.ndarray, config: SimulationConfig, seg: SegmentArrays
+) -> np.ndarray:
+    """Log-odds of churn at a term end, from the latent state of the month the term ends in
+    (``monthly``: the term is one month long, so it decides every month at lower odds)."""
+    p = config.chain
+    return (
+        seg.churn_intercept[lat.segment]
+        + p.churn_monthly_offset * monthly
+        + p.churn_health * lat.health
+        + p.churn_adoption * (lat.adoption - 0.6)
+        + p.churn_champion * lat.champion
+        + p.churn_stress * lat.stress
+        + p.churn_growth * lat.growth
+    )
+
+
 def step_commercial(
     com: CommercialState,
     lat: LatentState,
@@ -140,16 +157,7 @@ def step_commercial(
     # 2. Term ends this month: renew (sometimes late, never by 30 days) or churn.
     ending = (status0 == CUSTOMER) & (com.term_end >= d0) & (com.term_end < d1)
     monthly = com.term_months == 1
-    z = (
-        seg.churn_intercept[s]
-        + p.churn_monthly_offset * monthly
-        + p.churn_health * lat.health
-        + p.churn_adoption * (adoption - 0.6)
-        + p.churn_champion * lat.champion
-        + p.churn_stress * lat.stress
-        + p.churn_growth * lat.growth
-    )
-    churn = ending & (u[0] < sigmoid(z))
+    churn = ending & (u[0] < sigmoid(churn_logit(lat, monthly, config, seg)))
     churned = np.flatnonzero(churn)
     if len(churned):
         day = com.term_end[churned]

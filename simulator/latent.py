@@ -6,6 +6,12 @@ present champion), business growth (the customer's monthly log growth of seat ne
 need itself), champion presence (leaves, sometimes replaced), payment stress (on/off) and
 support pain (log intensity with spikes). Nothing observable feeds back into it, so the
 same step serves the history and the oracle's rollouts.
+
+Health is also tracked by where it came from: ``h_champion``, ``h_pain`` and ``h_stress``
+accumulate the shocks of champion changes, support pain and payment stress with health's
+own AR(1) decay, so health = health_level + health_noise + h_champion + h_pain + h_stress
+(``simulator.causes`` reads this). They are outputs only: no draw and no decision reads
+them, so adding them changed no simulated value.
 """
 
 from __future__ import annotations
@@ -49,6 +55,9 @@ class LatentState(Arrays):
     segment: np.ndarray  # int8, static
     health_level: np.ndarray  # the account's own long-run health, static
     health: np.ndarray
+    h_champion: np.ndarray  # part of health - health_level from champion losses, gains, absence
+    h_pain: np.ndarray  # part from support pain
+    h_stress: np.ndarray  # part from payment stress
     adoption_logit: np.ndarray
     growth: np.ndarray  # monthly log growth of seat need
     log_need: np.ndarray  # log of the seats the customer's business needs
@@ -66,6 +75,12 @@ class LatentState(Arrays):
     @property
     def need(self) -> np.ndarray:
         return np.exp(self.log_need)
+
+    @property
+    def health_noise(self) -> np.ndarray:
+        """Health off its level not explained by the tracked shocks: the initial deviation
+        and the monthly noise, decayed by health's rho."""
+        return self.health - self.health_level - self.h_champion - self.h_pain - self.h_stress
 
 
 def initial_latent(
@@ -87,6 +102,9 @@ def initial_latent(
         segment=segment.astype(np.int8),
         health_level=level,
         health=level + 0.5 * stationary_sd * z[1],
+        h_champion=np.zeros(n),
+        h_pain=np.zeros(n),
+        h_stress=np.zeros(n),
         adoption_logit=p.adoption_start + 0.4 * z[2],
         growth=seg.growth_mean[segment] + growth_sd * z[3],
         log_need=np.log(seats) + 0.08 * z[4],
@@ -133,6 +151,17 @@ def step_latent(
         - p.pain_effect * np.maximum(pain, 0.0)
         - p.stress_effect * stress
     )
+    # The same shocks again, each decayed like health: where health's deviation came from.
+    # (Kept out of the expression above so health's arithmetic, and thus every draw that
+    # depends on it, is unchanged.)
+    h_champion = (
+        p.health_rho * state.h_champion
+        - p.champion_loss_shock * lost
+        + p.champion_gain_boost * gained
+        - p.champion_absent_drift * ~champion
+    )
+    h_pain = p.health_rho * state.h_pain - p.pain_effect * np.maximum(pain, 0.0)
+    h_stress = p.health_rho * state.h_stress - p.stress_effect * stress
     target = p.adoption_target + p.adoption_health * health + p.adoption_champion * champion
     adoption_logit = (
         state.adoption_logit
@@ -148,6 +177,9 @@ def step_latent(
         "growth": growth,
         "log_need": state.log_need + growth,
         "health": health,
+        "h_champion": h_champion,
+        "h_pain": h_pain,
+        "h_stress": h_stress,
         "adoption_logit": adoption_logit,
         "age": state.age + 1,
     }

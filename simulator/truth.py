@@ -6,6 +6,8 @@
   ``p_expand_{H}d`` given the chain's full state at the snapshot, by Monte-Carlo rollouts
   of the same chain (``simulator.chain.advance``), with the latent state beside them.
 - ``latent.parquet``: the latent state of every account at every month start.
+- ``causes.parquet``: per labelled row, the log-odds each latent cause adds to the churn
+  decision at a term end (``simulator.causes``).
 - ``summary.json``: rates, oracle AUCs, label agreement and the config.
 
 ``labels_from_records`` applies the contract's label semantics to the chain's own records
@@ -29,6 +31,8 @@ import pyarrow.parquet as pq
 from features.contract import label_names
 from features.labels import EXPANSION_FACTOR, RELATIVE_TOLERANCE
 from features.snapshots import monthly_snapshot_dates
+from features.stats import roc_auc
+from simulator.causes import causes_table
 from simulator.chain import advance
 from simulator.config import SEGMENTS
 from simulator.dates import day_number, to_date
@@ -211,16 +215,6 @@ def oracle_probabilities(
     return p_churn, p_expand
 
 
-def roc_auc(y: np.ndarray, score: np.ndarray) -> float | None:
-    """Area under the ROC curve (ties count half); None without both classes."""
-    y = np.asarray(y, dtype=bool)
-    pos, neg = int(y.sum()), int((~y).sum())
-    if pos == 0 or neg == 0:
-        return None
-    ranks = pd.Series(score).rank(method="average").to_numpy()
-    return float((ranks[y].sum() - pos * (pos + 1) / 2) / (pos * neg))
-
-
 # ---- rates --------------------------------------------------------------------------------
 
 
@@ -298,7 +292,8 @@ def latent_columns(history: History, acc: np.ndarray, months: np.ndarray) -> dic
 
 
 def write_truth(history: History, out_dir: str | Path, progress: Progress | None = None) -> Truth:
-    """Labels (by the features package), oracle probabilities, latent states and rates."""
+    """Labels (by the features package), oracle probabilities, latent states, causes and
+    rates."""
     from features.pipeline import build_labels
     from features.sources import open_source
 
@@ -395,6 +390,12 @@ def write_truth(history: History, out_dir: str | Path, progress: Progress | None
         }
     )
     pq.write_table(pa.Table.from_pandas(latent, preserve_index=False), truth_dir / "latent.parquet")
+
+    # 5. Causes of every labelled row: what each latent cause adds to the churn log-odds.
+    index = {account: i for i, account in enumerate(history.account_ids)}
+    label_acc = np.array([index[a] for a in frame["account_id"]], dtype=np.int64)
+    label_month = np.array([month_of[day_number(d)] for d in frame["snapshot_date"]], np.int64)
+    pq.write_table(causes_table(history, label_acc, label_month), truth_dir / "causes.parquet")
 
     rates = annual_rates(history)
 

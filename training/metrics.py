@@ -2,7 +2,8 @@
 
 Each returns None when it is undefined (no positive or no negative row, no rows, no MRR).
 
-- ``roc_auc``: area under the ROC curve (ties count half);
+- ``roc_auc``: area under the ROC curve (ties count half; ``features.stats.roc_auc``, the one
+  implementation the simulator uses too);
 - ``pr_auc``: average precision (the step-wise area under the precision-recall curve);
 - ``top_decile_lift``: positive rate among the 10% highest scores / overall positive rate;
 - ``mrr_capture_top_decile``: share of the positives' MRR (e.g. churned MRR) held by the 10%
@@ -25,6 +26,8 @@ from typing import Literal
 
 import numpy as np
 
+from features.stats import roc_auc as roc_auc
+
 METRIC_NAMES = (
     "roc_auc",
     "pr_auc",
@@ -37,18 +40,6 @@ METRIC_NAMES = (
 
 def _both_classes(y: np.ndarray) -> bool:
     return len(y) > 0 and 0 < int(np.sum(y)) < len(y)
-
-
-def roc_auc(y: np.ndarray, score: np.ndarray) -> float | None:
-    y = np.asarray(y, dtype=float)
-    if not _both_classes(y):
-        return None
-    from scipy.stats import rankdata
-
-    ranks = rankdata(np.asarray(score, dtype=float))
-    pos = y == 1
-    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def pr_auc(y: np.ndarray, score: np.ndarray) -> float | None:

@@ -53,7 +53,7 @@ def test_same_seed_writes_identical_files(small_run, small_summary) -> None:
     for table in TABLES:
         name = f"{table}.parquet"
         assert digest(small_run.path / name) == digest(again / name), table
-    for name in ("labels.parquet", "oracle.parquet", "latent.parquet"):
+    for name in ("labels.parquet", "oracle.parquet", "latent.parquet", "causes.parquet"):
         assert digest(small_run.path / "_truth" / name) == digest(again / "_truth" / name), name
 
 

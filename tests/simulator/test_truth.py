@@ -18,7 +18,7 @@ from simulator.config import SimulationConfig
 from simulator.dates import to_date
 from simulator.latent import SegmentArrays
 from simulator.run import chain_rng, simulate
-from simulator.truth import labels_from_records, realised_labels, roc_auc
+from simulator.truth import labels_from_records, realised_labels
 
 pytestmark = pytest.mark.xdist_group("simulator")
 
@@ -128,12 +128,6 @@ def test_oracle_is_a_calibrated_probability(small_run) -> None:
         se = np.sqrt(np.sum(p * (1 - p))) / len(p)
         assert abs(p.mean() - y.mean()) < 4 * se + 0.01, label
     assert 0.5 < small_run.truth.oracle_churn_auc <= 1.0
-
-
-def test_roc_auc() -> None:
-    assert roc_auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.3, 0.4])) == 1.0
-    assert roc_auc(np.array([0, 1, 0, 1]), np.array([0.5, 0.5, 0.5, 0.5])) == 0.5
-    assert roc_auc(np.array([1, 1]), np.array([0.1, 0.2])) is None
 
 
 def test_summary_json_holds_rates_aucs_and_config(small_summary) -> None:
