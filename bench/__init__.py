@@ -36,6 +36,11 @@ BENCHMARKS: list[Benchmark] = [
         "the API on 10,000 accounts: lookups and what-if vs /healthz, batch vs LightGBM",
     ),
     Benchmark(
+        "reasons",
+        "bench.reasons_bench",
+        "main reason's family vs the simulator's true top cause, top 10% riskiest held-out rows",
+    ),
+    Benchmark(
         "training",
         "bench.training_bench",
         "train on 500,000 x 150 vs plain LightGBM (bound 90 s); 3,000 x 36 quality vs oracle",

@@ -8,9 +8,16 @@ with the feature metadata it reads. Pure: arrays in, lists of dicts out.
   values, so the drivers of a row still add up to raw score minus base value. Its sentence
   names the member that pushes hardest in the driver's direction.
 - **Context vs. actionable.** Context signals (renewal timing, size, tenure, segment: when
-  and how much) are reported as ``context``; the ``main_reason`` is the actionable driver
-  raising the score most (usage, champions, consumption, support, voice of the customer,
-  payments, CS engagement).
+  and how much) are reported as ``context``; the ``main_reason`` is an actionable driver
+  (usage, champions, consumption, support, voice of the customer, payments, CS engagement)
+  raising the score.
+- **The main reason is what is unusual.** Correlated proxies (consumption per seat, core
+  breadth) push the risk of nearly every risky account up; naming them for everyone says
+  nothing. With the model's ``signal_scale`` (each signal's mean and spread of contributions
+  over the training book), the main reason is the eligible actionable driver whose push is
+  the most unusual, ``(contribution - mean) / (spread + scale_floor)``; eligible: raising the
+  score by at least ``main_share`` of the largest actionable push. Without a scale (older
+  bundles) it is the largest actionable push.
 - **Yardsticks.** An actionable reason says whether its value is unusual: against the
   account's own past (the signal's trend member: "down 40% on the previous 30 days") and
   against its peers (the training distribution of the same segment, ``PeerReference``:
@@ -163,6 +170,12 @@ class ReasonConfig:
     """A driver whose named value is missing is a main reason only from this contribution."""
     context_k: int = 2
     """Context facts reported beside the main reason."""
+    scale_floor: float = 0.01
+    """Log-odds added to a signal's spread, so a signal that almost never moves the score
+    does not win on a tiny push."""
+    main_share: float = 0.25
+    """A main reason raises the score by at least this share of the largest actionable
+    push."""
 
 
 @dataclass(frozen=True)
@@ -202,7 +215,10 @@ class ReasonBook:
         categories: Sequence[tuple[str, ...] | None],
         reference: PeerReference | None = None,
         config: ReasonConfig | None = None,
+        scale: Mapping[str, Sequence[float]] | None = None,
     ) -> None:
+        """``scale``: per signal name, the mean and standard deviation of its contribution
+        over the training book (``signal_scale``); missing signals count as (0, 0)."""
         self.names = list(names)
         self.specs = list(specs)
         self.categories = list(categories)
@@ -234,12 +250,30 @@ class ReasonBook:
             [s.members[0] if len(s.members) == 1 else -1 for s in self.signals], dtype=np.int64
         )
         self._texts: dict[tuple[Any, ...], str] = {}
+        self.scale: tuple[np.ndarray, np.ndarray] | None = None
+        if scale:
+            pairs = [tuple(scale.get(s.name, (0.0, 0.0))) for s in self.signals]
+            self.scale = (
+                np.array([p[0] for p in pairs], dtype=np.float64),
+                np.array([p[1] for p in pairs], dtype=np.float64),
+            )
 
     # -- arithmetic ------------------------------------------------------------------------
 
     def signal_contributions(self, contributions: np.ndarray) -> np.ndarray:
         """(n, signals): each signal's summed SHAP contribution (additivity kept)."""
         return contributions @ self.membership
+
+    def signal_scale(self, contributions: np.ndarray) -> dict[str, list[float]]:
+        """Per signal, the mean and standard deviation of its summed contribution over the
+        rows of ``contributions`` (the model's book): stored as the bundle's
+        ``signal_scale``."""
+        summed = self.signal_contributions(contributions)
+        mean, spread = summed.mean(axis=0), summed.std(axis=0)
+        return {
+            s.name: [round(float(m), 6), round(float(d), 6)]
+            for s, m, d in zip(self.signals, mean, spread, strict=True)
+        }
 
     def named_members(self, contributions: np.ndarray, summed: np.ndarray) -> np.ndarray:
         """(n, signals) column index of the member pushing hardest in the direction of its
@@ -280,9 +314,7 @@ class ReasonBook:
         context_up, _ = top_columns(
             np.where(raising & ~self.actionable, summed, 0.0), cfg.context_k
         )
-        eligible = raising & self.actionable & (~missing | (summed >= cfg.missing_main_min))
-        candidates = np.where(eligible, summed, -np.inf)
-        main = np.where(eligible.any(axis=1), np.argmax(candidates, axis=1), -1)
+        main = self._main(summed, raising, missing, cfg)
 
         peer_list = [None] * n if peers is None else list(peers)
         rows = _RowData(summed, named, values, matrix)
@@ -301,6 +333,21 @@ class ReasonBook:
             g = int(main[i])
             out_main.append(self._driver(rows, i, g, peer) if g >= 0 else None)
         return Reasons(out_up, out_down, out_main, out_context, out_act, act_columns, summed)
+
+    def _main(
+        self, summed: np.ndarray, raising: np.ndarray, missing: np.ndarray, cfg: ReasonConfig
+    ) -> np.ndarray:
+        """Each row's main reason (signal index, -1: none); see the module docs."""
+        eligible = raising & self.actionable & (~missing | (summed >= cfg.missing_main_min))
+        largest = np.max(np.where(eligible, summed, 0.0), axis=1, keepdims=True)
+        eligible &= summed >= cfg.main_share * largest
+        if self.scale is None:
+            score = summed
+        else:
+            mean, spread = self.scale
+            score = (summed - mean) / (spread + cfg.scale_floor)
+        candidates = np.where(eligible, score, -np.inf)
+        return np.where(eligible.any(axis=1), np.argmax(candidates, axis=1), -1)
 
     def _drivers(
         self, rows: _RowData, i: int, signals: np.ndarray, peer: Any

@@ -224,6 +224,7 @@ class ModelView:
             self.specs,
             self.categories,
             PeerReference.from_dict(bundle.metadata.get("reference")),
+            scale=bundle.metadata.get("signal_scale"),
         )
         rate = bundle.metadata.get("base_rate")
         self.base_rate: float | None = float(rate) if rate is not None else None

@@ -42,16 +42,18 @@ if TYPE_CHECKING:
 CAUSES = ("adoption", "champions", "support", "payments", "value", "consumption")
 """The actionable cause families, in the order ``top_cause`` breaks ties."""
 CAUSE_COLUMNS = tuple(f"cause_{name}" for name in CAUSES)
-CAUSE_FAMILIES: dict[str, Family] = {
-    "adoption": "usage_depth",
-    "champions": "champions",
-    "support": "support",
-    "payments": "payments",
-    "value": "voice_of_customer",
-    "consumption": "consumption",
+CAUSE_FAMILIES: dict[str, tuple[Family, ...]] = {
+    "adoption": ("usage_depth",),
+    "champions": ("champions",),
+    "support": ("support",),
+    "payments": ("payments",),
+    "value": ("voice_of_customer", "usage_depth"),
+    "consumption": ("consumption",),
 }
-"""Cause -> the feature family (``features.metadata.FAMILIES``) whose features show it: what a
-model's main reason should name when the cause is the row's ``top_cause``."""
+"""Cause -> the feature families (``features.metadata.FAMILIES``) whose features show it:
+what a model's main reason may name when the cause is the row's ``top_cause``. The value a
+customer perceives (health) shows in two places, what they say (NPS, CSAT) and what they do
+(health pulls adoption and so usage), so either names it; every other cause has one."""
 CAUSES_SCHEMA = pa.schema(
     [
         pa.field("account_id", pa.string(), nullable=False),

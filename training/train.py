@@ -456,7 +456,8 @@ def _need_both_classes(
 
 def _explain(bundle: ModelBundle, data: ModelData, spec: LabelSpec) -> dict[str, Any]:
     """SHAP contributions of the final model on the latest snapshot's rows (what serving will
-    explain), and the cost per row."""
+    explain), and the cost per row. Records in the bundle how much each signal's push varies
+    over those rows (``signal_scale``: what the main reason is measured against)."""
     if data.snapshot_date is not None:
         rows = np.flatnonzero(data.snapshot_date == data.snapshot_date.max())
     else:
@@ -470,6 +471,7 @@ def _explain(bundle: ModelBundle, data: ModelData, spec: LabelSpec) -> dict[str,
     bundle.contributions(timed)
     per_row = (time.perf_counter() - started) * 1000 / max(len(timed), 1)
     contributions, base_value = bundle.contributions(matrix)
+    bundle.metadata["signal_scale"] = reason_book(bundle).signal_scale(contributions)
     return {
         "shap": contributions,
         "shap_base": base_value,
@@ -786,6 +788,7 @@ def reason_book(bundle: ModelBundle) -> ReasonBook:
         [by_name.get(name) for name in bundle.feature_names],
         [c.categories if c.kind == "categorical" else None for c in bundle.columns],
         PeerReference.from_dict(bundle.metadata.get("reference")),
+        scale=bundle.metadata.get("signal_scale"),
     )
 
 

@@ -1,0 +1,273 @@
+"""Reasons: does the main reason name the true cause? On a simulated source whose truth
+records, per (account, snapshot), how much each latent cause adds to the churn log-odds
+(``simulator.causes``).
+
+1. Simulate 2,000 accounts x 36 months (seed 11) with its truth.
+2. Features as of a cutoff 6 months before the end (labels as they were known then) train
+   the churn and expansion models (``train_models``, defaults).
+3. The 6 monthly snapshots from the cutoff on (never trained on) are scored through
+   serving's code path (``score_frame``); the 10% riskiest rows are kept.
+4. Per row: the family of ``main_reason`` against the families of the true top cause
+   (``CAUSE_FAMILIES``). Bars: agreement >= 70% overall (a random family: ~1/6), and >= 50%
+   of the rows whose true cause is champion loss or support pain (each, over the rows that
+   have one). The confusion table is printed.
+
+Measured in the same run, on the same rows:
+- ``largest push``: the actionable signal raising churn most (the main reason without the
+  model's ``signal_scale``);
+- ``first driver``: the first single feature (by SHAP, ungrouped) outside the lifecycle and
+  commercial families (how reasons were read before signals and roles);
+- ``ceiling``: a LightGBM classifier trained on the *true* top causes of the training
+  period's riskiest 10% of rows (features -> cause family), applied to the held-out rows:
+  what the features can tell about causes with the answers given, a bound no explanation of
+  a churn model is expected to pass.
+
+``--quick``: 400 accounts x 32 months, no bars."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+RESULTS = Path(__file__).resolve().parent / "results"
+BARS = {"overall": 0.70, "champions": 0.50, "support": 0.50}
+TOP_SHARE = 0.10
+HELD_OUT_MONTHS = 6
+NONE = "(none)"
+
+
+def cause_agreement(
+    predicted: Sequence[str | None],
+    true_causes: Sequence[str | None],
+    families: Mapping[str, Sequence[str]],
+) -> dict[str, Any]:
+    """How often the predicted family (a main reason's; None: no main reason) is one of the
+    families of the true cause (None: no positive cause; such rows are left out).
+
+    Returns ``rows`` (scored rows), ``agreement`` (share of rows that agree), ``by_cause``
+    (per true cause: rows and agreement) and ``confusion`` (true cause -> predicted family
+    -> rows)."""
+    confusion: dict[str, Counter[str]] = {}
+    hits = 0
+    rows = 0
+    for guess, cause in zip(predicted, true_causes, strict=True):
+        if cause is None:
+            continue
+        rows += 1
+        shown = guess if guess is not None else NONE
+        confusion.setdefault(cause, Counter())[shown] += 1
+        hits += guess in families[cause]
+    by_cause = {
+        cause: {
+            "rows": sum(counts.values()),
+            "agreement": sum(counts[f] for f in families[cause]) / sum(counts.values()),
+        }
+        for cause, counts in sorted(confusion.items())
+    }
+    return {
+        "rows": rows,
+        "agreement": hits / rows if rows else None,
+        "by_cause": by_cause,
+        "confusion": {cause: dict(counts.most_common()) for cause, counts in confusion.items()},
+    }
+
+
+def _source(accounts: int, months: int, seed: int, scratch: Path) -> Path:
+    from simulator.config import SimulationConfig
+    from simulator.run import simulate
+
+    path = scratch / f"a{accounts}-m{months}-s{seed}"
+    if not (path / "_truth" / "causes.parquet").exists():
+        config = SimulationConfig(accounts=accounts, months=months, seed=seed, oracle_rows=0)
+        simulate(config, path, with_truth=True)
+    return path
+
+
+def _months_before(day: date, months: int) -> date:
+    total = day.year * 12 + day.month - 1 - months
+    return date(total // 12, total % 12 + 1, 1)
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    from features.pipeline import FeatureOptions, build_features
+    from features.writer import read_feature_table
+    from serving.playbooks import load_playbooks
+    from serving.scoring import ModelView, ScoringConfig, TableFrame, score_frame
+    from serving.settings import DEFAULT_PLAYBOOKS
+    from simulator.causes import CAUSE_FAMILIES
+    from training import dataset
+    from training.train import TrainOptions, train_models
+
+    accounts, months, seed = (400, 32, 5) if quick else (2000, 36, 11)
+    scratch = RESULTS / "reasons"
+    scratch.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    source = _source(accounts, months, seed, scratch)
+    seconds = {"simulate": round(time.perf_counter() - started, 1)}
+
+    tick = time.perf_counter()
+    full_path = scratch / "features_full.parquet"
+    summary = build_features(source, full_path, FeatureOptions())
+    as_of = summary.as_of
+    full = read_feature_table(full_path)
+    last = max(full.table.column("snapshot_date").to_pylist())
+    cutoff = _months_before(last, HELD_OUT_MONTHS - 1)
+    train_path = scratch / "features_train.parquet"
+    build_features(source, train_path, FeatureOptions(as_of=cutoff))
+    seconds["features"] = round(time.perf_counter() - tick, 1)
+
+    tick = time.perf_counter()
+    data = dataset.load(train_path)
+    options = replace(TrainOptions(), truth_dir=source / "_truth", top_accounts=0)
+    result = train_models(data, options)
+    seconds["train"] = round(time.perf_counter() - tick, 1)
+
+    tick = time.perf_counter()
+    held_out = full.table.filter(
+        pc.greater_equal(full.table.column("snapshot_date"), pa.scalar(cutoff, pa.date32()))
+    )
+    churn = ModelView(result.labels["churn_180d"].bundle, "bench/churn")
+    expansion = ModelView(result.labels["expand_180d"].bundle, "bench/expansion")
+    playbooks = load_playbooks(DEFAULT_PLAYBOOKS)
+    batch = score_frame(TableFrame(held_out), churn, expansion, playbooks, ScoringConfig(), 2)
+    seconds["score"] = round(time.perf_counter() - tick, 1)
+
+    causes = pq.read_table(source / "_truth" / "causes.parquet")
+    truth = {
+        (a, d.isoformat()): c
+        for a, d, c in zip(
+            causes.column("account_id").to_pylist(),
+            causes.column("snapshot_date").to_pylist(),
+            causes.column("top_cause").to_pylist(),
+            strict=True,
+        )
+    }
+    p = batch.churn.probability
+    top = np.argsort(-p, kind="stable")[: max(1, int(round(TOP_SHARE * batch.n)))]
+    mains = [batch.churn.reasons.main[i] for i in top]
+    predicted = [m["family"] if m else None for m in mains]
+    true_causes = [truth.get((batch.account_id[i], batch.snapshot_date[i])) for i in top]
+    agreement = cause_agreement(predicted, true_causes, CAUSE_FAMILIES)
+    matrix = churn.bundle.encode(held_out.take(pa.array(top)))
+    contributions, _ = churn.bundle.contributions(matrix)
+    baselines = {
+        "largest push": _largest_push(churn, contributions, matrix),
+        "first driver": _first_driver(churn, contributions),
+        "ceiling": _ceiling(churn, data, result, truth, matrix),
+    }
+    compared = {
+        name: cause_agreement(found, true_causes, CAUSE_FAMILIES)["agreement"]
+        for name, found in baselines.items()
+    }
+    return {
+        "accounts": accounts,
+        "months": months,
+        "seed": seed,
+        "as_of": as_of.isoformat(),
+        "cutoff": cutoff.isoformat(),
+        "held_out_rows": batch.n,
+        "top_rows": len(top),
+        "min_top_probability": float(p[top].min()),
+        "churn_auc_last_backtest": result.labels["churn_180d"].summary().get("roc_auc"),
+        "main_reason_features": dict(Counter(m["feature"] for m in mains if m).most_common(8)),
+        **agreement,
+        "baselines": compared,
+        "bars": {} if quick else BARS,
+        "seconds": seconds,
+    }
+
+
+def _largest_push(view: Any, contributions: np.ndarray, matrix: np.ndarray) -> list[Any]:
+    """The family of the actionable signal raising churn most (no signal scale)."""
+    from features.reasons import ReasonBook
+
+    book = ReasonBook(view.names, view.specs, view.categories, view.reasons.reference)
+    reasons = book.explain(contributions, matrix, 1)
+    return [m["family"] if m else None for m in reasons.main]
+
+
+def _first_driver(view: Any, contributions: np.ndarray) -> list[Any]:
+    """The family of the first feature by SHAP outside the lifecycle and commercial
+    families (ungrouped)."""
+    out: list[Any] = []
+    for row in contributions:
+        family = None
+        for j in np.argsort(-row, kind="stable"):
+            spec = view.specs[j]
+            if row[j] <= 0:
+                break
+            if spec is not None and spec.family not in ("lifecycle", "commercial"):
+                family = spec.family
+                break
+        out.append(family)
+    return out
+
+
+def _ceiling(
+    view: Any, data: Any, result: Any, truth: dict[tuple[str, str], Any], matrix: np.ndarray
+) -> list[Any]:
+    """A classifier of the true top cause's family, trained on the riskiest 10% of the
+    training rows (by the churn model) with their true causes, applied to ``matrix``."""
+    import lightgbm as lgb
+
+    from simulator.causes import CAUSE_FAMILIES
+
+    p = result.labels["churn_180d"].bundle.predict_proba(data.matrix)
+    rows = np.argsort(-p, kind="stable")[: int(TOP_SHARE * len(p))]
+    causes = [truth.get((str(data.ids[i]), str(data.snapshot_date[i]))) for i in rows]
+    keep = [k for k, cause in enumerate(causes) if cause is not None]
+    families = sorted({CAUSE_FAMILIES[causes[k]][0] for k in keep})
+    y = np.array([families.index(CAUSE_FAMILIES[causes[k]][0]) for k in keep])
+    model = lgb.LGBMClassifier(
+        n_estimators=200, num_leaves=15, learning_rate=0.05, verbose=-1, random_state=0
+    )
+    model.fit(data.matrix[rows[keep]], y)
+    return [families[k] for k in model.predict(matrix)]
+
+
+def report(results: dict[str, Any]) -> list[str]:
+    lines = [
+        f"{results['accounts']:,} accounts x {results['months']} months (seed {results['seed']}):"
+        f" trained as of {results['cutoff']}, scored {results['held_out_rows']:,} rows of the "
+        f"next {HELD_OUT_MONTHS} snapshots; top {TOP_SHARE:.0%}: {results['top_rows']:,} rows "
+        f"(churn probability >= {results['min_top_probability']:.2f})",
+    ]
+    bars = results["bars"]
+    agreement = results["agreement"]
+    verdict = ""
+    if bars and agreement is not None:
+        verdict = " (bar >= 70%: " + ("met" if agreement >= bars["overall"] else "NOT met") + ")"
+    shown = "-" if agreement is None else f"{agreement:.0%}"
+    lines.append(
+        f"main reason's family = true top cause's family: {shown} of {results['rows']} rows"
+        f"{verdict}; a random family: ~17%"
+    )
+    for cause, stats in results["by_cause"].items():
+        bar = bars.get(cause)
+        note = ""
+        if bar is not None:
+            note = f" (bar >= {bar:.0%}: {'met' if stats['agreement'] >= bar else 'NOT met'})"
+        lines.append(
+            f"  true cause {cause:12} {stats['rows']:5} rows, agreement {stats['agreement']:.0%}"
+            f"{note}"
+        )
+    compared = ", ".join(f"{k} {v:.0%}" for k, v in results["baselines"].items())
+    lines.append(f"same rows, other rules: {compared}")
+    lines.append("confusion (true cause -> main reason family: rows):")
+    for cause, counts in results["confusion"].items():
+        cells = ", ".join(f"{family} {n}" for family, n in counts.items())
+        lines.append(f"  {cause:12} {cells}")
+    features = ", ".join(f"{k} {v}" for k, v in results["main_reason_features"].items())
+    lines.append(f"main reason features: {features}")
+    lines.append(f"seconds: {results['seconds']}")
+    return lines
