@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from features.errors import ChurnlightError
 
@@ -47,7 +48,10 @@ def friendly_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except ChurnlightError as err:
-            err_console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+            # escape: a value quoted in the message ("[beta] plan") is text, not rich markup
+            err_console.print(
+                f"[red]error:[/red] {escape(str(err))}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(1) from err
 
     return wrapper  # type: ignore[return-value]

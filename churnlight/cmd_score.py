@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from churnlight.cli import app, console, friendly_errors
@@ -18,7 +19,11 @@ from churnlight.options import JsonOption
 def score(
     features: Annotated[
         Path,
-        typer.Option("--features", help="Feature table to score (churnlight features)."),
+        typer.Option(
+            "--features",
+            help="Feature table to score: written by `churnlight features`, or rewritten by "
+            "pandas, DuckDB or Spark (a Parquet file or a folder of them).",
+        ),
     ],
     out: Annotated[
         Path,
@@ -28,9 +33,19 @@ def score(
         bool,
         typer.Option("--latest-only", help="Score only the latest snapshot date of the table."),
     ] = False,
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--source",
+            help="Source whose accounts table gives csm_id (default: the source in the table's "
+            "metadata, if it still exists; a csm_id column of the table wins).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Score every row of a feature table with the champion models, using every core."""
+    """Score every row of a feature table (one per account and snapshot date) with the
+    champion models, using every core."""
     from serving.batch import score_file
     from serving.settings import load_settings
 
@@ -50,6 +65,7 @@ def score(
             out,
             settings,
             latest_only=latest_only,
+            source=source,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     if as_json:
@@ -69,3 +85,5 @@ def score(
         highlight=False,
         soft_wrap=True,
     )
+    for note in summary.notes:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)

@@ -23,3 +23,9 @@ class ValidationError(ChurnlightError):
 
 class ConfigError(ChurnlightError):
     """An option or a configuration file has a value churnlight cannot use."""
+
+
+class FeatureTableError(SourceError):
+    """A feature table cannot be scored or trained on as it is: a key is null or repeated, a
+    column the models read is missing, or a column holds values of a type that cannot be cast.
+    The message names the column(s) and a few of the rows."""

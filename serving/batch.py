@@ -1,17 +1,21 @@
 """``churnlight score``: batch scores of a feature table, on the API's code path.
 
+Input: every row of a feature table (one per account_id and snapshot_date), as
+``churnlight features`` wrote it or as pandas, DuckDB or Spark rewrote it (types cast back,
+metadata optional: see ``serving.snapshot``). Every column the models read must be there:
+a missing one is an error, not a column of nulls.
+
 Output (by suffix): Parquet with the contract's section 4 columns and the drivers as lists of
 structs ``{feature, family, value, category, contribution, reason}`` (``value`` for numbers,
-``category`` for categorical features), or CSV with the same drivers as JSON strings.
-Explanations use every core (``CHURNLIGHT_SCORE_THREADS``)."""
+``category`` for categorical features), or CSV with the same drivers as JSON strings; written
+atomically, readable as the umask says. Explanations use every core
+(``CHURNLIGHT_SCORE_THREADS``)."""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,13 +24,15 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from features.errors import ConfigError
+from features.atomic import write_atomically
+from features.errors import ConfigError, FeatureTableError
+from features.model_bundle import ModelBundle
 from features.transforms import all_feature_specs
 from serving.loading import Loader, load_models
 from serving.playbooks import load_playbooks
 from serving.scoring import ModelView, ScoringConfig, score_table
 from serving.settings import ServingSettings
-from serving.snapshot import snapshot_from_file
+from serving.snapshot import Snapshot, snapshot_from_file
 
 Progress = Callable[[int, int], None]
 """Called as progress(rows_done, rows_total)."""
@@ -48,6 +54,8 @@ class ScoreSummary:
     seconds: float
     tiers: dict[str, int] = field(default_factory=dict)
     revenue_at_risk: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    """What the scores lack and how to get it (e.g. csm_id without a source)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "path": str(self.path)}
@@ -60,13 +68,17 @@ def score_file(
     latest_only: bool = False,
     load: Loader | None = None,
     progress: Progress | None = None,
+    source: Path | None = None,
 ) -> ScoreSummary:
-    """Score every row of ``features`` (only its latest snapshot with ``latest_only``)."""
+    """Score every row of ``features`` (only its latest snapshot with ``latest_only``);
+    ``csm_id`` from ``source``'s accounts when given (see ``serving.snapshot``)."""
     if out.suffix not in (".parquet", ".csv"):
         raise ConfigError(f"--out {str(out)!r}: write a .parquet or a .csv file")
     started = time.perf_counter()
     models = (load or load_models)(settings)
-    snapshot = snapshot_from_file(features, latest_only=latest_only)
+    bundles = (models.churn, models.expansion)
+    snapshot = snapshot_from_file(features, latest_only, bundles, source)
+    require_model_columns(snapshot.table, bundles, f"feature table {str(features)!r}")
     fallback = snapshot.spec_by_name
     churn = ModelView(models.churn, models.churn_info.label, fallback)
     expansion = ModelView(models.expansion, models.expansion_info.label, fallback)
@@ -102,24 +114,44 @@ def score_file(
         seconds=round(time.perf_counter() - started, 3),
         tiers=dict(sorted(tiers.items())),
         revenue_at_risk=round(at_risk, 2),
+        notes=_notes(snapshot, table),
     )
+
+
+def require_model_columns(table: pa.Table, bundles: Sequence[ModelBundle], name: str) -> None:
+    """Refuse ``table`` when it lacks a column a model reads (``encode`` would score it as
+    missing in every row, silently)."""
+    needed = dict.fromkeys(c for bundle in bundles for c in bundle.input_columns)
+    missing = [c for c in needed if c not in table.schema.names]
+    if missing:
+        raise FeatureTableError(
+            f"{name} lacks {len(missing)} column(s) the models read: {', '.join(missing)}; "
+            "score a table written by `churnlight features` (the models were trained on its "
+            "columns), or add the columns (null where unknown)"
+        )
+
+
+def _notes(snapshot: Snapshot, scores: pa.Table) -> list[str]:
+    """What the scores lack and how to get it."""
+    if not scores.num_rows or scores.column("csm_id").null_count < scores.num_rows:
+        return []
+    source = snapshot.facts.get("source")
+    if source and Path(source).exists():
+        why = f"the accounts table of source {source!r} gives none of these accounts a csm_id"
+    elif source:
+        why = f"the table has no csm_id column and its source {source!r} is gone"
+    else:
+        why = "the table has no csm_id column and names no source (no churnlight metadata)"
+    return [f"csm_id is null in every row: {why}; give --source SRC to take it from SRC's accounts"]
 
 
 def _write(table: pa.Table, out: Path) -> None:
     """Write atomically (temp file + rename) so a reader never sees half a file."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        if out.suffix == ".csv":
-            flat = table
-            for name in (*DRIVER_COLUMNS, "playbooks"):
-                values = [json.dumps(v) for v in table.column(name).to_pylist()]
-                flat = flat.set_column(flat.schema.get_field_index(name), name, pa.array(values))
-            pacsv.write_csv(flat, tmp)
-        else:
-            pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    if out.suffix == ".csv":
+        flat = table
+        for name in (*DRIVER_COLUMNS, "playbooks", "context"):
+            values = [json.dumps(v) for v in table.column(name).to_pylist()]
+            flat = flat.set_column(flat.schema.get_field_index(name), name, pa.array(values))
+        write_atomically(out, lambda tmp: pacsv.write_csv(flat, tmp))
+    else:
+        write_atomically(out, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
