@@ -153,7 +153,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         )
     }
     p = batch.churn.probability
-    top = np.argsort(-p, kind="stable")[: max(1, int(round(TOP_SHARE * batch.n)))]
+    top = np.argsort(-p, kind="stable")[: max(1, round(TOP_SHARE * batch.n))]
     mains = [batch.churn.reasons.main[i] for i in top]
     predicted = [m["family"] if m else None for m in mains]
     true_causes = [truth.get((batch.account_id[i], batch.snapshot_date[i])) for i in top]

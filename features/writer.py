@@ -54,10 +54,7 @@ class FeatureFile:
 
     @property
     def specs(self) -> list[FeatureSpec]:
-        return [
-            FeatureSpec(**{**s, "requires": tuple(s["requires"])})
-            for s in self.facts.get("features", [])
-        ]
+        return [FeatureSpec.from_dict(s) for s in self.facts.get("features", [])]
 
     @property
     def label_columns(self) -> list[str]:

@@ -83,7 +83,9 @@ def _card(state: ServingState, kind: str, view: ModelView) -> dict[str, Any]:
         "calibration": bundle.calibration.method,
         "trees": bundle.booster.num_trees(),
         "training": {
-            k: v for k, v in bundle.metadata.items() if k not in ("features", "reference", "signal_scale")
+            k: v
+            for k, v in bundle.metadata.items()
+            if k not in ("features", "reference", "signal_scale")
         },
         "metrics": label_metrics(info.metrics, bundle.label),
         "explain_ms_per_row": state.explain_ms_per_row.get(kind, 0.0),
