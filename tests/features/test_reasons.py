@@ -226,3 +226,34 @@ def test_top_columns_orders_by_size_and_stops_at_the_sign() -> None:
         [[2, 0, -1, -1], [-1, -1, -1, -1]],
         [[1, -1, -1, -1], [3, 2, 0, 1]],
     ]
+
+
+def test_with_a_scale_the_main_reason_is_the_most_unusual_push() -> None:
+    """Active users push most risky accounts up by ~0.6 (a common proxy); a champion push
+    of 0.3 is rare. The rare one is the diagnosis, unless it is too small to matter."""
+    scale = {"active_users": (0.6, 0.3), "champion_departures": (0.0, 0.05)}
+    values = row(active_users_30d=4, champion_departures_90d=1)
+    b = ReasonBook(
+        NAMES,
+        [SPECS[n] for n in NAMES],
+        [REGIONS if n == "region" else None for n in NAMES],
+        scale=scale,
+    )
+
+    rare = b.explain(contributions(active_users_30d=0.8, champion_departures_90d=0.3), values, 5)
+    tiny = b.explain(contributions(active_users_30d=0.8, champion_departures_90d=0.1), values, 5)
+
+    assert rare.main[0]["signal"] == "champion_departures"
+    assert rare.up[0][0]["signal"] == "active_users"  # the drivers keep their order by size
+    assert tiny.main[0]["signal"] == "active_users"  # 0.1 < 25% of the largest push
+
+
+def test_the_signal_scale_is_the_mean_and_spread_of_each_signal() -> None:
+    c = np.zeros((4, len(NAMES)))
+    c[:, NAMES.index("active_users_30d")] = [0.1, 0.2, 0.3, 0.4]
+    c[:, NAMES.index("active_users_change_30d")] = 0.1
+
+    scale = book().signal_scale(c)
+
+    assert scale["active_users"] == pytest.approx([0.35, np.std([0.2, 0.3, 0.4, 0.5])], abs=1e-6)
+    assert scale["champion_departures"] == [0.0, 0.0]
