@@ -77,6 +77,11 @@ FEATURES = [
     ),
 ]
 
+COLUMN_NEEDS: dict[str, tuple[str, ...]] = {
+    "resolution_hours_90d": ("tickets.closed_at",),
+}
+"""See ``features.transforms.column_needs``."""
+
 
 def build(inputs: FeatureInputs) -> ir.Table:
     if not inputs.has("tickets"):

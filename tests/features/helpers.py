@@ -164,7 +164,12 @@ def subsecond_tables(accounts: int = 8, seed: int = 5) -> dict[str, list[dict]]:
     features_used = ["reports", "exports", "admin", "api"]
     tables: dict[str, list[dict]] = {
         "accounts": [
-            {"account_id": a, "segment": ["smb", "enterprise"][i % 2], "region": "emea"}
+            {
+                "account_id": a,
+                "segment": ["smb", "enterprise"][i % 2],
+                "industry": ["retail", "fintech", "media"][i % 3],
+                "region": "emea",
+            }
             for i, a in enumerate(ids)
         ],
         "subscriptions": [],
@@ -240,9 +245,26 @@ def subsecond_tables(accounts: int = 8, seed: int = 5) -> dict[str, list[dict]]:
                 "user_id": users[0],
             }
         )
-        tables["surveys"].append(
-            {"account_id": a, "date": moment(0.3).date(), "kind": "nps", "score": float(i % 11)}
+        tables["contacts"].append(
+            {
+                "contact_id": f"X{a}",
+                "account_id": a,
+                "role": "executive_sponsor",
+                "start_date": date(2023, 2, 1),
+                "user_id": users[1],
+            }
         )
+        tables["surveys"] += [
+            {"account_id": a, "date": moment(0.2, 0.5).date(), "kind": "nps", "score": float(i)},
+            {"account_id": a, "date": moment(0.5, 0.9).date(), "kind": "nps", "score": 9.0},
+            {
+                "account_id": a,
+                "date": moment(0.3, 0.9).date(),
+                "kind": "csat",
+                "score": 4.0,
+                "contact_id": f"X{a}",  # the sponsor's answer
+            },
+        ]
         tables["activities"].append({"account_id": a, "date": moment().date(), "kind": "qbr"})
         tables["invoices"].append(
             {
