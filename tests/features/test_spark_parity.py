@@ -66,7 +66,12 @@ def test_contract_example_is_identical_on_spark_and_duckdb(tmp_path: Path) -> No
     duck = _build(EXAMPLES / "full", tmp_path / "duck.parquet", "duckdb")
     spark = _build(EXAMPLES / "full", tmp_path / "spark.parquet", "spark")
     assert_tables_equal(duck, spark)
-    assert read_feature_table(tmp_path / "spark.parquet").facts["backend"] == "pyspark"
+    spark_facts = read_feature_table(tmp_path / "spark.parquet").facts
+    assert spark_facts["backend"] == "pyspark"
+    # Null features (absent tables; no executive sponsor, counted on the backend) agree.
+    nulls = read_feature_table(tmp_path / "duck.parquet").facts["null_features"]
+    assert {n["reason"] for n in nulls} == {"absent_table", "no_rows_in_window"}
+    assert spark_facts["null_features"] == nulls
 
 
 def test_subsecond_timestamps_give_the_same_table_on_spark_and_duckdb(
