@@ -96,3 +96,18 @@ def safe_div(num: ir.NumericValue, den: ir.NumericValue) -> ir.FloatingValue:
 def days_between(later: ir.Value, earlier: ir.Value) -> ir.IntegerValue:
     """Whole days from ``earlier`` to ``later`` (dates)."""
     return later.delta(earlier, unit="day")
+
+
+MICROSECONDS_PER_SECOND = 1_000_000
+
+
+def seconds_between(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.FloatingValue:
+    """Seconds from ``earlier`` to ``later`` (timestamps), to the microsecond.
+
+    The same number on every backend: the difference is taken as a whole count of
+    microseconds (exact on DuckDB and Spark alike), then divided. ``delta(unit="second")``
+    is not: DuckDB counts the second boundaries crossed, Spark truncates the difference, so
+    23:59:59.9 to 00:00:00.1 is 1 s on one and 0 s on the other; ``epoch_seconds()`` keeps
+    the fraction on DuckDB and drops it on Spark."""
+    micros = later.delta(earlier, unit="microsecond")
+    return micros.cast("float64") / MICROSECONDS_PER_SECOND
