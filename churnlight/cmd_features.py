@@ -163,9 +163,17 @@ def _describe(as_json: bool) -> None:
         typer.echo(json.dumps([spec.to_dict() for spec in specs]))
         return
     table = Table(title=f"{len(specs)} features")
-    for column in ("name", "family", "unit", "description", "plain words"):
+    for column in ("name", "family", "role", "signal", "unit", "description", "plain words"):
         table.add_column(column, overflow="fold")
     for spec in specs:
         name = f"[bold]{spec.name}[/bold]" if spec.canonical else spec.name
-        table.add_row(name, spec.family, spec.unit, spec.description, spec.template)
+        table.add_row(
+            name,
+            spec.family,
+            spec.role,
+            spec.signal,
+            spec.unit,
+            spec.description,
+            spec.template,
+        )
     console.print(table)

@@ -24,8 +24,9 @@ with the feature metadata it reads. Pure: arrays in, lists of dicts out.
   "lower than 85% of mid-market accounts").
 - **No noise.** Drivers whose contribution is under ``min_contribution`` log-odds are not
   listed, nor features ``unavailable`` in the book (null for every account: a table or
-  column the source lacks, which says nothing about one account); a missing value is phrased as what it means and is a main reason only when its
-  contribution reaches ``missing_main_min``.
+  column the source lacks, which says nothing about one account); a missing value is
+  phrased as what it means and is a main reason only when its contribution reaches
+  ``missing_main_min``.
 """
 
 from __future__ import annotations

@@ -102,6 +102,7 @@ def test_describe_prints_every_feature(runner) -> None:
     assert "88 features" in result.stdout
     for spec in all_feature_specs():
         assert spec.name in result.stdout, spec.name
+    assert "renewal_timing" in result.stdout and "actionable" in result.stdout
 
 
 def test_describe_json_is_one_line_of_every_feature(runner) -> None:
@@ -120,7 +121,12 @@ def test_describe_json_is_one_line_of_every_feature(runner) -> None:
         "kind": "numeric",
         "canonical": True,
         "requires": [],
+        "role": "context",
+        "signal": "account_size",
+        "missing": "Account MRR on the day before the snapshot: not recorded",
     }
+    roles = {entry["name"]: entry["role"] for entry in catalog}
+    assert roles["days_to_renewal"] == "context" and roles["active_users_30d"] == "actionable"
 
 
 def test_a_missing_source_is_one_red_line(runner, tmp_path: Path) -> None:
