@@ -37,8 +37,8 @@ def evaluate(
     as_json: JsonOption = False,
 ) -> None:
     """Print the backtest metrics (model and baselines) a registered version was trained with."""
-    from training.registry import version_evaluation
     from training.settings import get_training_settings
+    from training.versions import version_evaluation
 
     settings = get_training_settings()
     kinds = ["churn", "expansion"] if model == Kind.both else [model.value]

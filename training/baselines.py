@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,14 +173,3 @@ def fit_logreg(
         rows = np.sort(np.random.default_rng(seed).choice(rows, max_rows, replace=False))
     model.fit(matrix[rows], y[rows].astype(int))
     return model
-
-
-def baseline_probabilities(models: Mapping[str, Any], matrix: np.ndarray) -> dict[str, np.ndarray]:
-    """Probabilities of each fitted baseline on ``matrix``."""
-    out = {}
-    for name, model in models.items():
-        if isinstance(model, Scorecard):
-            out[name] = model.predict_proba(matrix)
-        else:
-            out[name] = model.predict_proba(matrix)[:, 1]
-    return out

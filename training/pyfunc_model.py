@@ -1,6 +1,6 @@
 """The MLflow pyfunc model of a churnlight bundle ("models from code").
 
-``training.registry`` logs this file as the model's code; MLflow copies it into the model
+``training.run_logging`` logs this file as the model's code; MLflow copies it into the model
 artifact and runs that copy when the model is loaded, so a loader (serving, a notebook) needs
 ``mlflow`` and the ``features`` package, never ``training``. ``predict`` takes the feature
 columns (a DataFrame with the columns of the model's signature) and returns calibrated

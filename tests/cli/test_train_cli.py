@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from churnlight.cli import app
 from tests.training.helpers import write_synthetic
-from training.registry import registry_lock
+from training.locks import registry_lock
 from training.settings import TrainingSettings, get_training_settings
 
 WIDE = {"COLUMNS": "250"}
