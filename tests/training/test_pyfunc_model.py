@@ -18,19 +18,23 @@ def test_a_logged_model_scores_a_dataframe_like_its_bundle(trained, tmp_path) ->
     import mlflow.pyfunc
 
     outcome = trained.labels["churn_180d"]
+    previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    experiment = mlflow.create_experiment("pyfunc", artifact_location=tmp_path.as_uri())
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        with mlflow.start_run(experiment_id=experiment):
-            info = mlflow.pyfunc.log_model(
-                name="churn",
-                python_model=str(PYFUNC_CODE),
-                artifacts={"bundle": str(save_bundle(outcome.bundle, tmp_path / "bundle"))},
-                signature=model_signature(outcome.bundle),
-                input_example=input_example(trained, outcome.bundle),
-            )
-        model = mlflow.pyfunc.load_model(info.model_uri)
+    try:
+        experiment = mlflow.create_experiment("pyfunc", artifact_location=tmp_path.as_uri())
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with mlflow.start_run(experiment_id=experiment):
+                info = mlflow.pyfunc.log_model(
+                    name="churn",
+                    python_model=str(PYFUNC_CODE),
+                    artifacts={"bundle": str(save_bundle(outcome.bundle, tmp_path / "bundle"))},
+                    signature=model_signature(outcome.bundle),
+                    input_example=input_example(trained, outcome.bundle),
+                )
+            model = mlflow.pyfunc.load_model(info.model_uri)
+    finally:
+        mlflow.set_tracking_uri(previous)
 
     hints = [str(w.message) for w in caught if "type hint" in str(w.message).lower()]
     assert hints == []
