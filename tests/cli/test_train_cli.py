@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ from tests.training.helpers import write_synthetic
 from training.locks import registry_lock
 from training.settings import TrainingSettings, get_training_settings
 
+REPO = Path(__file__).resolve().parents[2]
 WIDE = {"COLUMNS": "250"}
 METRICS = {"roc_auc", "pr_auc", "top_decile_lift", "mrr_capture_top_decile", "brier", "ece"}
 
@@ -134,6 +138,26 @@ def test_train_prints_the_table_against_both_baselines(store_env, features) -> N
         "10 accounts most at risk on 2023-12-01",
     ):
         assert text in result.output
+
+
+@pytest.mark.slow
+def test_piped_output_has_no_colour_codes_and_no_warnings(features, tmp_path) -> None:
+    env = {**os.environ, "CHURNLIGHT_MODELS_DIR": str(tmp_path / "models")}
+    env.pop("FORCE_COLOR", None)
+    command = ["train", "--features", str(features), "--backtests", "1", "--top", "3"]
+    result = subprocess.run(
+        [sys.executable, "-m", "churnlight", *command],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "promoted to champion" in result.stdout
+    assert "\x1b[" not in result.stdout + result.stderr  # a log or a pipe, not a terminal
+    assert "Warning" not in result.stderr, result.stderr
 
 
 def test_evaluate_without_a_store_says_what_to_do(store_env) -> None:
