@@ -223,34 +223,43 @@ def test_only_the_gate_moves_the_champion(settings, trained, synthetic_path) -> 
     assert registry_state(settings)["churnlight-churn"]["aliases"] == {"champion": "3"}
 
 
-def _fail_once_after(monkeypatch, method: str) -> None:  # type: ignore[no-untyped-def]
-    """The first call of ``MlflowClient.<method>`` does its work, then raises."""
+def _fail_at(monkeypatch, method: str, call: int, done: bool) -> None:  # type: ignore[no-untyped-def]
+    """Call number ``call`` of ``MlflowClient.<method>`` raises: after doing its work when
+    ``done``, else before."""
     from mlflow import MlflowClient
 
     real = getattr(MlflowClient, method)
     calls = []
 
-    def fail_after(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        out = real(self, *args, **kwargs)
+    def failing(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(args)
-        if len(calls) == 1:
-            raise RegistryError(f"injected failure after {method}")
+        if len(calls) == call and not done:
+            raise RegistryError(f"injected failure in {method}")
+        out = real(self, *args, **kwargs)
+        if len(calls) == call:
+            raise RegistryError(f"injected failure in {method}")
         return out
 
-    monkeypatch.setattr(MlflowClient, method, fail_after)
+    monkeypatch.setattr(MlflowClient, method, failing)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["create_model_version", "set_registered_model_alias"])
+@pytest.mark.parametrize(
+    ("method", "call", "done"),
+    [
+        ("create_model_version", 2, False),  # one version registered, the second fails
+        ("set_registered_model_alias", 1, True),  # an alias moved, then the failure
+    ],
+)
 def test_a_failure_in_the_registry_step_changes_nothing(
-    settings, trained, method, monkeypatch
+    settings, trained, monkeypatch, method, call, done
 ) -> None:
     settings = settings.model_copy(update={"promotion_max_ece": 0.2})  # the second is promoted
     _publish(settings, trained)
     before = registry_state(settings)
-    _fail_once_after(monkeypatch, method)
+    _fail_at(monkeypatch, method, call, done)
 
-    with pytest.raises(RegistryError, match=f"injected failure after {method}"):
+    with pytest.raises(RegistryError, match=f"injected failure in {method}"):
         _publish(settings, trained)
 
     assert registry_state(settings) == before
@@ -265,7 +274,7 @@ def test_a_failed_rollback_is_logged_and_recover_finishes_it(
     settings = settings.model_copy(update={"promotion_max_ece": 0.2})
     _publish(settings, trained)
     before = registry_state(settings)
-    _fail_once_after(monkeypatch, "set_registered_model_alias")
+    _fail_at(monkeypatch, "set_registered_model_alias", 1, done=True)
 
     def unreachable(self, name, version):  # type: ignore[no-untyped-def]
         raise OSError("store unreachable")
