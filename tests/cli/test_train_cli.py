@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -100,13 +102,14 @@ def test_train_json_summary_then_evaluate(store_env, features) -> None:
 
     assert trained.exit_code == 0, trained.output
     summary = json.loads(trained.stdout)
-    assert summary["run_id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", summary["run_id"])  # an MLflow run id
     assert {v["version"] for v in summary["versions"].values()} == {"1"}
     assert all(v["promoted"] for v in summary["versions"].values())
     for label in ("churn_180d", "expand_180d"):
         assert set(summary["labels"][label]["metrics"]) == METRICS
         assert set(summary["labels"][label]["baselines"]) == {"scorecard", "logreg"}
-    assert summary["feature_table"]["fingerprint"]
+    digest = hashlib.sha256(features.read_bytes()).hexdigest()
+    assert summary["feature_table"]["fingerprint"] == digest
     assert len(summary["top_risk"]) == 10
 
     shown = runner.invoke(app, ["evaluate", "--model", "churn"], env=store_env)
