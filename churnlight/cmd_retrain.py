@@ -14,6 +14,7 @@ import typer
 
 from churnlight.cli import app, err_console
 from features.errors import ChurnlightError
+from features.json_encoding import json_default
 
 EXIT_LOCKED = 75
 
@@ -70,4 +71,4 @@ def retrain_command(
 
 def _print(payload: dict) -> None:
     # One line, so that log collectors and Airflow's XCom (the last line) get it whole.
-    typer.echo(json.dumps(payload, default=str))
+    typer.echo(json.dumps(payload, default=json_default))

@@ -3,7 +3,7 @@
 Transforms are pure: they take Ibis tables and return an Ibis table keyed by
 (account_id, snapshot_date), never connecting or executing. Leakage rule for all of them:
 a row of snapshot t uses only data with timestamps strictly before t (dates strictly
-before t). Windows are [t - N days, t), expressed as ``1 <= age_days <= N``.
+before t). Windows are [t - N days, t), selected by ``activity.in_segment_window``.
 """
 
 from __future__ import annotations
@@ -49,20 +49,6 @@ class FeatureInputs:
 
     def table(self, name: str) -> ir.Table:
         return self.tables[name]
-
-
-def windowed(dated: ir.Table, day_column: str, window_map: ir.Table, max_days: int) -> ir.Table:
-    """Each row of ``dated`` once per snapshot whose [t - max_days, t) window holds it.
-
-    Adds ``snapshot_date`` and ``age_days`` (t - day)."""
-    wm = window_map.filter(window_map.age_days <= max_days)
-    joined = dated.join(wm, dated[day_column] == wm.day)
-    return joined.drop("day") if day_column != "day" else joined
-
-
-def in_window(age: ir.IntegerValue, days: int, start: int = 1) -> ir.BooleanValue:
-    """True for ages in [start, days]: the window [t - days, t - start + 1)."""
-    return (age >= start) & (age <= days)
 
 
 def attach(
