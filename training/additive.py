@@ -57,7 +57,9 @@ class _Layout:
 
 
 def _layout(matrix: np.ndarray, columns: Sequence[FeatureColumn]) -> _Layout:
-    starts, edges, categories = [], [], []
+    starts: list[int] = []
+    edges: list[tuple[float, ...] | None] = []
+    categories: list[int] = []
     width = 0
     for j, column in enumerate(columns):
         starts.append(width)
