@@ -106,7 +106,8 @@ def run(quick: bool = False) -> dict[str, Any]:
     from serving.settings import DEFAULT_PLAYBOOKS
     from simulator.causes import CAUSE_FAMILIES
     from training import dataset
-    from training.train import TrainOptions, train_models
+    from training.options import TrainOptions
+    from training.train import train_models
 
     accounts, months, seed = (400, 32, 5) if quick else (2000, 36, 11)
     scratch = RESULTS / "reasons"

@@ -119,7 +119,8 @@ def plain_lightgbm_seconds(data: Any, result: Any) -> float:
 def speed(rows: int) -> dict[str, Any]:
     import os
 
-    from training.train import TrainOptions, train_models
+    from training.options import TrainOptions
+    from training.train import train_models
 
     months = 20
     accounts = rows // months
@@ -206,7 +207,8 @@ def quality_source(accounts: int, months: int, seed: int, oracle_rows: int) -> P
 
 def quality(accounts: int, months: int, seed: int, oracle_rows: int) -> dict[str, Any]:
     from training import dataset
-    from training.train import TrainOptions, train_models
+    from training.options import TrainOptions
+    from training.train import train_models
 
     root = quality_source(accounts, months, seed, oracle_rows)
     data = dataset.load(root / "features.parquet")

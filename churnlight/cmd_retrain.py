@@ -48,9 +48,9 @@ def retrain_command(
 ) -> None:
     """Retrain on a source and promote the new models only if they pass the gate."""
     from training.errors import LockedError
+    from training.options import TrainOptions
     from training.retrain import retrain
     from training.settings import get_training_settings
-    from training.train import TrainOptions
 
     settings = get_training_settings()
     options = TrainOptions.from_settings(

@@ -93,9 +93,9 @@ def train(
 ) -> None:
     """Train one LightGBM model per label, backtest it against two baselines, log an MLflow
     run, register both models and promote the ones that pass the gate."""
+    from training.options import TrainOptions
     from training.retrain import train_and_publish
     from training.settings import get_training_settings
-    from training.train import TrainOptions
 
     if (id_column is None) != (label_column is None):
         raise ConfigError("tabular mode needs both --id and --label")

@@ -26,7 +26,6 @@ is the pyfunc artifact ``bundle``: ``bundle_path(mlflow.artifacts.download_artif
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from features.errors import ChurnlightError
+from features.json_encoding import json_default
 
 if TYPE_CHECKING:
     import lightgbm
@@ -208,7 +208,7 @@ def save_bundle(bundle: ModelBundle, directory: str | Path) -> Path:
         "calibration": bundle.calibration.to_dict(),
         "metadata": bundle.metadata,
     }
-    (out / BUNDLE_FILE).write_text(json.dumps(payload, indent=1, default=_json_default) + "\n")
+    (out / BUNDLE_FILE).write_text(json.dumps(payload, indent=1, default=json_default) + "\n")
     return out
 
 
@@ -317,16 +317,3 @@ def _category_codes(values: Any, categories: Sequence[str]) -> np.ndarray:
     codes = pd.Index(list(categories), dtype=object).get_indexer(as_text).astype(np.float64)
     codes[codes < 0] = np.nan
     return codes
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        number = float(value)
-        return None if math.isnan(number) else number
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot serialise {type(value).__name__}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import pyarrow.parquet as pq
 from features.atomic import write_atomically, write_text_atomically
 from features.contract import CONTRACT_VERSION
 from features.errors import SourceError
+from features.json_encoding import json_default
 from features.metadata import FeatureSpec
 from features.table_types import expected_types, normalise_types
 
@@ -35,7 +35,7 @@ def sidecar_path(parquet_path: Path) -> Path:
 def write_feature_table(table: pa.Table, path: Path, facts: dict[str, Any]) -> Path:
     """Write ``table`` to ``path`` atomically (temp file + rename) with ``facts`` as metadata."""
     facts = {"contract_version": CONTRACT_VERSION, **facts}
-    payload = json.dumps(facts, indent=2, default=_json_default)
+    payload = json.dumps(facts, indent=2, default=json_default)
     schema_meta = dict(table.schema.metadata or {})
     schema_meta[METADATA_KEY] = payload.encode()
     table = table.replace_schema_metadata(schema_meta)
@@ -94,9 +94,3 @@ def read_feature_table(
     expected = {**expected_types(file.specs, file.label_columns), **(types or {})}
     file.table = normalise_types(file.table, expected, f"feature table {str(path)!r}")
     return file
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"cannot serialise {type(value).__name__}")

@@ -174,3 +174,23 @@ def fit_logreg(
     )
     model.fit(x, target)
     return model
+
+
+def baseline_predictions(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    columns: Sequence[FeatureColumn],
+    kind: str,
+    seed: int,
+) -> dict[str, np.ndarray]:
+    """Probabilities of each baseline fit on ``x_train`` for the rows of ``x_test``: the
+    scorecard (when any of its features is a column) and the logistic regression."""
+    out: dict[str, np.ndarray] = {}
+    names = {c.name for c in columns}
+    if any(c.feature in names for c in SCORECARD):
+        card = fit_scorecard(x_train, y_train, columns, kind)
+        out["scorecard"] = card.predict_proba(x_test)
+    logreg = fit_logreg(x_train, y_train, columns, seed)
+    out["logreg"] = logreg.predict_proba(x_test)[:, 1]
+    return out

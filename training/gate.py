@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from training.champion_refit import score_champion_on_fold
 from training.evaluate import MODEL
 from training.metrics import roc_auc
+from training.results import TrainingResult
 from training.store import Store
-from training.train import TrainingResult, score_champion_on_fold
 from training.versions import champion_version, load_version_bundle
 
 if TYPE_CHECKING:

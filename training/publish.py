@@ -25,8 +25,8 @@ from training.run_logging import log_run
 from training.store import Store
 
 if TYPE_CHECKING:
+    from training.results import TrainingResult
     from training.settings import TrainingSettings
-    from training.train import TrainingResult
 
 
 @dataclass

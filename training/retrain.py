@@ -18,12 +18,14 @@ from typing import Any
 
 from training import dataset
 from training.locks import registry_lock
+from training.options import TrainOptions
 from training.publish import Publication, publish
 from training.registration import recover
+from training.results import TrainingResult
 from training.settings import TrainingSettings
 from training.store import open_store
 from training.summary import summary_payload
-from training.train import Progress, TrainingResult, TrainOptions, train_models
+from training.train import Progress, train_models
 
 Hook = Callable[[str], None]
 """Called with the name of each step as it starts (tests use it to stop a run midway)."""

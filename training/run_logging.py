@@ -23,7 +23,7 @@ from training.summary import summary_payload
 
 if TYPE_CHECKING:
     from training.gate import GateDecision
-    from training.train import LabelResult, TrainingResult
+    from training.results import LabelResult, TrainingResult
 
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
 REQUIREMENTS = ("mlflow", "lightgbm", "numpy", "pandas", "pyarrow", "scikit-learn")

@@ -13,7 +13,7 @@ from training.metrics import METRIC_NAMES
 if TYPE_CHECKING:
     from training.gate import GateDecision
     from training.registration import VersionOutcome
-    from training.train import TrainingResult
+    from training.results import TrainingResult
 
 
 def summary_payload(

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.training.helpers import write_synthetic
+from training.options import TrainOptions
+from training.results import TrainingResult
 from training.settings import TrainingSettings
-from training.train import TrainingResult, TrainOptions
 
 FAST = {"backtests": 2, "threads": 1, "seed": 11}
 

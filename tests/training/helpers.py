@@ -173,9 +173,9 @@ def retrain_worker(
     from types import SimpleNamespace
 
     import features.pipeline
+    from training.options import TrainOptions
     from training.retrain import retrain
     from training.settings import TrainingSettings
-    from training.train import TrainOptions
 
     def copy_features(source, out, options=None, quarantine=False, **_):  # type: ignore[no-untyped-def]
         shutil.copy(features_path, out)

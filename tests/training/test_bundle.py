@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +13,7 @@ import pyarrow as pa
 import pytest
 
 from features.model_bundle import (
+    BUNDLE_FILE,
     BundleError,
     FeatureColumn,
     bundle_path,
@@ -89,3 +93,27 @@ def test_a_directory_without_a_bundle_is_a_clear_error(tmp_path: Path) -> None:
         load_bundle(tmp_path)
     with pytest.raises(BundleError, match="no churnlight model bundle"):
         bundle_path(tmp_path)
+
+
+def test_bundle_metadata_is_written_as_plain_json(trained, tmp_path: Path) -> None:
+    """Dates as ISO text, numpy numbers as numbers, a NaN numpy float as null."""
+    original = trained.labels["churn_180d"].bundle
+    metadata = {
+        "as_of": date(2024, 3, 1),
+        "rows": np.int64(12),
+        "calibrated": np.bool_(True),
+        "share": np.float32(0.25),
+        "undefined": np.float32("nan"),
+    }
+    bundle = replace(original, metadata=metadata)
+
+    written = json.loads((save_bundle(bundle, tmp_path / "bundle") / BUNDLE_FILE).read_text())
+
+    assert written["metadata"] == {
+        "as_of": "2024-03-01",
+        "rows": 12,
+        "calibrated": True,
+        "share": 0.25,
+        "undefined": None,
+    }
+    assert load_bundle(tmp_path / "bundle").metadata == written["metadata"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from training import dataset, model
-from training.train import TrainOptions, train_models
+from training.options import TrainOptions
+from training.train import train_models
 
 
 def _sweep(bundle, raw, column: str, values: list[float]) -> np.ndarray:

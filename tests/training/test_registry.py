@@ -25,10 +25,11 @@ from training import locks
 from training.errors import LockedError, RegistryError
 from training.gate import decide
 from training.locks import registry_lock
+from training.options import TrainOptions
 from training.publish import publish
 from training.registration import recover
 from training.store import open_store
-from training.train import TrainOptions, train_models
+from training.train import train_models
 
 REPO = Path(__file__).resolve().parents[2]
 

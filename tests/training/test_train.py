@@ -12,7 +12,8 @@ import pytest
 
 from training import dataset
 from training.errors import TrainingError
-from training.train import TrainOptions, train_models
+from training.options import TrainOptions
+from training.train import train_models
 
 
 def test_null_labels_never_train_or_evaluate(trained) -> None:

@@ -1,0 +1,243 @@
+"""Temporal mode: one label of a feature table with snapshot dates, trained and backtested.
+
+1. folds: rolling-origin backtest windows (``training.splits``), each with its purge gap, and
+   the final fold (every labeled date) for the model that is registered;
+2. ``--tune N``: Optuna on the backtest folds' validation AUC (``training.tune``);
+3. monotone constraints: the final fold is fit with and without them; they are kept when they
+   cost at most ``monotone_tolerance`` validation AUC;
+4. the final model is calibrated on its out-of-time validation fold and becomes a bundle that
+   stores its recipe (``training.recipe``);
+5. each backtest window refits the same recipe on its own training rows and is scored, with
+   the health scorecard and the logistic regression fit on the same rows, overall, per
+   segment and lifecycle stage, and against the simulator's oracle when there is one.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+
+from training import model, splits
+from training.baselines import baseline_predictions
+from training.bundle_facts import new_bundle, record_evaluation
+from training.dataset import LabelSpec, ModelData, as_date
+from training.errors import TrainingError
+from training.evaluate import (
+    MODEL,
+    WindowResult,
+    evaluate_predictions,
+    group_table,
+    oracle_column,
+    oracle_comparison,
+)
+from training.explanations import explain_final_model
+from training.metrics import ece_noise_floor
+from training.options import TrainOptions
+from training.recipe import FitData, Recipe
+from training.results import LabelResult
+from training.tune import tune
+
+MONOTONE_CHECK_ROWS = 100_000
+"""Above this many fit rows, the with/without comparison runs on a seeded sample of this
+size and only the chosen variant is fit on every row (1.4 fits instead of 2)."""
+
+
+@dataclass(frozen=True)
+class _Label:
+    """One label's rows: what fits read, which rows are labeled, the holdout accounts."""
+
+    data: ModelData
+    spec: LabelSpec
+    options: TrainOptions
+    fits: FitData
+    labeled: np.ndarray
+    holdout: np.ndarray
+
+    def rows(self, fold: splits.TemporalFold) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The labeled (fit, validation, test) row indices of ``fold``."""
+        fit, valid, test = fold.masks(self.data.snapshot_date, self.holdout)  # type: ignore[arg-type]
+        return (
+            np.flatnonzero(fit & self.labeled),
+            np.flatnonzero(valid & self.labeled),
+            np.flatnonzero(test & self.labeled),
+        )
+
+
+def train_temporal(
+    data: ModelData, spec: LabelSpec, base: Any, options: TrainOptions, oracle: Any
+) -> LabelResult:
+    """Fit, calibrate, explain and backtest one label (``base``: the binned dataset of
+    ``data``; ``oracle``: the simulator's oracle table or None)."""
+    y = data.labels[spec.name]
+    labeled = data.labeled(spec.name)
+    dates = sorted({as_date(d) for d in np.unique(data.snapshot_date[labeled])})  # type: ignore[index]
+    folds, notes = splits.backtest_folds(
+        dates, spec.span_days, options.backtests, options.window_snapshots, options.valid_snapshots
+    )
+    final = splits.final_fold(dates, options.valid_snapshots, spec.span_days)
+    label = _Label(
+        data,
+        spec,
+        options,
+        FitData(base, y, data.columns, data.matrix, options.threads),
+        labeled,
+        splits.holdout_accounts(data.ids, options.holdout_share, options.seed),
+    )
+    facts: dict[str, Any] = {"folds": [f.describe() for f in folds], "final": final.describe()}
+    recipe = Recipe.from_options(options, {**model.DEFAULT_PARAMS, **options.params}, None)
+    if options.tune_trials:
+        untuned = recipe
+        fold_rows = [label.rows(f) for f in folds]
+        params, facts["tuning"] = tune(
+            lambda p, k: untuned.with_params(p).fit(label.fits, *fold_rows[k][:2]),
+            len(folds),
+            options.tune_trials,
+            options.seed,
+            untuned.params,
+        )
+        recipe = untuned.with_params(params)
+    tick = time.perf_counter()
+    fit_rows, valid_rows, _ = label.rows(final)
+    _need_both_classes(y, fit_rows, valid_rows, "final")
+    chosen, monotone_facts = _fit_with_monotone(label, fit_rows, valid_rows, recipe)
+    recipe = recipe.with_monotone(chosen.monotone)
+    facts["monotone"] = monotone_facts
+    cal, cal_facts = recipe.calibrate(chosen, label.fits, valid_rows)
+    facts["calibration"] = {"method": cal.method, **cal_facts}
+    facts["best_iteration"] = chosen.best_iteration
+    facts["fit_seconds"] = round(chosen.seconds, 3)
+    facts["rows"] = {"fit": len(fit_rows), "valid": len(valid_rows)}
+    facts["labels_through"] = (final.train_dates[-1] + timedelta(days=spec.span_days)).isoformat()
+    bundle = new_bundle(data, spec, chosen, cal, facts, recipe)
+    seconds = {"final_model": round(time.perf_counter() - tick, 3)}
+    windows = []
+    curves: dict[str, Any] = {}
+    tick = time.perf_counter()
+    for k, fold in enumerate(folds):
+        window, fold_curves = _evaluate_fold(label, fold, recipe, oracle)
+        windows.append(window)
+        if k == 0:
+            curves = fold_curves
+    seconds["backtests"] = round(time.perf_counter() - tick, 3)
+    tick = time.perf_counter()
+    curves.update(explain_final_model(bundle, data))
+    seconds["explain"] = round(time.perf_counter() - tick, 3)
+    facts["seconds"] = seconds
+    facts["explain_ms_per_row"] = curves.get("explain_ms_per_row")
+    record_evaluation(bundle, windows, windows[0])
+    return LabelResult(
+        spec.name, spec.kind, bundle, windows, recipe.params, facts, notes, curves, folds[0]
+    )
+
+
+def _fit_with_monotone(
+    label: _Label, fit_rows: np.ndarray, valid_rows: np.ndarray, recipe: Recipe
+) -> tuple[model.Fit, dict[str, Any]]:
+    """The final fit with or without the label kind's monotone constraints, and the facts
+    of the choice (``TrainOptions.monotone``: on, off, or auto = keep them when they cost at
+    most ``monotone_tolerance`` validation AUC)."""
+    names = set(label.data.feature_names)
+    directions = {k: v for k, v in model.MONOTONE.get(label.spec.kind, {}).items() if k in names}
+    options = label.options
+    mode = options.monotone
+    free_recipe = recipe.with_monotone(None)
+    constrained_recipe = recipe.with_monotone(directions)
+    if not directions or mode == "off":
+        free = free_recipe.fit(label.fits, fit_rows, valid_rows)
+        return free, {"mode": mode, "used": False, "directions": directions}
+    if mode == "on":
+        constrained = constrained_recipe.fit(label.fits, fit_rows, valid_rows)
+        return constrained, {"mode": mode, "used": True, "directions": directions}
+    check_rows = fit_rows
+    if len(fit_rows) > MONOTONE_CHECK_ROWS:
+        rng = np.random.default_rng(options.seed)
+        check_rows = np.sort(rng.choice(fit_rows, MONOTONE_CHECK_ROWS, replace=False))
+    constrained = constrained_recipe.fit(label.fits, check_rows, valid_rows)
+    free = free_recipe.fit(label.fits, check_rows, valid_rows)
+    with_auc, without_auc = constrained.valid_auc or 0.0, free.valid_auc or 0.0
+    keep = with_auc >= without_auc - options.monotone_tolerance
+    facts = {
+        "mode": mode,
+        "used": keep,
+        "directions": directions,
+        "valid_auc_constrained": constrained.valid_auc,
+        "valid_auc_free": free.valid_auc,
+        "tolerance": options.monotone_tolerance,
+        "check_rows": len(check_rows),
+    }
+    chosen = constrained if keep else free
+    if len(check_rows) < len(fit_rows):
+        chosen = (constrained_recipe if keep else free_recipe).fit(label.fits, fit_rows, valid_rows)
+    return chosen, facts
+
+
+def _evaluate_fold(
+    label: _Label, fold: splits.TemporalFold, recipe: Recipe, oracle: Any
+) -> tuple[WindowResult, dict[str, Any]]:
+    """``recipe`` refit on ``fold``'s training rows and scored on its test rows, with the
+    baselines fit on the same rows; the window's metrics and the arrays of its plots."""
+    data, y, options = label.data, label.fits.y, label.options
+    fit_rows, valid_rows, test_rows = label.rows(fold)
+    _need_both_classes(y, fit_rows, valid_rows, fold.name)
+    fitted = recipe.fit(label.fits, fit_rows, valid_rows)
+    cal, _ = recipe.calibrate(fitted, label.fits, valid_rows)
+    x_test, y_test = data.matrix[test_rows], y[test_rows]
+    predictions = {MODEL: cal.apply(fitted.raw_score(x_test))}
+    train_rows = np.concatenate([fit_rows, valid_rows])
+    if options.with_baselines:
+        predictions.update(
+            baseline_predictions(
+                data.matrix[train_rows],
+                y[train_rows],
+                x_test,
+                data.columns,
+                label.spec.kind,
+                options.seed,
+            )
+        )
+    mrr = None if data.mrr is None else data.mrr[test_rows]
+    groups = {g: v[test_rows] for g, v in data.groups.items()}
+    window = WindowResult(
+        name=fold.name,
+        test=fold.describe()["test"],  # type: ignore[arg-type]
+        cutoff=fold.cutoff.isoformat() if fold.cutoff else None,
+        rows={
+            "fit": len(fit_rows),
+            "valid": len(valid_rows),
+            "test": len(test_rows),
+            "test_positives": int(y_test.sum()),
+        },
+        metrics=evaluate_predictions(y_test, predictions, mrr),
+        groups=group_table(y_test, predictions, mrr, groups),
+        facts={
+            "best_iteration": fitted.best_iteration,
+            "calibration": cal.method,
+            "ece_noise_floor": ece_noise_floor(predictions[MODEL], seed=options.seed),
+        },
+    )
+    oracle_p = oracle_column(
+        oracle,
+        label.spec.name,
+        data.ids[test_rows],
+        data.snapshot_date[test_rows],  # type: ignore[index]
+    )
+    if oracle_p is not None:
+        window.oracle = oracle_comparison(y_test, predictions, oracle_p)
+    curves = {"y": y_test, "predictions": predictions, "mrr": mrr, "window": fold.name}
+    return window, curves
+
+
+def _need_both_classes(
+    y: np.ndarray, fit_rows: np.ndarray, valid_rows: np.ndarray, name: str
+) -> None:
+    for what, rows in (("fit", fit_rows), ("validation", valid_rows)):
+        positives = int(y[rows].sum())
+        if len(rows) == 0 or positives in (0, len(rows)):
+            raise TrainingError(
+                f"{name}: the {what} fold has {len(rows)} row(s) and {positives} positive(s); "
+                "it needs both classes: use a longer history, more accounts or fewer --backtests"
+            )
