@@ -42,6 +42,8 @@ from serving.explain import Explanation, SingleRowExplainer, explain
 from serving.playbooks import DriverColumns, PlaybookLibrary
 
 TIERS = ("low", "medium", "high", "critical")
+SIGNAL_FLOOR = 0.001
+"""Signals pushing a score by less than this (log-odds) are left out of ``signal_map``."""
 CHUNK_ROWS = 50_000
 
 
@@ -322,6 +324,29 @@ class Explained:
     raw_score: np.ndarray
     base_value: np.ndarray
     reasons: Reasons
+    book: ReasonBook | None = None
+    """The model's signals (decodes ``reasons.values``); None for hand-made rows."""
+
+    def signal_map(self, i: int, floor: float = SIGNAL_FLOOR) -> dict[str, list[Any]]:
+        """Row ``i``'s every signal whose contribution reaches ``floor`` in size:
+        ``{signal: [contribution (log-odds, 4 decimals), feature, value]}``, where feature
+        and value are those of the member naming the signal (as in the drivers)."""
+        book, reasons = self.book, self.reasons
+        if book is None or not len(reasons.named):
+            return {}
+        summed, named, values = (
+            reasons.signal_contributions[i],
+            reasons.named[i],
+            reasons.values[i],
+        )
+        out: dict[str, list[Any]] = {}
+        for g, signal in enumerate(book.signals):
+            c = float(summed[g])
+            if abs(c) < floor:
+                continue
+            j = int(named[g])
+            out[signal.name] = [round(c, 4), book.names[j], book.decode(j, float(values[g]))]
+        return out
 
     @property
     def up(self) -> list[list[dict[str, Any]]]:
@@ -655,6 +680,7 @@ def _explained(
         reasons=view.reasons.explain(
             values.contributions, matrix, config.top_k, peers, config.reasons
         ),
+        book=view.reasons,
     )
 
 
