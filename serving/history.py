@@ -189,6 +189,13 @@ def history_rows(batch: ScoredBatch, run_id: str, scored_at: datetime) -> pa.Tab
     )
 
 
+def run_keys(rows: pa.Table) -> pa.Table:
+    """(snapshot_date, churn_model_version, expansion_model_version, rows) of history rows."""
+    keys = ["snapshot_date", "churn_model_version", "expansion_model_version"]
+    counted = rows.group_by(keys).aggregate([([], "count_all")]).sort_by("snapshot_date")
+    return pa.table({**{k: counted.column(k) for k in keys}, "rows": counted.column("count_all")})
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
@@ -267,37 +274,44 @@ class HistoryStore:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def write(self, rows: pa.Table, origin: str, run_id: str | None = None) -> RunSummary:
-        """Record ``rows`` (``history_rows``) as one run, committed at once, then delete what
-        it superseded. ``run_id`` must be the one the rows carry."""
+    def write(self, rows: pa.Table, origin: str) -> RunSummary:
+        """Record ``rows`` (``history_rows``, one run id) as one run: insert, commit, clean."""
         started = time.perf_counter()
-        run = run_id or (rows.column("run_id")[0].as_py() if rows.num_rows else new_run_id())
         if rows.num_rows == 0:
-            return RunSummary(run, [], 0, 0.0, 0)
-        keys = (
-            rows.group_by(["snapshot_date", "churn_model_version", "expansion_model_version"])
-            .aggregate([([], "count_all")])
-            .sort_by("snapshot_date")
-        )
-        now = datetime.now(UTC)
-        commit = pa.table(
-            {
-                "run_id": pa.array([run] * keys.num_rows, pa.string()),
-                "snapshot_date": keys.column("snapshot_date"),
-                "churn_model_version": keys.column("churn_model_version"),
-                "expansion_model_version": keys.column("expansion_model_version"),
-                "rows": keys.column("count_all").cast(pa.int64()),
-                "origin": pa.array([origin] * keys.num_rows, pa.string()),
-                "committed_at": pa.array([now] * keys.num_rows, pa.timestamp("us", tz="UTC")),
-            }
-        )
+            return RunSummary("", [], 0, 0.0, 0)
+        self.insert(rows)
+        run_id = rows.column("run_id")[0].as_py()
+        dates, deleted = self.commit(run_id, run_keys(rows), origin)
+        return RunSummary(run_id, dates, rows.num_rows, time.perf_counter() - started, deleted)
+
+    def insert(self, rows: pa.Table) -> None:
+        """Insert rows of a run that is not committed yet (invisible until ``commit``)."""
         with self.connect() as con:
             for start in range(0, rows.num_rows, INSERT_ROWS):
                 con.insert(ROWS, ibis.memtable(rows.slice(start, INSERT_ROWS)))
-            con.insert(RUNS, ibis.memtable(commit))  # the commit: one statement
+
+    def commit(self, run_id: str, keys: pa.Table, origin: str) -> tuple[list[str], int]:
+        """Make run ``run_id`` visible: one INSERT of its (snapshot_date, versions, rows)
+        ``keys`` into the runs table; then delete what it superseded. Returns the committed
+        dates and the number of (run, date) pairs deleted."""
+        now = datetime.now(UTC)
+        n = keys.num_rows
+        commit = pa.table(
+            {
+                "run_id": pa.array([run_id] * n, pa.string()),
+                "snapshot_date": keys.column("snapshot_date").cast(pa.date32()),
+                "churn_model_version": keys.column("churn_model_version"),
+                "expansion_model_version": keys.column("expansion_model_version"),
+                "rows": keys.column("rows").cast(pa.int64()),
+                "origin": pa.array([origin] * n, pa.string()),
+                "committed_at": pa.array([now] * n, pa.timestamp("us", tz="UTC")),
+            }
+        )
+        with self.connect() as con:
+            if n:
+                con.insert(RUNS, ibis.memtable(commit))  # the commit: one statement
             deleted = self._clean(con, now)
-        dates = [d.isoformat() for d in keys.column("snapshot_date").to_pylist()]
-        return RunSummary(run, dates, rows.num_rows, time.perf_counter() - started, deleted)
+        return [d.isoformat() for d in commit.column("snapshot_date").to_pylist()], deleted
 
     def _clean(self, con: Any, now: datetime) -> int:
         """Delete the rows and commit records of superseded runs, and rows of runs that never
@@ -374,23 +388,32 @@ class HistoryStore:
         """Every column of ``snapshot_date``'s rows from its latest run, or from the visible
         run of that date scored with ``versions`` (churn, expansion); None if there is none."""
         with self.connect() as con:
-            if versions is None:
-                runs = _latest_runs(con)
-            else:
-                runs = _visible_runs(con)
-                runs = runs.filter(
-                    (runs.churn_model_version == versions[0])
-                    & (runs.expansion_model_version == versions[1])
-                )
-            run = runs.filter(runs.snapshot_date == snapshot_date).select("run_id").to_pyarrow()
-            if run.num_rows == 0:
-                return None
+            return _run_rows(con, snapshot_date, versions)
+
+    def served(self) -> tuple[pa.Table, pa.Table, pa.Table | None, pa.Table | None]:
+        """What a server keeps, read on one connection: every account's points, the
+        snapshots, and the rows movers compare: the latest snapshot's and the one before it
+        (scored by the same models when the history holds them, else its latest run)."""
+        with self.connect() as con:
+            latest = _latest_runs(con)
+            snapshots = latest.order_by("snapshot_date").to_pyarrow()
             rows = con.table(ROWS)
-            picked = rows.filter(
-                (rows.run_id == run.column("run_id")[0].as_py())
-                & (rows.snapshot_date == snapshot_date)
+            points = (
+                rows.join(latest.select("run_id", "snapshot_date"), ["run_id", "snapshot_date"])
+                .select("account_id", *POINT_COLUMNS)
+                .order_by(["account_id", "snapshot_date"])
+                .to_pyarrow()
             )
-            return picked.order_by("account_id").to_pyarrow()
+            if snapshots.num_rows < 2:
+                return points, snapshots, None, None
+            last = snapshots.slice(snapshots.num_rows - 1).to_pylist()[0]
+            previous = snapshots.column("snapshot_date")[snapshots.num_rows - 2].as_py()
+            after = _run_rows(con, last["snapshot_date"], None)
+            versions = (last["churn_model_version"], last["expansion_model_version"])
+            before = _run_rows(con, previous, versions)
+            if before is None:
+                before = _run_rows(con, previous, None)
+            return points, snapshots, before, after
 
     def has_run(self, snapshot_date: date, versions: tuple[str, str]) -> bool:
         with self.connect() as con:
@@ -453,6 +476,25 @@ class HistoryStore:
             )
         )
         return [p for p in pairs if p in winners]
+
+
+def _run_rows(con: Any, snapshot_date: date, versions: tuple[str, str] | None) -> pa.Table | None:
+    if versions is None:
+        runs = _latest_runs(con)
+    else:
+        runs = _visible_runs(con)
+        runs = runs.filter(
+            (runs.churn_model_version == versions[0])
+            & (runs.expansion_model_version == versions[1])
+        )
+    run = runs.filter(runs.snapshot_date == snapshot_date).select("run_id").to_pyarrow()
+    if run.num_rows == 0:
+        return None
+    rows = con.table(ROWS)
+    picked = rows.filter(
+        (rows.run_id == run.column("run_id")[0].as_py()) & (rows.snapshot_date == snapshot_date)
+    )
+    return picked.order_by("account_id").to_pyarrow()
 
 
 def _visible_runs(con: Any) -> ir.Table:

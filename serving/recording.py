@@ -1,0 +1,132 @@
+"""What a scoring run records: its history rows (in bounded chunks, committed once) and the
+alerts of its latest snapshot. Used by ``churnlight score`` and by the server's loads."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from serving.alerts import AlertsConfig
+from serving.delivery import AlertRun, Dispatcher, raise_alerts
+from serving.history import INSERT_ROWS, HistoryStore, RunSummary, history_rows, new_run_id
+from serving.scoring import ScoredBatch
+
+log = logging.getLogger("churnlight.serving")
+CURRENT_FIELDS = (
+    "account_id",
+    "snapshot_date",
+    "churn_probability",
+    "expansion_probability",
+    "risk_tier",
+    "segment",
+    "csm_id",
+)
+
+
+@dataclass
+class HistoryWriter:
+    """Rows of one run, inserted every ``INSERT_ROWS`` rows and committed by ``finish``.
+
+    A run killed before ``finish`` leaves only invisible rows (``serving.history``)."""
+
+    store: HistoryStore
+    origin: str
+    run_id: str = field(default_factory=new_run_id)
+    scored_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _buffer: list[pa.Table] = field(default_factory=list)
+    _buffered: int = 0
+    _keys: dict[tuple[Any, str, str], int] = field(default_factory=dict)
+
+    def add(self, batch: ScoredBatch) -> None:
+        rows = history_rows(batch, self.run_id, self.scored_at)
+        for d, c, e in zip(
+            rows.column("snapshot_date").to_pylist(),
+            rows.column("churn_model_version").to_pylist(),
+            rows.column("expansion_model_version").to_pylist(),
+            strict=True,
+        ):
+            self._keys[(d, c, e)] = self._keys.get((d, c, e), 0) + 1
+        self._buffer.append(rows)
+        self._buffered += rows.num_rows
+        if self._buffered >= INSERT_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._buffer:
+            self.store.insert(pa.concat_tables(self._buffer))
+        self._buffer, self._buffered = [], 0
+
+    def finish(self) -> RunSummary:
+        import time
+
+        started = time.perf_counter()
+        self._flush()
+        ordered = sorted(self._keys.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2]))
+        keys = pa.table(
+            {
+                "snapshot_date": pa.array([k[0] for k, _ in ordered], pa.date32()),
+                "churn_model_version": pa.array([k[1] for k, _ in ordered], pa.string()),
+                "expansion_model_version": pa.array([k[2] for k, _ in ordered], pa.string()),
+                "rows": pa.array([v for _, v in ordered], pa.int64()),
+            }
+        )
+        dates, deleted = self.store.commit(self.run_id, keys, self.origin)
+        return RunSummary(
+            self.run_id, dates, sum(self._keys.values()), time.perf_counter() - started, deleted
+        )
+
+
+def current_points(batch: ScoredBatch, snapshot_date: str) -> list[dict[str, Any]]:
+    """Alert inputs: the points of ``batch``'s rows dated ``snapshot_date`` (YYYY-MM-DD)."""
+    out = []
+    main = batch.churn.reasons.main
+    for i in range(batch.n):
+        if str(batch.snapshot_date[i]) != snapshot_date:
+            continue
+        fields = batch.summary_fields(i)
+        point = {k: fields[k] for k in CURRENT_FIELDS}
+        point["snapshot_date"] = str(point["snapshot_date"])
+        point["churn_model_version"] = batch.churn_model_version
+        point["expansion_model_version"] = batch.expansion_model_version
+        point["main_reason"] = main[i]["reason"] if main[i] else None
+        out.append(point)
+    return out
+
+
+def previous_points(
+    store: HistoryStore, account_ids: Sequence[str], before: str
+) -> dict[str, dict[str, Any]]:
+    """Each account's latest point in the history dated before ``before`` (YYYY-MM-DD)."""
+    cutoff = date.fromisoformat(before)
+    out: dict[str, dict[str, Any]] = {}
+    table = store.points(account_ids)
+    for row in table.to_pylist():  # by account, then date: the last one before wins
+        if row["snapshot_date"] < cutoff:
+            row["snapshot_date"] = row["snapshot_date"].isoformat()
+            out[row["account_id"]] = row
+    return out
+
+
+def alert_snapshot(
+    config: AlertsConfig,
+    store: HistoryStore,
+    dispatcher: Dispatcher,
+    current: Sequence[Mapping[str, Any]],
+    records: Mapping[str, Mapping[str, Any]],
+    previous: Mapping[str, Mapping[str, Any]] | None = None,
+) -> AlertRun:
+    """Events of one new snapshot's ``current`` points against the history, claimed and
+    queued; ``records``: account_id -> the record an event carries."""
+    if not current:
+        return AlertRun()
+    snapshot = str(current[0]["snapshot_date"])
+    if previous is None:
+        previous = previous_points(store, [str(p["account_id"]) for p in current], snapshot)
+    return raise_alerts(
+        config, store, dispatcher, current, previous, lambda a: records.get(a, {"account_id": a})
+    )
