@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -10,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from churnlight.cli import app, console, friendly_errors
+from churnlight.cli import app, console, friendly_errors, print_json
 from churnlight.metric_tables import METRIC_COLUMNS, fmt_metric
 from churnlight.options import JsonOption
 
@@ -44,7 +43,7 @@ def evaluate(
     kinds = ["churn", "expansion"] if model == Kind.both else [model.value]
     found = {kind: version_evaluation(settings, kind, version) for kind in kinds}
     if as_json:
-        console.print_json(json.dumps(found, default=str))
+        print_json(found)
         return
     for entry in found.values():
         _print_version(entry, groups)

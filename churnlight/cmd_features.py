@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from churnlight.cli import app, console, friendly_errors
+from churnlight.cli import app, console, friendly_errors, print_json
 from churnlight.options import AsOfOption, BackendOption, JsonOption
 from features.errors import ConfigError
 from features.metadata import catalog_json
@@ -105,7 +105,7 @@ def features(
     if as_json:
         payload = {k: v for k, v in summary.facts.items() if k != "features"}
         payload["path"] = str(summary.path)
-        console.print_json(json.dumps(payload))
+        print_json(payload)
         return
     console.print(
         f"[green]wrote[/green] {summary.path}: {summary.rows:,} rows x {summary.features} "
@@ -127,7 +127,7 @@ def features(
 def _describe(as_json: bool) -> None:
     specs = all_feature_specs()
     if as_json:
-        console.print_json(catalog_json(specs))
+        print_json(json.loads(catalog_json(specs)))
         return
     table = Table(title=f"{len(specs)} features")
     for column in ("name", "family", "unit", "description", "plain words"):

@@ -65,9 +65,14 @@ def retrain_command(
         _print({"status": "failed", "error": str(err), "registry": "unchanged"})
         err_console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from err
+    except Exception as err:  # MLflow, DuckDB, OS...: the scheduler still gets its summary line
+        error = f"{type(err).__name__}: {err}"
+        _print({"status": "failed", "error": error, "registry": "unchanged"})
+        err_console.print_exception()
+        raise typer.Exit(1) from err
     _print(job.payload)
 
 
 def _print(payload: dict) -> None:
     # One line, so that log collectors and Airflow's XCom (the last line) get it whole.
-    typer.echo(json.dumps(payload, default=str))
+    typer.echo(json.dumps(payload, default=str, separators=(",", ":")))

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from churnlight.cli import app, console, friendly_errors
+from churnlight.cli import app, console, friendly_errors, print_json
 from churnlight.metric_tables import METRIC_COLUMNS, fmt_metric
 from churnlight.options import JsonOption
 from features.errors import ConfigError
@@ -133,7 +133,7 @@ def train(
             hook=lambda name: bar.update(task, description=name),
         )
     if as_json:
-        console.print_json(json.dumps(job.payload, default=str))
+        print_json(job.payload)
         return
     print_report(job.payload)
 
