@@ -4,7 +4,7 @@ alerts of its latest snapshot. Used by ``churnlight score`` and by the server's 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -117,16 +117,16 @@ def alert_snapshot(
     store: HistoryStore,
     dispatcher: Dispatcher,
     current: Sequence[Mapping[str, Any]],
-    records: Mapping[str, Mapping[str, Any]],
+    records: Mapping[str, Mapping[str, Any]] | Callable[[str], Mapping[str, Any]],
     previous: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> AlertRun:
     """Events of one new snapshot's ``current`` points against the history, claimed and
-    queued; ``records``: account_id -> the record an event carries."""
+    queued; ``records``: account_id -> the record an event carries (a mapping or a
+    function); ``previous``: each account's earlier point (default: read from ``store``)."""
     if not current:
         return AlertRun()
     snapshot = str(current[0]["snapshot_date"])
     if previous is None:
         previous = previous_points(store, [str(p["account_id"]) for p in current], snapshot)
-    return raise_alerts(
-        config, store, dispatcher, current, previous, lambda a: records.get(a, {"account_id": a})
-    )
+    account = records if callable(records) else (lambda a: records.get(a, {"account_id": a}))
+    return raise_alerts(config, store, dispatcher, current, previous, account)
