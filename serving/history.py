@@ -139,15 +139,19 @@ def history_rows(batch: ScoredBatch, run_id: str, scored_at: datetime) -> pa.Tab
         return pa.array([None if v is None else str(v) for v in values], pa.string())
 
     def drivers(up: list[list[dict]], down: list[list[dict]]) -> pa.Array:
-        keep = ("feature", "signal", "value", "contribution", "reason")
+        def compact(d: dict) -> dict:
+            value = d["value"]
+            return {
+                "feature": d["feature"],
+                "signal": d["signal"],
+                "value": round(value, 6) if isinstance(value, float) else value,
+                "contribution": round(d["contribution"], 4),
+                "reason": d["reason"],
+            }
+
         return pa.array(
             [
-                _dumps(
-                    {
-                        "up": [{k: d[k] for k in keep} for d in up[i]],
-                        "down": [{k: d[k] for k in keep} for d in down[i]],
-                    }
-                )
+                _dumps({"up": [compact(d) for d in up[i]], "down": [compact(d) for d in down[i]]})
                 for i in range(n)
             ],
             pa.string(),
@@ -181,9 +185,7 @@ def history_rows(batch: ScoredBatch, run_id: str, scored_at: datetime) -> pa.Tab
             "main_reason": pa.array([m["reason"] if m else None for m in main], pa.string()),
             "churn_drivers": drivers(batch.churn.up, batch.churn.down),
             "expansion_drivers": drivers(batch.expansion.up, batch.expansion.down),
-            "churn_signals": pa.array(
-                [_dumps(batch.churn.signal_map(i)) for i in range(n)], pa.string()
-            ),
+            "churn_signals": pa.array([_dumps(m) for m in batch.churn.signal_maps()], pa.string()),
             "scored_at": pa.array([scored_at] * n, pa.timestamp("us", tz="UTC")),
         }
     )

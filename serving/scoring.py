@@ -327,25 +327,35 @@ class Explained:
     book: ReasonBook | None = None
     """The model's signals (decodes ``reasons.values``); None for hand-made rows."""
 
-    def signal_map(self, i: int, floor: float = SIGNAL_FLOOR) -> dict[str, list[Any]]:
-        """Row ``i``'s every signal whose contribution reaches ``floor`` in size:
+    def signal_maps(self, floor: float = SIGNAL_FLOOR) -> list[dict[str, list[Any]]]:
+        """Per row, every signal whose contribution reaches ``floor`` in size:
         ``{signal: [contribution (log-odds, 4 decimals), feature, value]}``, where feature
         and value are those of the member naming the signal (as in the drivers)."""
         book, reasons = self.book, self.reasons
+        n = len(self.probability)
         if book is None or not len(reasons.named):
-            return {}
-        summed, named, values = (
-            reasons.signal_contributions[i],
-            reasons.named[i],
-            reasons.values[i],
-        )
-        out: dict[str, list[Any]] = {}
-        for g, signal in enumerate(book.signals):
-            c = float(summed[g])
-            if abs(c) < floor:
-                continue
-            j = int(named[g])
-            out[signal.name] = [round(c, 4), book.names[j], book.decode(j, float(values[g]))]
+            return [{} for _ in range(n)]
+        summed = np.round(reasons.signal_contributions, 4)
+        keep = np.abs(reasons.signal_contributions) >= floor
+        named = reasons.named
+        values = np.round(reasons.values, 6)
+        signals = [s.name for s in book.signals]
+        names = book.names
+        categorical = [c is not None for c in book.categories]
+        out = []
+        for i in range(n):
+            row: dict[str, list[Any]] = {}
+            for g in np.flatnonzero(keep[i]).tolist():
+                j = int(named[i, g])
+                v = float(values[i, g])
+                if v != v:
+                    value: Any = None
+                elif categorical[j]:
+                    value = book.decode(j, v)
+                else:
+                    value = v
+                row[signals[g]] = [float(summed[i, g]), names[j], value]
+            out.append(row)
         return out
 
     @property
