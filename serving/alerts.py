@@ -205,7 +205,7 @@ def events_for(
     ``segment``, ``csm_id``, both model versions, optional ``main_reason``); ``previous``:
     account_id -> its latest point before that snapshot (absent: first snapshot)."""
     floor = TIERS.index(subscription.min_tier)
-    out = []
+    out: list[Event] = []
     for point in current:
         if not subscription.wants(point):
             continue

@@ -373,7 +373,7 @@ def replay(
     return ReplaySummary(str(path), sent, failed, len(kept))
 
 
-SAMPLE_ACCOUNT = {
+SAMPLE_ACCOUNT: dict[str, Any] = {
     "account_id": "TEST-0001",
     "snapshot_date": "2024-07-01",
     "churn_probability": 0.41,

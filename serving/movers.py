@@ -145,7 +145,7 @@ def what_changed(
     for _, signal, c_before, c_after in moves[:top]:
         after = a.get(signal)
         before = b.get(signal)
-        feature = after[1] if after else before[1]
+        feature = str((after or before or [None, signal])[1])
         value_after = after[2] if after else None
         item = {
             "signal": signal,

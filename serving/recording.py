@@ -93,7 +93,8 @@ def current_points(batch: ScoredBatch, snapshot_date: str) -> list[dict[str, Any
         point["snapshot_date"] = str(point["snapshot_date"])
         point["churn_model_version"] = batch.churn_model_version
         point["expansion_model_version"] = batch.expansion_model_version
-        point["main_reason"] = main[i]["reason"] if main[i] else None
+        reason = main[i]
+        point["main_reason"] = reason["reason"] if reason else None
         out.append(point)
     return out
 
