@@ -337,25 +337,22 @@ class Explained:
             return [{} for _ in range(n)]
         summed = np.round(reasons.signal_contributions, 4)
         keep = np.abs(reasons.signal_contributions) >= floor
-        named = reasons.named
         values = np.round(reasons.values, 6)
         signals = [s.name for s in book.signals]
         names = book.names
-        categorical = [c is not None for c in book.categories]
-        out = []
-        for i in range(n):
-            row: dict[str, list[Any]] = {}
-            for g in np.flatnonzero(keep[i]).tolist():
-                j = int(named[i, g])
-                v = float(values[i, g])
-                if v != v:
-                    value: Any = None
-                elif categorical[j]:
-                    value = book.decode(j, v)
-                else:
-                    value = v
-                row[signals[g]] = [float(summed[i, g]), names[j], value]
-            out.append(row)
+        categories = book.categories
+        rows, columns = np.nonzero(keep)  # row-major: each row's signals in book order
+        # Python lists once: indexing NumPy scalars per element costs several times more
+        contribution = summed[rows, columns].tolist()
+        member = reasons.named[rows, columns].tolist()
+        value = values[rows, columns].tolist()
+        out: list[dict[str, list[Any]]] = [{} for _ in range(n)]
+        for i, g, c, j, v in zip(
+            rows.tolist(), columns.tolist(), contribution, member, value, strict=True
+        ):
+            cats = categories[j]
+            shown = None if v != v else (cats[int(v)] if cats is not None else v)
+            out[i][signals[g]] = [c, names[j], shown]
         return out
 
     @property
