@@ -228,7 +228,15 @@ def test_submit_never_waits_for_a_slow_receiver_and_a_full_queue_dead_letters(tm
         assert dispatcher.submit([delivery(receiver.url)]) == 1
         assert receiver.wait_for(1)  # the worker is held by the receiver
         # returns while the receiver still holds the first one: one queued, one refused
-        assert dispatcher.submit([delivery(receiver.url), delivery(receiver.url)]) == 1
+        queued: list[int] = []
+        submitter = threading.Thread(
+            target=lambda: queued.append(
+                dispatcher.submit([delivery(receiver.url), delivery(receiver.url)])
+            )
+        )
+        submitter.start()
+        submitter.join(60)  # a submit that waited for the receiver would still be blocked
+        assert not submitter.is_alive() and queued == [1]
         assert "delivery queue full" in dead.read_text()
         gate.set()
         assert dispatcher.wait(30)

@@ -146,13 +146,16 @@ def test_a_mover_says_when_the_model_changed_and_prefers_a_same_model_baseline(
         "churnlight-churn/1",
     )
 
-    seed_june(history_settings, models, version="1")  # June re-scored by the serving models
+    seed_june(history_settings, models, version="1")  # June re-scored by the serving models,
+    seed_june(history_settings, other_models, version="2")  # then by the others again
     client.post("/v1/admin/reload?wait=true", headers=keys.admin_headers)
     items = client.get("/v1/movers?limit=500", headers=keys.read_headers).json()["items"]
+    # the baseline is June scored by the serving models, though not June's latest run
     assert items and all(m["model_changed"] is False for m in items)
-    # the account's history shows June's latest run: the serving models'
+    assert {m["churn_model_version_before"] for m in items} == {"churnlight-churn/1"}
+    # the account's history shows June's latest run
     points = client.get("/v1/accounts/A001/history", headers=keys.read_headers).json()["points"]
-    assert points[0]["churn_model_version"] == "churnlight-churn/1"
+    assert points[0]["churn_model_version"] == "churnlight-churn/2"
 
 
 def test_one_snapshot_gives_no_movers_and_history_off_answers_503(
