@@ -6,13 +6,12 @@ completed (promoted or kept), 75 (EX_TEMPFAIL) when another train or retrain hol
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from churnlight.cli import app, err_console
+from churnlight.cli import app, err_console, print_json
 from features.errors import ChurnlightError
 
 EXIT_LOCKED = 75
@@ -34,6 +33,14 @@ def retrain_command(
         bool,
         typer.Option(
             "--quarantine", help="Set rows breaking row-level rules aside instead of stopping."
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Accepted for symmetry with the other commands: the summary is always one "
+            "JSON line on stdout.",
         ),
     ] = False,
     work_dir: Annotated[
@@ -75,4 +82,4 @@ def retrain_command(
 
 def _print(payload: dict) -> None:
     # One line, so that log collectors and Airflow's XCom (the last line) get it whole.
-    typer.echo(json.dumps(payload, default=str, separators=(",", ":")))
+    print_json(payload)

@@ -24,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import Gauge
 
+from features.errors import ConfigError
 from serving.auth import KeyRing
 from serving.cache import ServingState, SnapshotLoader, StateHolder, build_state
 from serving.delivery import Dispatcher, load_configured_alerts
@@ -65,7 +66,12 @@ def create_app(
     ``wait`` makes startup wait for the first load (tests); ``on_ready`` / ``on_error`` run
     when the first load ends."""
     settings = settings or get_serving_settings()
-    alerts = load_configured_alerts(settings) if settings.history else None  # bad file: stop
+    alerts = load_configured_alerts(settings)  # a bad file stops the start
+    if alerts is not None and not settings.history:
+        raise ConfigError(
+            "CHURNLIGHT_ALERTS_FILE needs the history store (its delivery ledger sends each "
+            "alert once): unset CHURNLIGHT_HISTORY=false, or unset CHURNLIGHT_ALERTS_FILE"
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -126,6 +132,18 @@ def create_app(
             "churnlight_loads",
             "loads and reloads by outcome",
             ["outcome"],
+            registry=metrics.registry,
+        ),
+        "alerts": Gauge(
+            "churnlight_alerts",
+            "alerts since start: queued, sent, dead_lettered",
+            ["outcome"],
+            registry=metrics.registry,
+        ),
+        "refreshes": Gauge(
+            "churnlight_refreshes",
+            "refresh checks that found a change, by what changed (models, snapshot, history)",
+            ["reason"],
             registry=metrics.registry,
         ),
         "build_seconds": Gauge(

@@ -90,7 +90,8 @@ def score_file(
         raise ConfigError(f"--out {str(out)!r}: write a .parquet or a .csv file")
     started = time.perf_counter()
     recording = history and settings.history
-    alerts = load_configured_alerts(settings) if recording else None  # stops a bad file first
+    configured = load_configured_alerts(settings)  # a bad file stops the run before scoring
+    alerts = configured if recording else None
     models = (load or load_models)(settings)
     bundles = (models.churn, models.expansion)
     snapshot = snapshot_from_file(features, latest_only, bundles, source)
@@ -167,7 +168,12 @@ def score_file(
         seconds=round(time.perf_counter() - started, 3),
         tiers=dict(sorted(tiers.items())),
         revenue_at_risk=round(at_risk, 2),
-        notes=_notes(snapshot, table),
+        notes=_notes(snapshot, table)
+        + (
+            ["no alerts: they need the history store (its ledger sends each alert once)"]
+            if configured is not None and alerts is None
+            else []
+        ),
         history=recorded,
         alerts=alerted,
     )

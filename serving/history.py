@@ -5,7 +5,9 @@ Ibis backend by ``CHURNLIGHT_HISTORY_URI`` (tested on DuckDB and PostgreSQL). Th
 
 - ``churnlight_score_history``: one row per account, snapshot and run (``ROW_SCHEMA``);
 - ``churnlight_history_runs``: one row per committed (run, snapshot_date): the commit record;
-- ``churnlight_alert_ledger``: one row per claimed (subscription, alert event).
+- ``churnlight_alert_ledger``: one row per claimed (subscription, alert event);
+- ``churnlight_scores``: a view of what readers see (each snapshot date's latest committed
+  run): the table a warehouse job, BI tool or CRM sync reads (write-back).
 
 **Writes without a transaction.** Ibis offers no portable multi-statement transaction, so a
 run writes its rows under a new ``run_id`` (invisible: readers only read committed runs),
@@ -53,6 +55,9 @@ log = logging.getLogger("churnlight.serving")
 ROWS = "churnlight_score_history"
 RUNS = "churnlight_history_runs"
 LEDGER = "churnlight_alert_ledger"
+SCORES_VIEW = "churnlight_scores"
+"""A view of the rows readers see: per snapshot date, its latest committed run (what a
+warehouse, BI tool or CRM sync should read)."""
 STALE_AFTER = timedelta(hours=6)
 """Uncommitted rows older than this belong to a killed run and are deleted."""
 INSERT_ROWS = 50_000
@@ -249,6 +254,14 @@ class HistoryStore:
                             raise HistoryError(
                                 f"history store {self.display}: cannot create table {name}: {err}"
                             ) from err
+            if SCORES_VIEW not in existing:
+                try:
+                    con.create_view(SCORES_VIEW, _scores(con))
+                except Exception as err:  # another writer created it meanwhile
+                    if SCORES_VIEW not in set(con.list_tables()):
+                        raise HistoryError(
+                            f"history store {self.display}: cannot create view {SCORES_VIEW}: {err}"
+                        ) from err
             yield con
         finally:
             with contextlib.suppress(Exception):
@@ -376,11 +389,9 @@ class HistoryStore:
         """``account_id`` plus ``columns`` at every snapshot date (from its latest run), by
         account then date; only ``account_ids`` when given."""
         with self.connect() as con:
-            rows = con.table(ROWS)
+            joined = _scores(con)
             if account_ids is not None:
-                rows = rows.filter(rows.account_id.isin(list(account_ids)))
-            latest = _latest_runs(con).select("run_id", "snapshot_date")
-            joined = rows.join(latest, ["run_id", "snapshot_date"])
+                joined = joined.filter(joined.account_id.isin(list(account_ids)))
             wanted = ["account_id", *[c for c in columns if c != "account_id"]]
             return joined.select(*wanted).order_by(["account_id", "snapshot_date"]).to_pyarrow()
 
@@ -399,9 +410,8 @@ class HistoryStore:
         with self.connect() as con:
             latest = _latest_runs(con)
             snapshots = latest.order_by("snapshot_date").to_pyarrow()
-            rows = con.table(ROWS)
             points = (
-                rows.join(latest.select("run_id", "snapshot_date"), ["run_id", "snapshot_date"])
+                _scores(con)
                 .select("account_id", *POINT_COLUMNS)
                 .order_by(["account_id", "snapshot_date"])
                 .to_pyarrow()
@@ -509,6 +519,12 @@ def _visible_runs(con: Any) -> ir.Table:
         )
     )
     return ranked.filter(ranked["rank"] == 0).drop("rank")
+
+
+def _scores(con: Any) -> ir.Table:
+    """The visible rows: each snapshot date's latest committed run."""
+    latest = _latest_runs(con).select("run_id", "snapshot_date")
+    return con.table(ROWS).join(latest, ["run_id", "snapshot_date"])
 
 
 def _latest_runs(con: Any) -> ir.Table:

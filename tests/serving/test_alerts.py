@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from features.errors import ConfigError
 from serving.alerts import Subscription, event_id, events_for, load_alerts
 from serving.batch import score_file
 from serving.delivery import Delivery, Dispatcher, Policy, replay
@@ -88,6 +89,10 @@ def test_an_invalid_alerts_file_stops_score_and_serve_at_start(tmp_path, setting
     with pytest.raises(AlertsConfigError, match=r"alerts\.yaml: subscriptions"):
         score_file(settings.features, tmp_path / "s.parquet", bad, load=fixed_loader(models))
     assert not (tmp_path / "s.parquet").exists()
+    write_alerts(path, "https://h.example/x", secret_env=None)
+    no_ledger = settings.model_copy(update={"alerts_file": path, "history": False})
+    with pytest.raises(ConfigError, match="CHURNLIGHT_ALERTS_FILE needs the history store"):
+        create_app(no_ledger, load=fixed_loader(models))
 
 
 # ---- events (pure) -----------------------------------------------------------------------------

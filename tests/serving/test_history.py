@@ -120,6 +120,20 @@ def test_other_model_versions_keep_their_own_run(history_uri, batches) -> None:
     assert store.has_run(JULY, ("churnlight-churn/2", "churnlight-expansion/2"))
 
 
+def test_the_scores_view_shows_what_readers_see(history_uri, batches) -> None:
+    store = HistoryStore(history_uri)
+    store.write(rows_of(batches["july"]), "test")
+    store.write(rows_of(batches["july_v2"]), "test")
+    store.write(rows_of(batches["june"]), "test")
+
+    with store.connect() as con:
+        view = con.table("churnlight_scores").to_pyarrow()
+
+    assert view.num_rows == 60  # June, and July's latest run only
+    july = view.filter(pa.compute.equal(view.column("snapshot_date"), pa.scalar(JULY)))
+    assert set(july.column("churn_model_version").to_pylist()) == {"churnlight-churn/2"}
+
+
 def test_the_ledger_claims_each_event_once_per_subscription(history_uri) -> None:
     store = HistoryStore(history_uri)
 
