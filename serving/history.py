@@ -58,8 +58,10 @@ LEDGER = "churnlight_alert_ledger"
 SCORES_VIEW = "churnlight_scores"
 """A view of the rows readers see: per snapshot date, its latest committed run (what a
 warehouse, BI tool or CRM sync should read)."""
-STALE_AFTER = timedelta(hours=6)
-"""Uncommitted rows older than this belong to a killed run and are deleted."""
+STALE_AFTER = timedelta(hours=24)
+"""Uncommitted rows older than this belong to a killed run and are deleted (a run that still
+writes after a day would lose them; explanations cost 1-3 ms a row per model, so a million
+accounts take an hour or two)."""
 INSERT_ROWS = 50_000
 """Rows per INSERT statement (bounded memory; visibility does not depend on it)."""
 
