@@ -483,7 +483,53 @@ class Mover(BaseModel):
     )
 
 
+_MOVER = {
+    "account_id": "A00042",
+    "segment": "mid_market",
+    "csm_id": "csm07",
+    "from_snapshot": "2024-06-01",
+    "to_snapshot": "2024-07-01",
+    "churn_probability_before": 0.12,
+    "churn_probability_after": 0.31,
+    "change": 0.19,
+    "tier_before": "medium",
+    "tier_after": "high",
+    "model_changed": False,
+    "churn_model_version_before": "churnlight-churn/3",
+    "churn_model_version_after": "churnlight-churn/3",
+    "what_changed": [
+        {
+            "signal": "champion_departures",
+            "feature": "champion_departures_90d",
+            "value_before": 0.0,
+            "value_after": 1.0,
+            "contribution_before": -0.05,
+            "contribution_after": 0.83,
+            "contribution_change": 0.88,
+            "reason": _DRIVER_UP["reason"],
+        }
+    ],
+}
+
+
 class MoversPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [_MOVER],
+                    "total": 37,
+                    "limit": 20,
+                    "offset": 0,
+                    "next_offset": 20,
+                    "direction": "up",
+                    "from_snapshot": "2024-06-01",
+                    "to_snapshot": "2024-07-01",
+                }
+            ]
+        }
+    )
+
     items: list[Mover]
     total: int
     limit: int
