@@ -63,7 +63,8 @@ class HistoryBenchSettings(BaseSettings):
 
 def write_costs(batch: Any, scratch: Path, postgres: str | None) -> dict[str, Any]:
     from features.atomic import write_atomically
-    from serving.history import HistoryStore, history_rows, new_run_id
+    from serving.history import HistoryStore
+    from serving.history_rows import history_rows, new_run_id
 
     def parquet() -> None:
         table = batch.to_arrow()

@@ -11,8 +11,8 @@
   retried. What still fails is appended to the dead-letter JSONL with the error (the secret
   is not written: its variable's name is); ``churnlight alerts replay`` re-sends it.
 - At most once per subscription: before a delivery is queued, its (subscription, event) pair
-  is claimed in the history store's ledger (``HistoryStore.claim``); a pair claimed before is
-  never queued again.
+  is claimed in the history store's ledger (``HistoryStore.claim``, by
+  ``serving.recording.raise_alerts``); a pair claimed before is never queued again.
 """
 
 from __future__ import annotations
@@ -27,15 +27,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from features.atomic import write_text_atomically
-from serving.alerts import AlertsConfig, Event, Subscription, events_for, slack_body
-from serving.history import HistoryStore
+from serving.alerts import AlertsConfig, Event, slack_body
 from serving.settings import ServingSettings, secret_from_env
 
 log = logging.getLogger("churnlight.alerts")
@@ -267,54 +266,6 @@ def append_dead_letter(path: Path, delivery: Delivery, error: str, tries: int) -
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as handle:
             handle.write(line)
-
-
-def deliveries_for(
-    config: AlertsConfig,
-    current: Sequence[Mapping[str, Any]],
-    previous: Mapping[str, Mapping[str, Any]],
-    account: Callable[[str], Mapping[str, Any]],
-) -> list[tuple[Subscription, Event, Delivery]]:
-    """Every subscription's events of a new snapshot, as deliveries (not yet claimed)."""
-    out = []
-    for sub in config.subscriptions:
-        for event in events_for(sub, current, previous):
-            body = event.body(account(event.account_id))
-            delivery = Delivery(
-                sub.key, sub.url, sub.format, sub.secret_env, config.secrets.get(sub.key), body
-            )
-            out.append((sub, event, delivery))
-    return out
-
-
-@dataclass
-class AlertRun:
-    events: int = 0
-    claimed: int = 0
-    queued: int = 0
-    skipped: int = 0
-    """Events some earlier run already claimed (at most once per subscription)."""
-
-    def to_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
-
-
-def raise_alerts(
-    config: AlertsConfig,
-    store: HistoryStore,
-    dispatcher: Dispatcher,
-    current: Sequence[Mapping[str, Any]],
-    previous: Mapping[str, Mapping[str, Any]],
-    account: Callable[[str], Mapping[str, Any]],
-) -> AlertRun:
-    """Compute the events of a new snapshot, claim them in the ledger, queue the winners."""
-    planned = deliveries_for(config, current, previous, account)
-    if not planned:
-        return AlertRun()
-    won = set(store.claim([(sub.key, event.event_id) for sub, event, _ in planned]))
-    chosen = [d for sub, event, d in planned if (sub.key, event.event_id) in won]
-    queued = dispatcher.submit(chosen)
-    return AlertRun(len(planned), len(chosen), queued, len(planned) - len(chosen))
 
 
 # ---- replay and test ---------------------------------------------------------------------------

@@ -11,9 +11,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from serving.alerts import AlertsConfig
-from serving.delivery import AlertRun, Dispatcher, raise_alerts
-from serving.history import INSERT_ROWS, HistoryStore, RunSummary, history_rows, new_run_id
+from serving.alerts import AlertsConfig, Event, Subscription, events_for
+from serving.delivery import Delivery, Dispatcher
+from serving.history import INSERT_ROWS, HistoryStore, RunSummary
+from serving.history_rows import history_rows, new_run_id
 from serving.scoring import ScoredBatch
 
 log = logging.getLogger("churnlight.serving")
@@ -111,6 +112,54 @@ def previous_points(
             row["snapshot_date"] = row["snapshot_date"].isoformat()
             out[row["account_id"]] = row
     return out
+
+
+def deliveries_for(
+    config: AlertsConfig,
+    current: Sequence[Mapping[str, Any]],
+    previous: Mapping[str, Mapping[str, Any]],
+    account: Callable[[str], Mapping[str, Any]],
+) -> list[tuple[Subscription, Event, Delivery]]:
+    """Every subscription's events of a new snapshot, as deliveries (not yet claimed)."""
+    out = []
+    for sub in config.subscriptions:
+        for event in events_for(sub, current, previous):
+            body = event.body(account(event.account_id))
+            delivery = Delivery(
+                sub.key, sub.url, sub.format, sub.secret_env, config.secrets.get(sub.key), body
+            )
+            out.append((sub, event, delivery))
+    return out
+
+
+@dataclass
+class AlertRun:
+    events: int = 0
+    claimed: int = 0
+    queued: int = 0
+    skipped: int = 0
+    """Events some earlier run already claimed (at most once per subscription)."""
+
+    def to_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def raise_alerts(
+    config: AlertsConfig,
+    store: HistoryStore,
+    dispatcher: Dispatcher,
+    current: Sequence[Mapping[str, Any]],
+    previous: Mapping[str, Mapping[str, Any]],
+    account: Callable[[str], Mapping[str, Any]],
+) -> AlertRun:
+    """Compute the events of a new snapshot, claim them in the ledger, queue the winners."""
+    planned = deliveries_for(config, current, previous, account)
+    if not planned:
+        return AlertRun()
+    won = set(store.claim([(sub.key, event.event_id) for sub, event, _ in planned]))
+    chosen = [d for sub, event, d in planned if (sub.key, event.event_id) in won]
+    queued = dispatcher.submit(chosen)
+    return AlertRun(len(planned), len(chosen), queued, len(planned) - len(chosen))
 
 
 def alert_snapshot(

@@ -483,7 +483,7 @@ class Mover(BaseModel):
     )
 
 
-_MOVER = {
+_MOVER: dict[str, Any] = {
     "account_id": "A00042",
     "segment": "mid_market",
     "csm_id": "csm07",

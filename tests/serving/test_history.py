@@ -11,14 +11,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from serving.history import (
-    ROWS,
-    STALE_AFTER,
-    HistoryStore,
-    history_rows,
-    new_run_id,
-    points_as_dicts,
-)
+from serving.history import ROWS, STALE_AFTER, HistoryStore, points_as_dicts
+from serving.history_rows import history_rows, new_run_id
 from tests.serving.conftest import scored
 from tests.serving.helpers import make_table
 
@@ -117,7 +111,7 @@ def test_other_model_versions_keep_their_own_run(history_uri, batches) -> None:
     assert old is not None and old.num_rows == 30
     assert set(old.column("churn_model_version").to_pylist()) == {"churnlight-churn/1"}
     assert store.run_rows(JUNE) is None
-    assert store.has_run(JULY, ("churnlight-churn/2", "churnlight-expansion/2"))
+    assert store.run_rows(JULY, ("churnlight-churn/2", "churnlight-expansion/2")) is not None
 
 
 def test_the_scores_view_shows_what_readers_see(history_uri, batches) -> None:

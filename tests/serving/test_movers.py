@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from serving.history import HistoryStore, history_rows, new_run_id
+from serving.history import HistoryStore
+from serving.history_rows import history_rows, new_run_id
 from serving.movers import what_changed
 from tests.serving.conftest import scored
 from tests.serving.helpers import make_table

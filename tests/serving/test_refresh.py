@@ -7,7 +7,8 @@ from __future__ import annotations
 import os
 from datetime import UTC, date, datetime
 
-from serving.history import HistoryStore, history_rows, new_run_id
+from serving.history import HistoryStore
+from serving.history_rows import history_rows, new_run_id
 from serving.loading import models_from_bundles
 from serving.refresh import path_stamp
 from tests.serving.conftest import scored
