@@ -92,21 +92,25 @@ def write_costs(batch: Any, scratch: Path, postgres: str | None) -> dict[str, An
         "history_bytes_per_row": round(rows.nbytes / max(batch.n, 1), 1),
     }
     stores = {"duckdb": f"duckdb:///{scratch / 'history.duckdb'}"}
-    if postgres:
-        stores["postgres"] = _fresh_schema(postgres)
-    for name, uri in stores.items():
-        store = HistoryStore(uri)
-        first = time.perf_counter()
-        history(store)  # the first write creates the tables
-        out[f"{name}_first_seconds"] = round(time.perf_counter() - first, 4)
-        out[f"{name}_seconds"] = round(best(history, store), 4)  # re-runs: replace + clean
+    schema = _fresh_schema(postgres) if postgres else None
+    if postgres and schema:
+        stores["postgres"] = _schema_url(postgres, schema)
+    try:
+        for name, uri in stores.items():
+            store = HistoryStore(uri)
+            first = time.perf_counter()
+            history(store)  # the first write creates the tables
+            out[f"{name}_first_seconds"] = round(time.perf_counter() - first, 4)
+            out[f"{name}_seconds"] = round(best(history, store), 4)  # re-runs: replace + clean
+    finally:
+        if postgres and schema:
+            _drop_schema(postgres, schema)
     return out
 
 
 def _fresh_schema(url: str) -> str | None:
-    """An empty schema of ``url``'s database for this run (None when unreachable)."""
+    """A new empty schema in ``url``'s database (None when unreachable)."""
     import uuid
-    from urllib.parse import quote
 
     try:
         import psycopg
@@ -117,8 +121,21 @@ def _fresh_schema(url: str) -> str | None:
     except Exception as err:
         print(f"   postgres not measured: {err}", flush=True)
         return None
+    return schema
+
+
+def _schema_url(url: str, schema: str) -> str:
+    from urllib.parse import quote
+
     separator = "&" if "?" in url else "?"
     return f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
+
+
+def _drop_schema(url: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True, connect_timeout=5) as con:
+        con.execute(f'drop schema "{schema}" cascade')
 
 
 def register(uri: str, bundles: dict[str, Any], scratch: Path) -> None:
