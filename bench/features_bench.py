@@ -5,7 +5,7 @@
    over the same events (per account and month: events, distinct users, distinct
    features). Bound: ratio <= 4, peak RSS < 6 GB.
 2. On a ~10 M-event source: a straightforward pandas implementation of the canonical
-   usage features (features/reference.py restricted to usage inputs) against churnlight's
+   usage features (tests/features/reference.py restricted to usage inputs) against churnlight's
    whole feature table.
 
 Each measurement runs in its own process so its peak RSS is its own. The big comparison
@@ -33,7 +33,7 @@ FROM read_parquet('{events}') GROUP BY ALL
 PANDAS_USAGE = """
 import sys, pyarrow.parquet as pq
 from pathlib import Path
-from features.reference import reference_features
+from tests.features.reference import reference_features
 src = Path(sys.argv[1])
 tables = {n: pq.read_table(src / f"{n}.parquet").to_pandas()
           for n in ("accounts", "subscriptions", "events", "feature_catalog")}

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from features.metadata import FeatureSpec
@@ -156,7 +157,7 @@ def register(uri: str, bundles: dict[str, ModelBundle], scratch: Path) -> None:
     from mlflow.tracking import MlflowClient
 
     class BundleModel(mlflow.pyfunc.PythonModel):
-        def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+        def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> Any:
             return model_input
 
     mlflow.set_tracking_uri(uri)

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from features.errors import ChurnlightError
+from features.json_encoding import json_default
 
 app = typer.Typer(
     name="churnlight",
@@ -44,7 +45,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def print_json(payload: Any) -> None:
     """``--json`` output: one line of JSON on stdout (jsonl-safe: a log collector or an
     Airflow XCom reads it whole), never rich's pretty print."""
-    typer.echo(json.dumps(payload, default=str, separators=(",", ":")))
+    typer.echo(json.dumps(payload, default=json_default, separators=(",", ":")))
 
 
 def friendly_errors(fn: F) -> F:

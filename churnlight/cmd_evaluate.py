@@ -7,10 +7,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from churnlight.cli import app, console, friendly_errors, print_json
-from churnlight.metric_tables import METRIC_COLUMNS, fmt_metric
+from churnlight.metric_tables import ORACLE_RATIO, metric_table
 from churnlight.options import JsonOption
 
 
@@ -36,8 +35,8 @@ def evaluate(
     as_json: JsonOption = False,
 ) -> None:
     """Print the backtest metrics (model and baselines) a registered version was trained with."""
-    from training.registry import version_evaluation
     from training.settings import get_training_settings
+    from training.versions import version_evaluation
 
     settings = get_training_settings()
     kinds = ["churn", "expansion"] if model == Kind.both else [model.value]
@@ -56,37 +55,28 @@ def _print_version(entry: dict[str, Any], groups: bool) -> None:
         f"as of {entry['as_of']}, run {entry['run_id']}"
     )
     windows = entry["evaluation"].get("windows", [])
-    table = Table(title="backtest windows (latest first)", title_justify="left")
-    for column in ("window", "dates", "model"):
-        table.add_column(column)
-    for _, header in METRIC_COLUMNS:
-        table.add_column(header, justify="right")
-    table.add_column("AUC / oracle", justify="right")
-    for window in windows:
-        for name, values in window["metrics"].items():
-            oracle = window.get("oracle") or {}
-            table.add_row(
-                window["name"],
-                str(window.get("test") or "-"),
-                name,
-                *[fmt_metric(values.get(key)) for key, _ in METRIC_COLUMNS],
-                fmt_metric(oracle.get(f"{name}_oracle_ratio")),
-            )
-    console.print(table)
+    rows = [
+        (
+            [window["name"], str(window.get("test") or "-"), name],
+            {**values, ORACLE_RATIO[0]: (window.get("oracle") or {}).get(f"{name}_oracle_ratio")},
+        )
+        for window in windows
+        for name, values in window["metrics"].items()
+    ]
+    console.print(
+        metric_table("backtest windows (latest first)", ["window", "dates", "model"], rows)
+    )
     if groups and windows and windows[0].get("groups"):
-        table = Table(title=f"{windows[0]['name']} per group (LightGBM)", title_justify="left")
-        for column in ("group", "value", "rows", "positives"):
-            table.add_column(column)
-        for _, header in METRIC_COLUMNS:
-            table.add_column(header, justify="right")
-        for row in windows[0]["groups"]:
-            table.add_row(
-                row["group"],
-                row["value"],
-                str(row["rows"]),
-                str(row["positives"]),
-                *[fmt_metric(row.get(key)) for key, _ in METRIC_COLUMNS],
-            )
+        groups_rows = [
+            ([row["group"], row["value"], str(row["rows"]), str(row["positives"])], row)
+            for row in windows[0]["groups"]
+        ]
+        table = metric_table(
+            f"{windows[0]['name']} per group (LightGBM)",
+            ["group", "value", "rows", "positives"],
+            groups_rows,
+            oracle_ratio=False,
+        )
         console.print(table)
     if entry.get("gate"):
         console.print(f"gate: {entry['gate']}")

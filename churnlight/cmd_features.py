@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -12,11 +11,12 @@ from rich.table import Table
 
 from churnlight.cli import app, console, friendly_errors, print_json
 from churnlight.options import AsOfOption, BackendOption, JsonOption
-from features.errors import ConfigError
-from features.metadata import catalog_json
+from features.errors import ConfigError, ValidationError
+from features.null_features import group_by_cause
 from features.pipeline import FeatureOptions, build_features
 from features.snapshots import parse_snapshot_dates
 from features.transforms import all_feature_specs
+from features.validation import ValidationReport
 
 
 @app.command("features")
@@ -87,21 +87,24 @@ def features(
         TimeElapsedColumn(),
         console=console,
         transient=True,
-        disable=as_json,
+        disable=as_json or not console.is_terminal,
     ) as bar:
         task = bar.add_task("validating source", total=None)
 
         def report(step: str, done: int, total: int) -> None:
             bar.update(task, description=f"features: {step}", completed=done, total=total)
 
-        summary = build_features(
-            source,
-            out,
-            options,
-            backend=backend.value if backend else None,
-            quarantine=quarantine,
-            progress=report,
-        )
+        try:
+            summary = build_features(
+                source,
+                out,
+                options,
+                backend=backend.value if backend else None,
+                quarantine=quarantine,
+                progress=report,
+            )
+        except ValidationError as err:
+            raise ValidationError(_refusal(source, err.report), err.report) from err
     if as_json:
         payload = {k: v for k, v in summary.facts.items() if k != "features"}
         payload["path"] = str(summary.path)
@@ -120,19 +123,56 @@ def features(
         console.print(
             f"{summary.rows_after_as_of:,} row(s) dated on or after the as-of date left out"
         )
+    if summary.null_features:
+        console.print(
+            f"[yellow]{len(summary.null_features)} of {summary.features} features are null "
+            "on every row[/yellow] (they carry nothing in this source):",
+            highlight=False,
+        )
+        for cause, names in group_by_cause(summary.null_features):
+            console.print(f"  {cause}: {', '.join(names)}", highlight=False, soft_wrap=True)
     timing = ", ".join(f"{k} {v:.1f}s" for k, v in summary.seconds_per_step.items())
     console.print(f"seconds per step: {timing}")
+
+
+SHOWN_PROBLEMS = 3
+
+
+def _refusal(source: Path, report: object) -> str:
+    """A source that breaks the contract, in one line: its first problems and what to run
+    next (`validate` lists every problem with examples)."""
+    if not isinstance(report, ValidationReport):
+        return f"source '{source}' breaks the data contract; run `churnlight validate {source}`"
+    problems = report.fatal_problems
+    parts = []
+    for p in problems[:SHOWN_PROBLEMS]:
+        where = p.table if p.column is None else f"{p.table}.{p.column}"
+        parts.append(f"{where}: {p.rule}" + (f", {p.rows} row(s)" if p.column and p.rows else ""))
+    if len(problems) > SHOWN_PROBLEMS:
+        parts.append(f"and {len(problems) - SHOWN_PROBLEMS} more")
+    hint = f"`churnlight validate {source}` lists them with examples"
+    if any(p.quarantinable for p in problems):
+        hint += "; --quarantine sets rows breaking row-level rules aside"
+    return f"source '{source}' breaks the data contract; rule(s) broken: {'; '.join(parts)}; {hint}"
 
 
 def _describe(as_json: bool) -> None:
     specs = all_feature_specs()
     if as_json:
-        print_json(json.loads(catalog_json(specs)))
+        print_json([spec.to_dict() for spec in specs])
         return
     table = Table(title=f"{len(specs)} features")
-    for column in ("name", "family", "unit", "description", "plain words"):
+    for column in ("name", "family", "role", "signal", "unit", "description", "plain words"):
         table.add_column(column, overflow="fold")
     for spec in specs:
         name = f"[bold]{spec.name}[/bold]" if spec.canonical else spec.name
-        table.add_row(name, spec.family, spec.unit, spec.description, spec.template)
+        table.add_row(
+            name,
+            spec.family,
+            spec.role,
+            spec.signal,
+            spec.unit,
+            spec.description,
+            spec.template,
+        )
     console.print(table)

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from churnlight.cli import app, console, friendly_errors, print_json
-from churnlight.metric_tables import METRIC_COLUMNS, fmt_metric
+from churnlight.metric_tables import fmt_metric, metric_table
 from churnlight.options import JsonOption
 from features.errors import ConfigError
 
@@ -148,20 +148,13 @@ def print_report(payload: dict[str, Any]) -> None:
     for label, entry in payload["labels"].items():
         window = entry["window"]
         rows_facts = window.get("rows", {})
-        table = Table(
-            title=f"{label}, {window['name']}: {window.get('dates')}, "
+        models = {"model": entry["metrics"], **entry["baselines"]}
+        table = metric_table(
+            f"{label}, {window['name']}: {window.get('dates')}, "
             f"{rows_facts.get('test', 0):,} rows, {rows_facts.get('test_positives', 0):,} positive",
-            title_justify="left",
+            ["model"],
+            (([MODEL_NAMES.get(model, model)], values) for model, values in models.items()),
         )
-        table.add_column("model")
-        for _, header in METRIC_COLUMNS:
-            table.add_column(header, justify="right")
-        table.add_column("AUC / oracle", justify="right")
-        rows = {"model": entry["metrics"], **entry["baselines"]}
-        for model, values in rows.items():
-            cells = [fmt_metric(values.get(key)) for key, _ in METRIC_COLUMNS]
-            cells.append(fmt_metric(values.get("auc_oracle_ratio")))
-            table.add_row(MODEL_NAMES.get(model, model), *cells)
         console.print(table)
         backtests = ", ".join(
             f"{b['name']} {fmt_metric(b.get('roc_auc'))}" for b in entry.get("backtests", [])

@@ -14,7 +14,8 @@ from churnlight.cli import app, console, friendly_errors, print_json
 from churnlight.options import AsOfOption, BackendOption, JsonOption
 from features.errors import ValidationError
 from features.sources import open_source
-from features.validation import ValidationReport, validate_source
+from features.validation import validate_source
+from features.validation_report import ValidationReport
 
 
 @app.command("validate")

@@ -24,6 +24,7 @@ from features.contract import label_names
 from features.errors import ConfigError
 from features.labels import label_table
 from features.metadata import FeatureSpec
+from features.null_features import NullFeature, null_features
 from features.snapshots import (
     calendar,
     calendar_table,
@@ -35,7 +36,7 @@ from features.snapshots import (
     weekly_snapshot_dates,
 )
 from features.sources import Source, register_table
-from features.transforms import FAMILY_MODULES, activity, all_feature_specs
+from features.transforms import FAMILY_MODULES, activity, all_feature_specs, column_needs
 from features.transforms.base import KEYS, FeatureInputs
 
 ACTIVITY_STEPS = ("user_segments", "user_windows")
@@ -67,6 +68,8 @@ class FeatureRun:
     snapshot_dates: list[date]
     specs: list[FeatureSpec]
     seconds_per_step: dict[str, float] = field(default_factory=dict)
+    null_features: list[NullFeature] = field(default_factory=list)
+    """Features null on every row, with the reason (see ``features.null_features``)."""
 
     @property
     def rows_per_snapshot(self) -> dict[str, int]:
@@ -197,11 +200,13 @@ def build_feature_table(
     if progress:
         progress("write", len(steps), len(steps))
     table = ordered.to_pyarrow()
+    # The events are counted through their per-user reduction, never scanned again.
+    nulls = null_features(table, specs, {**tables, "events": segments}, column_needs())
     # Free the intermediates now, not when the connection closes: a long-lived Spark session
     # (a notebook, a test run) otherwise keeps every run's cached tables in its memory.
     for result in cached:
         result.release()
-    return FeatureRun(table, as_of, dates, specs, seconds)
+    return FeatureRun(table, as_of, dates, specs, seconds, nulls)
 
 
 def build_labels(
@@ -245,6 +250,8 @@ class FeatureSummary:
     rows_quarantined: int
     rows_after_as_of: int
     facts: dict[str, Any]
+    null_features: list[NullFeature] = field(default_factory=list)
+    """Features null on every row, with the reason."""
 
 
 def build_features(
@@ -288,6 +295,7 @@ def build_features(
         "rows_per_snapshot": run.rows_per_snapshot,
         "seconds_per_step": run.seconds_per_step,
         "absent_tables": list(report.absent_tables),
+        "null_features": [null.to_dict() for null in run.null_features],
         "validation": report.to_dict()["tables"],
         "quarantine_dir": str(quarantine_dir) if quarantine_dir else None,
         "labels": [churn_name, expand_name],
@@ -305,4 +313,5 @@ def build_features(
         rows_quarantined=sum(c.rows_quarantined for c in report.tables.values()),
         rows_after_as_of=sum(c.rows_after_as_of for c in report.tables.values()),
         facts=facts,
+        null_features=run.null_features,
     )

@@ -23,8 +23,10 @@ with the feature metadata it reads. Pure: arrays in, lists of dicts out.
   against its peers (the training distribution of the same segment, ``PeerReference``:
   "lower than 85% of mid-market accounts").
 - **No noise.** Drivers whose contribution is under ``min_contribution`` log-odds are not
-  listed; a missing value is phrased as what it means and is a main reason only when its
-  contribution reaches ``missing_main_min``.
+  listed, nor features ``unavailable`` in the book (null for every account: a table or
+  column the source lacks, which says nothing about one account); a missing value is
+  phrased as what it means and is a main reason only when its contribution reaches
+  ``missing_main_min``.
 """
 
 from __future__ import annotations
@@ -254,6 +256,8 @@ class ReasonBook:
             [s.members[0] if len(s.members) == 1 else -1 for s in self.signals], dtype=np.int64
         )
         self._texts: dict[tuple[Any, ...], str] = {}
+        self.unavailable = np.zeros(len(self.names), dtype=bool)
+        """Columns null on every row of the book (``mark_unavailable``): never named."""
         self.scale: tuple[np.ndarray, np.ndarray] | None = None
         if scale:
             pairs = [tuple(scale.get(s.name, (0.0, 0.0))) for s in self.signals]
@@ -279,15 +283,26 @@ class ReasonBook:
             for s, m, d in zip(self.signals, mean, spread, strict=True)
         }
 
+    def mark_unavailable(self, matrix: np.ndarray) -> None:
+        """Remember the columns null on every row of ``matrix`` (a book of accounts): a
+        feature nobody has a value for is never named, here or in later what-if rows."""
+        self.unavailable = np.isnan(matrix).all(axis=0) if len(matrix) else self.unavailable
+
     def named_members(self, contributions: np.ndarray, summed: np.ndarray) -> np.ndarray:
         """(n, signals) column index of the member pushing hardest in the direction of its
-        signal's sum (largest for a signal raising the score, most negative otherwise)."""
+        signal's sum (largest for a signal raising the score, most negative otherwise);
+        unavailable members are passed over while another member is available."""
         n = len(contributions)
         out = np.broadcast_to(self._single, (n, len(self.signals))).copy()
         for g, members in self._multi:
             sub = contributions[:, members]
-            up = members[np.argmax(sub, axis=1)]
-            down = members[np.argmin(sub, axis=1)]
+            away = self.unavailable[members]
+            if away.any() and not away.all():
+                up = members[np.argmax(np.where(away, -np.inf, sub), axis=1)]
+                down = members[np.argmin(np.where(away, np.inf, sub), axis=1)]
+            else:
+                up = members[np.argmax(sub, axis=1)]
+                down = members[np.argmin(sub, axis=1)]
             out[:, g] = np.where(summed[:, g] >= 0, up, down)
         return out
 
@@ -308,7 +323,7 @@ class ReasonBook:
         n = len(contributions)
         summed = self.signal_contributions(contributions)
         named = self.named_members(contributions, summed)
-        strong = np.abs(summed) >= cfg.min_contribution
+        strong = (np.abs(summed) >= cfg.min_contribution) & ~self._unavailable_signals()
         values = matrix[np.arange(n)[:, None], named]
         missing = np.isnan(values)
         listed = np.where(strong, summed, 0.0)
@@ -339,6 +354,10 @@ class ReasonBook:
         return Reasons(
             out_up, out_down, out_main, out_context, out_act, act_columns, summed, named, values
         )
+
+    def _unavailable_signals(self) -> np.ndarray:
+        """(signals,) True for a signal all of whose members are unavailable."""
+        return np.array([self.unavailable[list(s.members)].all() for s in self.signals])
 
     def _main(
         self, summed: np.ndarray, raising: np.ndarray, missing: np.ndarray, cfg: ReasonConfig

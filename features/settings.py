@@ -1,8 +1,14 @@
-"""Settings of the features package. The only place that reads the environment."""
+"""Settings of the features package, and the store settings training and serving share. The
+only place in ``features`` that reads the environment.
+
+``TrainingSettings`` and ``ServingSettings`` both derive from ``StoreSettings``, so
+``churnlight train`` and ``churnlight serve`` meet in the same registry without
+configuration: by default a SQLite store at ``<models_dir>/mlflow.db``."""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,3 +37,44 @@ class FeatureSettings(BaseSettings):
 @lru_cache
 def get_feature_settings() -> FeatureSettings:
     return FeatureSettings()
+
+
+SQLITE_PREFIX = "sqlite:///"
+
+
+class StoreSettings(BaseSettings):
+    """The store and the registered models' names; every field can be set as
+    ``CHURNLIGHT_<NAME>`` (e.g. ``CHURNLIGHT_TRACKING_URI``)."""
+
+    model_config = SettingsConfigDict(env_prefix="CHURNLIGHT_", extra="ignore")
+
+    models_dir: Path = Field(
+        Path("models"), description="local store: mlflow.db, artifacts/ and the lock files"
+    )
+    tracking_uri: str | None = Field(
+        None,
+        description="MLflow tracking and registry URI; default sqlite:///<models_dir>/mlflow.db",
+    )
+    churn_model_name: str = "churnlight-churn"
+    expansion_model_name: str = "churnlight-expansion"
+    champion_alias: str = "champion"
+
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir.expanduser().resolve()
+
+    def resolved_tracking_uri(self) -> str:
+        """The tracking URI, with the default SQLite path made absolute."""
+        if self.tracking_uri:
+            return self.tracking_uri
+        return f"{SQLITE_PREFIX}{self.resolved_models_dir() / 'mlflow.db'}"
+
+    def sqlite_path(self) -> Path | None:
+        """The database file of a SQLite store (``~`` expanded), else None."""
+        uri = self.resolved_tracking_uri()
+        if not uri.startswith(SQLITE_PREFIX):
+            return None
+        return Path(uri.removeprefix(SQLITE_PREFIX)).expanduser()
+
+    def model_name(self, kind: str) -> str:
+        """The registered-model name of 'churn' or 'expansion'."""
+        return self.churn_model_name if kind == "churn" else self.expansion_model_name

@@ -127,28 +127,6 @@ def snapshot_rows(subscriptions: ir.Table, cal: ir.Table) -> ir.Table:
     return covering.select("account_id", "snapshot_date").distinct()
 
 
-def window_map_table(snapshot_dates: Sequence[date], max_days: int) -> pa.Table:
-    """(day, snapshot_date, age_days) for every day in [t - max_days, t) of every snapshot t.
-
-    ``age_days`` = t - day, from 1 (the day before t) to max_days. Joining dated rows to
-    this table on ``day`` equality puts each row in every window that contains it; a window
-    of N days is then ``age_days <= N``. An equality join keeps the cost linear in the rows,
-    where a range join per account would compare every day with every snapshot."""
-    days, snaps, ages = [], [], []
-    for t in snapshot_dates:
-        for age in range(1, max_days + 1):
-            days.append(t - timedelta(days=age))
-            snaps.append(t)
-            ages.append(age)
-    return pa.table(
-        {
-            "day": pa.array(days, type=pa.date32()),
-            "snapshot_date": pa.array(snaps, type=pa.date32()),
-            "age_days": pa.array(ages, type=pa.int64()),
-        }
-    )
-
-
 SEGMENT_EDGES_DAYS = (0, 7, 30, 60, 90, 180)
 """Window edges t - N (days) of every snapshot t at which the timeline is cut into segments."""
 

@@ -34,6 +34,7 @@ from serving.errors import (
     InvalidFeatures,
     ModelsNotLoaded,
     NotInHistory,
+    ReloadFailed,
     TooLarge,
     UnknownAccount,
 )
@@ -185,6 +186,9 @@ def _add_handlers(app: FastAPI) -> None:
     async def invalid(request: Request, exc: Exception) -> JSONResponse:
         return error(422, str(exc))
 
+    async def reload_failed(request: Request, exc: Exception) -> JSONResponse:
+        return error(503, str(exc))
+
     async def validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         errors = _fold_scalar_unions(
@@ -211,6 +215,7 @@ def _add_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HistoryUnavailable, no_history)
     app.add_exception_handler(TooLarge, too_large)
     app.add_exception_handler(InvalidFeatures, invalid)
+    app.add_exception_handler(ReloadFailed, reload_failed)
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(Exception, internal)
 

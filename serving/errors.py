@@ -44,7 +44,7 @@ class InvalidFeatures(ServingError):
 
 
 class ReloadFailed(ServingError):
-    """A reload did not complete; the previous models keep serving."""
+    """A reload did not complete; the previous models keep serving: HTTP 503."""
 
 
 class PlaybookError(ConfigError):

@@ -45,6 +45,9 @@ TIERS = ("low", "medium", "high", "critical")
 SIGNAL_FLOOR = 0.001
 """Signals pushing a score by less than this (log-odds) are left out of ``signal_map``."""
 CHUNK_ROWS = 50_000
+MIN_BOOK_ROWS = 20
+"""A table of at least this many rows is a book: a feature null on all of them is
+unavailable in the source and never named as a reason (``ReasonBook.mark_unavailable``)."""
 
 
 TIER_ODDS_MULTIPLES = (1.5, 3.0, 6.0)
@@ -563,6 +566,9 @@ def score_frame(
         seconds[f"{name}_encode"] = time.perf_counter() - t0
     shap_values = _explanations(views, matrices, n, threads, seconds)
     segment = _object_column(frame, "segment", n)
+    if isinstance(frame, TableFrame) and n >= MIN_BOOK_ROWS:
+        for name, view in views.items():
+            view.reasons.mark_unavailable(matrices[name])
     for name, view in views.items():
         t0 = time.perf_counter()
         explained[name] = _explained(view, matrices[name], shap_values[name], config, segment)

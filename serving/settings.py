@@ -1,8 +1,8 @@
 """Settings of the serving package. The only place in ``serving`` that reads the environment.
 
-Every field can be set as ``CHURNLIGHT_<NAME>``. The store defaults match
-``training.settings`` (``<models_dir>/mlflow.db``), so ``churnlight train`` and
-``churnlight serve`` meet in the same registry without configuration."""
+Every field can be set as ``CHURNLIGHT_<NAME>``. The store and the models' names come from
+``features.settings.StoreSettings``, as in ``training.settings``, so ``churnlight
+train`` and ``churnlight serve`` meet in the same registry without configuration."""
 
 from __future__ import annotations
 
@@ -13,28 +13,20 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from features.settings import StoreSettings
 
 KEY_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 DEFAULT_PLAYBOOKS = Path(__file__).resolve().parent / "playbooks.yaml"
 
 
-class ServingSettings(BaseSettings):
+class ServingSettings(StoreSettings):
     """Defaults of the API and of batch scoring."""
 
     model_config = SettingsConfigDict(env_prefix="CHURNLIGHT_", extra="ignore")
 
-    # -- where the models and the snapshot come from --------------------------------------
-    models_dir: Path = Field(
-        default=Path("models"), description="local store: mlflow.db and artifacts/"
-    )
-    tracking_uri: str | None = Field(
-        default=None,
-        description="MLflow tracking and registry URI; default sqlite:///<models_dir>/mlflow.db",
-    )
-    churn_model_name: str = "churnlight-churn"
-    expansion_model_name: str = "churnlight-expansion"
-    champion_alias: str = "champion"
+    # -- where the snapshot comes from (the models: ``StoreSettings``) ---------------------
     source: Path | None = Field(
         default=None, description="source whose --latest-only features are scored (serve --source)"
     )
@@ -169,19 +161,6 @@ class ServingSettings(BaseSettings):
                 f"< critical {self.tier_critical}"
             )
         return self
-
-    def resolved_tracking_uri(self) -> str:
-        """The tracking URI, with the default SQLite path made absolute."""
-        if self.tracking_uri:
-            return self.tracking_uri
-        return f"sqlite:///{self.models_dir.expanduser().resolve() / 'mlflow.db'}"
-
-    def sqlite_path(self) -> Path | None:
-        """The database file of a SQLite store, else None."""
-        uri = self.resolved_tracking_uri()
-        if not uri.startswith("sqlite:///"):
-            return None
-        return Path(uri.removeprefix("sqlite:///")).expanduser()
 
     @property
     def tier_thresholds(self) -> tuple[float, float, float] | None:

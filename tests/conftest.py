@@ -7,6 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import settings
+
+# `make test` (CI) runs hypothesis with this profile (--hypothesis-profile=ci): derandomized,
+# so every run draws the same examples and a failure repeats; no example database is kept.
+settings.register_profile("ci", derandomize=True, database=None)
 
 # --- contract sources (validation, and anything that needs a small valid source) -------------
 

@@ -32,7 +32,7 @@ from typer.testing import CliRunner
 
 from churnlight.cli import app
 from serving.settings import ServingSettings
-from training.registry import registry_lock
+from training.locks import registry_lock
 from training.settings import TrainingSettings, get_training_settings
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,11 +131,15 @@ def fit_logreg(
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-    numeric = [i for i, c in enumerate(columns) if c.kind == "numeric"]
+    rows = np.arange(len(y))
+    if len(rows) > max_rows:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, max_rows, replace=False))
+    x, target = matrix[rows], y[rows].astype(int)
+    # Columns without a single value in the rows fit on carry nothing (features of an
+    # optional table the source lacks are null throughout); leave them out.
+    observed = ~np.all(np.isnan(x), axis=0)
+    numeric = [i for i, c in enumerate(columns) if c.kind == "numeric" and observed[i]]
     categorical = [i for i, c in enumerate(columns) if c.kind == "categorical"]
-    # Columns without a single value in the training rows carry nothing; leave them out.
-    observed = ~np.all(np.isnan(matrix), axis=0)
-    numeric = [i for i in numeric if observed[i]]
     transformers = [
         (
             "numeric",
@@ -168,19 +172,5 @@ def fit_logreg(
             ("logreg", LogisticRegression(C=0.1, max_iter=300)),
         ]
     )
-    rows = np.arange(len(y))
-    if len(rows) > max_rows:
-        rows = np.sort(np.random.default_rng(seed).choice(rows, max_rows, replace=False))
-    model.fit(matrix[rows], y[rows].astype(int))
+    model.fit(x, target)
     return model
-
-
-def baseline_probabilities(models: Mapping[str, Any], matrix: np.ndarray) -> dict[str, np.ndarray]:
-    """Probabilities of each fitted baseline on ``matrix``."""
-    out = {}
-    for name, model in models.items():
-        if isinstance(model, Scorecard):
-            out[name] = model.predict_proba(matrix)
-        else:
-            out[name] = model.predict_proba(matrix)[:, 1]
-    return out

@@ -194,10 +194,6 @@ class ModelData:
         """Boolean mask of the rows whose label ``name`` is not null."""
         return ~np.isnan(self.labels[name])
 
-    @property
-    def latest_date(self) -> np.datetime64 | None:
-        return None if self.snapshot_date is None else self.snapshot_date.max()
-
 
 def fit_columns(
     table: pa.Table, names: Sequence[str], categorical: set[str], max_categories: int

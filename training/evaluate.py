@@ -7,7 +7,7 @@ return are plain dicts, ready for JSON, MLflow and the CLI.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,20 +151,3 @@ def summary_row(window: WindowResult, model: str = MODEL) -> dict[str, float | N
         out["oracle_auc"] = window.oracle.get("oracle_auc")
         out["auc_oracle_ratio"] = window.oracle.get(f"{model}_oracle_ratio")
     return out
-
-
-def format_table(windows: Sequence[WindowResult], label: str) -> list[list[str]]:
-    """Rows for a text table: window, model, then every metric (and the oracle ratio)."""
-    table = []
-    for window in windows:
-        for model, values in window.metrics.items():
-            row = [label, window.name, model]
-            row += [_fmt(values.get(name)) for name in METRIC_NAMES]
-            ratio = window.oracle.get(f"{model}_oracle_ratio") if window.oracle else None
-            row.append(_fmt(ratio))
-            table.append(row)
-    return table
-
-
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"

@@ -1,6 +1,6 @@
 """The MLflow pyfunc model of a churnlight bundle ("models from code").
 
-``training.registry`` logs this file as the model's code; MLflow copies it into the model
+``training.run_logging`` logs this file as the model's code; MLflow copies it into the model
 artifact and runs that copy when the model is loaded, so a loader (serving, a notebook) needs
 ``mlflow`` and the ``features`` package, never ``training``. ``predict`` takes the feature
 columns (a DataFrame with the columns of the model's signature) and returns calibrated
@@ -9,18 +9,28 @@ probabilities.
 
 from __future__ import annotations
 
+from typing import Any
+
 import mlflow.models
 import mlflow.pyfunc
+import numpy as np
+import pandas as pd
 
 
 class ChurnlightModel(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]
-    def load_context(self, context):  # type: ignore[no-untyped-def]
+    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:  # type: ignore[name-defined]
         from features.model_bundle import load_bundle
 
         self.bundle = load_bundle(context.artifacts["bundle"])
 
-    # No type hints: MLflow reads them as an input schema and warns about Any.
-    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+    # ``pd.DataFrame`` is a hint MLflow takes as is: no schema is inferred from it (the
+    # logged signature is the schema) and the input is handed over unchanged.
+    def predict(
+        self,
+        context: mlflow.pyfunc.PythonModelContext,  # type: ignore[name-defined]
+        model_input: pd.DataFrame,
+        params: dict[str, Any] | None = None,
+    ) -> np.ndarray:
         return self.bundle.predict_proba(model_input)
 
 

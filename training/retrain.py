@@ -4,7 +4,7 @@ gate, promote or keep).
 
 Both hold the registry lock for their whole run, so two never overlap, and both start by
 ``recover``-ing what a killed run may have left. Failure semantics are those of
-``training.registry.publish``: the registry and the champion are left as they were.
+``training.publish.publish``: the registry and the champion are left as they were.
 """
 
 from __future__ import annotations
@@ -17,15 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from training import dataset
-from training.registry import (
-    Publication,
-    open_store,
-    publish,
-    recover,
-    registry_lock,
-    summary_payload,
-)
+from training.locks import registry_lock
+from training.publish import Publication, publish
+from training.registration import recover
 from training.settings import TrainingSettings
+from training.store import open_store
+from training.summary import summary_payload
 from training.train import Progress, TrainingResult, TrainOptions, train_models
 
 Hook = Callable[[str], None]
@@ -69,7 +66,6 @@ def _publish(
     step: Hook,
     run_name: str,
     tags: dict[str, str] | None = None,
-    fail_after: str | None = None,
 ) -> JobReport:
     step("lock")
     with registry_lock(settings):
@@ -83,7 +79,6 @@ def _publish(
             register=register,
             run_name=run_name,
             tags=tags,
-            fail_after=fail_after,
         )
     payload = summary_payload(
         result, publication.decisions, publication.versions, publication.run_id
@@ -99,7 +94,6 @@ def retrain(
     work_dir: str | Path | None = None,
     quarantine: bool = False,
     hook: Hook | None = None,
-    fail_after: str | None = None,
 ) -> JobReport:
     """Features of ``source`` as of its latest data, train, compare with the champion,
     promote or keep. The registry lock is taken first: a second retrain started meanwhile
@@ -128,7 +122,6 @@ def retrain(
                 result,
                 run_name="retrain",
                 tags={"churnlight.kind": "retrain", "source": str(source)},
-                fail_after=fail_after,
             )
     payload = summary_payload(
         result, publication.decisions, publication.versions, publication.run_id

@@ -3,7 +3,7 @@
 Transforms are pure: they take Ibis tables and return an Ibis table keyed by
 (account_id, snapshot_date), never connecting or executing. Leakage rule for all of them:
 a row of snapshot t uses only data with timestamps strictly before t (dates strictly
-before t). Windows are [t - N days, t), expressed as ``1 <= age_days <= N``.
+before t). Windows are [t - N days, t), selected by ``activity.in_segment_window``.
 """
 
 from __future__ import annotations
@@ -51,20 +51,6 @@ class FeatureInputs:
         return self.tables[name]
 
 
-def windowed(dated: ir.Table, day_column: str, window_map: ir.Table, max_days: int) -> ir.Table:
-    """Each row of ``dated`` once per snapshot whose [t - max_days, t) window holds it.
-
-    Adds ``snapshot_date`` and ``age_days`` (t - day)."""
-    wm = window_map.filter(window_map.age_days <= max_days)
-    joined = dated.join(wm, dated[day_column] == wm.day)
-    return joined.drop("day") if day_column != "day" else joined
-
-
-def in_window(age: ir.IntegerValue, days: int, start: int = 1) -> ir.BooleanValue:
-    """True for ages in [start, days]: the window [t - days, t - start + 1)."""
-    return (age >= start) & (age <= days)
-
-
 def attach(
     rows: ir.Table,
     features: ir.Table,
@@ -96,3 +82,18 @@ def safe_div(num: ir.NumericValue, den: ir.NumericValue) -> ir.FloatingValue:
 def days_between(later: ir.Value, earlier: ir.Value) -> ir.IntegerValue:
     """Whole days from ``earlier`` to ``later`` (dates)."""
     return later.delta(earlier, unit="day")
+
+
+MICROSECONDS_PER_SECOND = 1_000_000
+
+
+def seconds_between(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.FloatingValue:
+    """Seconds from ``earlier`` to ``later`` (timestamps), to the microsecond.
+
+    The same number on every backend: the difference is taken as a whole count of
+    microseconds (exact on DuckDB and Spark alike), then divided. ``delta(unit="second")``
+    is not: DuckDB counts the second boundaries crossed, Spark truncates the difference, so
+    23:59:59.9 to 00:00:00.1 is 1 s on one and 0 s on the other; ``epoch_seconds()`` keeps
+    the fraction on DuckDB and drops it on Spark."""
+    micros = later.delta(earlier, unit="microsecond")
+    return micros.cast("float64") / MICROSECONDS_PER_SECOND

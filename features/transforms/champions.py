@@ -78,6 +78,11 @@ FEATURES = [
     ),
 ]
 
+COLUMN_NEEDS: dict[str, tuple[str, ...]] = {
+    "champion_days_since_active": ("contacts.user_id",),
+}
+"""See ``features.transforms.column_needs``."""
+
 
 def build(inputs: FeatureInputs) -> ir.Table:
     if not inputs.has("contacts"):

@@ -72,6 +72,15 @@ FEATURES = [
     ),
 ]
 
+COLUMN_NEEDS: dict[str, tuple[str, ...]] = {
+    "seats": ("subscriptions.seats",),
+    "seats_change_90d": ("subscriptions.seats",),
+    "segment": ("accounts.segment",),
+    "industry": ("accounts.industry",),
+    "region": ("accounts.region",),
+}
+"""See ``features.transforms.column_needs``."""
+
 
 def covering_lines(frame: ir.Table, subscriptions: ir.Table, day_column: str) -> ir.Table:
     """Every subscription line covering ``frame[day_column]``, with the frame's columns."""

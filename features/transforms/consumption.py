@@ -81,6 +81,17 @@ FEATURES = [
     ),
 ]
 
+COLUMN_NEEDS: dict[str, tuple[str, ...]] = {
+    name: ("subscriptions.quota",)
+    for name in (
+        "quota_burn_ratio",
+        "quota_used_fraction",
+        "term_elapsed_fraction",
+        "quota_runout_days_before_renewal",
+    )
+}
+"""See ``features.transforms.column_needs``."""
+
 
 def build(inputs: FeatureInputs) -> ir.Table:
     if not inputs.has("consumption"):

@@ -44,6 +44,11 @@ FEATURES = [
     ),
 ]
 
+COLUMN_NEEDS: dict[str, tuple[str, ...]] = {
+    "mean_days_late_180d": ("invoices.paid_date",),
+}
+"""See ``features.transforms.column_needs``."""
+
 
 def build(inputs: FeatureInputs) -> ir.Table:
     if not inputs.has("invoices"):

@@ -8,10 +8,12 @@ import ibis
 import ibis.expr.types as ir
 
 from features.metadata import Family, spec_maker
-from features.transforms.base import KEYS, FeatureInputs, attach, nulls_for
+from features.transforms.base import KEYS, FeatureInputs, attach, nulls_for, seconds_between
 
 FAMILY: Family = "support"
 HIGH = ("urgent", "high")
+SECONDS_PER_DAY = 86_400.0
+SECONDS_PER_HOUR = 3_600.0
 
 
 _spec = spec_maker(FAMILY, requires=("tickets",))
@@ -75,6 +77,11 @@ FEATURES = [
     ),
 ]
 
+COLUMN_NEEDS: dict[str, tuple[str, ...]] = {
+    "resolution_hours_90d": ("tickets.closed_at",),
+}
+"""See ``features.transforms.column_needs``."""
+
 
 def build(inputs: FeatureInputs) -> ir.Table:
     if not inputs.has("tickets"):
@@ -88,14 +95,14 @@ def build(inputs: FeatureInputs) -> ir.Table:
     t = known.snapshot_ts
     is_open = known.closed_at.isnull() | (known.closed_at >= t)
     high = known.priority.isin(HIGH)
-    age_days = t.delta(known.opened_at, unit="second").cast("float64") / 86400.0
+    age_days = seconds_between(t, known.opened_at) / SECONDS_PER_DAY
     opened_since = {n: known.opened_at >= known[f"start_{n}d"].cast("timestamp") for n in (30, 90)}
     closed_90 = (
         known.closed_at.notnull()
         & (known.closed_at < t)
         & (known.closed_at >= known.start_90d.cast("timestamp"))
     )
-    resolution_hours = known.closed_at.delta(known.opened_at, unit="second").cast("float64") / 3600
+    resolution_hours = seconds_between(known.closed_at, known.opened_at) / SECONDS_PER_HOUR
     counts = known.group_by(list(KEYS)).agg(
         open_high_tickets=(is_open & high).cast("int64").sum(),
         open_tickets=is_open.cast("int64").sum(),

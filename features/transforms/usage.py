@@ -202,6 +202,15 @@ FEATURES = [
     ),
 ]
 
+COLUMN_NEEDS: dict[str, tuple[str, ...]] = {
+    "seat_utilization_30d": ("subscriptions.seats",),
+    "seat_utilization_vs_segment": ("subscriptions.seats", "events.user_id"),
+    "active_users_change_30d": ("events.user_id",),
+    "stickiness_30d": ("events.user_id",),
+    "events_per_active_user_30d": ("events.user_id",),
+}
+"""See ``features.transforms.column_needs``."""
+
 # sum(x) and sum(x^2) of x = -age over ages 1..n: constants of the least-squares slope.
 _N = SLOPE_DAYS
 _SX = -_N * (_N + 1) / 2

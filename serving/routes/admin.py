@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from serving.auth import AdminAccess
 from serving.deps import HolderDep
+from serving.errors import ReloadFailed
 from serving.schemas import ERRORS, ErrorResponse, ReloadResponse
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -38,9 +39,7 @@ async def reload(
         try:
             await asyncio.wrap_future(job)
         except Exception as err:
-            raise HTTPException(
-                503, f"reload failed, the previous models keep serving: {err}"
-            ) from err
+            raise ReloadFailed(f"reload failed, the previous models keep serving: {err}") from err
         response.status_code = 200
     state = holder.state
     return ReloadResponse(

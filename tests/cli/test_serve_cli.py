@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -56,6 +57,46 @@ def test_keys_new_json() -> None:
     assert hash_key(payload["key"]) == payload["hash"]
 
 
+DRIVERS = pa.list_(
+    pa.struct(
+        [
+            ("feature", pa.string()),
+            ("family", pa.string()),
+            ("value", pa.float64()),
+            ("category", pa.string()),
+            ("contribution", pa.float64()),
+            ("reason", pa.string()),
+        ]
+    )
+)
+SCORES = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("snapshot_date", pa.date32()),
+        ("churn_probability", pa.float64()),
+        ("expansion_probability", pa.float64()),
+        ("risk_tier", pa.string()),
+        ("mrr", pa.float64()),
+        ("revenue_at_risk", pa.float64()),
+        ("expected_expansion_mrr", pa.float64()),
+        ("lifecycle_stage", pa.string()),
+        ("days_to_renewal", pa.int64()),
+        ("segment", pa.string()),
+        ("csm_id", pa.string()),
+        ("churn_model_version", pa.string()),
+        ("expansion_model_version", pa.string()),
+        ("churn_base_value", pa.float64()),
+        ("churn_drivers_up", DRIVERS),
+        ("churn_drivers_down", DRIVERS),
+        ("expansion_base_value", pa.float64()),
+        ("expansion_drivers_up", DRIVERS),
+        ("expansion_drivers_down", DRIVERS),
+        ("playbooks", pa.list_(pa.string())),
+    ]
+)
+"""The columns of a score file, in order, with their types."""
+
+
 def test_score_writes_the_contract_columns(tmp_path, snapshot, fake_registry) -> None:
     out = tmp_path / "scores.parquet"
 
@@ -68,13 +109,7 @@ def test_score_writes_the_contract_columns(tmp_path, snapshot, fake_registry) ->
     assert "churnlight-churn/4 / churnlight-expansion/2" in result.output
     table = pq.read_table(out)
     assert table.num_rows == 25
-    assert {
-        "churn_probability",
-        "risk_tier",
-        "revenue_at_risk",
-        "churn_drivers_up",
-        "playbooks",
-    } <= set(table.schema.names)
+    assert table.schema.equals(SCORES), table.schema
     assert set(table.column("churn_model_version").to_pylist()) == {"churnlight-churn/4"}
 
 

@@ -257,3 +257,18 @@ def test_the_signal_scale_is_the_mean_and_spread_of_each_signal() -> None:
 
     assert scale["active_users"] == pytest.approx([0.35, np.std([0.2, 0.3, 0.4, 0.5])], abs=1e-6)
     assert scale["champion_departures"] == [0.0, 0.0]
+
+
+def test_a_feature_nobody_has_is_never_named() -> None:
+    """The book's source lacks the quota (null for every account): the missing quota pushes
+    this account's risk, yet it says nothing about this account."""
+    b = book()
+    book_rows = np.vstack([row(active_users_30d=v) for v in (3.0, 9.0, 20.0)])
+    b.mark_unavailable(book_rows)
+
+    c = contributions(quota_burn_ratio=0.5, active_users_30d=0.1)
+    reasons = b.explain(c, row(active_users_30d=3), 5)
+
+    assert [d["feature"] for d in reasons.up[0]] == ["active_users_30d"]
+    assert reasons.main[0]["feature"] == "active_users_30d"
+    assert book().explain(c, row(active_users_30d=3), 5).main[0]["feature"] == "quota_burn_ratio"

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from features.reference import FEATURE_COLUMNS, read_csv_source, reference_features
+from tests.features.reference import FEATURE_COLUMNS, read_csv_source, reference_features
 
 # The contract's worked examples, kept in the repo (tests/test_docs.py checks the copy).
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
@@ -260,12 +259,11 @@ def synthetic_source(
 
 
 @pytest.mark.slow
-def test_fast_enough_for_benchmark_sized_sources() -> None:
+def test_the_reference_covers_a_benchmark_sized_source() -> None:
+    # bench/features_bench.py runs the reference on sources of this size (its speed is the
+    # benchmark's to measure, against a floor in the same run).
     tables = synthetic_source(n_accounts=200, n_events=1_000_000, days=730)
-    began = time.perf_counter()
     got = reference_features(tables)
-    elapsed = time.perf_counter() - began
-    assert elapsed < 120, f"reference took {elapsed:.1f}s"
     assert got["snapshot_date"].nunique() >= 20
     assert got["account_id"].nunique() == 200
     assert got["consumption_30d"].notna().all()

@@ -1,7 +1,8 @@
 """The Ibis pipeline agrees with the independent pandas reference on simulated sources.
 
-The reference (features/reference.py) was written from the contract text alone; agreement to
-1e-6 relative on every canonical feature and label of every row is the acceptance check."""
+The reference (tests/features/reference.py) was written from the contract text alone;
+agreement to 1e-6 relative on every canonical feature and label of every row is the
+acceptance check."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ import pytest
 
 from features.contract import TABLES
 from features.pipeline import build_features
-from features.reference import reference_features
 from features.writer import read_feature_table
 from simulator.config import SimulationConfig
 from simulator.run import simulate
+from tests.features.reference import reference_features
 
 
 @pytest.mark.slow

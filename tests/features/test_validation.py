@@ -15,7 +15,9 @@ import pytest
 from features.contract import TABLES
 from features.errors import SourceError, ValidationError
 from features.sources import open_source
-from features.validation import (
+from features.validation import ValidatedSource, validate_source
+from features.validation_report import ValidationReport
+from features.validation_rules import (
     REASON_COLUMN,
     RULE_COLUMN_PRESENT,
     RULE_HAS_EVENTS,
@@ -24,10 +26,7 @@ from features.validation import (
     RULE_KEY_UNIQUE,
     RULE_NOT_NULL,
     RULE_TABLE_PRESENT,
-    ValidatedSource,
-    ValidationReport,
     cast_rule,
-    validate_source,
 )
 from tests.conftest import add_row, all_faults, set_cell
 

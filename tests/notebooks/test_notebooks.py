@@ -10,6 +10,7 @@ unit in parentheses on one of them.
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import re
@@ -147,6 +148,10 @@ def execute(name: str, workdir: Path) -> tuple[Any, float]:
     return notebook, seconds
 
 
+def _sign(value: float) -> int:
+    return (value > 0) - (value < 0)
+
+
 def stdout(cell: Any) -> str:
     return "".join(
         o.get("text", "") for o in cell.outputs if o.output_type == "stream" and o.name == "stdout"
@@ -219,11 +224,20 @@ def test_02_train_and_compare_trains_a_challenger_against_a_champion(workdir: Pa
     for label, numbers in facts["labels"].items():
         assert numbers["window"] == "backtest_0"
         assert numbers["positives"] > 0
-        for model in ("challenger", "champion", "scorecard", "logreg"):
-            assert 0.0 <= numbers[f"{model}_roc_auc"] <= 1.0, (label, model)
-        assert numbers["challenger_roc_auc"] > 0.6, label
-        assert numbers["oracle_roc_auc"] > 0.7, label  # the simulator's truth is beside the source
-        assert numbers["champion_scored_as"] in {"registered model", "recipe refit"}
+        challenger, champion = numbers["challenger_roc_auc"], numbers["champion_roc_auc"]
+        assert challenger > 0.6 and champion > 0.6, label
+        # The model beats both baselines, and the simulator's truth (beside the source) beats it.
+        assert challenger > max(numbers["scorecard_roc_auc"], numbers["logreg_roc_auc"]), label
+        assert numbers["oracle_roc_auc"] > max(challenger, 0.7), label
+        # Last quarter's champion trained on labels that overlap the challenger's last window,
+        # so the gate refits its recipe before the window instead of scoring its model.
+        assert numbers["champion_scored_as"] == "recipe refit", label
+        if numbers["promoted"]:  # the gate's ROC-AUC rule (tolerance 0.01), same rows
+            assert challenger >= champion - 0.01, label
+        else:
+            assert (
+                challenger < champion - 0.01 or numbers["challenger_ece"] > numbers["ece_bound"]
+            ), label
         assert len(numbers["top_drivers"]) == 3
     print(f"02 ran in {seconds:.1f} s")
 
@@ -237,13 +251,21 @@ def test_03_explain_an_account_scores_history_and_what_ifs(workdir: Path) -> Non
 
     assert facts["snapshots"] >= 9
     assert facts["models"][0].startswith("churnlight-churn/")
-    assert 0.0 <= facts["churn_probability"] <= 1.0
-    assert facts["risk_tier"] in {"low", "medium", "high", "critical"}
+    # The tier is the one the default thresholds give (a threshold belongs to the higher tier).
+    tiers = ["low", "medium", "high", "critical"]
+    expected_tier = tiers[bisect.bisect_right([0.10, 0.25, 0.50], facts["churn_probability"])]
+    assert facts["risk_tier"] == expected_tier
     assert facts["shap_additivity_error"] < 1e-6
     what_if = facts["what_if"]
     assert list(what_if) == ["as is", "new champion", "utilisation restored", "both"]
-    assert what_if["as is"]["churn"] == pytest.approx(facts["churn_probability"], abs=1e-12)
-    assert what_if["as is"]["churn_log_odds_change"] == 0.0
-    assert facts["churn_calibration"] in {"platt", "isotonic"}
-    assert all(0.0 <= v["churn"] <= 1.0 and 0.0 <= v["expansion"] <= 1.0 for v in what_if.values())
+    as_is = what_if["as is"]
+    assert as_is["churn"] == pytest.approx(facts["churn_probability"], abs=1e-12)
+    assert as_is["churn_log_odds_change"] == 0.0 and as_is["expansion_log_odds_change"] == 0.0
+    for name, changed in what_if.items():  # calibration keeps the direction of the log-odds
+        for kind in ("churn", "expansion"):
+            moved = round(changed[kind] - as_is[kind], 12)
+            assert _sign(moved) == _sign(round(changed[f"{kind}_log_odds_change"], 12)), name
+    assert what_if["both"]["expansion_log_odds_change"] > 0  # more usage, a new champion
+    # A 300-account fold has fewer positives than isotonic needs (ISOTONIC_MIN_POSITIVES).
+    assert facts["churn_calibration"] == "platt"
     print(f"03 ran in {seconds:.1f} s")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -134,7 +135,7 @@ def register(
     import mlflow
 
     class BundleModel(mlflow.pyfunc.PythonModel):
-        def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+        def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> Any:
             return model_input
 
     directory = save_bundle(bundle, scratch / f"{name}-{len(list(scratch.iterdir()))}" / "bundle")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from mlflow import MlflowClient
 
 from serving.errors import ModelLoadError
 from serving.loading import load_models
@@ -25,7 +26,9 @@ def test_champions_load_with_versions_and_run_metrics(registry, models) -> None:
         "churn_180d.explain_ms_per_row": 0.05,
         "seconds.fit": 1.0,
     }
-    assert loaded.churn_info.run_id
+    client = MlflowClient(tracking_uri=registry.tracking_uri, registry_uri=registry.tracking_uri)
+    registered = client.get_model_version("churnlight-churn", "1")
+    assert (loaded.churn_info.run_id, loaded.churn_info.version) == (registered.run_id, "1")
     table = make_table(10, seed=4)
     np.testing.assert_allclose(
         loaded.churn.predict_proba(table), models.churn.predict_proba(table), atol=0

@@ -87,7 +87,17 @@ def test_reload_swaps_models_without_failing_requests_in_flight(
 def test_reload_without_wait_answers_202_and_finishes_in_the_background(
     make_client, keys, models, other_models
 ) -> None:
-    client = make_client(load=alternating_loader(models, other_models, delay=0.1))
+    release = threading.Event()
+    load_two = alternating_loader(models, other_models)
+
+    def load(settings):
+        if client_ready.is_set():  # the reload (not the start) waits until the test lets go
+            assert release.wait(30)
+        return load_two(settings)
+
+    client_ready = threading.Event()
+    client = make_client(load=load)
+    client_ready.set()
 
     response = client.post("/v1/admin/reload", headers=keys.admin_headers)
 
@@ -95,14 +105,11 @@ def test_reload_without_wait_answers_202_and_finishes_in_the_background(
     assert response.json()["status"] == "reloading"
     assert response.json()["churn_model_version"] == "churnlight-churn/1"  # still serving
     assert client.get("/readyz").json()["status"] == "reloading"
-    for _ in range(100):
-        version = client.get("/v1/accounts/A001", headers=keys.read_headers).json()[
-            "churn_model_version"
-        ]
-        if version == "churnlight-churn/2":
-            break
-        time.sleep(0.05)
-    assert version == "churnlight-churn/2"
+    running = client.app.state.holder.reload()  # joins the reload in flight
+    release.set()
+    running.result(timeout=30)
+    account = client.get("/v1/accounts/A001", headers=keys.read_headers).json()
+    assert account["churn_model_version"] == "churnlight-churn/2"
     assert client.get("/readyz").json()["status"] == "ready"
 
 

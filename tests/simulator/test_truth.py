@@ -119,8 +119,27 @@ def test_oracle_is_a_calibrated_probability(small_run) -> None:
     assert len(oracle) == small_run.truth.oracle_rows > 0
     for name in ("p_churn_180d", "p_expand_180d"):
         assert oracle[name].between(0, 1).all()
-    for column in ("health", "adoption", "growth", "champion", "payment_stress", "support_pain"):
-        assert column in oracle.columns
+    assert list(oracle.columns) == [  # as docs/simulator.md lists them
+        "account_id",
+        "snapshot_date",
+        "p_churn_180d",
+        "p_expand_180d",
+        "churn_180d",
+        "expand_180d",
+        "mrr",
+        "segment",
+        "health",
+        "health_level",
+        "adoption",
+        "growth",
+        "need_ratio",
+        "champion",
+        "payment_stress",
+        "support_pain",
+        "age_months",
+        "term_months",
+        "days_to_term_end",
+    ]
     # Mean oracle probability matches the realised frequency within sampling error.
     for label in ("churn_180d", "expand_180d"):
         known = oracle[oracle[label].notna()]

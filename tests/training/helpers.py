@@ -160,17 +160,16 @@ def retrain_worker(
     models_dir: str,
     features_path: str,
     pause_at: str | None = None,
-    marker: str | None = None,
     kill_in_registry: bool = False,
 ) -> None:
     """``training.retrain.retrain`` as a scheduler would run it, with the feature stage
-    replaced by a copy of a prepared feature table. ``pause_at``: write ``marker`` and sleep
-    when that step starts (the test then kills the process); ``kill_in_registry``: SIGKILL
-    itself when the champion alias is about to move (after the versions were registered)."""
+    replaced by a copy of a prepared feature table. ``pause_at``: when that step starts,
+    print ``paused at <step>`` and wait for a signal (the test then kills the process);
+    ``kill_in_registry``: SIGKILL itself when the champion alias is about to move (after the
+    versions were registered)."""
     import os
     import shutil
     import signal
-    import time
     from types import SimpleNamespace
 
     import features.pipeline
@@ -186,8 +185,8 @@ def retrain_worker(
 
     def hook(step: str) -> None:
         if step == pause_at:
-            Path(marker).write_text(step)  # type: ignore[arg-type]
-            time.sleep(600)
+            print(f"paused at {step}", flush=True)
+            signal.pause()
 
     if kill_in_registry:
         from mlflow import MlflowClient

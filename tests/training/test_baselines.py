@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -77,3 +79,20 @@ def test_logistic_regression_handles_missing_values_and_categories() -> None:
 
     p = model.predict_proba(matrix)[:, 1]
     assert p[x[:, 1] > 1].mean() > p[x[:, 1] < -1].mean()
+
+
+def test_logistic_regression_leaves_out_columns_without_values_in_its_sample() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(500, 2))
+    sparse = np.full(500, np.nan)
+    sparse[[0, 3, 5]] = 1.0  # values in three rows only, none of them in the seeded sample
+    matrix = np.column_stack([x, sparse])
+    columns = [FeatureColumn("a"), FeatureColumn("b"), FeatureColumn("sparse")]
+    y = (x[:, 1] > 0).astype(float)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scikit-learn warns of columns it has to skip
+        model = fit_logreg(matrix, y, columns, seed=0, max_rows=50)
+
+    assert model.named_steps["prepare"].transformers_[0][2] == [0, 1]
+    assert model.predict_proba(matrix).shape == (500, 2)

@@ -5,20 +5,29 @@ take more than a few seconds and are marked slow."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import logging
 import os
+import select
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from tests.training.helpers import registry_state
-from training import registry
+from training import locks
 from training.errors import LockedError, RegistryError
+from training.gate import decide
+from training.locks import registry_lock
+from training.publish import publish
+from training.registration import recover
+from training.store import open_store
 from training.train import TrainOptions, train_models
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,19 +37,19 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_first_version_becomes_champion() -> None:
-    promote, reason = registry.decide(0.6, 0.2, None, False, 0.01, 0.03)
+    promote, reason = decide(0.6, 0.2, None, False, 0.01, 0.03)
 
     assert promote and "first version" in reason
 
 
 def test_a_challenger_within_tolerance_is_promoted() -> None:
-    promote, _ = registry.decide(0.795, 0.02, 0.80, True, 0.01, 0.03)
+    promote, _ = decide(0.795, 0.02, 0.80, True, 0.01, 0.03)
 
     assert promote
 
 
 def test_a_worse_challenger_is_kept_with_the_reason() -> None:
-    promote, reason = registry.decide(0.78, 0.02, 0.80, True, 0.01, 0.03)
+    promote, reason = decide(0.78, 0.02, 0.80, True, 0.01, 0.03)
 
     assert not promote
     assert reason == (
@@ -50,7 +59,7 @@ def test_a_worse_challenger_is_kept_with_the_reason() -> None:
 
 
 def test_a_miscalibrated_challenger_is_kept() -> None:
-    promote, reason = registry.decide(0.9, 0.05, 0.80, True, 0.01, 0.03)
+    promote, reason = decide(0.9, 0.05, 0.80, True, 0.01, 0.03)
 
     assert not promote
     assert reason == "expected calibration error 0.0500 is above the bound 0.0300"
@@ -61,31 +70,67 @@ def test_a_miscalibrated_challenger_is_kept() -> None:
 
 def test_a_second_holder_of_the_lock_is_refused(settings) -> None:
     with (
-        registry.registry_lock(settings),
+        registry_lock(settings),
         pytest.raises(LockedError, match=r"holds .*registry\.lock; nothing was done") as err,
-        registry.registry_lock(settings),
+        registry_lock(settings),
     ):
         pass  # pragma: no cover
     assert f"pid {os.getpid()}" in (err.value.holder or "")
-    with registry.registry_lock(settings):  # released on exit
+    with registry_lock(settings):  # released on exit
         pass
 
 
-def test_the_lock_waits_up_to_its_timeout(settings) -> None:
-    with registry.registry_lock(settings):
-        started = time.monotonic()
-        with pytest.raises(LockedError), registry.registry_lock(settings, timeout=0.5):
+def test_a_waiting_writer_gets_the_lock_when_its_holder_lets_go(settings, monkeypatch) -> None:
+    held, refused = threading.Event(), threading.Event()
+    real_flock = fcntl.flock
+
+    def flock(fd: int, operation: int) -> None:
+        try:
+            real_flock(fd, operation)
+        except BlockingIOError:
+            refused.set()  # the holder lets go once the waiter has been refused
+            raise
+
+    def hold() -> None:
+        with registry_lock(settings):
+            held.set()
+            refused.wait(60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(60)
+    monkeypatch.setattr(locks.fcntl, "flock", flock)
+
+    with registry_lock(settings, timeout=60) as path:
+        assert refused.is_set()
+        assert path.read_text().startswith(f"pid {os.getpid()} since ")
+    holder.join(60)
+    assert not holder.is_alive()
+
+
+def test_the_lock_gives_up_after_its_timeout(settings, monkeypatch) -> None:
+    clock = SimpleNamespace(now=0.0)
+
+    def sleep(seconds: float) -> None:
+        clock.now += seconds
+
+    fake_time = SimpleNamespace(
+        monotonic=lambda: clock.now, sleep=sleep, strftime=locks.time.strftime
+    )
+    with registry_lock(settings):
+        monkeypatch.setattr(locks, "time", fake_time)
+        with pytest.raises(LockedError), registry_lock(settings, timeout=1.0):
             pass  # pragma: no cover
-        assert time.monotonic() - started >= 0.5
+    assert clock.now == pytest.approx(1.0)  # tried every RETRY_SECONDS until the timeout
 
 
 # ---- store, logging, registry -------------------------------------------------------------
 
 
 def _publish(settings, result, **kwargs):  # type: ignore[no-untyped-def]
-    with registry.registry_lock(settings):
-        store = registry.open_store(settings)
-        return registry.publish(store, settings, result, **kwargs)
+    with registry_lock(settings):
+        store = open_store(settings)
+        return publish(store, settings, result, **kwargs)
 
 
 @pytest.mark.slow
@@ -98,7 +143,7 @@ def test_a_model_loaded_by_alias_scores_like_the_one_in_memory(settings, trained
 
     assert {v.version for v in publication.versions.values()} == {"1"}
     rows = trained.data.raw.slice(0, 300)
-    store = registry.open_store(settings, create=False)
+    store = open_store(settings, create=False)
     for outcome in trained.labels.values():
         name = settings.model_name(outcome.kind)
         in_memory = outcome.bundle.predict_proba(rows)
@@ -121,7 +166,7 @@ def test_a_model_loaded_by_alias_scores_like_the_one_in_memory(settings, trained
 def test_the_run_records_params_metrics_fingerprint_and_plots(settings, trained) -> None:
     publication = _publish(settings, trained)
 
-    store = registry.open_store(settings, create=False)
+    store = open_store(settings, create=False)
     run = store.client.get_run(publication.run_id)
     assert run.data.tags["feature_table.fingerprint"] == trained.facts["fingerprint"]
     assert run.data.tags["feature_table.as_of"] == "2023-12-02"
@@ -130,7 +175,8 @@ def test_the_run_records_params_metrics_fingerprint_and_plots(settings, trained)
     )
     assert "churn_180d.backtest_0.scorecard.roc_auc" in run.data.metrics
     assert "expand_180d.explain_ms_per_row" in run.data.metrics
-    assert run.data.params["churn_180d.learning_rate"]
+    params = trained.labels["churn_180d"].bundle.metadata["params"]
+    assert run.data.params["churn_180d.learning_rate"] == str(params["learning_rate"])
     artifacts = {
         f.path for f in store.client.list_artifacts(publication.run_id, "evaluation/churn_180d")
     }
@@ -177,16 +223,81 @@ def test_only_the_gate_moves_the_champion(settings, trained, synthetic_path) -> 
     assert registry_state(settings)["churnlight-churn"]["aliases"] == {"champion": "3"}
 
 
+def _fail_at(monkeypatch, method: str, call: int, done: bool) -> None:  # type: ignore[no-untyped-def]
+    """Call number ``call`` of ``MlflowClient.<method>`` raises: after doing its work when
+    ``done``, else before."""
+    from mlflow import MlflowClient
+
+    real = getattr(MlflowClient, method)
+    calls = []
+
+    def failing(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(args)
+        if len(calls) == call and not done:
+            raise RegistryError(f"injected failure in {method}")
+        out = real(self, *args, **kwargs)
+        if len(calls) == call:
+            raise RegistryError(f"injected failure in {method}")
+        return out
+
+    monkeypatch.setattr(MlflowClient, method, failing)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("fail_after", ["register", "alias"])
-def test_a_failure_in_the_registry_step_changes_nothing(settings, trained, fail_after) -> None:
+@pytest.mark.parametrize(
+    ("method", "call", "done"),
+    [
+        ("create_model_version", 2, False),  # one version registered, the second fails
+        ("set_registered_model_alias", 1, True),  # an alias moved, then the failure
+    ],
+)
+def test_a_failure_in_the_registry_step_changes_nothing(
+    settings, trained, monkeypatch, method, call, done
+) -> None:
     settings = settings.model_copy(update={"promotion_max_ece": 0.2})  # the second is promoted
     _publish(settings, trained)
     before = registry_state(settings)
+    _fail_at(monkeypatch, method, call, done)
 
-    with pytest.raises(RegistryError, match="injected failure"):
-        _publish(settings, trained, fail_after=fail_after)
+    with pytest.raises(RegistryError, match=f"injected failure in {method}"):
+        _publish(settings, trained)
 
+    assert registry_state(settings) == before
+
+
+@pytest.mark.slow
+def test_a_failed_rollback_is_logged_and_recover_finishes_it(
+    settings, trained, monkeypatch, caplog
+) -> None:
+    from mlflow import MlflowClient
+
+    settings = settings.model_copy(update={"promotion_max_ece": 0.2})
+    _publish(settings, trained)
+    before = registry_state(settings)
+    _fail_at(monkeypatch, "set_registered_model_alias", 1, done=True)
+
+    def unreachable(self, name, version):  # type: ignore[no-untyped-def]
+        raise OSError("store unreachable")
+
+    monkeypatch.setattr(MlflowClient, "delete_model_version", unreachable)
+    with (
+        caplog.at_level(logging.ERROR, logger="churnlight.training"),
+        pytest.raises(RegistryError, match="injected failure"),
+    ):
+        _publish(settings, trained)
+
+    assert sorted(r.getMessage() for r in caplog.records) == [
+        "rollback: could not delete version churnlight-churn/2: store unreachable",
+        "rollback: could not delete version churnlight-expansion/2: store unreachable",
+    ]
+    left = registry_state(settings)
+    assert {name: s["aliases"] for name, s in left.items()} == {
+        name: s["aliases"] for name, s in before.items()
+    }
+    monkeypatch.undo()
+    with registry_lock(settings):
+        recovered = recover(open_store(settings), settings)
+    assert sorted(recovered["removed"]) == ["churnlight-churn/2", "churnlight-expansion/2"]
     assert registry_state(settings) == before
 
 
@@ -208,28 +319,31 @@ def _worker(settings, features: Path, **kwargs) -> subprocess.Popen:  # type: ig
     )
 
 
-def _wait_for(marker: Path, proc: subprocess.Popen, seconds: float = 120) -> None:  # type: ignore[type-arg]
-    deadline = time.monotonic() + seconds
-    while not marker.exists():
-        if proc.poll() is not None:
-            raise AssertionError(f"worker ended early: {proc.communicate()}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError("worker never reached its pause")
-        time.sleep(0.2)
+def _wait_for_pause(proc: subprocess.Popen, step: str, seconds: float = 120) -> None:  # type: ignore[type-arg]
+    """Block until the worker says it paused at ``step`` (a line on its stdout)."""
+    assert proc.stdout is not None
+    lines = []
+    while select.select([proc.stdout], [], [], seconds)[0]:
+        line = proc.stdout.readline()
+        if line == f"paused at {step}\n":
+            return
+        if not line:  # the worker ended
+            break
+        lines.append(line)
+    proc.kill()
+    raise AssertionError(f"worker never paused at {step}: {lines} {proc.communicate()}")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("step", ["train", "publish"])
 def test_a_retrain_killed_midway_leaves_the_registry_unchanged(
-    settings, trained, synthetic_path, tmp_path, step
+    settings, trained, synthetic_path, step
 ) -> None:
     _publish(settings, trained)
     before = registry_state(settings)
-    marker = tmp_path / "paused"
 
-    proc = _worker(settings, synthetic_path, pause_at=step, marker=str(marker))
-    _wait_for(marker, proc)
+    proc = _worker(settings, synthetic_path, pause_at=step)
+    _wait_for_pause(proc, step)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
 
@@ -252,10 +366,10 @@ def test_a_kill_inside_the_registry_step_never_moves_the_champion(
     assert {name: s["aliases"] for name, s in after.items()} == {
         name: s["aliases"] for name, s in before.items()
     }
-    pending = [v for s in after.values() for v in s["versions"] if v[1] == "pending"]
-    assert pending  # registered but never committed
-    with registry.registry_lock(settings):
-        recovered = registry.recover(registry.open_store(settings), settings)
+    for name, state in after.items():  # registered but never committed
+        assert state["versions"] == [*before[name]["versions"], ("2", "pending")]
+    with registry_lock(settings):
+        recovered = recover(open_store(settings), settings)
     assert sorted(recovered["removed"]) == ["churnlight-churn/2", "churnlight-expansion/2"]
     assert registry_state(settings) == before
 
@@ -266,9 +380,8 @@ def test_two_concurrent_retrains_do_not_both_run(
 ) -> None:
     _publish(settings, trained)
     before = registry_state(settings)
-    marker = tmp_path / "holding"
-    first = _worker(settings, synthetic_path, pause_at="features", marker=str(marker))
-    _wait_for(marker, first)
+    first = _worker(settings, synthetic_path, pause_at="features")
+    _wait_for_pause(first, "features")
 
     second = subprocess.run(
         [sys.executable, "-m", "churnlight", "retrain", "--source", str(tmp_path / "none")],

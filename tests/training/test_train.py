@@ -149,7 +149,7 @@ def test_too_little_history_is_a_clear_error(tmp_path: Path) -> None:
         train_models(dataset.load(path), TrainOptions(threads=1))
 
 
-def test_tuning_searches_on_validation_folds_and_never_loses_to_the_defaults(
+def test_tuning_searches_on_validation_folds_and_refits_with_the_best_trial(
     synthetic_path: Path,
 ) -> None:
     options = TrainOptions(
@@ -165,7 +165,8 @@ def test_tuning_searches_on_validation_folds_and_never_loses_to_the_defaults(
 
     tuning = outcome.facts["tuning"]
     assert tuning["trials"] == 4
-    assert tuning["best_valid_auc"] >= tuning["default_valid_auc"]
-    assert outcome.bundle.metadata["recipe"]["params"]["learning_rate"] == pytest.approx(
-        tuning["best_params"].get("learning_rate", 0.03)
-    )
+    assert 0.5 < tuning["default_valid_auc"] <= 1.0
+    # The model is refit with the best trial's parameters (test_tune.py checks the search).
+    assert outcome.params.items() >= tuning["best_params"].items()
+    recipe = outcome.bundle.metadata["recipe"]["params"]
+    assert recipe["learning_rate"] == pytest.approx(tuning["best_params"]["learning_rate"])

@@ -1,0 +1,163 @@
+"""Fitting the additive candidate: a regularised logistic regression on binned numbers and
+one-hot categories, kept as one piecewise-constant function per column
+(``features.additive.AdditiveModel``: exact SHAP values, scored without scikit-learn).
+
+- Numeric columns are cut at up to ``BINS - 1`` quantiles of their training values (observed
+  values only; ties merge bins), with a bin of their own for a missing value; a column
+  without any value gets a constant term.
+- Categorical columns (codes of ``features.model_bundle``) get one indicator per category
+  seen in training, and one for missing or unseen.
+- L2-regularised logistic regression (lbfgs) on that one-hot design; the strength is chosen
+  on the validation rows by log loss among ``C_GRID``.
+
+Cost: the design has at most ``BINS + 1`` columns per feature; fits on at most
+``MAX_ROWS`` rows (a seeded sample) take a few seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from features.additive import AdditiveModel, AdditiveTerm, term_means
+from features.model_bundle import FeatureColumn
+from training.calibration import log_loss
+from training.errors import TrainingError
+
+BINS = 12
+C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
+MAX_ROWS = 200_000
+
+
+@dataclass
+class AdditiveFit:
+    model: AdditiveModel
+    c: float
+    valid_log_loss: float | None
+    seconds: float
+
+    def raw_score(self, matrix: np.ndarray) -> np.ndarray:
+        return self.model.raw_score(matrix)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where each column's indicators sit in the design: per column its first design index
+    (-1: a numeric column without any training value, which gets no indicator), its edges
+    (numeric) or number of categories (categorical)."""
+
+    starts: tuple[int, ...]
+    edges: tuple[tuple[float, ...] | None, ...]
+    categories: tuple[int, ...]
+    width: int
+
+
+def _layout(matrix: np.ndarray, columns: Sequence[FeatureColumn]) -> _Layout:
+    starts: list[int] = []
+    edges: list[tuple[float, ...] | None] = []
+    categories: list[int] = []
+    width = 0
+    for j, column in enumerate(columns):
+        starts.append(width)
+        if column.kind == "categorical":
+            edges.append(None)
+            categories.append(len(column.categories))
+            width += len(column.categories) + 1  # + missing or unseen
+            continue
+        values = matrix[:, j]
+        values = values[~np.isnan(values)]
+        if len(values) == 0:
+            starts[-1] = -1
+            edges.append(())
+            categories.append(0)
+            continue
+        cuts = np.unique(np.quantile(values, np.linspace(0, 1, BINS + 1)[1:-1]))
+        cuts = cuts[cuts > values.min()]  # no empty first bin
+        edges.append(tuple(float(c) for c in cuts))
+        categories.append(0)
+        width += len(cuts) + 2  # bins + missing
+    return _Layout(tuple(starts), tuple(edges), tuple(categories), width)
+
+
+def _design(matrix: np.ndarray, layout: _Layout) -> Any:
+    """The sparse one-hot design of ``matrix`` (one indicator on per column and row)."""
+    from scipy import sparse
+
+    n = len(matrix)
+    used = [j for j, start in enumerate(layout.starts) if start >= 0]
+    cols = np.empty((n, len(used)), dtype=np.int64)
+    for slot, j in enumerate(used):
+        x = matrix[:, j]
+        missing = np.isnan(x)
+        cut = layout.edges[j]
+        if cut is None:  # categorical: codes 0..k-1, then missing or unseen
+            k = layout.categories[j]
+            code = np.where(missing, k, np.nan_to_num(x, nan=k)).astype(np.int64)
+            code[(code < 0) | (code > k)] = k
+            cols[:, slot] = layout.starts[j] + code
+        else:
+            index = np.searchsorted(np.asarray(cut), np.where(missing, 0.0, x), side="right")
+            cols[:, slot] = layout.starts[j] + np.where(missing, len(cut) + 1, index)
+    rows = np.repeat(np.arange(n), len(used))
+    data = np.ones(n * len(used))
+    return sparse.csr_matrix((data, (rows, cols.ravel())), shape=(n, layout.width))
+
+
+def fit_additive(
+    matrix: np.ndarray,
+    y: np.ndarray,
+    fit_rows: np.ndarray,
+    valid_rows: np.ndarray,
+    columns: Sequence[FeatureColumn],
+    seed: int = 0,
+    c: float | None = None,
+) -> AdditiveFit:
+    """Fit on ``fit_rows``; choose the strength on ``valid_rows`` (unless ``c`` is given)."""
+    from sklearn.linear_model import LogisticRegression
+
+    started = time.perf_counter()
+    fit_rows = np.asarray(fit_rows)
+    if len(fit_rows) > MAX_ROWS:
+        fit_rows = np.sort(np.random.default_rng(seed).choice(fit_rows, MAX_ROWS, replace=False))
+    y_fit = y[fit_rows]
+    if y_fit.sum() in (0, len(y_fit)):
+        raise TrainingError(f"the fit fold ({len(y_fit)} rows) has a single class")
+    layout = _layout(matrix[fit_rows], columns)
+    x_fit = _design(matrix[fit_rows], layout)
+    x_valid = _design(matrix[valid_rows], layout) if len(valid_rows) else None
+    grid = (c,) if c is not None else C_GRID
+    best: tuple[float, Any, float | None] | None = None
+    for strength in grid:
+        model = LogisticRegression(C=strength, max_iter=500)
+        model.fit(x_fit, y_fit.astype(int))
+        loss = None
+        if x_valid is not None:
+            loss = log_loss(y[valid_rows], model.predict_proba(x_valid)[:, 1])
+        if best is None or (loss is not None and best[2] is not None and loss < best[2]):
+            best = (strength, model, loss)
+    assert best is not None
+    strength, model, loss = best
+    coef = model.coef_[0]
+    terms = []
+    for j in range(len(columns)):
+        start = layout.starts[j]
+        cut = layout.edges[j]
+        if start < 0:  # no training value: the column adds nothing
+            terms.append(AdditiveTerm("bins", (0.0,), 0.0))
+        elif cut is None:
+            k = layout.categories[j]
+            values = coef[start : start + k]
+            missing = float(coef[start + k])
+            terms.append(AdditiveTerm("categories", tuple(map(float, values)), missing))
+        else:
+            bins = len(cut) + 1
+            values = coef[start : start + bins]
+            terms.append(
+                AdditiveTerm("bins", tuple(map(float, values)), float(coef[start + bins]), cut)
+            )
+    fitted = AdditiveModel(float(model.intercept_[0]), term_means(terms, matrix[fit_rows]))
+    return AdditiveFit(fitted, strength, loss, time.perf_counter() - started)
