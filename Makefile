@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= out/demo
 TRACKING_URI ?= sqlite:///$(CURDIR)/models/mlflow.db
 
-.PHONY: setup demo test test-fast bench lint format serve mlflow-ui clean
+.PHONY: setup demo test test-fast postgres bench lint format serve mlflow-ui clean
 
 setup: $(STAMP)  ## create .venv and install churnlight with its dev and spark extras
 
@@ -18,20 +18,26 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev,spark]"
 	touch $(STAMP)
 
-demo: $(STAMP)  ## simulate, validate, build features, train, then serve the scores (Ctrl-C stops)
+demo: $(STAMP)  ## simulate, validate, build features, train, score two snapshots, then serve (Ctrl-C stops)
 	$(VENV)/bin/churnlight simulate --accounts 600 --months 30 --seed 7 --out $(DEMO_DIR)/source
 	$(VENV)/bin/churnlight validate $(DEMO_DIR)/source
 	$(VENV)/bin/churnlight features --source $(DEMO_DIR)/source --out $(DEMO_DIR)/features.parquet
 	$(VENV)/bin/churnlight train --features $(DEMO_DIR)/features.parquet
+	$(VENV)/bin/churnlight score --features $(DEMO_DIR)/features.parquet --last-snapshots 2 --out $(DEMO_DIR)/scores.parquet
 	$(VENV)/bin/churnlight serve --source $(DEMO_DIR)/source --demo-key
 
 # -m "" lifts the quick-suite marker filter of pyproject's addopts; the ci profile runs
-# hypothesis derandomized (a fixed seed), so a failure repeats.
+# hypothesis derandomized (a fixed seed), so a failure repeats. The history tests run against
+# a real PostgreSQL: .ci/postgres installs (Debian package) and starts a local cluster if
+# needed, creates the test role and database, and prints its URL.
 test: $(STAMP)  ## the whole suite, slow, Spark and notebook tests included (what CI runs)
-	$(PY) -m pytest -n 2 --dist loadgroup -m "" --hypothesis-profile=ci
+	set -o pipefail; url=$$(.ci/postgres | tail -n 1) && CHURNLIGHT_TEST_POSTGRES_URL=$$url $(PY) -m pytest -n 2 --dist loadgroup -m "" --hypothesis-profile=ci
 
 test-fast: $(STAMP)  ## the quick suite for iteration: no slow, Spark or notebook tests
-	$(PY) -m pytest -n 2
+	set -o pipefail; url=$$(.ci/postgres | tail -n 1) && CHURNLIGHT_TEST_POSTGRES_URL=$$url $(PY) -m pytest -n 2
+
+postgres:  ## install (if missing) and start the local PostgreSQL the history tests use; prints its URL
+	.ci/postgres
 
 bench: $(STAMP)  ## benchmarks, reported as ratios against baselines measured in the same run
 	$(PY) -m bench

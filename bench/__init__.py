@@ -36,6 +36,12 @@ BENCHMARKS: list[Benchmark] = [
         "the API on 10,000 accounts: lookups and what-if vs /healthz, batch vs LightGBM",
     ),
     Benchmark(
+        "history",
+        "bench.history_bench",
+        "history write vs scores Parquet (10,000 accounts); refresh to ready; lookups with a "
+        "slow webhook receiver vs without",
+    ),
+    Benchmark(
         "reasons",
         "bench.reasons_bench",
         "main reason's family vs the simulator's true top cause, top 10% riskiest held-out rows",

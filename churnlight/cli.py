@@ -5,6 +5,7 @@ Project errors become a red message and exit code 1, never a traceback."""
 from __future__ import annotations
 
 import functools
+import json
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -14,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from features.errors import ChurnlightError
+from features.json_encoding import json_default
 
 app = typer.Typer(
     name="churnlight",
@@ -40,6 +42,12 @@ err_console = _console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def print_json(payload: Any) -> None:
+    """``--json`` output: one line of JSON on stdout (jsonl-safe: a log collector or an
+    Airflow XCom reads it whole), never rich's pretty print."""
+    typer.echo(json.dumps(payload, default=json_default, separators=(",", ":")))
+
+
 def friendly_errors(fn: F) -> F:
     """Turn the project's errors into a red message and exit code 1."""
 
@@ -60,8 +68,10 @@ def friendly_errors(fn: F) -> F:
 def _register() -> None:
     # Each command lives in its own module and registers itself on `app`.
     from churnlight import (  # noqa: F401
+        cmd_alerts,
         cmd_evaluate,
         cmd_features,
+        cmd_history,
         cmd_keys,
         cmd_retrain,
         cmd_score,

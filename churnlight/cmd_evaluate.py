@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
-from churnlight.cli import app, console, friendly_errors
+from churnlight.cli import app, console, friendly_errors, print_json
 from churnlight.metric_tables import ORACLE_RATIO, metric_table
 from churnlight.options import JsonOption
-from features.json_encoding import json_default
 
 
 class Kind(StrEnum):
@@ -44,7 +42,7 @@ def evaluate(
     kinds = ["churn", "expansion"] if model == Kind.both else [model.value]
     found = {kind: version_evaluation(settings, kind, version) for kind in kinds}
     if as_json:
-        console.print_json(json.dumps(found, default=json_default))
+        print_json(found)
         return
     for entry in found.values():
         _print_version(entry, groups)

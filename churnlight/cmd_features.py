@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +9,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from churnlight.cli import app, console, friendly_errors
+from churnlight.cli import app, console, friendly_errors, print_json
 from churnlight.options import AsOfOption, BackendOption, JsonOption
 from features.errors import ConfigError, ValidationError
 from features.null_features import group_by_cause
@@ -109,7 +108,7 @@ def features(
     if as_json:
         payload = {k: v for k, v in summary.facts.items() if k != "features"}
         payload["path"] = str(summary.path)
-        typer.echo(json.dumps(payload))
+        print_json(payload)
         return
     console.print(
         f"[green]wrote[/green] {summary.path}: {summary.rows:,} rows x {summary.features} "
@@ -160,7 +159,7 @@ def _refusal(source: Path, report: object) -> str:
 def _describe(as_json: bool) -> None:
     specs = all_feature_specs()
     if as_json:
-        typer.echo(json.dumps([spec.to_dict() for spec in specs]))
+        print_json([spec.to_dict() for spec in specs])
         return
     table = Table(title=f"{len(specs)} features")
     for column in ("name", "family", "role", "signal", "unit", "description", "plain words"):

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 
-from churnlight.cli import app, console
+from churnlight.cli import app, console, print_json
 from churnlight.options import JsonOption
 
 keys_app = typer.Typer(help="API keys of the scoring service.", no_args_is_help=True)
@@ -20,7 +18,7 @@ def new(as_json: JsonOption = False) -> None:
 
     key, digest = new_key()
     if as_json:
-        console.print_json(json.dumps({"key": key, "hash": digest}))
+        print_json({"key": key, "hash": digest})
         return
     console.print(f"key:  {key}", highlight=False, soft_wrap=True)
     console.print(f"hash: {digest}", highlight=False, soft_wrap=True)

@@ -6,15 +6,13 @@ completed (promoted or kept), 75 (EX_TEMPFAIL) when another train or retrain hol
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from churnlight.cli import app, err_console
+from churnlight.cli import app, err_console, print_json
 from features.errors import ChurnlightError
-from features.json_encoding import json_default
 
 EXIT_LOCKED = 75
 
@@ -35,6 +33,14 @@ def retrain_command(
         bool,
         typer.Option(
             "--quarantine", help="Set rows breaking row-level rules aside instead of stopping."
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Accepted for symmetry with the other commands: the summary is always one "
+            "JSON line on stdout.",
         ),
     ] = False,
     work_dir: Annotated[
@@ -66,9 +72,14 @@ def retrain_command(
         _print({"status": "failed", "error": str(err), "registry": "unchanged"})
         err_console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from err
+    except Exception as err:  # MLflow, DuckDB, OS...: the scheduler still gets its summary line
+        error = f"{type(err).__name__}: {err}"
+        _print({"status": "failed", "error": error, "registry": "unchanged"})
+        err_console.print_exception()
+        raise typer.Exit(1) from err
     _print(job.payload)
 
 
 def _print(payload: dict) -> None:
     # One line, so that log collectors and Airflow's XCom (the last line) get it whole.
-    typer.echo(json.dumps(payload, default=json_default))
+    print_json(payload)

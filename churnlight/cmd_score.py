@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from churnlight.cli import app, console, friendly_errors
+from churnlight.cli import app, console, friendly_errors, print_json
 from churnlight.options import JsonOption
 
 
@@ -42,6 +41,22 @@ def score(
             show_default=False,
         ),
     ] = None,
+    last_snapshots: Annotated[
+        int | None,
+        typer.Option(
+            "--last-snapshots",
+            min=1,
+            help="Score only the N latest snapshot dates of the table.",
+            show_default=False,
+        ),
+    ] = None,
+    no_history: Annotated[
+        bool,
+        typer.Option(
+            "--no-history",
+            help="Do not record the scores in the history store (nor raise alerts).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Score every row of a feature table (one per account and snapshot date) with the
@@ -66,10 +81,12 @@ def score(
             settings,
             latest_only=latest_only,
             source=source,
+            history=not no_history,
+            last_snapshots=last_snapshots,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     if as_json:
-        console.print_json(json.dumps(summary.to_dict()))
+        print_json(summary.to_dict())
         return
     tiers = ", ".join(f"{k} {v:,}" for k, v in summary.tiers.items())
     console.print(
@@ -85,5 +102,20 @@ def score(
         highlight=False,
         soft_wrap=True,
     )
+    if summary.history:
+        console.print(
+            f"history: run {summary.history['run_id']} in {summary.history['store']}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if summary.alerts:
+        a = summary.alerts
+        console.print(
+            f"alerts: {a['events']} event(s), {a['skipped']} sent by an earlier run, "
+            f"{a['sent']} delivered, {a['dead_lettered']} dead-lettered"
+            + (f" to {a['dead_letter']}" if a["dead_letter"] else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
     for note in summary.notes:
         console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)

@@ -102,11 +102,25 @@ def serve(
             highlight=False,
             soft_wrap=True,
         )
+        if state.history is not None:
+            console.print(
+                f"history: {len(state.history.snapshots)} snapshot(s) "
+                f"({', '.join(state.history.snapshots[-3:])}); try {base}/v1/accounts/"
+                f"{account}/history and {base}/v1/movers?limit=5",
+                highlight=False,
+                soft_wrap=True,
+            )
+        elif state.history_error:
+            err_console.print(
+                f"[yellow]history not recorded:[/yellow] {state.history_error}",
+                highlight=False,
+                soft_wrap=True,
+            )
 
     def failed(error: BaseException) -> None:
         err_console.print(
             f"[red]models not loaded:[/red] {error}\nthe API answers 503 until "
-            "POST /v1/admin/reload succeeds",
+            "POST /v1/admin/reload succeeds (or the next refresh finds the models)",
             highlight=False,
             soft_wrap=True,
         )

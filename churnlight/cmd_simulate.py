@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -11,7 +10,7 @@ import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from churnlight.cli import app, console, friendly_errors
+from churnlight.cli import app, console, friendly_errors, print_json
 from churnlight.options import JsonOption
 
 if TYPE_CHECKING:
@@ -89,7 +88,7 @@ def simulate_command(
 
         summary = simulate(config, out, progress=report, with_truth=truth)
     if as_json:
-        console.print_json(json.dumps(summary.to_dict()))
+        print_json(summary.to_dict())
         return
     _print_summary(summary)
 

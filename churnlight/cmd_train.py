@@ -10,11 +10,10 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from churnlight.cli import app, console, friendly_errors
+from churnlight.cli import app, console, friendly_errors, print_json
 from churnlight.metric_tables import fmt_metric, metric_table
 from churnlight.options import JsonOption
 from features.errors import ConfigError
-from features.json_encoding import json_default
 
 MODEL_NAMES = {"model": "LightGBM", "scorecard": "health scorecard", "logreg": "logistic reg."}
 
@@ -134,7 +133,7 @@ def train(
             hook=lambda name: bar.update(task, description=name),
         )
     if as_json:
-        console.print_json(json.dumps(job.payload, default=json_default))
+        print_json(job.payload)
         return
     print_report(job.payload)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from churnlight.cli import app, console, friendly_errors
+from churnlight.cli import app, console, friendly_errors, print_json
 from churnlight.options import AsOfOption, BackendOption, JsonOption
 from features.errors import ValidationError
 from features.sources import open_source
@@ -64,7 +63,7 @@ def validate(
 
 def _print_report(report: ValidationReport, as_json: bool) -> None:
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
+        print_json(report.to_dict())
         return
     if report.problems:
         problems = Table(title="Problems", title_justify="left")

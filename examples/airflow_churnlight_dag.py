@@ -16,6 +16,10 @@ triggering a run). Tasks, in order:
 4. ``score``: ``churnlight score``: every account with the champion models (whichever the gate
    left in place), drivers and playbooks, written atomically to ``<home>/out/``.
 
+A running ``churnlight serve`` picks up the promoted champions and the new snapshot by itself
+(``CHURNLIGHT_REFRESH_SECONDS``, default 60): no task reloads it. ``score`` records the scores in
+the history store and sends the alerts of ``CHURNLIGHT_ALERTS_FILE``.
+
 Any task that fails (after its retries) calls ``alert_on_failure``: a message with the task,
 the run, the meaning of the exit code and the log URL, posted to the Slack-compatible webhook
 in ``CHURNLIGHT_ALERT_WEBHOOK`` (environment of the Airflow worker) and always logged.

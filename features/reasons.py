@@ -205,6 +205,10 @@ class Reasons:
     signals; -1 where fewer (for playbooks' array matching)."""
     signal_contributions: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     """(n, signals) summed contributions (noise included)."""
+    named: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """(n, signals) model column of the member naming each signal (``named_members``)."""
+    values: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    """(n, signals) encoded value of that member (``decode`` reads it)."""
 
 
 class ReasonBook:
@@ -347,7 +351,9 @@ class ReasonBook:
                     act_columns[i, slot] = named[i, g]
             g = int(main[i])
             out_main.append(self._driver(rows, i, g, peer) if g >= 0 else None)
-        return Reasons(out_up, out_down, out_main, out_context, out_act, act_columns, summed)
+        return Reasons(
+            out_up, out_down, out_main, out_context, out_act, act_columns, summed, named, values
+        )
 
     def _unavailable_signals(self) -> np.ndarray:
         """(signals,) True for a signal all of whose members are unavailable."""

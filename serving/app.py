@@ -24,19 +24,24 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import Gauge
 
+from features.errors import ConfigError
 from serving.auth import KeyRing
 from serving.cache import ServingState, SnapshotLoader, StateHolder, build_state
+from serving.delivery import Dispatcher, load_configured_alerts
 from serving.errors import (
     MODELS_NOT_LOADED,
+    HistoryUnavailable,
     InvalidFeatures,
     ModelsNotLoaded,
+    NotInHistory,
     ReloadFailed,
     TooLarge,
     UnknownAccount,
 )
 from serving.loading import Loader, load_models
 from serving.middleware import Metrics, RequestMiddleware
-from serving.routes import accounts, admin, health, model, score
+from serving.refresh import Refresher
+from serving.routes import accounts, admin, health, history, model, score
 from serving.schemas import SCALAR_BRANCHES, SCALAR_MESSAGE
 from serving.settings import ServingSettings, get_serving_settings
 from serving.snapshot import load_snapshot as default_snapshot_loader
@@ -62,11 +67,21 @@ def create_app(
     ``wait`` makes startup wait for the first load (tests); ``on_ready`` / ``on_error`` run
     when the first load ends."""
     settings = settings or get_serving_settings()
+    alerts = load_configured_alerts(settings)  # a bad file stops the start
+    if alerts is not None and not settings.history:
+        raise ConfigError(
+            "CHURNLIGHT_ALERTS_FILE needs the history store (its delivery ledger sends each "
+            "alert once): unset CHURNLIGHT_HISTORY=false, or unset CHURNLIGHT_ALERTS_FILE"
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        holder = StateHolder(lambda: build_state(settings, load, load_snapshot))
+        dispatcher = Dispatcher.from_settings(settings) if alerts is not None else None
+        holder = StateHolder(lambda: build_state(settings, load, load_snapshot, alerts, dispatcher))
         app.state.holder = holder
+        app.state.dispatcher = dispatcher
+        refresher = Refresher(holder, settings).start()
+        app.state.refresher = refresher
         job = holder.reload()
 
         def notify(done: Future[ServingState]) -> None:
@@ -81,7 +96,13 @@ def create_app(
             # A failure is logged by the holder; the app then serves 503 until a reload.
             with contextlib.suppress(Exception):
                 await asyncio.wrap_future(job)
-        yield
+        try:
+            yield
+        finally:
+            refresher.stop()
+            if dispatcher is not None:
+                # what is still queued goes to the dead letter: `churnlight alerts replay`
+                await asyncio.to_thread(dispatcher.close, 5.0)
 
     app = FastAPI(
         title="churnlight",
@@ -90,6 +111,7 @@ def create_app(
         lifespan=lifespan,
         openapi_tags=[
             {"name": "accounts", "description": "cached scores of the snapshot's accounts"},
+            {"name": "history", "description": "scores over time, and who moved"},
             {"name": "score", "description": "batches and live what-if scoring"},
             {"name": "model", "description": "what is serving"},
             {"name": "admin", "description": "reload (admin key)"},
@@ -113,13 +135,32 @@ def create_app(
             ["outcome"],
             registry=metrics.registry,
         ),
+        "alerts": Gauge(
+            "churnlight_alerts",
+            "alerts since start: queued, sent, dead_lettered",
+            ["outcome"],
+            registry=metrics.registry,
+        ),
+        "refreshes": Gauge(
+            "churnlight_refreshes",
+            "refresh checks that found a change, by what changed (models, snapshot, history)",
+            ["reason"],
+            registry=metrics.registry,
+        ),
         "build_seconds": Gauge(
             "churnlight_build_seconds",
             "seconds the served state took to load, score and serialise",
             registry=metrics.registry,
         ),
     }
-    for router in (accounts.router, score.router, model.router, admin.router, health.router):
+    for router in (
+        history.router,  # before accounts: /v1/accounts/{id}/history is its own route
+        accounts.router,
+        score.router,
+        model.router,
+        admin.router,
+        health.router,
+    ):
         app.include_router(router)
     _add_handlers(app)
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
@@ -135,6 +176,9 @@ def _add_handlers(app: FastAPI) -> None:
 
     async def unknown(request: Request, exc: Exception) -> JSONResponse:
         return error(404, str(exc))
+
+    async def no_history(request: Request, exc: Exception) -> JSONResponse:
+        return error(503, str(exc), {"Retry-After": "30"})
 
     async def too_large(request: Request, exc: Exception) -> JSONResponse:
         return error(413, str(exc))
@@ -167,6 +211,8 @@ def _add_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(ModelsNotLoaded, not_loaded)
     app.add_exception_handler(UnknownAccount, unknown)
+    app.add_exception_handler(NotInHistory, unknown)
+    app.add_exception_handler(HistoryUnavailable, no_history)
     app.add_exception_handler(TooLarge, too_large)
     app.add_exception_handler(InvalidFeatures, invalid)
     app.add_exception_handler(ReloadFailed, reload_failed)

@@ -16,11 +16,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -28,8 +29,11 @@ from features.atomic import write_atomically
 from features.errors import ConfigError, FeatureTableError
 from features.model_bundle import ModelBundle
 from features.transforms import all_feature_specs
+from serving.delivery import Dispatcher, load_configured_alerts
+from serving.history import HistoryStore
 from serving.loading import Loader, load_models
 from serving.playbooks import load_playbooks
+from serving.recording import HistoryWriter, alert_snapshot, current_points
 from serving.scoring import ModelView, ScoringConfig, score_table
 from serving.settings import ServingSettings
 from serving.snapshot import Snapshot, snapshot_from_file
@@ -56,6 +60,10 @@ class ScoreSummary:
     revenue_at_risk: float = 0.0
     notes: list[str] = field(default_factory=list)
     """What the scores lack and how to get it (e.g. csm_id without a source)."""
+    history: dict[str, Any] | None = None
+    """The run recorded in the history store (None: --no-history)."""
+    alerts: dict[str, Any] | None = None
+    """Events of the latest snapshot and their delivery (None: no alerts file)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "path": str(self.path)}
@@ -69,15 +77,26 @@ def score_file(
     load: Loader | None = None,
     progress: Progress | None = None,
     source: Path | None = None,
+    history: bool = True,
+    last_snapshots: int | None = None,
 ) -> ScoreSummary:
-    """Score every row of ``features`` (only its latest snapshot with ``latest_only``);
-    ``csm_id`` from ``source``'s accounts when given (see ``serving.snapshot``)."""
+    """Score every row of ``features`` (only its latest snapshot with ``latest_only``, its
+    ``last_snapshots`` latest dates when given); ``csm_id`` from ``source``'s accounts when
+    given (see ``serving.snapshot``). With ``history`` (and ``settings.history``) the scores
+    are recorded in the history store as one run, and the alerts of the latest snapshot are
+    raised and delivered in the background (the command waits for them at the end, at most
+    ``alerts_max_seconds``)."""
     if out.suffix not in (".parquet", ".csv"):
         raise ConfigError(f"--out {str(out)!r}: write a .parquet or a .csv file")
     started = time.perf_counter()
+    recording = history and settings.history
+    configured = load_configured_alerts(settings)  # a bad file stops the run before scoring
+    alerts = configured if recording else None
     models = (load or load_models)(settings)
     bundles = (models.churn, models.expansion)
     snapshot = snapshot_from_file(features, latest_only, bundles, source)
+    if last_snapshots is not None:
+        snapshot = replace(snapshot, table=latest_dates(snapshot.table, last_snapshots))
     require_model_columns(snapshot.table, bundles, f"feature table {str(features)!r}")
     fallback = snapshot.spec_by_name
     churn = ModelView(models.churn, models.churn_info.label, fallback)
@@ -92,10 +111,24 @@ def score_file(
     done = 0
     tiers: dict[str, int] = {}
     at_risk = 0.0
+    store = HistoryStore.from_settings(settings) if recording else None
+    writer = HistoryWriter(store, origin="score") if store is not None else None
+    latest = snapshot.snapshot_date
+    current: list[dict[str, Any]] = []
+    records: dict[str, dict[str, Any]] = {}
     for batch in score_table(
         snapshot.table, churn, expansion, playbooks, config, settings.threads()
     ):
         parts.append(batch.to_arrow())
+        if writer is not None:
+            writer.add(batch)
+        if alerts is not None and latest is not None:
+            points = current_points(batch, latest)
+            current.extend(points)
+            wanted = {p["account_id"] for p in points}
+            for i in range(batch.n):
+                if batch.account_id[i] in wanted and str(batch.snapshot_date[i]) == latest:
+                    records[str(batch.account_id[i])] = batch.record(i)
         for tier in batch.risk_tier.tolist():
             tiers[tier] = tiers.get(tier, 0) + 1
         at_risk += float(sum(v for v in batch.revenue_at_risk.tolist() if v == v))
@@ -104,6 +137,27 @@ def score_file(
             progress(done, total)
     table = pa.concat_tables(parts) if parts else pa.table({})
     _write(table, out)
+    recorded = None
+    alerted = None
+    if writer is not None and store is not None:
+        run = writer.finish()
+        recorded = {"run_id": run.run_id, "store": store.display, "rows": run.rows}
+        if alerts is not None:
+            dispatcher = Dispatcher.from_settings(settings)
+            try:
+                raised = alert_snapshot(alerts, store, dispatcher, current, records)
+                finished = dispatcher.wait(settings.alerts_max_seconds)
+            finally:
+                dispatcher.close(timeout=0)
+            alerted = {
+                **raised.to_dict(),
+                "sent": dispatcher.counts.sent,
+                "dead_lettered": dispatcher.counts.dead_lettered,
+                "dead_letter": str(dispatcher.dead_letter)
+                if dispatcher.counts.dead_lettered
+                else None,
+                "finished": finished,
+            }
     dates = sorted({d for d in table.column("snapshot_date").to_pylist() if d is not None})
     return ScoreSummary(
         path=out,
@@ -114,8 +168,26 @@ def score_file(
         seconds=round(time.perf_counter() - started, 3),
         tiers=dict(sorted(tiers.items())),
         revenue_at_risk=round(at_risk, 2),
-        notes=_notes(snapshot, table),
+        notes=_notes(snapshot, table)
+        + (
+            ["no alerts: they need the history store (its ledger sends each alert once)"]
+            if configured is not None and alerts is None
+            else []
+        ),
+        history=recorded,
+        alerts=alerted,
     )
+
+
+def latest_dates(table: pa.Table, count: int) -> pa.Table:
+    """The rows of the ``count`` latest snapshot dates of ``table``."""
+    dates = sorted(set(table.column("snapshot_date").to_pylist()))
+    if count < 1:
+        raise ConfigError(f"--last-snapshots {count}: give 1 or more")
+    if len(dates) <= count:
+        return table
+    keep = pa.array(dates[-count:], table.schema.field("snapshot_date").type)
+    return table.filter(pc.is_in(table.column("snapshot_date"), value_set=keep))
 
 
 def require_model_columns(table: pa.Table, bundles: Sequence[ModelBundle], name: str) -> None:

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,9 +23,15 @@ import numpy as np
 import pyarrow as pa
 
 from features.transforms import all_feature_specs
+from serving.alerts import AlertsConfig
+from serving.delivery import Dispatcher
 from serving.errors import MODELS_NOT_LOADED, ModelsNotLoaded, UnknownAccount
+from serving.history import HistoryStore
+from serving.history_view import ServedHistory
 from serving.loading import LoadedModels, Loader
 from serving.playbooks import PlaybookLibrary, load_playbooks
+from serving.recording import HistoryWriter, alert_snapshot, current_points
+from serving.refresh import inputs_stamp
 from serving.scoring import ModelView, ScoredBatch, ScoringConfig, TableFrame, score_frame
 from serving.settings import ServingSettings
 from serving.snapshot import Snapshot
@@ -128,6 +134,15 @@ class ServingState:
     """Names a what-if row may give: model features and snapshot columns, each 'numeric',
     'categorical', 'derived' (computed from two inputs: refused) or 'other' (text or dates
     of the snapshot)."""
+    history: ServedHistory | None = None
+    """Points and movers of the history store; None when history is off or failed."""
+    history_error: str | None = None
+    history_stamp: str | None = None
+    """The history store's latest commit when this state read it (refresh compares)."""
+    inputs_stamp: int | None = None
+    """Modification stamp of the snapshot's file or source when the build started."""
+    alerts: dict[str, int] | None = None
+    """Events of this snapshot: raised, claimed, queued, skipped (None: no alerts)."""
 
     @property
     def snapshot_date(self) -> str | None:
@@ -142,10 +157,17 @@ class ServingState:
 
 
 def build_state(
-    settings: ServingSettings, load: Loader, load_snapshot: SnapshotLoader
+    settings: ServingSettings,
+    load: Loader,
+    load_snapshot: SnapshotLoader,
+    alerts: AlertsConfig | None = None,
+    dispatcher: Dispatcher | None = None,
 ) -> ServingState:
-    """Load models, snapshot and playbooks, then score and serialise the whole portfolio."""
+    """Load models, snapshot and playbooks, then score and serialise the whole portfolio;
+    record it in the history store (``settings.history``), read the history back, and raise
+    the snapshot's alerts on ``dispatcher`` (delivered in the background)."""
     started = time.perf_counter()
+    stamp = inputs_stamp(settings)
     models = load(settings)
     t_models = time.perf_counter()
     snapshot = load_snapshot(settings)
@@ -177,6 +199,8 @@ def build_state(
             kinds[column.name] = column.kind
     if snapshot.table.num_rows:
         snapshot.row(0)  # what-if rows read the snapshot by row: convert it now, not then
+    recorded = _record(settings, batch, portfolio, snapshot.snapshot_date, alerts, dispatcher)
+    t_history = time.perf_counter()
     return ServingState(
         models=models,
         snapshot=snapshot,
@@ -191,14 +215,70 @@ def build_state(
             "snapshot": round(t_snapshot - t_models, 3),
             "score": round(t_scored - t_snapshot, 3),
             "serialise": round(finished - t_scored, 3),
-            "total": round(finished - started, 3),
+            "history": round(t_history - finished, 3),
+            "total": round(t_history - started, 3),
         },
         explain_ms_per_row={
             kind: round(1000 * batch.seconds[f"{kind}_explain"] / rows, 4)
             for kind in ("churn", "expansion")
         },
         feature_kinds=kinds,
+        inputs_stamp=stamp,
+        **recorded,
     )
+
+
+def _record(
+    settings: ServingSettings,
+    batch: ScoredBatch,
+    portfolio: Portfolio,
+    snapshot_date: str | None,
+    alerts: AlertsConfig | None,
+    dispatcher: Dispatcher | None,
+) -> dict[str, Any]:
+    """History and alerts of a built state. A history store that fails leaves the scores
+    serving (the history routes answer 503 with the error)."""
+    if not settings.history or batch.n == 0:
+        return {}
+    store = HistoryStore.from_settings(settings)
+    try:
+        writer = HistoryWriter(store, origin="serve")
+        writer.add(batch)
+        writer.finish()
+        served = ServedHistory.load(store)
+        stamp = store.stamp()
+    except Exception as err:  # the scores serve without history rather than not at all
+        error = f"{type(err).__name__}: {err}"
+        log.error("history not recorded: %s", error)
+        return {"history_error": error}
+    out: dict[str, Any] = {"history": served, "history_stamp": stamp}
+    if alerts is not None and dispatcher is not None and snapshot_date is not None:
+        current = current_points(batch, snapshot_date)
+        previous = {}
+        for point in current:
+            before = served.previous(point["account_id"], snapshot_date)
+            if before is not None:
+                previous[point["account_id"]] = before
+        try:
+            run = alert_snapshot(
+                alerts,
+                store,
+                dispatcher,
+                current,
+                lambda a: batch.record(portfolio.index[a]),
+                previous,
+            )
+            out["alerts"] = run.to_dict()
+        except Exception as err:
+            log.error("alerts not raised: %s: %s", type(err).__name__, err)
+    return out
+
+
+def with_history(state: ServingState, settings: ServingSettings) -> ServingState:
+    """``state`` with the history read again (another run committed meanwhile)."""
+    store = HistoryStore.from_settings(settings)
+    served = ServedHistory.load(store)
+    return replace(state, history=served, history_stamp=store.stamp(), history_error=None)
 
 
 class StateHolder:
@@ -227,6 +307,15 @@ class StateHolder:
     def reloading(self) -> bool:
         job = self._job
         return job is not None and not job.done()
+
+    def replace_state(self, expected: ServingState, new: ServingState) -> bool:
+        """Swap ``new`` in if ``expected`` still serves and no reload runs (a reload's state
+        reads everything itself); False when skipped."""
+        with self._lock:
+            if self.state is not expected or (self._job is not None and not self._job.done()):
+                return False
+            self.state = new
+            return True
 
     def reload(self) -> Future[ServingState]:
         """Start a reload (or join the running one); the future holds the new state."""

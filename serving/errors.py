@@ -49,3 +49,23 @@ class ReloadFailed(ServingError):
 
 class PlaybookError(ConfigError):
     """The playbook library breaks its schema; the message names the file and the key."""
+
+
+class HistoryError(ServingError):
+    """The history store cannot be opened, read or written."""
+
+
+class HistoryUnavailable(ServingError):
+    """The server has no history to answer from (off, or its store failed): HTTP 503."""
+
+
+class NotInHistory(ServingError):
+    """An account never scored into the history: HTTP 404."""
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__(f"account {account_id!r} has no scores in the history")
+        self.account_id = account_id
+
+
+class AlertsConfigError(ConfigError):
+    """The alerts file breaks its schema; the message names the file and the key."""

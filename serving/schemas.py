@@ -400,6 +400,146 @@ class ErrorResponse(BaseModel):
     detail: str
 
 
+class HistoryPoint(BaseModel):
+    snapshot_date: str = Field(description="YYYY-MM-DD")
+    churn_probability: float
+    expansion_probability: float
+    risk_tier: Literal["low", "medium", "high", "critical"]
+    mrr: float | None
+    revenue_at_risk: float | None
+    churn_model_version: str
+    expansion_model_version: str
+
+
+class AccountHistory(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "account_id": "A00042",
+                    "points": [
+                        {
+                            "snapshot_date": "2024-06-01",
+                            "churn_probability": 0.12,
+                            "expansion_probability": 0.10,
+                            "risk_tier": "medium",
+                            "mrr": 1250.0,
+                            "revenue_at_risk": 1800.0,
+                            **_VERSIONS,
+                        },
+                        {
+                            "snapshot_date": "2024-07-01",
+                            "churn_probability": 0.31,
+                            "expansion_probability": 0.08,
+                            "risk_tier": "high",
+                            "mrr": 1250.0,
+                            "revenue_at_risk": 4650.0,
+                            **_VERSIONS,
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
+    account_id: str
+    points: list[HistoryPoint] = Field(description="one per snapshot date, oldest first")
+
+
+class SignalChange(BaseModel):
+    signal: str
+    feature: str = Field(description="the member naming the signal at the later snapshot")
+    feature_before: str | None = Field(
+        None, description="the member naming it at the earlier snapshot, when another"
+    )
+    value_before: FeatureValue
+    value_after: FeatureValue
+    contribution_before: float = Field(description="log-odds, to churn")
+    contribution_after: float
+    contribution_change: float
+    reason: str = Field(description="the signal's sentence at the later snapshot")
+
+
+class Mover(BaseModel):
+    account_id: str
+    segment: str | None
+    csm_id: str | None
+    from_snapshot: str
+    to_snapshot: str
+    churn_probability_before: float
+    churn_probability_after: float
+    change: float = Field(description="after - before")
+    tier_before: str
+    tier_after: str
+    model_changed: bool = Field(
+        description="true: the two scores come from different churn or expansion models, so "
+        "part of the change is the model's (the history held no score of the earlier "
+        "snapshot by the later models)"
+    )
+    churn_model_version_before: str
+    churn_model_version_after: str
+    what_changed: list[SignalChange] = Field(
+        description="signals whose contribution to churn moved most, largest first"
+    )
+
+
+_MOVER: dict[str, Any] = {
+    "account_id": "A00042",
+    "segment": "mid_market",
+    "csm_id": "csm07",
+    "from_snapshot": "2024-06-01",
+    "to_snapshot": "2024-07-01",
+    "churn_probability_before": 0.12,
+    "churn_probability_after": 0.31,
+    "change": 0.19,
+    "tier_before": "medium",
+    "tier_after": "high",
+    "model_changed": False,
+    "churn_model_version_before": "churnlight-churn/3",
+    "churn_model_version_after": "churnlight-churn/3",
+    "what_changed": [
+        {
+            "signal": "champion_departures",
+            "feature": "champion_departures_90d",
+            "value_before": 0.0,
+            "value_after": 1.0,
+            "contribution_before": -0.05,
+            "contribution_after": 0.83,
+            "contribution_change": 0.88,
+            "reason": _DRIVER_UP["reason"],
+        }
+    ],
+}
+
+
+class MoversPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [_MOVER],
+                    "total": 37,
+                    "limit": 20,
+                    "offset": 0,
+                    "next_offset": 20,
+                    "direction": "up",
+                    "from_snapshot": "2024-06-01",
+                    "to_snapshot": "2024-07-01",
+                }
+            ]
+        }
+    )
+
+    items: list[Mover]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None
+    direction: Literal["up", "down"]
+    from_snapshot: str | None
+    to_snapshot: str | None
+
+
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "missing or invalid API key"},
     413: {"model": ErrorResponse, "description": "body or batch too large"},

@@ -42,6 +42,8 @@ from serving.explain import Explanation, SingleRowExplainer, explain
 from serving.playbooks import DriverColumns, PlaybookLibrary
 
 TIERS = ("low", "medium", "high", "critical")
+SIGNAL_FLOOR = 0.001
+"""Signals pushing a score by less than this (log-odds) are left out of ``signal_map``."""
 CHUNK_ROWS = 50_000
 MIN_BOOK_ROWS = 20
 """A table of at least this many rows is a book: a feature null on all of them is
@@ -325,6 +327,36 @@ class Explained:
     raw_score: np.ndarray
     base_value: np.ndarray
     reasons: Reasons
+    book: ReasonBook | None = None
+    """The model's signals (decodes ``reasons.values``); None for hand-made rows."""
+
+    def signal_maps(self, floor: float = SIGNAL_FLOOR) -> list[dict[str, list[Any]]]:
+        """Per row, every signal whose contribution reaches ``floor`` in size:
+        ``{signal: [contribution (log-odds, 4 decimals), feature, value]}``, where feature
+        and value are those of the member naming the signal (as in the drivers)."""
+        book, reasons = self.book, self.reasons
+        n = len(self.probability)
+        if book is None or not len(reasons.named):
+            return [{} for _ in range(n)]
+        summed = np.round(reasons.signal_contributions, 4)
+        keep = np.abs(reasons.signal_contributions) >= floor
+        values = np.round(reasons.values, 6)
+        signals = [s.name for s in book.signals]
+        names = book.names
+        categories = book.categories
+        rows, columns = np.nonzero(keep)  # row-major: each row's signals in book order
+        # Python lists once: indexing NumPy scalars per element costs several times more
+        contribution = summed[rows, columns].tolist()
+        member = reasons.named[rows, columns].tolist()
+        value = values[rows, columns].tolist()
+        out: list[dict[str, list[Any]]] = [{} for _ in range(n)]
+        for i, g, c, j, v in zip(
+            rows.tolist(), columns.tolist(), contribution, member, value, strict=True
+        ):
+            cats = categories[j]
+            shown = None if v != v else (cats[int(v)] if cats is not None else v)
+            out[i][signals[g]] = [c, names[j], shown]
+        return out
 
     @property
     def up(self) -> list[list[dict[str, Any]]]:
@@ -661,6 +693,7 @@ def _explained(
         reasons=view.reasons.explain(
             values.contributions, matrix, config.top_k, peers, config.reasons
         ),
+        book=view.reasons,
     )
 
 

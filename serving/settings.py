@@ -80,6 +80,47 @@ class ServingSettings(StoreSettings):
         default=0, ge=0, description="threads of batch scoring; 0 = every core"
     )
 
+    # -- history, refresh and alerts ------------------------------------------------------
+    history: bool = Field(
+        default=True, description="record every scored snapshot in the history store"
+    )
+    history_uri: str | None = Field(
+        default=None,
+        description="Ibis URL of the history store (e.g. postgresql://user:pw@host/db); "
+        "default duckdb:///<models_dir>/history.duckdb",
+    )
+    history_lock_seconds: float = Field(
+        default=30.0, ge=0, description="how long to wait for a DuckDB history file in use"
+    )
+    refresh_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="serve: check the champions and the snapshot's file this often, reload "
+        "when they changed; 0 = never",
+    )
+    alerts_file: Path | None = Field(
+        default=None, description="webhook subscriptions (YAML); unset: no alerts"
+    )
+    alerts_dead_letter: Path | None = Field(
+        default=None,
+        description="JSONL of alerts that could not be delivered; "
+        "default <models_dir>/alerts-dead-letter.jsonl",
+    )
+    alerts_max_attempts: int = Field(default=5, ge=1, le=20, description="tries per alert")
+    alerts_max_seconds: float = Field(
+        default=120.0, gt=0, description="time budget of one alert's tries, seconds"
+    )
+    alerts_backoff_seconds: float = Field(
+        default=1.0, ge=0, description="first retry delay; doubles each try, plus jitter"
+    )
+    alerts_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="timeout of one POST, seconds"
+    )
+    alerts_queue: int = Field(
+        default=10_000, ge=1, description="alerts waiting for delivery; beyond: dead letter"
+    )
+    alerts_workers: int = Field(default=2, ge=1, le=32, description="delivery threads")
+
     # -- the server -------------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -128,9 +169,28 @@ class ServingSettings(StoreSettings):
             return None
         return (self.tier_medium, self.tier_high, self.tier_critical)
 
+    def resolved_history_uri(self) -> str:
+        """The history store's Ibis URL (the default DuckDB file made absolute)."""
+        if self.history_uri:
+            return self.history_uri
+        return f"duckdb:///{self.models_dir.expanduser().resolve() / 'history.duckdb'}"
+
+    def resolved_dead_letter(self) -> Path:
+        """Where undeliverable alerts go."""
+        if self.alerts_dead_letter is not None:
+            return self.alerts_dead_letter
+        return self.models_dir.expanduser().resolve() / "alerts-dead-letter.jsonl"
+
     def threads(self) -> int:
         """Threads of batch scoring and of the snapshot's explanations."""
         return self.score_threads or os.cpu_count() or 1
+
+
+def secret_from_env(name: str) -> str | None:
+    """The value of the environment variable ``name`` (an alert subscription's ``secret_env``),
+    read here because this module is the package's only reader of the environment."""
+    value = os.environ.get(name)
+    return value if value else None
 
 
 @lru_cache

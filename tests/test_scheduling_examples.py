@@ -56,7 +56,14 @@ def _cli() -> dict[str, dict[str, Any]]:
     """Per command: its options (name -> click parameter) and its required option names."""
     group = typer.main.get_command(app)
     out = {}
+    flat = {}
     for name, command in group.commands.items():  # type: ignore[attr-defined]
+        subs = getattr(command, "commands", None)  # a group (`alerts`): its commands
+        for sub_name, sub in (subs or {}).items():
+            flat[f"{name} {sub_name}"] = sub
+        if not subs:
+            flat[name] = command
+    for name, command in flat.items():
         options = {}
         for param in command.params:
             for opt in (*param.opts, *getattr(param, "secondary_opts", [])):
@@ -86,12 +93,15 @@ def invocations(command: str) -> list[tuple[str, list[str]]]:
         in_command_position = i == 0 or tokens[i - 1] in SHELL_OPERATORS
         if Path(token).name != "churnlight" or not in_command_position or i + 1 >= len(tokens):
             continue
+        first = i + 2
+        if f"{tokens[i + 1]} {tokens[i + 2] if i + 2 < len(tokens) else ''}" in CLI:
+            first = i + 3  # a command of a group: `churnlight alerts replay`
         args = []
-        for arg in tokens[i + 2 :]:
+        for arg in tokens[first:]:
             if arg in SHELL_OPERATORS or set(arg) <= set(";&|<>()"):
                 break
             args.append(arg)
-        calls.append((tokens[i + 1], args))
+        calls.append((" ".join(tokens[i + 1 : first]), args))
     return calls
 
 

@@ -61,4 +61,12 @@ async def metrics(request: Request, _: ReadAccess) -> Response:
         app_state.gauges["loads"].labels(outcome).set(count)
     if current is not None:
         app_state.gauges["build_seconds"].set(current.seconds.get("total", 0.0))
+    dispatcher = getattr(app_state, "dispatcher", None)
+    if dispatcher is not None:
+        for outcome in ("queued", "sent", "dead_lettered"):
+            app_state.gauges["alerts"].labels(outcome).set(getattr(dispatcher.counts, outcome))
+    refresher = getattr(app_state, "refresher", None)
+    if refresher is not None:
+        for reason, count in refresher.triggered.items():
+            app_state.gauges["refreshes"].labels(reason).set(count)
     return Response(generate_latest(app_state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

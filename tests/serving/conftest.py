@@ -194,3 +194,32 @@ def registry(tmp_path_factory: pytest.TempPathFactory, models: Models) -> Regist
     )
     register(uri, "churnlight-expansion", models.expansion, scratch, {"expand_180d.roc_auc": 0.7})
     return Registry(uri, root)
+
+
+# ---- history stores: an embedded DuckDB file and a real PostgreSQL ---------------------------
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def history_uri(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty history store on each backend (PostgreSQL: a schema of its own)."""
+    if request.param == "duckdb":
+        yield f"duckdb:///{tmp_path / 'history.duckdb'}"
+        return
+    from tests.postgres import postgres_schema_url
+
+    yield from postgres_schema_url()
+
+
+def scored(
+    models: Models, table: Any, churn_version: str = "1", expansion_version: str = "1"
+) -> Any:
+    """``table`` scored by ``models`` with the default playbooks (a ScoredBatch)."""
+    from serving.playbooks import load_playbooks
+    from serving.scoring import ModelView, ScoringConfig, TableFrame, score_frame
+    from serving.settings import DEFAULT_PLAYBOOKS
+
+    churn = ModelView(models.churn, f"churnlight-churn/{churn_version}")
+    expansion = ModelView(models.expansion, f"churnlight-expansion/{expansion_version}")
+    return score_frame(
+        TableFrame(table), churn, expansion, load_playbooks(DEFAULT_PLAYBOOKS), ScoringConfig(), 1
+    )

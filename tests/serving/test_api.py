@@ -444,6 +444,8 @@ def test_openapi_documents_every_route_with_examples(client) -> None:
     assert {
         "/v1/accounts/{account_id}",
         "/v1/accounts",
+        "/v1/accounts/{account_id}/history",
+        "/v1/movers",
         "/v1/score",
         "/v1/model",
         "/v1/admin/reload",
@@ -454,6 +456,8 @@ def test_openapi_documents_every_route_with_examples(client) -> None:
     schemas = spec["components"]["schemas"]
     assert schemas["AccountScore"]["examples"][0]["account_id"] == "A00042"
     assert len(schemas["ScoreRequest"]["examples"]) == 2
+    assert schemas["AccountHistory"]["examples"][0]["points"][0]["snapshot_date"] == "2024-06-01"
+    assert schemas["MoversPage"]["examples"][0]["items"][0]["what_changed"]
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
 
 
