@@ -3,50 +3,56 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PIP := $(PY) -m pip --disable-pip-version-check
+UV := $(VENV)/bin/uv
 DEMO_DIR ?= out/demo
 
-# Two lock files, both fully pinned and hashed (`make lock` refreshes them from pyproject.toml):
-# core.txt is what serving, scoring, training and the demo need (no PySpark, no Jupyter, no
-# test tools); full.txt adds the [dev], [spark] and [notebooks] extras, with the same versions
-# for every package the two share. The demo installs core only into a fresh .venv; the test,
-# lint and bench targets add the rest to the same .venv, so neither undoes the other.
+# Lock files, fully pinned and hashed for Linux, Apple-silicon macOS and Windows (`make lock`
+# refreshes them from pyproject.toml): requirements/core.txt is what training, serving,
+# scoring and the demo need (no PySpark, Jupyter or test tools); full.txt adds the [dev],
+# [spark] and [notebooks] extras with the same version of every package the two share;
+# uv.txt is the installer. The demo installs core only; test, lint and bench add the rest to
+# the same .venv, so neither target undoes the other. Each install's package list is logged
+# in .venv/install-<core|full>.log.
 CORE_LOCK := requirements/core.txt
 FULL_LOCK := requirements/full.txt
+UV_LOCK := requirements/uv.txt
 CORE_STAMP := $(VENV)/.core-installed
 FULL_STAMP := $(VENV)/.full-installed
-# --no-deps: the lock is the whole set (pip check verifies it); --no-build-isolation: the
-# project builds with the locked setuptools, nothing unpinned is fetched.
-INSTALL_LOCK = $(PIP) install --quiet --require-hashes --no-deps --log $(VENV)/pip-$(1).log -r $(2)
-INSTALL_PROJECT = $(PIP) install --quiet --no-deps --no-build-isolation --log $(VENV)/pip-$(1).log -e .
-LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet \
-	--custom-compile-command "make lock"
+# --no-deps: the lock is the whole set (uv pip check verifies it); --no-build-isolation: the
+# project builds with the locked setuptools, so nothing unpinned is fetched.
+INSTALL_LOCK = $(UV) pip install --python $(PY) --require-hashes --no-deps -r $(2) \
+	> $(VENV)/install-$(1).log 2>&1 || { cat $(VENV)/install-$(1).log; exit 1; }; \
+	grep -v '^ [-+~] ' $(VENV)/install-$(1).log
+LOCK = $(UV) pip compile --universal --python-version 3.11 --generate-hashes --quiet \
+	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 
 .PHONY: setup demo test test-fast bench lint lock format serve mlflow-ui clean
 
 setup: $(FULL_STAMP)  ## create .venv with everything: core, [dev], [spark], [notebooks]
 
-$(PY):
-	$(PYTHON) -m venv $(VENV)
+$(UV): $(UV_LOCK)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r $(UV_LOCK)
+	touch $@
 
-$(CORE_STAMP): $(CORE_LOCK) pyproject.toml | $(PY)
+$(CORE_STAMP): $(CORE_LOCK) pyproject.toml | $(UV)
 	$(call INSTALL_LOCK,core,$(CORE_LOCK))
-	$(call INSTALL_PROJECT,core)
-	$(PY) -m pip check
+	$(UV) pip install --python $(PY) --no-deps --no-build-isolation -e . >> $(VENV)/install-core.log 2>&1
+	$(UV) pip check --python $(PY)
 	touch $@
 
 $(FULL_STAMP): $(FULL_LOCK) $(CORE_STAMP)
 	$(call INSTALL_LOCK,full,$(FULL_LOCK))
-	$(PY) -m pip check
+	$(UV) pip check --python $(PY)
 	touch $@
 
-lock: | $(PY)  ## refresh requirements/*.txt from pyproject.toml (UPGRADE=1: newest allowed versions)
-	$(PIP) install --quiet "uv==$$(sed -n 's/^uv==\([^ ]*\).*/\1/p' $(FULL_LOCK))"
-	$(VENV)/bin/uv pip compile pyproject.toml requirements/build.in --extra dev --extra spark \
-		--extra notebooks $(LOCK_FLAGS) $(if $(UPGRADE),--upgrade) -o $(FULL_LOCK)
+lock: | $(UV)  ## refresh requirements/*.txt from pyproject.toml (UPGRADE=1: newest allowed versions)
+	$(LOCK) pyproject.toml requirements/build.in --extra dev --extra spark --extra notebooks \
+		-o $(FULL_LOCK)
 	# the core lock starts from the full one, so the two agree on every shared version
 	cp $(FULL_LOCK) $(CORE_LOCK)
-	$(VENV)/bin/uv pip compile pyproject.toml requirements/build.in $(LOCK_FLAGS) -o $(CORE_LOCK)
+	$(LOCK) pyproject.toml requirements/build.in -o $(CORE_LOCK)
+	$(LOCK) requirements/uv.in -o $(UV_LOCK)
 
 demo: $(CORE_STAMP)  ## simulate, validate, build features, train, then serve the scores (Ctrl-C stops)
 	$(VENV)/bin/churnlight simulate --accounts 600 --months 30 --seed 7 --out $(DEMO_DIR)/source
