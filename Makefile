@@ -84,8 +84,9 @@ format: $(FULL_STAMP)
 serve: $(CORE_STAMP)  ## the scoring API on the demo source
 	$(VENV)/bin/churnlight serve --source $(DEMO_DIR)/source
 
-mlflow-ui: $(CORE_STAMP)  ## the MLflow UI over the local store in models/
-	$(VENV)/bin/mlflow ui --backend-store-uri $(TRACKING_URI) --port 5000
+mlflow-ui: $(CORE_STAMP)  ## the MLflow UI over the store `churnlight info` names
+	$(VENV)/bin/mlflow ui --port 5000 --backend-store-uri "$$($(VENV)/bin/churnlight info --json \
+		| $(PY) -c 'import json, sys; print(json.load(sys.stdin)["state"]["tracking_uri"])')"
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache .mypy_cache
