@@ -34,7 +34,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from features.errors import ChurnlightError
+# Relative, and nothing else of churnlight: this module and errors.py are also copied, as
+# the package ``churnlight_bundle``, into every logged MLflow model (training.run_logging),
+# which then loads where churnlight is not installed.
+from .errors import ChurnlightError
 
 if TYPE_CHECKING:
     import lightgbm
