@@ -13,8 +13,9 @@ from churnlight.options import JsonOption
 @app.command("info")
 @friendly_errors
 def info(as_json: JsonOption = False) -> None:
-    """Show the version, the installed extras and where the store, artifacts, locks and
-    history are (set by CHURNLIGHT_HOME)."""
+    """Show the version, the installed extras and where the state lives (CHURNLIGHT_HOME).
+
+    The state: the MLflow store, the artifacts, the lock files and the score history."""
     from features.installation import installation
     from features.settings import get_store_settings
 
