@@ -3,22 +3,58 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-stamp
+UV := $(VENV)/bin/uv
 DEMO_DIR ?= out/demo
-TRACKING_URI ?= sqlite:///$(CURDIR)/models/mlflow.db
 
-.PHONY: setup demo test test-fast postgres bench lint format serve mlflow-ui clean
+# Lock files, fully pinned and hashed for Linux, Apple-silicon macOS and Windows (`make lock`
+# refreshes them from pyproject.toml): requirements/core.txt is what training, serving,
+# scoring and the demo need (no PySpark, Jupyter or test tools); full.txt adds the [dev],
+# [spark] and [notebooks] extras with the same version of every package the two share;
+# uv.txt is the installer. The demo installs core only; test, lint and bench add the rest to
+# the same .venv, so neither target undoes the other. Each install's package list is logged
+# in .venv/install-<core|full>.log.
+CORE_LOCK := requirements/core.txt
+FULL_LOCK := requirements/full.txt
+UV_LOCK := requirements/uv.txt
+CORE_STAMP := $(VENV)/.core-installed
+FULL_STAMP := $(VENV)/.full-installed
+# --no-deps: the lock is the whole set (uv pip check verifies it); --no-build-isolation: the
+# project builds with the locked setuptools, so nothing unpinned is fetched.
+INSTALL_LOCK = $(UV) pip install --python $(PY) --require-hashes --no-deps -r $(2) \
+	> $(VENV)/install-$(1).log 2>&1 || { cat $(VENV)/install-$(1).log; exit 1; }; \
+	grep -v '^ [-+~] ' $(VENV)/install-$(1).log
+LOCK = $(UV) pip compile --universal --python-version 3.11 --generate-hashes --quiet \
+	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 
-setup: $(STAMP)  ## create .venv and install churnlight with its dev and spark extras
+.PHONY: setup demo test test-fast postgres bench lint lock format serve mlflow-ui clean
 
-# Re-runs only when pyproject.toml changes.
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,spark]"
-	touch $(STAMP)
+setup: $(FULL_STAMP)  ## create .venv with everything: core, [dev], [spark], [notebooks]
 
-demo: $(STAMP)  ## simulate, validate, build features, train, score two snapshots, then serve (Ctrl-C stops)
+$(UV): $(UV_LOCK)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r $(UV_LOCK)
+	touch $@
+
+$(CORE_STAMP): $(CORE_LOCK) pyproject.toml | $(UV)
+	$(call INSTALL_LOCK,core,$(CORE_LOCK))
+	$(UV) pip install --python $(PY) --no-deps --no-build-isolation -e . >> $(VENV)/install-core.log 2>&1
+	$(UV) pip check --python $(PY)
+	touch $@
+
+$(FULL_STAMP): $(FULL_LOCK) $(CORE_STAMP)
+	$(call INSTALL_LOCK,full,$(FULL_LOCK))
+	$(UV) pip check --python $(PY)
+	touch $@
+
+lock: | $(UV)  ## refresh requirements/*.txt from pyproject.toml (UPGRADE=1: newest allowed versions)
+	$(LOCK) pyproject.toml requirements/build.in --extra dev --extra spark --extra notebooks \
+		-o $(FULL_LOCK)
+	# the core lock starts from the full one, so the two agree on every shared version
+	cp $(FULL_LOCK) $(CORE_LOCK)
+	$(LOCK) pyproject.toml requirements/build.in -o $(CORE_LOCK)
+	$(LOCK) requirements/uv.in -o $(UV_LOCK)
+
+demo: $(CORE_STAMP)  ## simulate, validate, build features, train, score two snapshots, then serve (Ctrl-C stops)
 	$(VENV)/bin/churnlight simulate --accounts 600 --months 30 --seed 7 --out $(DEMO_DIR)/source
 	$(VENV)/bin/churnlight validate $(DEMO_DIR)/source
 	$(VENV)/bin/churnlight features --source $(DEMO_DIR)/source --out $(DEMO_DIR)/features.parquet
@@ -30,32 +66,42 @@ demo: $(STAMP)  ## simulate, validate, build features, train, score two snapshot
 # hypothesis derandomized (a fixed seed), so a failure repeats. The history tests run against
 # a real PostgreSQL: .ci/postgres installs (Debian package) and starts a local cluster if
 # needed, creates the test role and database, and prints its URL.
-test: $(STAMP)  ## the whole suite, slow, Spark and notebook tests included (what CI runs)
+test: $(FULL_STAMP)  ## the whole suite, slow, Spark and notebook tests included (what CI runs)
 	set -o pipefail; url=$$(.ci/postgres | tail -n 1) && CHURNLIGHT_TEST_POSTGRES_URL=$$url $(PY) -m pytest -n 2 --dist loadgroup -m "" --hypothesis-profile=ci
 
-test-fast: $(STAMP)  ## the quick suite for iteration: no slow, Spark or notebook tests
+test-fast: $(FULL_STAMP)  ## the quick suite for iteration: no slow, Spark or notebook tests
 	set -o pipefail; url=$$(.ci/postgres | tail -n 1) && CHURNLIGHT_TEST_POSTGRES_URL=$$url $(PY) -m pytest -n 2
 
 postgres:  ## install (if missing) and start the local PostgreSQL the history tests use; prints its URL
 	.ci/postgres
 
-bench: $(STAMP)  ## benchmarks, reported as ratios against baselines measured in the same run
+bench: $(FULL_STAMP)  ## benchmarks, reported as ratios against baselines measured in the same run
 	$(PY) -m bench
 
-lint: $(STAMP)  ## ruff (lint + format check) and mypy
+# deptry: declared dependencies = imported ones, first in the packages and notebooks, then in
+# tests/ and bench/ (which may also use [dev]). pip-audit: every locked version against
+# PyPI's vulnerability data; --strict fails when a package could not be checked, so an
+# unreachable service never passes as "no known vulnerabilities". An ignored finding is
+# added below as --ignore-vuln ID, with the reason in a comment.
+lint: $(FULL_STAMP)  ## ruff (lint + format check), mypy, deptry, pip-audit of the lock files
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/deptry .
+	$(VENV)/bin/deptry tests bench --exclude '(^|/)\.venv/' --extend-exclude 'a^' --ignore DEP002,DEP004
+	$(VENV)/bin/pip-audit --strict --disable-pip --progress-spinner off \
+		-r $(CORE_LOCK) -r $(FULL_LOCK) -r $(UV_LOCK)
 
-format: $(STAMP)
+format: $(FULL_STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-serve: $(STAMP)  ## the scoring API on the demo source
+serve: $(CORE_STAMP)  ## the scoring API on the demo source
 	$(VENV)/bin/churnlight serve --source $(DEMO_DIR)/source
 
-mlflow-ui: $(STAMP)  ## the MLflow UI over the local store in models/
-	$(VENV)/bin/mlflow ui --backend-store-uri $(TRACKING_URI) --port 5000
+mlflow-ui: $(CORE_STAMP)  ## the MLflow UI over the store `churnlight info` names
+	$(VENV)/bin/mlflow ui --port 5000 --backend-store-uri "$$($(VENV)/bin/churnlight info --json \
+		| $(PY) -c 'import json, sys; print(json.load(sys.stdin)["state"]["tracking_uri"])')"
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache .mypy_cache

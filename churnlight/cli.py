@@ -8,7 +8,7 @@ import functools
 import json
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -65,6 +65,37 @@ def friendly_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _print_version(value: bool) -> None:
+    if not value:
+        return
+    from features.installation import package_version
+    from features.settings import get_store_settings
+
+    try:
+        state = get_store_settings().state()
+    except ChurnlightError as err:
+        err_console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from err
+    console.print(f"churnlight {package_version()}", highlight=False)
+    console.print(f"state: {state.home} (from {state.home_from})", highlight=False, soft_wrap=True)
+    raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and where the state lives (CHURNLIGHT_HOME), then exit.",
+        ),
+    ] = False,
+) -> None:
+    pass
+
+
 def _register() -> None:
     # Each command lives in its own module and registers itself on `app`.
     from churnlight import (  # noqa: F401
@@ -72,6 +103,7 @@ def _register() -> None:
         cmd_evaluate,
         cmd_features,
         cmd_history,
+        cmd_info,
         cmd_keys,
         cmd_retrain,
         cmd_score,

@@ -53,7 +53,7 @@ def replay(
         typer.Option(
             "--dead-letter",
             help="The dead-letter JSONL (default: CHURNLIGHT_ALERTS_DEAD_LETTER, else "
-            "<models_dir>/alerts-dead-letter.jsonl).",
+            "<home>/history/alerts-dead-letter.jsonl).",
             show_default=False,
         ),
     ] = None,

@@ -18,7 +18,7 @@ def history(
     as_json: JsonOption = False,
 ) -> None:
     """Print an account's points in the history store, oldest first (the store:
-    CHURNLIGHT_HISTORY_URI, default <models_dir>/history.duckdb)."""
+    CHURNLIGHT_HISTORY_URI, default <home>/history/history.duckdb)."""
     from serving.errors import NotInHistory
     from serving.history import HistoryStore, points_as_dicts
     from serving.settings import load_settings

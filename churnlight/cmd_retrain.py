@@ -58,11 +58,11 @@ def retrain_command(
     from training.retrain import retrain
     from training.settings import get_training_settings
 
-    settings = get_training_settings()
-    options = TrainOptions.from_settings(
-        settings, backtests=backtests, tune_trials=tune, top_accounts=0
-    )
     try:
+        settings = get_training_settings()
+        options = TrainOptions.from_settings(
+            settings, backtests=backtests, tune_trials=tune, top_accounts=0
+        )
         job = retrain(source, settings, options, work_dir=work_dir, quarantine=quarantine)
     except LockedError as err:
         _print({"status": "locked", "error": str(err), "holder": err.holder})

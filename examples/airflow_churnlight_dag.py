@@ -53,12 +53,12 @@ EXIT_LOCKED = 75
 """``churnlight retrain``'s exit code when another train or retrain holds the lock."""
 DONE_STATUSES = ("promoted", "kept")
 DEFAULT_PARAMS = {
-    "home": "/srv/churnlight",  # checkout with .venv/, models/, logs/, out/, tmp/
+    "home": "/srv/churnlight",  # checkout with .venv/, state/, logs/, out/, tmp/
     "source": "/data/warehouse-export",  # folder of <table>.parquet / .csv, or a DuckDB file
 }
 ENV = {
-    # The MLflow store (mlflow.db, artifacts, lock files) shared by retrain and score.
-    "CHURNLIGHT_MODELS_DIR": "{{ params.home }}/models",
+    # churnlight's state (MLflow store, artifacts, lock files) shared by retrain and score.
+    "CHURNLIGHT_HOME": "{{ params.home }}/state",
 }
 
 RETRAIN_COMMAND = (

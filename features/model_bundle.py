@@ -33,8 +33,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from features.errors import ChurnlightError
-from features.json_encoding import json_default
+# Relative, and nothing else of churnlight: this module, errors.py and json_encoding.py are
+# also copied, as
+# the package ``churnlight_bundle``, into every logged MLflow model (training.run_logging),
+# which then loads where churnlight is not installed.
+from .errors import ChurnlightError
+from .json_encoding import json_default
 
 if TYPE_CHECKING:
     import lightgbm

@@ -1,6 +1,6 @@
 """The score history store: every scored snapshot's per-account results, through Ibis.
 
-Default store: a DuckDB file beside the MLflow store (``<models_dir>/history.duckdb``); any
+Default store: a DuckDB file beside the MLflow store (``<home>/history/history.duckdb``, see ``churnlight info``); any
 Ibis backend by ``CHURNLIGHT_HISTORY_URI`` (tested on DuckDB and PostgreSQL). Three tables:
 
 - ``churnlight_score_history``: one row per account, snapshot and run (``ROW_SCHEMA``);

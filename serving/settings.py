@@ -87,7 +87,7 @@ class ServingSettings(StoreSettings):
     history_uri: str | None = Field(
         default=None,
         description="Ibis URL of the history store (e.g. postgresql://user:pw@host/db); "
-        "default duckdb:///<models_dir>/history.duckdb",
+        "default duckdb:///<home>/history/history.duckdb",
     )
     history_lock_seconds: float = Field(
         default=30.0, ge=0, description="how long to wait for a DuckDB history file in use"
@@ -104,7 +104,7 @@ class ServingSettings(StoreSettings):
     alerts_dead_letter: Path | None = Field(
         default=None,
         description="JSONL of alerts that could not be delivered; "
-        "default <models_dir>/alerts-dead-letter.jsonl",
+        "default <home>/history/alerts-dead-letter.jsonl",
     )
     alerts_max_attempts: int = Field(default=5, ge=1, le=20, description="tries per alert")
     alerts_max_seconds: float = Field(
@@ -173,13 +173,13 @@ class ServingSettings(StoreSettings):
         """The history store's Ibis URL (the default DuckDB file made absolute)."""
         if self.history_uri:
             return self.history_uri
-        return f"duckdb:///{self.models_dir.expanduser().resolve() / 'history.duckdb'}"
+        return f"duckdb:///{self.history_dir() / 'history.duckdb'}"
 
     def resolved_dead_letter(self) -> Path:
         """Where undeliverable alerts go."""
         if self.alerts_dead_letter is not None:
             return self.alerts_dead_letter
-        return self.models_dir.expanduser().resolve() / "alerts-dead-letter.jsonl"
+        return self.history_dir() / "alerts-dead-letter.jsonl"
 
     def threads(self) -> int:
         """Threads of batch scoring and of the snapshot's explanations."""

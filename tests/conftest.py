@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +12,20 @@ from hypothesis import settings
 # `make test` (CI) runs hypothesis with this profile (--hypothesis-profile=ci): derandomized,
 # so every run draws the same examples and a failure repeats; no example database is kept.
 settings.register_profile("ci", derandomize=True, database=None)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _default_home_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The default state directory (the user's data directory: ``$XDG_DATA_HOME/churnlight``
+    on Linux) of every test and of the processes it starts is a temporary one, so a test that
+    sets no CHURNLIGHT_HOME never writes to the user's."""
+    patch = pytest.MonkeyPatch()
+    data_home = tmp_path_factory.mktemp("xdg-data-home")
+    patch.setenv("XDG_DATA_HOME", str(data_home))
+    patch.delenv("CHURNLIGHT_HOME", raising=False)
+    yield data_home / "churnlight"
+    patch.undo()
+
 
 # --- contract sources (validation, and anything that needs a small valid source) -------------
 

@@ -395,7 +395,7 @@ def _retrain_json(args: list[str], env: dict[str, str]) -> tuple[int, str]:
 @pytest.fixture
 def store_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     get_training_settings.cache_clear()
-    yield {"CHURNLIGHT_MODELS_DIR": str(tmp_path / "models"), "COLUMNS": "250"}
+    yield {"CHURNLIGHT_HOME": str(tmp_path / "models"), "COLUMNS": "250"}
     get_training_settings.cache_clear()
 
 
@@ -417,7 +417,7 @@ def test_the_summary_reader_accepts_done_runs_and_refuses_locked_and_failed_ones
     assert "promoted expand_180d" in line and "kept the champion of churn_180d" in line
 
     # the real outputs of `churnlight retrain` when it cannot run
-    with registry_lock(TrainingSettings(models_dir=tmp_path / "models")):
+    with registry_lock(TrainingSettings(home=tmp_path / "models")):
         code, locked = _retrain_json(["--source", str(tmp_path)], store_env)
     assert code == 75
     with pytest.raises(ValueError, match="status 'locked'"):
@@ -553,7 +553,7 @@ def test_the_systemd_service_runs_retrain_then_score_and_alerts_on_failure() -> 
     assert all(s.split()[0].startswith("/") for s in starts), "systemd needs absolute paths"
     assert check_commands(starts, "systemd service") == ORDER
     variables = [v.split("=", 1)[0] for v in _values(service, "Environment")]
-    assert "CHURNLIGHT_MODELS_DIR" in variables
+    assert "CHURNLIGHT_HOME" in variables
     check_settings(variables, "systemd service")
     on_failure = _values(unit["Unit"], "OnFailure")
     assert on_failure == ["churnlight-alert@%N.service"]

@@ -1,9 +1,12 @@
 """The MLflow pyfunc model of a churnlight bundle ("models from code").
 
-``training.run_logging`` logs this file as the model's code; MLflow copies it into the model
-artifact and runs that copy when the model is loaded, so a loader (serving, a notebook) needs
-``mlflow`` and the ``features`` package, never ``training``. ``predict`` takes the feature
-columns (a DataFrame with the columns of the model's signature) and returns calibrated
+``training.run_logging`` logs this file as the model's code, with the package
+``churnlight_bundle`` (a copy of ``features/errors.py`` and ``features/model_bundle.py``) as
+its ``code_paths``; MLflow copies both into the model and puts the package on ``sys.path``
+when the model is loaded. A loader therefore needs only the model's own pip requirements
+(mlflow, lightgbm, numpy, pandas, ...), not churnlight: ``mlflow models serve``,
+``mlflow.pyfunc.spark_udf`` or a plain virtualenv work. ``predict`` takes the feature columns
+(a DataFrame with the columns of the model's signature) and returns calibrated
 probabilities.
 """
 
@@ -19,7 +22,7 @@ import pandas as pd
 
 class ChurnlightModel(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:  # type: ignore[name-defined]
-        from features.model_bundle import load_bundle
+        from churnlight_bundle.model_bundle import load_bundle
 
         self.bundle = load_bundle(context.artifacts["bundle"])
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
     from training.results import LabelResult, TrainingResult
 
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
+BUNDLE_PACKAGE = "churnlight_bundle"
+"""The package ``pyfunc_model.py`` imports the bundle code from, logged with each model."""
+BUNDLE_MODULES = ("errors.py", "json_encoding.py", "model_bundle.py")
+"""The modules of ``features`` that package holds: the bundle format and its one import."""
 REQUIREMENTS = ("mlflow", "lightgbm", "numpy", "pandas", "pyarrow", "scikit-learn")
 """The packages a logged model pins to the versions it was trained with."""
 
@@ -242,20 +247,57 @@ def input_example(result: TrainingResult, bundle: ModelBundle, rows: int = 5) ->
 
 
 def _log_model(directory: Path, outcome: LabelResult, result: TrainingResult) -> str:
-    import mlflow.pyfunc
-
-    bundle_dir = save_bundle(outcome.bundle, directory / "bundle")
-    info = mlflow.pyfunc.log_model(
+    return log_pyfunc_model(
+        outcome.bundle,
+        directory,
         name=outcome.kind,
-        python_model=str(PYFUNC_CODE),
-        artifacts={"bundle": str(bundle_dir)},
-        signature=model_signature(outcome.bundle),
-        input_example=input_example(result, outcome.bundle),
-        pip_requirements=pip_requirements(),
+        example=input_example(result, outcome.bundle),
         metadata={
             "churnlight_label": outcome.label,
             "churnlight_bundle_format": 1,
             "as_of": str(result.facts.get("as_of", "")),
         },
     )
+
+
+def log_pyfunc_model(
+    bundle: ModelBundle,
+    directory: Path,
+    name: str,
+    example: Any = None,
+    metadata: dict[str, Any] | None = None,
+) -> str:
+    """Log ``bundle`` as the pyfunc model ``name`` of the active MLflow run, with the code it
+    runs (``bundle_code``), its signature, pinned pip requirements and ``example``; its URI.
+    ``directory`` is scratch space for the files logged."""
+    import mlflow.pyfunc
+
+    info = mlflow.pyfunc.log_model(
+        name=name,
+        python_model=str(PYFUNC_CODE),
+        artifacts={"bundle": str(save_bundle(bundle, directory / "bundle"))},
+        code_paths=[str(bundle_code(directory / "code"))],
+        signature=model_signature(bundle),
+        input_example=example,
+        pip_requirements=pip_requirements(),
+        metadata=metadata,
+    )
     return str(info.model_uri)
+
+
+def bundle_code(directory: Path) -> Path:
+    """The package ``churnlight_bundle`` written in ``directory``: a copy of the ``features``
+    modules a logged model's ``load_context`` runs (``BUNDLE_MODULES``), under a name that
+    no loader's own ``features`` package can shadow."""
+    import features.model_bundle
+
+    source = Path(features.model_bundle.__file__).parent
+    package = directory / BUNDLE_PACKAGE
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text(
+        '"""churnlight\'s model bundle code (features/errors.py, json_encoding.py, model_bundle.py), '
+        'logged with this model."""\n'
+    )
+    for module in BUNDLE_MODULES:
+        shutil.copyfile(source / module, package / module)
+    return package

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from features.settings import StoreSettings
+from features.settings import StoreSettings, load_settings
 
 
 class TrainingSettings(StoreSettings):
-    """Defaults of training, evaluation, registry and retraining; the store's location and
-    the models' names come from ``StoreSettings``.
+    """Defaults of training, evaluation, registry and retraining; where the state lives
+    (store, artifacts, locks) and the models' names come from ``StoreSettings``.
 
     Every field can be set as ``CHURNLIGHT_<NAME>`` (e.g. ``CHURNLIGHT_TRACKING_URI``)."""
 
     model_config = SettingsConfigDict(env_prefix="CHURNLIGHT_", extra="ignore")
 
-    artifact_location: str | None = Field(
-        None, description="artifact root of a new experiment; default <models_dir>/artifacts"
-    )
     experiment_name: str = "churnlight"
 
     train_seed: int = Field(20240601, ge=0, description="seed of every random choice in training")
@@ -46,17 +42,8 @@ class TrainingSettings(StoreSettings):
         0.0, ge=0, description="how long retrain/train wait for the registry lock"
     )
 
-    def resolved_artifact_location(self) -> str:
-        if self.artifact_location:
-            return self.artifact_location
-        return (self.resolved_models_dir() / "artifacts").as_uri()
-
-    def lock_dir(self) -> Path:
-        """Where the lock files live: beside a SQLite store, else in models_dir."""
-        db = self.sqlite_path()
-        return db.resolve().parent if db is not None else self.resolved_models_dir()
-
 
 @lru_cache
 def get_training_settings() -> TrainingSettings:
-    return TrainingSettings()
+    """The training settings of the environment; a bad value is a ``ConfigError``."""
+    return load_settings(TrainingSettings)

@@ -140,7 +140,7 @@ def test_score_refuses_an_unknown_output_format(tmp_path, snapshot, fake_registr
 
 
 def test_score_without_models_is_a_red_message(tmp_path, snapshot, monkeypatch) -> None:
-    monkeypatch.setenv("CHURNLIGHT_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("CHURNLIGHT_HOME", str(tmp_path / "models"))
 
     result = CliRunner().invoke(app, ["score", "--features", str(snapshot)], env=WIDE)
 

@@ -28,7 +28,7 @@ def store_env(tmp_path: Path):
     """A store of this test's own, through the environment as a user would set it."""
     env = {
         **WIDE,
-        "CHURNLIGHT_MODELS_DIR": str(tmp_path / "models"),
+        "CHURNLIGHT_HOME": str(tmp_path / "models"),
         "CHURNLIGHT_TRAIN_THREADS": "1",
     }
     get_training_settings.cache_clear()
@@ -70,7 +70,7 @@ def test_a_bad_param_is_a_clear_error(store_env, features) -> None:
 
 
 def test_retrain_exits_75_with_json_when_another_run_holds_the_lock(store_env, tmp_path) -> None:
-    settings = TrainingSettings(models_dir=tmp_path / "models")
+    settings = TrainingSettings(home=tmp_path / "models")
     with registry_lock(settings):
         result = CliRunner().invoke(
             app, ["retrain", "--source", str(tmp_path / "source")], env=store_env
@@ -145,7 +145,7 @@ def test_train_prints_the_table_against_both_baselines(store_env, features) -> N
 
 @pytest.mark.slow
 def test_piped_output_has_no_colour_codes_and_no_warnings(features, tmp_path) -> None:
-    env = {**os.environ, "CHURNLIGHT_MODELS_DIR": str(tmp_path / "models")}
+    env = {**os.environ, "CHURNLIGHT_HOME": str(tmp_path / "models")}
     env.pop("FORCE_COLOR", None)
     command = ["train", "--features", str(features), "--backtests", "1", "--top", "3"]
     result = subprocess.run(

@@ -106,12 +106,12 @@ def test_notebooks_read_their_work_dir_and_tag_their_plots(path: Path) -> None:
     assert sum("plot" in t for t in tags) >= 3
     assert "summary" in tags[-1]
     source = "\n".join(c.source for c in cells)
-    # the MLflow store must be the work dir's, never the repository's models/
+    # the state (MLflow store, artifacts, locks) must be the work dir's, never the default home
     calls = list(re.finditer(r"(Training|Serving)Settings\(", source))
     if calls:
         assert 'MODELS_DIR = WORKDIR / "models"' in source
     for call in calls:
-        assert "models_dir=MODELS_DIR" in source[call.end() : call.end() + 200], call.group()
+        assert "home=MODELS_DIR" in source[call.end() : call.end() + 200], call.group()
 
 
 # ---- execution -------------------------------------------------------------------------------

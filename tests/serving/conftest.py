@@ -78,7 +78,7 @@ def settings(keys: Keys, snapshot_path: Path, tmp_path: Path) -> ServingSettings
         api_keys=[keys.read_hash],
         admin_keys=[keys.admin_hash],
         features=snapshot_path,
-        models_dir=tmp_path / "no-store",
+        home=tmp_path / "no-store",
         max_batch=20,
         max_body_bytes=20_000,
         score_threads=1,

@@ -257,7 +257,7 @@ def test_score_alerts_each_event_once_per_subscription(tmp_path, models, monkeyp
     features = write_snapshot(make_table(40, seed=2), tmp_path / "f.parquet")
     with running(Receiver()) as receiver:
         settings = ServingSettings(
-            models_dir=tmp_path / "models",
+            home=tmp_path / "models",
             alerts_file=write_alerts(tmp_path / "a.yaml", receiver.url, min_tier="medium"),
             alerts_backoff_seconds=0.01,
             score_threads=1,

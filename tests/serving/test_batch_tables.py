@@ -37,7 +37,7 @@ _outputs = itertools.count()
 def score(features: Path, models: Models, **kwargs: Any) -> tuple[pa.Table, ScoreSummary]:
     """Score ``features`` into a new file beside it; the scores read back and the summary."""
     out = features.parent / f"scores-{next(_outputs)}.parquet"
-    settings = ServingSettings(score_threads=1, models_dir=features.parent / "no-store")
+    settings = ServingSettings(score_threads=1, home=features.parent / "no-store")
     summary = score_file(features, out, settings, load=fixed_loader(models), **kwargs)
     return pq.read_table(out), summary
 
@@ -255,7 +255,7 @@ def test_the_score_file_takes_the_umask(
     tmp_path: Path, models: Models, suffix: str, mask: int, expected: int
 ) -> None:
     out = tmp_path / f"scores{suffix}"
-    settings = ServingSettings(score_threads=1, models_dir=tmp_path / "no-store")
+    settings = ServingSettings(score_threads=1, home=tmp_path / "no-store")
     path = write_snapshot(make_table(5, seed=2), tmp_path / "features.parquet")
     previous = os.umask(mask)
     try:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
+from features.settings import StoreSettings
 from serving.errors import ModelLoadError
 from serving.loading import load_models
 from serving.settings import ServingSettings
@@ -52,7 +53,7 @@ def test_the_app_serves_registry_models(make_client, registry, settings, keys) -
 
 
 def test_a_missing_store_is_not_loaded_and_is_not_created(tmp_path) -> None:
-    settings = ServingSettings(models_dir=tmp_path / "models")
+    settings = ServingSettings(home=tmp_path / "models")
 
     with pytest.raises(ModelLoadError) as caught:
         load_models(settings)
@@ -78,7 +79,5 @@ def test_a_missing_alias_names_the_model(registry) -> None:
 def test_default_store_matches_training(monkeypatch, tmp_path) -> None:
     monkeypatch.chdir(tmp_path)
     settings = ServingSettings()
-    assert (
-        settings.resolved_tracking_uri()
-        == f"sqlite:///{tmp_path.resolve() / 'models' / 'mlflow.db'}"
-    )
+    assert settings.resolved_tracking_uri() == StoreSettings().resolved_tracking_uri()
+    assert not settings.sqlite_path().is_relative_to(tmp_path.resolve())  # not the cwd's

@@ -31,4 +31,4 @@ def trained(synthetic_path: Path) -> TrainingResult:
 @pytest.fixture
 def settings(tmp_path: Path) -> TrainingSettings:
     """Training settings on a store of its own."""
-    return TrainingSettings(models_dir=tmp_path / "models", train_threads=1)
+    return TrainingSettings(home=tmp_path / "models", train_threads=1)

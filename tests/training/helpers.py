@@ -197,7 +197,7 @@ def retrain_worker(
         MlflowClient.set_registered_model_alias = die  # type: ignore[method-assign]
     # A loose calibration bound: small synthetic windows are noisy, and these tests are about
     # what a kill or a lock leaves behind, so the gate should want to promote.
-    settings = TrainingSettings(models_dir=Path(models_dir), train_threads=1, promotion_max_ece=0.2)
+    settings = TrainingSettings(home=Path(models_dir), train_threads=1, promotion_max_ece=0.2)
     options = TrainOptions(backtests=1, threads=1, seed=11, top_accounts=0)
     # The scratch folder beside the models: a killed run cannot clean it up, and the test's
     # tmp_path does away with it (not the machine's /tmp).

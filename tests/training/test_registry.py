@@ -5,7 +5,6 @@ take more than a few seconds and are marked slow."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -83,14 +82,13 @@ def test_a_second_holder_of_the_lock_is_refused(settings) -> None:
 
 def test_a_waiting_writer_gets_the_lock_when_its_holder_lets_go(settings, monkeypatch) -> None:
     held, refused = threading.Event(), threading.Event()
-    real_flock = fcntl.flock
+    real_try = locks._try_acquire
 
-    def flock(fd: int, operation: int) -> None:
-        try:
-            real_flock(fd, operation)
-        except BlockingIOError:
+    def try_acquire(lock) -> bool:  # type: ignore[no-untyped-def]
+        acquired = real_try(lock)
+        if not acquired:
             refused.set()  # the holder lets go once the waiter has been refused
-            raise
+        return acquired
 
     def hold() -> None:
         with registry_lock(settings):
@@ -100,11 +98,12 @@ def test_a_waiting_writer_gets_the_lock_when_its_holder_lets_go(settings, monkey
     holder = threading.Thread(target=hold)
     holder.start()
     assert held.wait(60)
-    monkeypatch.setattr(locks.fcntl, "flock", flock)
+    monkeypatch.setattr(locks, "_try_acquire", try_acquire)
 
     with registry_lock(settings, timeout=60) as path:
         assert refused.is_set()
-        assert path.read_text().startswith(f"pid {os.getpid()} since ")
+        recorded = (path.parent / locks.HOLDER_FILE).read_text()
+        assert recorded.startswith(f"pid {os.getpid()} since ")
     holder.join(60)
     assert not holder.is_alive()
 
@@ -309,7 +308,7 @@ def _worker(settings, features: Path, **kwargs) -> subprocess.Popen:  # type: ig
     args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
     code = (
         "from tests.training.helpers import retrain_worker; "
-        f"retrain_worker({str(settings.models_dir)!r}, {str(features)!r}, {args})"
+        f"retrain_worker({str(settings.home)!r}, {str(features)!r}, {args})"
     )
     return subprocess.Popen(
         [sys.executable, "-c", code],
@@ -389,7 +388,7 @@ def test_two_concurrent_retrains_do_not_both_run(
         cwd=REPO,
         capture_output=True,
         text=True,
-        env={**os.environ, "CHURNLIGHT_MODELS_DIR": str(settings.models_dir)},
+        env={**os.environ, "CHURNLIGHT_HOME": str(settings.home)},
         timeout=120,
     )
 
