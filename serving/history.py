@@ -1,7 +1,8 @@
 """The score history store: every scored snapshot's per-account results, through Ibis.
 
-Default store: a DuckDB file beside the MLflow store (``<home>/history/history.duckdb``, see ``churnlight info``); any
-Ibis backend by ``CHURNLIGHT_HISTORY_URI`` (tested on DuckDB and PostgreSQL). Three tables:
+Default store: a DuckDB file in churnlight's home (``<home>/history/history.duckdb``, see
+``churnlight info``); any Ibis backend by ``CHURNLIGHT_HISTORY_URI`` (tested on DuckDB and
+PostgreSQL). Three tables:
 
 - ``churnlight_score_history``: one row per account, snapshot and run (``ROW_SCHEMA``);
 - ``churnlight_history_runs``: one row per committed (run, snapshot_date): the commit record;

@@ -295,8 +295,8 @@ def bundle_code(directory: Path) -> Path:
     package = directory / BUNDLE_PACKAGE
     package.mkdir(parents=True, exist_ok=True)
     (package / "__init__.py").write_text(
-        '"""churnlight\'s model bundle code (features/errors.py, json_encoding.py, model_bundle.py), '
-        'logged with this model."""\n'
+        '"""churnlight\'s model bundle code (features/errors.py, json_encoding.py, '
+        'model_bundle.py), logged with this model."""\n'
     )
     for module in BUNDLE_MODULES:
         shutil.copyfile(source / module, package / module)
