@@ -79,18 +79,15 @@ bench: $(FULL_STAMP)  ## benchmarks, reported as ratios against baselines measur
 	$(PY) -m bench
 
 # deptry: declared dependencies = imported ones, first in the packages and notebooks, then in
-# tests/ and bench/ (which may also use [dev]). pip-audit: every locked version against
-# PyPI's vulnerability data; --strict fails when a package could not be checked, so an
-# unreachable service never passes as "no known vulnerabilities". An ignored finding is
-# added below as --ignore-vuln ID, with the reason in a comment.
+# tests/ and bench/ (which may also use [dev]). .ci/audit: pip-audit of every locked version
+# (strict; says so when the vulnerability service cannot be reached).
 lint: $(FULL_STAMP)  ## ruff (lint + format check), mypy, deptry, pip-audit of the lock files
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/deptry .
 	$(VENV)/bin/deptry tests bench --exclude '(^|/)\.venv/' --extend-exclude 'a^' --ignore DEP002,DEP004
-	$(VENV)/bin/pip-audit --strict --disable-pip --progress-spinner off \
-		-r $(CORE_LOCK) -r $(FULL_LOCK) -r $(UV_LOCK)
+	.ci/audit
 
 format: $(FULL_STAMP)
 	$(VENV)/bin/ruff check --fix .
