@@ -6,7 +6,6 @@ import json
 import re
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -14,7 +13,7 @@ from typer.testing import CliRunner
 from churnlight.cli import app
 from serving.auth import hash_key
 from serving.loading import models_from_bundles
-from tests.serving.helpers import fit_bundle, make_table, write_snapshot
+from tests.serving.helpers import SCORE_FILE_SCHEMA, fit_bundle, make_table, write_snapshot
 
 WIDE = {"COLUMNS": "250"}
 
@@ -57,46 +56,6 @@ def test_keys_new_json() -> None:
     assert hash_key(payload["key"]) == payload["hash"]
 
 
-DRIVERS = pa.list_(
-    pa.struct(
-        [
-            ("feature", pa.string()),
-            ("family", pa.string()),
-            ("value", pa.float64()),
-            ("category", pa.string()),
-            ("contribution", pa.float64()),
-            ("reason", pa.string()),
-        ]
-    )
-)
-SCORES = pa.schema(
-    [
-        ("account_id", pa.string()),
-        ("snapshot_date", pa.date32()),
-        ("churn_probability", pa.float64()),
-        ("expansion_probability", pa.float64()),
-        ("risk_tier", pa.string()),
-        ("mrr", pa.float64()),
-        ("revenue_at_risk", pa.float64()),
-        ("expected_expansion_mrr", pa.float64()),
-        ("lifecycle_stage", pa.string()),
-        ("days_to_renewal", pa.int64()),
-        ("segment", pa.string()),
-        ("csm_id", pa.string()),
-        ("churn_model_version", pa.string()),
-        ("expansion_model_version", pa.string()),
-        ("churn_base_value", pa.float64()),
-        ("churn_drivers_up", DRIVERS),
-        ("churn_drivers_down", DRIVERS),
-        ("expansion_base_value", pa.float64()),
-        ("expansion_drivers_up", DRIVERS),
-        ("expansion_drivers_down", DRIVERS),
-        ("playbooks", pa.list_(pa.string())),
-    ]
-)
-"""The columns of a score file, in order, with their types."""
-
-
 def test_score_writes_the_contract_columns(tmp_path, snapshot, fake_registry) -> None:
     out = tmp_path / "scores.parquet"
 
@@ -109,7 +68,7 @@ def test_score_writes_the_contract_columns(tmp_path, snapshot, fake_registry) ->
     assert "churnlight-churn/4 / churnlight-expansion/2" in result.output
     table = pq.read_table(out)
     assert table.num_rows == 25
-    assert table.schema.equals(SCORES), table.schema
+    assert table.schema.equals(SCORE_FILE_SCHEMA), table.schema
     assert set(table.column("churn_model_version").to_pylist()) == {"churnlight-churn/4"}
 
 

@@ -175,3 +175,52 @@ def write_snapshot(table: pa.Table, path: Path) -> Path:
         "features": [s.to_dict() for s in specs()],
     }
     return write_feature_table(table, path, facts)
+
+
+# The columns of a score file (`churnlight score`, ScoredBatch.to_arrow), written out by
+# hand: in order, with their types.
+_DRIVERS = pa.list_(
+    pa.struct(
+        [
+            ("feature", pa.string()),
+            ("family", pa.string()),
+            ("signal", pa.string()),
+            ("role", pa.string()),
+            ("value", pa.float64()),
+            ("category", pa.string()),
+            ("contribution", pa.float64()),
+            ("reason", pa.string()),
+        ]
+    )
+)
+SCORE_FILE_SCHEMA = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("snapshot_date", pa.date32()),
+        ("churn_probability", pa.float64()),
+        ("expansion_probability", pa.float64()),
+        ("risk_tier", pa.string()),
+        ("mrr", pa.float64()),
+        ("revenue_at_risk", pa.float64()),
+        ("expected_expansion_mrr", pa.float64()),
+        ("lifecycle_stage", pa.string()),
+        ("days_to_renewal", pa.int64()),
+        ("segment", pa.string()),
+        ("csm_id", pa.string()),
+        ("churn_model_version", pa.string()),
+        ("expansion_model_version", pa.string()),
+        ("churn_base_value", pa.float64()),
+        ("churn_drivers_up", _DRIVERS),
+        ("churn_drivers_down", _DRIVERS),
+        ("expansion_base_value", pa.float64()),
+        ("expansion_drivers_up", _DRIVERS),
+        ("expansion_drivers_down", _DRIVERS),
+        ("playbooks", pa.list_(pa.string())),
+        ("main_reason_feature", pa.string()),
+        ("main_reason_family", pa.string()),
+        ("main_reason", pa.string()),
+        ("context", pa.list_(pa.string())),
+        ("expansion_main_reason", pa.string()),
+    ]
+)
+"""The documented columns of a score file, in order (docs/api.md)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import pyarrow as pa
 import pytest
 
 from features.metadata import render_reason
@@ -23,7 +22,7 @@ from serving.scoring import (
     tier_thresholds_for,
 )
 from serving.settings import DEFAULT_PLAYBOOKS
-from tests.serving.helpers import DERIVED, FEATURES, make_table, specs
+from tests.serving.helpers import DERIVED, FEATURES, SCORE_FILE_SCHEMA, make_table, specs
 
 
 @pytest.fixture(scope="module")
@@ -245,51 +244,7 @@ def test_to_arrow_writes_exactly_the_documented_columns(views, table, playbooks)
 
     out = batch.to_arrow()
 
-    driver = pa.list_(
-        pa.struct(
-            [
-                ("feature", pa.string()),
-                ("family", pa.string()),
-                ("signal", pa.string()),
-                ("role", pa.string()),
-                ("value", pa.float64()),
-                ("category", pa.string()),
-                ("contribution", pa.float64()),
-                ("reason", pa.string()),
-            ]
-        )
-    )
-    expected = pa.schema(
-        [
-            ("account_id", pa.string()),
-            ("snapshot_date", pa.date32()),
-            ("churn_probability", pa.float64()),
-            ("expansion_probability", pa.float64()),
-            ("risk_tier", pa.string()),
-            ("mrr", pa.float64()),
-            ("revenue_at_risk", pa.float64()),
-            ("expected_expansion_mrr", pa.float64()),
-            ("lifecycle_stage", pa.string()),
-            ("days_to_renewal", pa.int64()),
-            ("segment", pa.string()),
-            ("csm_id", pa.string()),
-            ("churn_model_version", pa.string()),
-            ("expansion_model_version", pa.string()),
-            ("churn_base_value", pa.float64()),
-            ("churn_drivers_up", driver),
-            ("churn_drivers_down", driver),
-            ("expansion_base_value", pa.float64()),
-            ("expansion_drivers_up", driver),
-            ("expansion_drivers_down", driver),
-            ("playbooks", pa.list_(pa.string())),
-            ("main_reason_feature", pa.string()),
-            ("main_reason_family", pa.string()),
-            ("main_reason", pa.string()),
-            ("context", pa.list_(pa.string())),
-            ("expansion_main_reason", pa.string()),
-        ]
-    )
-    assert out.schema == expected
+    assert out.schema == SCORE_FILE_SCHEMA
     assert out.num_rows == table.num_rows
     records = [batch.record(i) for i in range(batch.n)]
     assert out.column("main_reason").to_pylist() == [
