@@ -5,9 +5,11 @@ categories, kept as one function per model column: the raw score (log-odds) is
 
     z = intercept + sum_j f_j(x_j)
 
-where f_j is piecewise constant: a numeric column's value falls in one of the bins cut at
-``edges`` (``(-inf, e0), [e0, e1), ..., [e_last, inf)``), a categorical column's code picks
-its category's value; a missing value (NaN: null, unseen category) has its own value. Its
+where f_j is piecewise linear in a numeric column (``knots``: straight lines between the
+values at its knots, flat beyond the first and last; a linear effect is one of them) or
+piecewise constant (``bins``: cut at ``edges``, ``(-inf, e0), [e0, e1), ..., [e_last,
+inf)``), and a categorical column's code picks its category's value; a missing value (NaN:
+null, unseen category) has its own value. Its
 SHAP values are exact: ``f_j(x_j) - mean_j``, with ``mean_j`` the mean of f_j over the
 training rows, and the base value ``intercept + sum_j mean_j``.
 
@@ -25,7 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-TermKind = Literal["bins", "categories"]
+TermKind = Literal["knots", "bins", "categories"]
 
 
 @dataclass(frozen=True)
@@ -34,11 +36,12 @@ class AdditiveTerm:
 
     kind: TermKind
     values: tuple[float, ...]
-    """bins: one value per bin (len(edges) + 1); categories: one value per category code."""
+    """knots: the value at each knot; bins: one value per bin (len(edges) + 1); categories:
+    one value per category code."""
     missing: float = 0.0
     """f_j of a missing value (NaN, an unseen category)."""
     edges: tuple[float, ...] = ()
-    """bins only: ascending cut points."""
+    """knots: the ascending knots; bins: the ascending cut points."""
     mean: float = 0.0
     """The mean of f_j over the training rows: the baseline of its SHAP value."""
 
@@ -47,7 +50,9 @@ class AdditiveTerm:
         values = np.asarray(self.values, dtype=np.float64)
         present = ~np.isnan(column)
         out = np.full(len(column), self.missing, dtype=np.float64)
-        if self.kind == "bins":
+        if self.kind == "knots":
+            out[present] = np.interp(column[present], np.asarray(self.edges), values)
+        elif self.kind == "bins":
             index = np.searchsorted(np.asarray(self.edges), column[present], side="right")
             out[present] = values[index]
         else:
@@ -60,7 +65,7 @@ class AdditiveTerm:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "values": list(self.values)}
-        if self.kind == "bins":
+        if self.kind != "categories":
             out["edges"] = list(self.edges)
         out["missing"] = self.missing
         out["mean"] = self.mean

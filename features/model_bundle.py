@@ -5,11 +5,17 @@ format and the encoding of feature values into the model matrix live here, once.
 a directory:
 
 - ``booster.txt``: the LightGBM model (text format; ``predict(..., pred_contrib=True)`` gives
-  SHAP contributions in log-odds);
+  SHAP contributions in log-odds), absent for an additive model;
 - ``bundle.json``: the label, the feature columns in model order (numeric, or categorical with
   the category list fixed at training time), the calibration map, the feature metadata
   (``FeatureSpec`` dicts) and the training facts (horizon, as-of date, feature-table
-  fingerprint, parameters, evaluation summary).
+  fingerprint, parameters, evaluation summary); for an additive model or a blend (format 2)
+  also ``model``: its kind and the additive terms and blend weights
+  (``features.additive``).
+
+A bundle's raw score (log-odds) and its SHAP values come from its kind: ``lightgbm`` (the
+booster's TreeSHAP), ``additive`` (exact: each term minus its training mean) or ``blend``
+(the weighted sum of both; additivity kept).
 
 Encoding rules (``encode``): a numeric column becomes float64 (null -> NaN); a categorical
 column becomes the index of its value in the stored category list as float64, and a value that
@@ -33,10 +39,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-# Relative, and nothing else of churnlight: this module, errors.py and json_encoding.py are
-# also copied, as
-# the package ``churnlight_bundle``, into every logged MLflow model (training.run_logging),
+# Relative, and nothing else of churnlight: this module, additive.py, errors.py and
+# json_encoding.py are also copied, as the package ``churnlight_bundle``, into every logged MLflow model (training.run_logging),
 # which then loads where churnlight is not installed.
+from .additive import AdditiveModel, Blend
 from .errors import ChurnlightError
 from .json_encoding import json_default
 
@@ -44,6 +50,11 @@ if TYPE_CHECKING:
     import lightgbm
 
 BUNDLE_FORMAT = 1
+"""The format of a LightGBM-only bundle (unchanged since the first release)."""
+BUNDLE_FORMAT_MODELS = 2
+"""The format of a bundle with an additive model or a blend (``bundle.json``'s ``model``)."""
+READABLE_FORMATS = (BUNDLE_FORMAT, BUNDLE_FORMAT_MODELS)
+ModelKind = Literal["lightgbm", "additive", "blend"]
 BOOSTER_FILE = "booster.txt"
 BUNDLE_FILE = "bundle.json"
 ARTIFACT_NAME = "bundle"
@@ -142,10 +153,26 @@ class ModelBundle:
     label: str
     columns: list[FeatureColumn]
     calibration: Calibration
-    booster: lightgbm.Booster
+    booster: lightgbm.Booster | None
+    """The LightGBM model; None for an additive model."""
     metadata: dict[str, Any] = field(default_factory=dict)
     """Feature specs (``features``: FeatureSpec dicts), horizon_days, as_of, fingerprint,
     params, evaluation summary, ... (JSON-serialisable)."""
+    additive: AdditiveModel | None = None
+    blend: Blend | None = None
+    """With a booster and an additive model: how their raw scores combine."""
+
+    def __post_init__(self) -> None:
+        if self.booster is None and self.additive is None:
+            raise BundleError("a model bundle needs a booster, an additive model or both")
+        if (self.booster is not None and self.additive is not None) != (self.blend is not None):
+            raise BundleError("a bundle with a booster and an additive model needs a blend")
+
+    @property
+    def kind(self) -> ModelKind:
+        if self.blend is not None:
+            return "blend"
+        return "additive" if self.booster is None else "lightgbm"
 
     @property
     def feature_names(self) -> list[str]:
@@ -166,8 +193,18 @@ class ModelBundle:
         return encode(frame, self.columns)
 
     def raw_score(self, matrix: np.ndarray) -> np.ndarray:
-        """The booster's raw score (log-odds) of an encoded matrix."""
-        return np.asarray(self.booster.predict(matrix, raw_score=True), dtype=np.float64)
+        """The model's raw score (log-odds) of an encoded matrix."""
+        tree = None
+        if self.booster is not None:
+            tree = np.asarray(self.booster.predict(matrix, raw_score=True), dtype=np.float64)
+        if self.additive is None:
+            assert tree is not None
+            return tree
+        additive = self.additive.raw_score(matrix)
+        if self.blend is None:
+            return additive
+        assert tree is not None
+        return self.blend.combine(tree, additive)
 
     def predict_proba(self, frame: Any) -> np.ndarray:
         """Calibrated probabilities of the rows of ``frame`` (or of an encoded matrix)."""
@@ -177,9 +214,28 @@ class ModelBundle:
     def contributions(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """SHAP contributions in log-odds, ``(rows, features)``, and the base value per row.
 
-        Contributions plus base value equal ``raw_score`` (TreeSHAP additivity)."""
-        out = np.asarray(self.booster.predict(matrix, pred_contrib=True), dtype=np.float64)
-        return out[:, :-1], out[:, -1]
+        Contributions plus base value equal ``raw_score`` (additivity)."""
+        tree = None
+        if self.booster is not None:
+            out = np.asarray(self.booster.predict(matrix, pred_contrib=True), dtype=np.float64)
+            tree = (out[:, :-1], out[:, -1])
+        if self.additive is None:
+            assert tree is not None
+            return tree
+        additive = self.additive.contributions(matrix)
+        if self.blend is None:
+            return additive
+        assert tree is not None
+        return self.blend.combine_contributions(tree, additive)
+
+    def model_dict(self) -> dict[str, Any] | None:
+        """``bundle.json``'s ``model`` entry (None for a LightGBM-only bundle)."""
+        if self.additive is None:
+            return None
+        out: dict[str, Any] = {"kind": self.kind, "additive": self.additive.to_dict()}
+        if self.blend is not None:
+            out["blend"] = self.blend.to_dict()
+        return out
 
 
 def encode(frame: Any, columns: Sequence[FeatureColumn]) -> np.ndarray:
@@ -204,14 +260,18 @@ def save_bundle(bundle: ModelBundle, directory: str | Path) -> Path:
     """Write ``bundle`` into ``directory`` (created if needed); return the directory."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    bundle.booster.save_model(str(out / BOOSTER_FILE))
-    payload = {
-        "format": BUNDLE_FORMAT,
+    if bundle.booster is not None:
+        bundle.booster.save_model(str(out / BOOSTER_FILE))
+    models = bundle.model_dict()
+    payload: dict[str, Any] = {
+        "format": BUNDLE_FORMAT if models is None else BUNDLE_FORMAT_MODELS,
         "label": bundle.label,
         "columns": [c.to_dict() for c in bundle.columns],
         "calibration": bundle.calibration.to_dict(),
         "metadata": bundle.metadata,
     }
+    if models is not None:
+        payload["model"] = models
     (out / BUNDLE_FILE).write_text(json.dumps(payload, indent=1, default=json_default) + "\n")
     return out
 
@@ -222,23 +282,33 @@ def load_bundle(directory: str | Path) -> ModelBundle:
 
     path = Path(directory)
     spec_path, booster_path = path / BUNDLE_FILE, path / BOOSTER_FILE
-    if not spec_path.exists() or not booster_path.exists():
+    if not spec_path.exists():
         raise BundleError(
-            f"{str(path)!r} is not a churnlight model bundle (needs {BUNDLE_FILE} and "
-            f"{BOOSTER_FILE}); load a model registered by `churnlight train`"
+            f"{str(path)!r} is not a churnlight model bundle (needs {BUNDLE_FILE}); load a "
+            "model registered by `churnlight train`"
         )
     data = json.loads(spec_path.read_text())
-    if data.get("format") != BUNDLE_FORMAT:
+    if data.get("format") not in READABLE_FORMATS:
         raise BundleError(
             f"model bundle {str(path)!r} has format {data.get('format')!r}; this churnlight "
-            f"reads format {BUNDLE_FORMAT}: retrain the model or upgrade churnlight"
+            f"reads formats {', '.join(map(str, READABLE_FORMATS))}: retrain the model or "
+            "upgrade churnlight"
+        )
+    models = data.get("model") or {}
+    needs_booster = models.get("kind", "lightgbm") != "additive"
+    if needs_booster and not booster_path.exists():
+        raise BundleError(
+            f"model bundle {str(path)!r} lacks {BOOSTER_FILE}; load a model registered by "
+            "`churnlight train`"
         )
     return ModelBundle(
         label=data["label"],
         columns=[FeatureColumn.from_dict(c) for c in data["columns"]],
         calibration=Calibration.from_dict(data["calibration"]),
-        booster=lightgbm.Booster(model_file=str(booster_path)),
+        booster=lightgbm.Booster(model_file=str(booster_path)) if needs_booster else None,
         metadata=data.get("metadata", {}),
+        additive=AdditiveModel.from_dict(models["additive"]) if "additive" in models else None,
+        blend=Blend.from_dict(models["blend"]) if "blend" in models else None,
     )
 
 

@@ -334,7 +334,10 @@ class FeatureInfo(BaseModel):
     )
     signal: str | None = Field(None, description="features of one signal make one driver")
     categories: list[str] | None = None
-    importance_gain: float = Field(description="share of the model's total split gain")
+    importance_gain: float = Field(
+        description="share of the model's total split gain (an additive model or a blend: "
+        "share of the mean absolute SHAP value)"
+    )
 
 
 class ModelCard(BaseModel):
@@ -346,6 +349,9 @@ class ModelCard(BaseModel):
     registered_at: str | None
     label: str = Field(description="the label the model predicts, e.g. churn_180d")
     calibration: str
+    model_kind: Literal["lightgbm", "additive", "blend"] = Field(
+        "lightgbm", description="the chosen candidate (docs/training.md)"
+    )
     trees: int
     training: dict[str, Any] = Field(
         description="facts the bundle records: as-of date, horizon, training window, params, ..."

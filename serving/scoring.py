@@ -38,7 +38,7 @@ import pyarrow as pa
 from features.metadata import FeatureSpec
 from features.model_bundle import ModelBundle
 from features.reasons import PeerReference, ReasonBook, ReasonConfig, Reasons
-from serving.explain import Explanation, SingleRowExplainer, explain
+from serving.explain import BundleExplainer, Explanation, explain_bundle
 from serving.playbooks import DriverColumns, PlaybookLibrary
 
 TIERS = ("low", "medium", "high", "critical")
@@ -264,9 +264,9 @@ class ModelView:
         return self.bundle.booster
 
     @functools.cached_property
-    def single_row(self) -> SingleRowExplainer:
+    def single_row(self) -> BundleExplainer:
         """The explainer of one what-if row (LightGBM's single-row fast path)."""
-        return SingleRowExplainer(self.booster)
+        return BundleExplainer(self.bundle)
 
     def is_derived(self, name: str) -> bool:
         j = self.index.get(name)
@@ -653,7 +653,7 @@ def _explanations(
         if n == 1:
             out[name] = view.single_row(matrices[name])
         else:
-            out[name] = explain(view.booster, matrices[name], num_threads=threads)
+            out[name] = explain_bundle(view.bundle, matrices[name], num_threads=threads)
         seconds[f"{name}_explain"] = time.perf_counter() - t0
     return out
 

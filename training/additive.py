@@ -1,16 +1,18 @@
-"""Fitting the additive candidate: a regularised logistic regression on binned numbers and
-one-hot categories, kept as one piecewise-constant function per column
+"""Fitting the additive candidate: a regularised logistic regression on linear splines of the
+numbers and one-hot categories, kept as one function per column
 (``features.additive.AdditiveModel``: exact SHAP values, scored without scikit-learn).
 
-- Numeric columns are cut at up to ``BINS - 1`` quantiles of their training values (observed
-  values only; ties merge bins), with a bin of their own for a missing value; a column
-  without any value gets a constant term.
+- Numeric columns get knots at up to ``KNOTS`` quantiles of their training values (observed
+  values only; ties merge knots) and a linear spline through them (the value, then a hinge
+  per interior knot: the penalty shrinks the term towards a straight line), flat beyond the
+  first and last knot; the fitted term is stored as its values at the knots, with its own
+  value for a missing value; a column with one value adds nothing.
 - Categorical columns (codes of ``features.model_bundle``) get one indicator per category
   seen in training, and one for missing or unseen.
 - L2-regularised logistic regression (lbfgs) on that one-hot design; the strength is chosen
   on the validation rows by log loss among ``C_GRID``.
 
-Cost: the design has at most ``BINS + 1`` columns per feature; fits on at most
+Cost: the design has at most ``KNOTS + 1`` columns per feature; fits on at most
 ``MAX_ROWS`` rows (a seeded sample) take a few seconds.
 """
 
@@ -28,8 +30,8 @@ from features.model_bundle import FeatureColumn
 from training.calibration import log_loss
 from training.errors import TrainingError
 
-BINS = 12
-C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
+KNOTS = 9
+C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 MAX_ROWS = 200_000
 
 
@@ -75,36 +77,50 @@ def _layout(matrix: np.ndarray, columns: Sequence[FeatureColumn]) -> _Layout:
             edges.append(())
             categories.append(0)
             continue
-        cuts = np.unique(np.quantile(values, np.linspace(0, 1, BINS + 1)[1:-1]))
-        cuts = cuts[cuts > values.min()]  # no empty first bin
-        edges.append(tuple(float(c) for c in cuts))
+        knots = np.unique(np.quantile(values, np.linspace(0, 1, KNOTS)))
+        edges.append(tuple(float(k) for k in knots))
         categories.append(0)
-        width += len(cuts) + 2  # bins + missing
+        width += len(knots) + 1  # the spline's columns (as many as knots) + missing
     return _Layout(tuple(starts), tuple(edges), tuple(categories), width)
 
 
 def _design(matrix: np.ndarray, layout: _Layout) -> Any:
-    """The sparse one-hot design of ``matrix`` (one indicator on per column and row)."""
+    """The sparse design of ``matrix``: per categorical column one indicator on; per numeric
+    column the two hat functions around the value (weights summing to 1), or its missing
+    indicator."""
     from scipy import sparse
 
     n = len(matrix)
-    used = [j for j, start in enumerate(layout.starts) if start >= 0]
-    cols = np.empty((n, len(used)), dtype=np.int64)
-    for slot, j in enumerate(used):
+    rows_parts, cols_parts, data_parts = [], [], []
+    every = np.arange(n)
+    for j, start in enumerate(layout.starts):
+        if start < 0:
+            continue
         x = matrix[:, j]
         missing = np.isnan(x)
-        cut = layout.edges[j]
-        if cut is None:  # categorical: codes 0..k-1, then missing or unseen
+        knots = layout.edges[j]
+        if knots is None:  # categorical: codes 0..k-1, then missing or unseen
             k = layout.categories[j]
             code = np.where(missing, k, np.nan_to_num(x, nan=k)).astype(np.int64)
             code[(code < 0) | (code > k)] = k
-            cols[:, slot] = layout.starts[j] + code
-        else:
-            index = np.searchsorted(np.asarray(cut), np.where(missing, 0.0, x), side="right")
-            cols[:, slot] = layout.starts[j] + np.where(missing, len(cut) + 1, index)
-    rows = np.repeat(np.arange(n), len(used))
-    data = np.ones(n * len(used))
-    return sparse.csr_matrix((data, (rows, cols.ravel())), shape=(n, layout.width))
+            rows_parts.append(every)
+            cols_parts.append(start + code)
+            data_parts.append(np.ones(n))
+            continue
+        grid = np.asarray(knots)
+        basis = _spline_basis(np.where(missing, grid[0], x), grid)
+        present = ~missing
+        for k in range(basis.shape[1]):
+            rows_parts.append(every[present])
+            cols_parts.append(np.full(int(present.sum()), start + k))
+            data_parts.append(basis[present, k])
+        rows_parts.append(every[missing])
+        cols_parts.append(np.full(int(missing.sum()), start + len(grid)))
+        data_parts.append(np.ones(int(missing.sum())))
+    rows = np.concatenate(rows_parts) if rows_parts else np.zeros(0, dtype=np.int64)
+    cols = np.concatenate(cols_parts) if cols_parts else np.zeros(0, dtype=np.int64)
+    data = np.concatenate(data_parts) if data_parts else np.zeros(0)
+    return sparse.csr_matrix((data, (rows, cols)), shape=(n, layout.width))
 
 
 def fit_additive(
@@ -154,10 +170,29 @@ def fit_additive(
             missing = float(coef[start + k])
             terms.append(AdditiveTerm("categories", tuple(map(float, values)), missing))
         else:
-            bins = len(cut) + 1
-            values = coef[start : start + bins]
+            grid = np.asarray(cut)
+            m = len(grid)
+            at_knots = _spline_basis(grid, grid) @ coef[start : start + m]
             terms.append(
-                AdditiveTerm("bins", tuple(map(float, values)), float(coef[start + bins]), cut)
+                AdditiveTerm("knots", tuple(map(float, at_knots)), float(coef[start + m]), cut)
             )
     fitted = AdditiveModel(float(model.intercept_[0]), term_means(terms, matrix[fit_rows]))
     return AdditiveFit(fitted, strength, loss, time.perf_counter() - started)
+
+
+def _spline_basis(x: np.ndarray, knots: np.ndarray) -> np.ndarray:
+    """(n, len(knots)) columns of a linear spline through ``knots``, flat beyond the ends:
+    the standardised value and one hinge per interior knot (its change of slope), then a
+    zero column (the missing indicator's place keeps the layout simple). An L2 penalty on
+    these coefficients shrinks the term towards a straight line, not towards flat bins."""
+    n = len(x)
+    m = len(knots)
+    out = np.zeros((n, m))
+    if m == 1:
+        return out
+    scale = (knots[-1] - knots[0]) / 4.0 or 1.0
+    z = (np.clip(x, knots[0], knots[-1]) - knots[0]) / scale
+    out[:, 0] = z
+    for i, knot in enumerate(knots[1:-1], start=1):
+        out[:, i] = np.maximum(z - (knot - knots[0]) / scale, 0.0)
+    return out

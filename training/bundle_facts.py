@@ -55,16 +55,22 @@ def new_bundle(
     cal: Calibration,
     facts: dict[str, Any],
     recipe: Recipe | None = None,
+    parts: dict[str, Any] | None = None,
 ) -> ModelBundle:
     """The bundle of a label's final model, with its metadata (``bundle_metadata``) and,
-    when given, the recipe that refits it."""
+    when given, the recipe that refits it; ``parts``: the booster, additive model and blend
+    of the chosen candidate (``training.candidates``; default: ``fitted``'s booster)."""
+    parts = parts or {"booster": fitted.booster}
     bundle = ModelBundle(
         spec.name,
         list(data.columns),
         cal,
-        fitted.booster,
+        parts.get("booster"),
         metadata=bundle_metadata(data, spec, fitted, facts),
+        additive=parts.get("additive"),
+        blend=parts.get("blend"),
     )
+    bundle.metadata["model_kind"] = bundle.kind
     if recipe is not None:
         bundle.metadata["recipe"] = recipe.to_dict()
     return bundle

@@ -13,6 +13,7 @@ import numpy as np
 
 from features.model_bundle import ModelBundle, encode
 from training import model, splits
+from training.candidates import fit_candidates
 from training.errors import TrainingError
 from training.recipe import FitData, Recipe
 from training.results import TrainingResult
@@ -54,6 +55,11 @@ def score_champion_on_fold(
     )
     fits = FitData(base, y, champion.columns, matrix, options.threads)
     valid_rows = np.flatnonzero(valid & labeled)
+    if recipe.kind != "lightgbm":
+        candidates = fit_candidates(
+            recipe, fits, np.flatnonzero(fit & labeled), valid_rows, additive_c=recipe.additive_c
+        )
+        return candidates.predict(recipe.kind, matrix[test_rows]), test_rows, "recipe refit"
     fitted = recipe.fit(fits, np.flatnonzero(fit & labeled), valid_rows)
     cal, _ = recipe.calibrate(fitted, fits, valid_rows)
     return cal.apply(fitted.raw_score(matrix[test_rows])), test_rows, "recipe refit"

@@ -37,6 +37,11 @@ def explain_final_model(bundle: ModelBundle, data: ModelData) -> dict[str, Any]:
     per_row = (time.perf_counter() - started) * 1000 / max(len(timed), 1)
     contributions, base_value = bundle.contributions(matrix)
     bundle.metadata["signal_scale"] = reason_book(bundle).signal_scale(contributions)
+    # the importance an additive model or a blend shows (a booster shows its split gain)
+    bundle.metadata["importance"] = {
+        name: round(float(v), 6)
+        for name, v in zip(bundle.feature_names, np.abs(contributions).mean(axis=0), strict=True)
+    }
     return {
         "shap": contributions,
         "shap_base": base_value,

@@ -50,6 +50,10 @@ class Recipe:
     valid_snapshots: int = 3
     holdout_share: float = 0.3
     seed: int = 20240601
+    kind: str = "lightgbm"
+    """The chosen candidate (``training.candidates``): lightgbm, additive or blend."""
+    additive_c: float | None = None
+    """The additive candidate's regularisation strength (None: chosen on validation)."""
 
     @classmethod
     def from_options(
@@ -76,6 +80,8 @@ class Recipe:
             "valid_snapshots": self.valid_snapshots,
             "holdout_share": self.holdout_share,
             "seed": self.seed,
+            "kind": self.kind,
+            "additive_c": self.additive_c,
         }
 
     @classmethod
@@ -92,10 +98,19 @@ class Recipe:
             valid_snapshots=int(data.get("valid_snapshots", base.valid_snapshots)),
             holdout_share=float(data.get("holdout_share", base.holdout_share)),
             seed=int(data.get("seed", base.seed)),
+            kind=str(data.get("kind", base.kind)),
+            additive_c=(
+                float(data["additive_c"])
+                if data.get("additive_c") is not None
+                else base.additive_c
+            ),
         )
 
     def with_params(self, params: Mapping[str, Any]) -> Recipe:
         return replace(self, params=dict(params))
+
+    def with_kind(self, kind: str, additive_c: float | None) -> Recipe:
+        return replace(self, kind=kind, additive_c=additive_c)
 
     def with_monotone(self, monotone: Mapping[str, int] | None) -> Recipe:
         return replace(self, monotone=dict(monotone or {}))

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
 BUNDLE_PACKAGE = "churnlight_bundle"
 """The package ``pyfunc_model.py`` imports the bundle code from, logged with each model."""
-BUNDLE_MODULES = ("errors.py", "json_encoding.py", "model_bundle.py")
+BUNDLE_MODULES = ("additive.py", "errors.py", "json_encoding.py", "model_bundle.py")
 """The modules of ``features`` that package holds: the bundle format and its one import."""
 REQUIREMENTS = ("mlflow", "lightgbm", "numpy", "pandas", "pyarrow", "scikit-learn")
 """The packages a logged model pins to the versions it was trained with."""
@@ -295,8 +295,8 @@ def bundle_code(directory: Path) -> Path:
     package = directory / BUNDLE_PACKAGE
     package.mkdir(parents=True, exist_ok=True)
     (package / "__init__.py").write_text(
-        '"""churnlight\'s model bundle code (features/errors.py, json_encoding.py, '
-        'model_bundle.py), logged with this model."""\n'
+        '"""churnlight\'s model bundle code (features/additive.py, errors.py, '
+        'json_encoding.py, model_bundle.py), logged with this model."""\n'
     )
     for module in BUNDLE_MODULES:
         shutil.copyfile(source / module, package / module)

@@ -5,11 +5,14 @@
 2. ``--tune N``: Optuna on the backtest folds' validation AUC (``training.tune``);
 3. monotone constraints: the final fold is fit with and without them; they are kept when they
    cost at most ``monotone_tolerance`` validation AUC;
-4. the final model is calibrated on its out-of-time validation fold and becomes a bundle that
-   stores its recipe (``training.recipe``);
-5. each backtest window refits the same recipe on its own training rows and is scored, with
-   the health scorecard and the logistic regression fit on the same rows, overall, per
-   segment and lifecycle stage, and against the simulator's oracle when there is one.
+4. candidates (``training.candidates``): the booster, an additive model and their blend are
+   fit on each backtest window's training rows and scored on its test rows, with the health
+   scorecard and the logistic regression fit on the same rows (overall, per segment and
+   lifecycle stage, and against the simulator's oracle when there is one); the candidate
+   with the best mean out-of-time ROC-AUC (a simpler one within ``TIE``) is chosen;
+5. the chosen candidate is fit on the final fold (validation: early stopping, strength,
+   blend weights, calibration), then refit on every labelled row with those choices, and
+   becomes a bundle that stores its recipe (``training.recipe``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 from training import model, splits
 from training.baselines import baseline_predictions
 from training.bundle_facts import new_bundle, record_evaluation
+from training.candidates import KINDS, Candidates, choose, fit_candidates, refit_on_all
 from training.dataset import LabelSpec, ModelData, as_date
 from training.errors import TrainingError
 from training.evaluate import (
@@ -106,23 +110,28 @@ def train_temporal(
     chosen, monotone_facts = _fit_with_monotone(label, fit_rows, valid_rows, recipe)
     recipe = recipe.with_monotone(chosen.monotone)
     facts["monotone"] = monotone_facts
-    cal, cal_facts = recipe.calibrate(chosen, label.fits, valid_rows)
-    facts["calibration"] = {"method": cal.method, **cal_facts}
+    final_candidates = fit_candidates(recipe, label.fits, fit_rows, valid_rows, tree=chosen)
+    seconds = {"final_candidates": round(time.perf_counter() - tick, 3)}
+    tick = time.perf_counter()
+    evaluated = [_evaluate_fold(label, fold, recipe, oracle) for fold in folds]
+    seconds["backtests"] = round(time.perf_counter() - tick, 3)
+    kind, facts["candidates"] = choose(
+        {k: [e.candidate_auc(k) for e in evaluated] for k in KINDS}
+    )
+    recipe = recipe.with_kind(kind, final_candidates.additive.c)
+    tick = time.perf_counter()
+    everything = np.flatnonzero(labeled)
+    parts = refit_on_all(final_candidates, kind, recipe, label.fits, everything)
+    cal = final_candidates.calibrations[kind]
+    facts["calibration"] = {"method": cal.method}
     facts["best_iteration"] = chosen.best_iteration
     facts["fit_seconds"] = round(chosen.seconds, 3)
-    facts["rows"] = {"fit": len(fit_rows), "valid": len(valid_rows)}
+    facts["rows"] = {"fit": len(fit_rows), "valid": len(valid_rows), "refit": len(everything)}
     facts["labels_through"] = (final.train_dates[-1] + timedelta(days=spec.span_days)).isoformat()
-    bundle = new_bundle(data, spec, chosen, cal, facts, recipe)
-    seconds = {"final_model": round(time.perf_counter() - tick, 3)}
-    windows = []
-    curves: dict[str, Any] = {}
-    tick = time.perf_counter()
-    for k, fold in enumerate(folds):
-        window, fold_curves = _evaluate_fold(label, fold, recipe, oracle)
-        windows.append(window)
-        if k == 0:
-            curves = fold_curves
-    seconds["backtests"] = round(time.perf_counter() - tick, 3)
+    bundle = new_bundle(data, spec, parts["fit"], cal, facts, recipe, parts)
+    seconds["final_model"] = round(time.perf_counter() - tick, 3)
+    windows = [e.window(kind) for e in evaluated]
+    curves: dict[str, Any] = evaluated[0].curves(kind) if evaluated else {}
     tick = time.perf_counter()
     curves.update(explain_final_model(bundle, data))
     seconds["explain"] = round(time.perf_counter() - tick, 3)
@@ -175,60 +184,100 @@ def _fit_with_monotone(
     return chosen, facts
 
 
+@dataclass
+class _Evaluated:
+    """One backtest window: every candidate's and baseline's test predictions."""
+
+    fold: splits.TemporalFold
+    label: _Label
+    rows: dict[str, int]
+    y_test: np.ndarray
+    test_rows: np.ndarray
+    candidates: dict[str, np.ndarray]
+    baselines: dict[str, np.ndarray]
+    fitted: Candidates
+    oracle_p: np.ndarray | None
+
+    def candidate_auc(self, kind: str) -> float | None:
+        from training.metrics import roc_auc
+
+        return roc_auc(self.y_test, self.candidates[kind])
+
+    def predictions(self, kind: str) -> dict[str, np.ndarray]:
+        return {MODEL: self.candidates[kind], **self.candidates, **self.baselines}
+
+    def window(self, kind: str) -> WindowResult:
+        data, options = self.label.data, self.label.options
+        predictions = self.predictions(kind)
+        test_rows = self.test_rows
+        mrr = None if data.mrr is None else data.mrr[test_rows]
+        groups = {g: v[test_rows] for g, v in data.groups.items()}
+        window = WindowResult(
+            name=self.fold.name,
+            test=self.fold.describe()["test"],  # type: ignore[arg-type]
+            cutoff=self.fold.cutoff.isoformat() if self.fold.cutoff else None,
+            rows=self.rows,
+            metrics=evaluate_predictions(self.y_test, predictions, mrr),
+            groups=group_table(self.y_test, predictions, mrr, groups),
+            facts={
+                "candidate": kind,
+                "best_iteration": self.fitted.tree.best_iteration,
+                "calibration": self.fitted.calibrations[kind].method,
+                "ece_noise_floor": ece_noise_floor(predictions[MODEL], seed=options.seed),
+            },
+        )
+        if self.oracle_p is not None:
+            window.oracle = oracle_comparison(self.y_test, predictions, self.oracle_p)
+        return window
+
+    def curves(self, kind: str) -> dict[str, Any]:
+        data = self.label.data
+        mrr = None if data.mrr is None else data.mrr[self.test_rows]
+        return {
+            "y": self.y_test,
+            "predictions": self.predictions(kind),
+            "mrr": mrr,
+            "window": self.fold.name,
+        }
+
+
 def _evaluate_fold(
     label: _Label, fold: splits.TemporalFold, recipe: Recipe, oracle: Any
-) -> tuple[WindowResult, dict[str, Any]]:
-    """``recipe`` refit on ``fold``'s training rows and scored on its test rows, with the
-    baselines fit on the same rows; the window's metrics and the arrays of its plots."""
+) -> _Evaluated:
+    """Every candidate of ``recipe`` fit on ``fold``'s training rows and scored on its test
+    rows, with the baselines fit on the same rows."""
     data, y, options = label.data, label.fits.y, label.options
     fit_rows, valid_rows, test_rows = label.rows(fold)
     _need_both_classes(y, fit_rows, valid_rows, fold.name)
-    fitted = recipe.fit(label.fits, fit_rows, valid_rows)
-    cal, _ = recipe.calibrate(fitted, label.fits, valid_rows)
+    fitted = fit_candidates(recipe, label.fits, fit_rows, valid_rows)
     x_test, y_test = data.matrix[test_rows], y[test_rows]
-    predictions = {MODEL: cal.apply(fitted.raw_score(x_test))}
+    candidates = {kind: fitted.predict(kind, x_test) for kind in KINDS}
+    baselines: dict[str, np.ndarray] = {}
     train_rows = np.concatenate([fit_rows, valid_rows])
     if options.with_baselines:
-        predictions.update(
-            baseline_predictions(
-                data.matrix[train_rows],
-                y[train_rows],
-                x_test,
-                data.columns,
-                label.spec.kind,
-                options.seed,
-            )
+        baselines = baseline_predictions(
+            data.matrix[train_rows],
+            y[train_rows],
+            x_test,
+            data.columns,
+            label.spec.kind,
+            options.seed,
         )
-    mrr = None if data.mrr is None else data.mrr[test_rows]
-    groups = {g: v[test_rows] for g, v in data.groups.items()}
-    window = WindowResult(
-        name=fold.name,
-        test=fold.describe()["test"],  # type: ignore[arg-type]
-        cutoff=fold.cutoff.isoformat() if fold.cutoff else None,
-        rows={
-            "fit": len(fit_rows),
-            "valid": len(valid_rows),
-            "test": len(test_rows),
-            "test_positives": int(y_test.sum()),
-        },
-        metrics=evaluate_predictions(y_test, predictions, mrr),
-        groups=group_table(y_test, predictions, mrr, groups),
-        facts={
-            "best_iteration": fitted.best_iteration,
-            "calibration": cal.method,
-            "ece_noise_floor": ece_noise_floor(predictions[MODEL], seed=options.seed),
-        },
-    )
     oracle_p = oracle_column(
         oracle,
         label.spec.name,
         data.ids[test_rows],
         data.snapshot_date[test_rows],  # type: ignore[index]
     )
-    if oracle_p is not None:
-        window.oracle = oracle_comparison(y_test, predictions, oracle_p)
-    curves = {"y": y_test, "predictions": predictions, "mrr": mrr, "window": fold.name}
-    return window, curves
+    rows = {
+        "fit": len(fit_rows),
+        "valid": len(valid_rows),
+        "test": len(test_rows),
+        "test_positives": int(y_test.sum()),
+    }
+    return _Evaluated(
+        fold, label, rows, y_test, test_rows, candidates, baselines, fitted, oracle_p
+    )
 
 
 def _need_both_classes(

@@ -51,7 +51,7 @@ async def get_model(state: StateDep, _: ReadAccess) -> dict[str, Any]:
 def _card(state: ServingState, kind: str, view: ModelView) -> dict[str, Any]:
     info = state.models.info(kind)
     bundle = view.bundle
-    gains = bundle.booster.feature_importance(importance_type="gain")
+    gains = _importance(bundle)
     total = float(sum(gains)) or 1.0
     features = []
     for j, column in enumerate(bundle.columns):
@@ -81,7 +81,8 @@ def _card(state: ServingState, kind: str, view: ModelView) -> dict[str, Any]:
         "registered_at": info.registered_at,
         "label": bundle.label,
         "calibration": bundle.calibration.method,
-        "trees": bundle.booster.num_trees(),
+        "model_kind": bundle.kind,
+        "trees": 0 if bundle.booster is None else bundle.booster.num_trees(),
         "training": {
             k: v
             for k, v in bundle.metadata.items()
@@ -99,3 +100,12 @@ def label_metrics(metrics: dict[str, float], label: str) -> dict[str, float]:
     prefix = f"{label}."
     own = {k.removeprefix(prefix): v for k, v in metrics.items() if k.startswith(prefix)}
     return own or dict(metrics)
+
+
+def _importance(bundle: Any) -> list[float]:
+    """Per feature: the booster's split gain, or for an additive model or a blend the mean
+    absolute SHAP value training measured (``metadata["importance"]``)."""
+    if bundle.kind == "lightgbm":
+        return [float(g) for g in bundle.booster.feature_importance(importance_type="gain")]
+    measured = bundle.metadata.get("importance") or {}
+    return [float(measured.get(name, 0.0)) for name in bundle.feature_names]

@@ -93,7 +93,9 @@ def test_the_bundle_code_imports_without_churnlight(tmp_path) -> None:
 
     assert sorted(p.name for p in package.iterdir()) == [
         "__init__.py",
+        "additive.py",
         "errors.py",
+        "json_encoding.py",
         "model_bundle.py",
     ]
     assert result.returncode == 0, result.stderr

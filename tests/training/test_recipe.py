@@ -28,6 +28,8 @@ def test_the_stored_form_is_the_bundle_recipe_dict() -> None:
         "valid_snapshots",
         "holdout_share",
         "seed",
+        "kind",
+        "additive_c",
     ]
     assert stored == {
         "params": {"learning_rate": 0.1},
@@ -37,6 +39,8 @@ def test_the_stored_form_is_the_bundle_recipe_dict() -> None:
         "valid_snapshots": 2,
         "holdout_share": 0.25,
         "seed": 7,
+        "kind": "lightgbm",
+        "additive_c": None,
     }
     assert Recipe.from_options(options, {}, None).monotone == {}
 
@@ -128,8 +132,13 @@ def test_a_champion_without_recipe_keys_is_refit_with_the_defaults(trained) -> N
         return score_champion_on_fold(trained, label, champion)[0]
 
     full = refit(stored)
-    older = refit({"params": stored["params"], "monotone": stored["monotone"]})
+    chosen = {k: stored[k] for k in ("params", "monotone", "kind", "additive_c")}
+    older = refit(chosen)
     other_seed = refit({**stored, "seed": stored["seed"] + 1})
+    as_lightgbm = refit({**stored, "kind": "lightgbm"})
+    before_candidates = refit({"params": stored["params"], "monotone": stored["monotone"]})
 
     np.testing.assert_array_equal(older, full)
     assert not np.array_equal(other_seed, full)
+    # a bundle from before the candidates (no kind) is refit as the booster it is
+    np.testing.assert_array_equal(before_candidates, as_lightgbm)

@@ -37,7 +37,16 @@ def test_null_labels_never_train_or_evaluate(trained) -> None:
 def test_every_window_reports_every_metric_for_model_and_baselines(trained) -> None:
     window = trained.labels["churn_180d"].last
 
-    assert set(window.metrics) == {"model", "scorecard", "logreg"}
+    assert set(window.metrics) == {
+        "model",
+        "lightgbm",
+        "additive",
+        "blend",
+        "scorecard",
+        "logreg",
+    }
+    chosen = trained.labels["churn_180d"].facts["candidates"]["chosen"]
+    assert window.metrics["model"] == window.metrics[chosen]
     for values in window.metrics.values():
         assert set(values) == {
             "roc_auc",

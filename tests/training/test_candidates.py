@@ -1,0 +1,92 @@
+"""Candidate choice: the additive model wins on a signal it can express, the trees where it
+cannot; ties go to the simpler; the registered bundle is the chosen kind."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from features.model_bundle import FeatureColumn
+from training.candidates import TIE, choose
+from training.dataset import LabelSpec, ModelData
+from training.options import TrainOptions
+from training.train import train_models
+
+
+def temporal_data(signal: str, accounts: int = 600, months: int = 20, seed: int = 0) -> ModelData:
+    """Accounts x monthly snapshots; churn drawn from ``signal``: "linear" (a sum of two
+    features, many noise columns) or "interaction" (the sign of a product: no additive
+    model can express it)."""
+    rng = np.random.default_rng(seed)
+    n = accounts * months
+    acc = np.repeat(np.arange(accounts), months)
+    month = np.tile(np.arange(months), accounts)
+    x = rng.normal(size=(n, 12))
+    if signal == "linear":
+        z = -2.0 + 1.2 * x[:, 0] - 1.0 * x[:, 1]
+    else:
+        z = -1.5 + 3.0 * np.sign(x[:, 0] * x[:, 1])
+    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(float)
+    y[month >= months - 7] = np.nan
+    snapshot = (np.datetime64("2022-01", "M") + month.astype("timedelta64[M]")).astype(
+        "datetime64[D]"
+    )
+    columns = [FeatureColumn(f"f{j}") for j in range(12)]
+    raw = pa.table({f"f{j}": x[:, j] for j in range(12)})
+    return ModelData(
+        matrix=x,
+        columns=columns,
+        labels={"churn_180d": y},
+        label_specs=[LabelSpec("churn_180d", "churn", 210)],
+        raw=raw,
+        ids=np.array([f"a{i:04d}" for i in range(accounts)], dtype=object)[acc],
+        snapshot_date=snapshot,
+        facts={"as_of": "2023-09-01", "horizon_days": 180, "grace_days": 30},
+    )
+
+
+OPTIONS = TrainOptions(
+    backtests=2, labels=("churn_180d",), with_baselines=False, top_accounts=0, threads=1
+)
+
+
+@pytest.mark.parametrize(
+    ("signal", "expected"), [("linear", {"additive"}), ("interaction", {"lightgbm", "blend"})]
+)
+def test_the_candidate_the_data_calls_for_is_chosen(signal, expected) -> None:
+    result = train_models(temporal_data(signal), OPTIONS)
+
+    outcome = result.labels["churn_180d"]
+    facts = outcome.facts["candidates"]
+    assert facts["chosen"] in expected, facts
+    assert outcome.bundle.kind == facts["chosen"]
+    assert outcome.bundle.metadata["recipe"]["kind"] == facts["chosen"]
+    means = facts["mean_roc_auc"]
+    if signal == "interaction":
+        assert means["lightgbm"] > means["additive"] + 0.1
+    # the registered model scores like the window's chosen candidate would
+    assert outcome.last.metrics["model"] == outcome.last.metrics[facts["chosen"]]
+
+
+def test_the_registered_model_is_refit_on_every_labelled_row() -> None:
+    data = temporal_data("linear", accounts=300, months=20, seed=1)
+    result = train_models(data, OPTIONS)
+
+    rows = result.labels["churn_180d"].facts["rows"]
+    assert rows["refit"] == int(data.labeled("churn_180d").sum())
+    assert rows["refit"] > rows["fit"] + rows["valid"]  # the holdout accounts' early rows too
+
+
+def test_ties_go_to_the_simpler_candidate() -> None:
+    kind, facts = choose(
+        {"additive": [0.80, 0.787], "lightgbm": [0.80, 0.7815], "blend": [0.81, 0.78]}
+    )
+    assert kind == "additive"  # the blend leads by 0.0015 < TIE
+    assert facts["mean_roc_auc"]["blend"] == pytest.approx(0.795)
+    assert "simpler" in facts["reason"]
+
+    kind, _ = choose({"additive": [0.70], "lightgbm": [0.70 + 2 * TIE], "blend": [0.70 + 2 * TIE]})
+    assert kind == "lightgbm"
+    kind, facts = choose({"additive": [None], "lightgbm": [None], "blend": [None]})
+    assert kind == "lightgbm" and facts["reason"] == "no score"
