@@ -21,7 +21,12 @@ import pytest
 
 from training.locks import registry_lock
 from training.publish import publish
-from training.run_logging import BUNDLE_PACKAGE, bundle_code, input_example, log_pyfunc_model
+from training.run_logging import (
+    BUNDLE_PACKAGE,
+    bundle_code,
+    input_example,
+    log_pyfunc_model,
+)
 from training.store import open_store
 
 
