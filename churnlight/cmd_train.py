@@ -15,7 +15,14 @@ from churnlight.metric_tables import fmt_metric, metric_table
 from churnlight.options import JsonOption
 from features.errors import ConfigError
 
-MODEL_NAMES = {"model": "LightGBM", "scorecard": "health scorecard", "logreg": "logistic reg."}
+MODEL_NAMES = {
+    "lightgbm": "  LightGBM",
+    "additive": "  additive (splines)",
+    "blend": "  blend",
+    "scorecard": "health scorecard",
+    "logreg": "logistic reg.",
+}
+"""Row names of the metrics table; the candidates are indented under the chosen model."""
 
 
 def parse_params(items: list[str] | None) -> dict[str, Any]:
@@ -44,8 +51,24 @@ def train(
         ),
     ],
     tune: Annotated[
-        int, typer.Option("--tune", min=0, help="Optuna trials on the temporal folds (0: none).")
-    ] = 0,
+        int | None,
+        typer.Option(
+            "--tune",
+            min=0,
+            help="Optuna trials at most per label (0: no search, the default parameters; "
+            "default: setting, 100).",
+            show_default=False,
+        ),
+    ] = None,
+    time_budget: Annotated[
+        float | None,
+        typer.Option(
+            "--time-budget",
+            min=1,
+            help="Seconds of hyperparameter search, shared by the labels (default: setting, 60).",
+            show_default=False,
+        ),
+    ] = None,
     backtests: Annotated[
         int | None,
         typer.Option(
@@ -102,6 +125,7 @@ def train(
     options = TrainOptions.from_settings(
         settings,
         tune_trials=tune,
+        tune_seconds=time_budget,
         backtests=backtests,
         window_snapshots=window,
         valid_snapshots=window,
@@ -148,7 +172,11 @@ def print_report(payload: dict[str, Any]) -> None:
     for label, entry in payload["labels"].items():
         window = entry["window"]
         rows_facts = window.get("rows", {})
-        models = {"model": entry["metrics"], **entry["baselines"]}
+        models = {
+            f"chosen: {entry.get('model_kind', 'lightgbm')}": entry["metrics"],
+            **entry.get("candidates", {}),
+            **entry["baselines"],
+        }
         table = metric_table(
             f"{label}, {window['name']}: {window.get('dates')}, "
             f"{rows_facts.get('test', 0):,} rows, {rows_facts.get('test_positives', 0):,} positive",
@@ -162,6 +190,21 @@ def print_report(payload: dict[str, Any]) -> None:
         oracle = entry["metrics"].get("oracle_auc")
         note = f"; oracle AUC {fmt_metric(oracle)}" if oracle is not None else ""
         console.print(f"  ROC-AUC by backtest window: {backtests}{note}")
+        means = (entry.get("choice") or {}).get("mean_roc_auc") or {}
+        if means:
+            listed = ", ".join(f"{kind} {fmt_metric(auc)}" for kind, auc in means.items())
+            reason = entry["choice"].get("reason")
+            console.print(f"  mean ROC-AUC of the candidates: {listed}; chosen for {reason}")
+        tuning = entry.get("tuning")
+        if tuning:
+            console.print(
+                f"  tuning: {tuning['trials']} trial(s) in {tuning['seconds']:.0f} s, "
+                f"validation ROC-AUC {fmt_metric(tuning['default_valid_auc'])} with the "
+                f"defaults, {fmt_metric(tuning['best_valid_auc'])} tuned "
+                f"(kept: {tuning['chosen']})"
+            )
+        for line in entry.get("notes") or []:
+            console.print(f"  [yellow]note[/yellow]: {line}", highlight=False)
     for version in (payload.get("versions") or {}).values():
         verdict = "[green]promoted to champion[/green]" if version["promoted"] else "kept"
         console.print(

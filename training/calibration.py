@@ -8,8 +8,11 @@ overstate the rare class; calibration maps its raw score (log-odds) to a probabi
 - isotonic: the non-decreasing step fit of sklearn's ``IsotonicRegression`` on z, stored as
   its points and applied by linear interpolation (what sklearn's ``predict`` does). It can fix
   any monotone distortion but flattens ranges into ties.
-- auto: the method with the lower log loss when fit on one half of the fold and scored on the
-  other (both ways, averaged), then refit on the whole fold. Isotonic is a candidate only
+- none (stored as ``identity``): p = sigmoid(z), the model's own probability; right for a
+  model fit without class weights (the additive candidate), wrong for the weighted booster.
+- auto: the method with the lowest log loss when fit on one half of the fold and scored on
+  the other (both ways, averaged; ``none`` fits nothing and is scored on the whole fold);
+  a simpler method within ``LOSS_TIE`` of the lowest wins; then refit on the whole fold. Isotonic is a candidate only
   with ``ISOTONIC_MIN_POSITIVES`` positives in the fold and wins only when it beats Platt out
   of sample: on a small fold its steps are few and wide, and every account in a step gets the
   same probability (what-ifs inside a step then show no change at all).
@@ -30,9 +33,12 @@ import numpy as np
 from features.model_bundle import Calibration
 from training.errors import TrainingError
 
-Method = Literal["auto", "platt", "isotonic"]
+Method = Literal["auto", "platt", "isotonic", "none"]
 EPS = 1e-6
 ISOTONIC_MIN_POSITIVES = 200
+LOSS_TIE = 0.002
+"""Relative held-out log loss within which the simpler method wins (none, Platt, isotonic):
+a fitted map must earn its parameters."""
 
 
 def fit_platt(z: np.ndarray, y: np.ndarray, iterations: int = 100) -> Calibration:
@@ -96,20 +102,29 @@ def fit_calibration(
             f"{int(y.sum())} positive(s): it needs both classes; use a longer history"
         )
     facts: dict[str, float] = {}
-    if method == "auto" and y.sum() < ISOTONIC_MIN_POSITIVES:
-        method = "platt"
-        facts = {"isotonic_skipped_positives": float(y.sum())}
+    if method == "none":
+        return Calibration("identity"), facts
+    isotonic_allowed = y.sum() >= ISOTONIC_MIN_POSITIVES
+    if method == "auto" and not isotonic_allowed:
+        facts["isotonic_skipped_positives"] = float(y.sum())
     if method == "auto":
         rng = np.random.default_rng(seed)
         half = rng.permutation(len(y)) < len(y) // 2
-        losses = {"platt": 0.0, "isotonic": 0.0}
+        losses = {"none": log_loss(y, Calibration("identity").apply(z)), "platt": 0.0}
+        if isotonic_allowed:
+            losses["isotonic"] = 0.0
         for a, b in ((half, ~half), (~half, half)):
-            if y[a].sum() in (0, len(y[a])) or len(y[b]) == 0:
-                losses["isotonic"] = np.inf
-                continue
+            if y[a].sum() in (0, len(y[a])) or len(y[b]) == 0:  # too few rows to compare
+                losses = {"platt": 0.0}
+                break
             losses["platt"] += log_loss(y[b], fit_platt(z[a], y[a]).apply(z[b])) / 2
-            losses["isotonic"] += log_loss(y[b], fit_isotonic(z[a], y[a]).apply(z[b])) / 2
-        facts = {f"cv_log_loss_{k}": v for k, v in losses.items()}
-        method = "isotonic" if losses["isotonic"] < losses["platt"] else "platt"
+            if isotonic_allowed:
+                losses["isotonic"] += log_loss(y[b], fit_isotonic(z[a], y[a]).apply(z[b])) / 2
+        facts.update({f"cv_log_loss_{k}": float(v) for k, v in losses.items()})
+        lowest = min(losses.values())
+        best = next(k for k in losses if losses[k] <= lowest * (1 + LOSS_TIE))
+        if best == "none":
+            return Calibration("identity"), facts
+        method = "isotonic" if best == "isotonic" else "platt"
     calibration = fit_platt(z, y) if method == "platt" else fit_isotonic(z, y)
     return calibration, facts

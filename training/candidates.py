@@ -84,13 +84,20 @@ def fit_candidates(
     z_tree, z_additive = tree.raw_score(x_valid), additive.raw_score(x_valid)
     blend = stack(z_tree, z_additive, y_valid)
     calibrations: dict[str, Calibration] = {}
-    facts: dict[str, Any] = {"additive_c": additive.c, "blend": blend.to_dict()}
+    facts: dict[str, Any] = {
+        "additive_c": additive.c,
+        "additive_converged": additive.converged,
+        "blend": blend.to_dict(),
+        "calibration": {},
+    }
     for kind, z in (
         ("lightgbm", z_tree),
         ("additive", z_additive),
         ("blend", blend.combine(z_tree, z_additive)),
     ):
-        calibrations[kind], _ = fit_calibration(z, y_valid, recipe.calibration, recipe.seed)
+        calibrations[kind], facts["calibration"][kind] = fit_calibration(
+            z, y_valid, recipe.calibration, recipe.seed
+        )
     return Candidates(tree, additive, blend, calibrations, facts)
 
 
@@ -177,4 +184,3 @@ def refit_on_all(
         "blend": candidates.blend if kind == "blend" else None,
         "fit": tree or candidates.tree,
     }
-

@@ -24,6 +24,10 @@ class TrainOptions:
     holdout_share: float = 0.3
     """Share of accounts whose rows form the validation fold (see ``TemporalFold.masks``)."""
     tune_trials: int = 0
+    """Optuna trials at most per label (0: the defaults, no search; ``train`` and ``retrain``
+    take ``TrainingSettings.tune_trials``)."""
+    tune_seconds: float | None = None
+    """Time budget of the whole search, shared equally by the labels (None: no limit)."""
     params: dict[str, Any] = field(default_factory=dict)
     monotone: MonotoneMode = "auto"
     monotone_tolerance: float = 0.002
@@ -50,5 +54,11 @@ class TrainOptions:
             seed=settings.train_seed,
             threads=settings.train_threads,
             cv_folds=settings.cv_folds,
+            tune_trials=settings.tune_trials,
+            tune_seconds=settings.tune_seconds,
         )
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+    def tune_seconds_per_label(self, labels: int) -> float | None:
+        """Each label's share of ``tune_seconds``."""
+        return None if self.tune_seconds is None else self.tune_seconds / max(labels, 1)

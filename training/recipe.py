@@ -100,9 +100,7 @@ class Recipe:
             seed=int(data.get("seed", base.seed)),
             kind=str(data.get("kind", base.kind)),
             additive_c=(
-                float(data["additive_c"])
-                if data.get("additive_c") is not None
-                else base.additive_c
+                float(data["additive_c"]) if data.get("additive_c") is not None else base.additive_c
             ),
         )
 

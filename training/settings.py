@@ -29,6 +29,12 @@ class TrainingSettings(StoreSettings):
         3, ge=1, description="snapshot dates per evaluation window (and per validation fold)"
     )
     cv_folds: int = Field(5, ge=2, description="stratified folds in tabular mode")
+    tune_trials: int = Field(
+        100, ge=0, description="Optuna trials at most per label (0: train with the defaults)"
+    )
+    tune_seconds: float = Field(
+        60.0, gt=0, description="seconds of hyperparameter search per training, all labels"
+    )
     promotion_auc_tolerance: float = Field(
         0.01, ge=0, description="a challenger may be this much below the champion's ROC-AUC"
     )

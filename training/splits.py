@@ -134,6 +134,65 @@ def backtest_folds(
     return folds, notes
 
 
+@dataclass(frozen=True)
+class GroupedFold(TemporalFold):
+    """A fold of a short history, where no out-of-time window fits: the test rows are one
+    group of accounts (``test_accounts``, every labeled date of theirs); the fit and
+    validation folds are the other accounts' rows, split by date and purged like the final
+    fold. It measures how the model ranks accounts it never saw, not how it holds up in a
+    later period: weaker evidence than an out-of-time backtest."""
+
+    test_accounts: frozenset[str] = frozenset()
+    group: int = 0
+    groups: int = 0
+
+    def account_masks(
+        self, snapshot_date: np.ndarray, ids: np.ndarray, holdout: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Boolean masks (fit, valid, test) over rows with these dates and account ids."""
+        fit, valid, _ = self.masks(snapshot_date, holdout)
+        test = np.isin(ids.astype(str), np.array(sorted(self.test_accounts), dtype=str))
+        return fit & ~test, valid & ~test, test
+
+    def describe(self) -> dict[str, object]:
+        return {
+            **super().describe(),
+            "test": f"account group {self.group + 1} of {self.groups} "
+            f"({len(self.test_accounts)} accounts, every labeled date)",
+        }
+
+
+def grouped_folds(
+    labeled_dates: Sequence[date],
+    ids: np.ndarray,
+    groups: int,
+    valid_size: int,
+    span_days: int,
+    seed: int,
+) -> list[GroupedFold]:
+    """``groups`` folds by account (a seeded, stable assignment), each testing one group of
+    accounts on every labeled date; the fit and validation dates are the final fold's."""
+    import zlib
+
+    final = final_fold(labeled_dates, valid_size, span_days)
+    unique = np.unique(ids.astype(str))
+    group_of = np.array([zlib.crc32(f"{seed}:group:{a}".encode()) % groups for a in unique])
+    return [
+        GroupedFold(
+            f"grouped_{g}",
+            final.fit_dates,
+            final.valid_dates,
+            final.train_dates,
+            None,
+            span_days,
+            frozenset(unique[group_of == g].tolist()),
+            g,
+            groups,
+        )
+        for g in range(groups)
+    ]
+
+
 def final_fold(labeled_dates: Sequence[date], valid_size: int, span_days: int) -> TemporalFold:
     """The registered model's split: every labeled date, the latest ``valid_size`` validate."""
     fit, valid = split_fit_valid(sorted(set(labeled_dates)), valid_size)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from training.candidates import KINDS
 from training.evaluate import MODEL, summary_row
 from training.metrics import METRIC_NAMES
 
@@ -26,14 +27,17 @@ def summary_payload(
     labels = {}
     for label, outcome in result.labels.items():
         last = outcome.last
-        baselines = {
+        others = {
             model: {name: values.get(name) for name in METRIC_NAMES}
             for model, values in last.metrics.items()
             if model != MODEL
         }
         if last.oracle:
-            for model in baselines:
-                baselines[model]["auc_oracle_ratio"] = last.oracle.get(f"{model}_oracle_ratio")
+            for model in others:
+                others[model]["auc_oracle_ratio"] = last.oracle.get(f"{model}_oracle_ratio")
+        candidates = {k: v for k, v in others.items() if k in KINDS}
+        baselines = {k: v for k, v in others.items() if k not in KINDS}
+        choice = outcome.facts.get("candidates") or {}
         labels[label] = {
             "window": {
                 "name": last.name,
@@ -41,8 +45,17 @@ def summary_payload(
                 "dates": last.test,
                 "rows": last.rows,
             },
+            "model_kind": outcome.bundle.kind,
+            "evaluation": outcome.facts.get("evaluation"),
             "metrics": summary_row(last),
+            "candidates": candidates,
+            "choice": {
+                "mean_roc_auc": choice.get("mean_roc_auc"),
+                "reason": choice.get("reason"),
+            },
             "baselines": baselines,
+            "tuning": outcome.facts.get("tuning"),
+            "notes": list(outcome.notes),
             "backtests": [
                 {"name": w.name, "cutoff": w.cutoff, **summary_row(w)} for w in outcome.windows
             ],

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from training import model
@@ -55,14 +56,15 @@ def train_models(
     seconds["binning"] = round(time.perf_counter() - tick, 3)
     oracle = read_oracle(_truth_dir(data, options)) if data.temporal else None
     results: dict[str, LabelResult] = {}
+    per_label = replace(options, tune_seconds=options.tune_seconds_per_label(len(specs)))
     for i, spec in enumerate(specs):
         if progress:
             progress(f"training {spec.name}", i, len(specs))
         tick = time.perf_counter()
         if data.temporal:
-            results[spec.name] = train_temporal(data, spec, base, options, oracle)
+            results[spec.name] = train_temporal(data, spec, base, per_label, oracle)
         else:
-            results[spec.name] = train_tabular(data, spec, base, options)
+            results[spec.name] = train_tabular(data, spec, base, per_label)
         seconds[spec.name] = round(time.perf_counter() - tick, 3)
     if progress:
         progress("done", len(specs), len(specs))

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from features.model_bundle import Calibration
-from training.calibration import ISOTONIC_MIN_POSITIVES, fit_calibration, fit_isotonic, fit_platt
+from training.calibration import (
+    ISOTONIC_MIN_POSITIVES,
+    LOSS_TIE,
+    fit_calibration,
+    fit_isotonic,
+    fit_platt,
+)
 from training.errors import TrainingError
 from training.metrics import ece, roc_auc
 
@@ -72,7 +78,8 @@ def test_auto_keeps_platt_on_a_fold_with_few_positives() -> None:
     calibration, facts = fit_calibration(z, y, "auto")
 
     assert calibration.method == "platt"
-    assert facts == {"isotonic_skipped_positives": y.sum()}
+    assert facts["isotonic_skipped_positives"] == y.sum()
+    assert "cv_log_loss_isotonic" not in facts
 
 
 def test_calibration_round_trips_through_json() -> None:
@@ -85,3 +92,18 @@ def test_calibration_round_trips_through_json() -> None:
 def test_a_one_class_fold_cannot_be_calibrated() -> None:
     with pytest.raises(TrainingError, match="needs both classes"):
         fit_calibration(np.arange(10.0), np.zeros(10))
+
+
+def test_auto_keeps_a_calibrated_model_as_it_is_and_fixes_a_weighted_one() -> None:
+    rng = np.random.default_rng(4)
+    z = rng.normal(-1.5, 1.2, 8000)
+    y = (rng.random(len(z)) < 1 / (1 + np.exp(-z))).astype(float)
+
+    kept, facts = fit_calibration(z, y, "auto")  # z is already the true log-odds
+    assert kept.method == "identity"
+    assert facts["cv_log_loss_none"] <= facts["cv_log_loss_platt"] * (1 + LOSS_TIE)
+    # a class-weighted model's log-odds are shifted up: Platt brings them back
+    fixed, _ = fit_calibration(z + 1.0, y, "auto")
+    assert fixed.method in ("platt", "isotonic")
+    assert abs(fixed.apply(z + 1.0).mean() - y.mean()) < 0.01
+    assert fit_calibration(z, y, "none")[0].method == "identity"

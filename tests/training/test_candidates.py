@@ -90,3 +90,18 @@ def test_ties_go_to_the_simpler_candidate() -> None:
     assert kind == "lightgbm"
     kind, facts = choose({"additive": [None], "lightgbm": [None], "blend": [None]})
     assert kind == "lightgbm" and facts["reason"] == "no score"
+
+
+def test_eight_labelled_months_train_with_a_grouped_evaluation_that_says_it_is_weaker() -> None:
+    data = temporal_data("linear", accounts=600, months=15, seed=2)  # 8 labelled months
+    assert len(np.unique(data.snapshot_date[data.labeled("churn_180d")])) == 8
+
+    outcome = train_models(data, OPTIONS).labels["churn_180d"]
+
+    assert outcome.facts["evaluation"] == "grouped-by-account"
+    assert any("weaker evidence than an out-of-time backtest" in n for n in outcome.notes)
+    assert [w.name for w in outcome.windows] == ["grouped_0", "grouped_1"]
+    # every labelled row is tested exactly once, in its account's group
+    assert sum(w.rows["test"] for w in outcome.windows) == int(data.labeled("churn_180d").sum())
+    assert outcome.last.metrics["model"]["roc_auc"] > 0.75
+    assert outcome.facts["rows"]["refit"] == int(data.labeled("churn_180d").sum())

@@ -101,3 +101,21 @@ def test_stratified_folds_skip_null_labels_and_keep_the_rate() -> None:
     assert sorted(tested) == list(range(100))
     for _, test in folds:
         assert y[test].mean() == pytest.approx(0.5)
+
+
+def test_grouped_folds_test_each_account_once_and_never_fit_on_it() -> None:
+    from training.splits import grouped_folds
+
+    dates = [date(2024, m, 1) for m in range(1, 9)]
+    ids = np.repeat(np.array([f"a{i}" for i in range(60)]), len(dates))
+    snapshot = np.tile(np.array(dates, dtype="datetime64[D]"), 60)
+    folds = grouped_folds(dates, ids, 3, 2, 90, seed=5)
+
+    tested = []
+    for fold in folds:
+        fit, valid, test = fold.account_masks(snapshot, ids)
+        assert not set(ids[test]) & set(ids[fit | valid])
+        assert test.sum() == len(set(ids[test])) * len(dates)  # every date of its accounts
+        tested.append(set(ids[test]))
+    assert set().union(*tested) == set(ids) and sum(map(len, tested)) == 60
+    assert "account group 1 of 3" in str(folds[0].describe()["test"])

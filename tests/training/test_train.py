@@ -154,9 +154,20 @@ def test_too_little_history_is_a_clear_error(tmp_path: Path) -> None:
     from tests.training.helpers import write_synthetic
 
     path = write_synthetic(tmp_path / "short.parquet", accounts=50, months=9)
+    data = dataset.load(path)
 
-    with pytest.raises(TrainingError, match=r"backtest window|labeled snapshot"):
-        train_models(dataset.load(path), TrainOptions(threads=1))
+    # 50 accounts: too few positives to validate on, named with the label and the fold
+    with pytest.raises(TrainingError, match=r"^churn_180d, grouped_\d: the validation fold has"):
+        train_models(data, TrainOptions(threads=1, labels=("churn_180d",)))
+    # a single labeled date: the label and the months of history it needs
+    first = data.snapshot_date[data.labeled("churn_180d")].min()
+    one_date = data.labels["churn_180d"].copy()
+    one_date[data.snapshot_date != first] = np.nan
+    data.labels["churn_180d"] = one_date
+    with pytest.raises(
+        TrainingError, match=r"^churn_180d: \d labeled snapshot date\(s\).*at least 9 months"
+    ):
+        train_models(data, TrainOptions(threads=1, labels=("churn_180d",)))
 
 
 def test_tuning_searches_on_validation_folds_and_refits_with_the_best_trial(
@@ -180,3 +191,30 @@ def test_tuning_searches_on_validation_folds_and_refits_with_the_best_trial(
     assert outcome.params.items() >= tuning["best_params"].items()
     recipe = outcome.bundle.metadata["recipe"]["params"]
     assert recipe["learning_rate"] == pytest.approx(tuning["best_params"]["learning_rate"])
+
+
+def test_tabular_mode_chooses_among_candidates_and_is_calibrated(tmp_path: Path) -> None:
+    from training.metrics import ece
+
+    rng = np.random.default_rng(8)
+    n = 6000
+    x = rng.normal(size=(n, 6))
+    z = -1.8 + 1.1 * x[:, 0] - 0.8 * x[:, 1] + 0.5 * x[:, 2]  # additive: the spline model's home
+    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(int)
+    path = tmp_path / "linear.parquet"
+    table = {f"x{j}": x[:, j] for j in range(6)}
+    pq.write_table(pa.table({"id": [f"c{i}" for i in range(n)], **table, "left": y}), path)
+
+    outcome = train_models(
+        dataset.load(path, "id", "left"),
+        TrainOptions(threads=1, cv_folds=4, top_accounts=0, with_baselines=False),
+    ).labels["left"]
+
+    choice = outcome.facts["candidates"]
+    assert choice["chosen"] == "additive" == outcome.bundle.kind, choice
+    assert outcome.facts["rows"]["refit"] == n
+    pooled = outcome.last.metrics["model"]
+    assert pooled["ece"] <= 0.02
+    bundle = outcome.bundle
+    scored = bundle.calibration.apply(bundle.raw_score(dataset.load(path, "id", "left").matrix))
+    assert ece(y, scored) <= 0.02  # the refit, registered model too (in sample)

@@ -1,9 +1,11 @@
-"""The search: the defaults are the first trial, every trial is scored on every fold, and
-the best trial's parameters are returned with its score."""
+"""The search: the defaults are scored first, exactly as given; every trial is scored on every
+fold; the best trial's parameters are returned only when they beat the defaults; the time
+budget stops the search."""
 
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -31,14 +33,53 @@ def test_tuning_starts_from_the_defaults_and_returns_the_best_trial() -> None:
 
     best, facts = tune(fit, folds=2, trials=8, seed=3, base_params=DEFAULTS)
 
-    # The first trial: the defaults given (searched parameters without one are drawn).
-    assert DEFAULTS.items() <= dict(order[0]).items()
+    # The defaults are scored first, exactly as given (nothing drawn for what they lack).
+    assert dict(order[0]) == DEFAULTS
     assert all(len(aucs) == 2 for aucs in scored.values())
     means = {key: sum(aucs) / 2 for key, aucs in scored.items()}
     top = max(means, key=means.__getitem__)
-    assert facts["trials"] == 8
+    assert facts["trials"] == 8 and len(order) == 9
+    assert facts["chosen"] == "tuned"
+    assert facts["gain"] == pytest.approx(means[top] - means[order[0]])
     assert facts["default_valid_auc"] == pytest.approx(means[order[0]])
     assert facts["best_valid_auc"] == pytest.approx(means[top])
     assert best == dict(top)
     assert best["objective"] == "binary"  # parameters outside the search are kept
     assert facts["best_valid_auc"] > facts["default_valid_auc"]  # the search found better
+
+
+def _peaked_at(rate: float):  # type: ignore[no-untyped-def]
+    def fit(params: dict[str, Any], fold: int) -> Fit:
+        auc = 0.9 - 0.05 * abs(math.log(params["learning_rate"] / rate))
+        return Fit(None, 1, auc, 0.0, params)  # type: ignore[arg-type]
+
+    return fit
+
+
+def test_the_defaults_are_kept_when_no_trial_beats_them() -> None:
+    best, facts = tune(_peaked_at(0.02), folds=1, trials=6, seed=1, base_params=DEFAULTS)
+
+    assert best == DEFAULTS
+    assert facts["chosen"] == "defaults" and facts["gain"] == 0.0
+    assert facts["trials"] == 6
+    assert facts["best_valid_auc"] == facts["default_valid_auc"] == pytest.approx(0.9)
+
+
+def test_the_time_budget_stops_the_search() -> None:
+    calls: list[int] = []
+
+    def slow(params: dict[str, Any], fold: int) -> Fit:
+        calls.append(fold)
+        deadline = time.perf_counter() + 0.05
+        while time.perf_counter() < deadline:  # a fit that takes 50 ms of work
+            pass
+        return _peaked_at(0.1)(params, fold)
+
+    _, facts = tune(slow, folds=1, trials=1000, seed=1, base_params=DEFAULTS, seconds=0.3)
+
+    assert 1 <= facts["trials"] < 20  # 0.3 s of 50 ms trials, one overrun at most
+    assert len(calls) == facts["trials"] + 1  # + the defaults
+    assert facts["budget_seconds"] == 0.3
+
+    _, none = tune(slow, folds=1, trials=1000, seed=1, base_params=DEFAULTS, seconds=0.01)
+    assert none["trials"] == 0 and none["chosen"] == "defaults"  # the defaults used it all
