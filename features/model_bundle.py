@@ -40,8 +40,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 # Relative, and nothing else of churnlight: this module, additive.py, errors.py and
-# json_encoding.py are also copied, as the package ``churnlight_bundle``, into every logged MLflow model (training.run_logging),
-# which then loads where churnlight is not installed.
+# json_encoding.py are also copied, as the package ``churnlight_bundle``, into every logged
+# MLflow model (training.run_logging), which then loads where churnlight is not installed.
 from .additive import AdditiveModel, Blend
 from .errors import ChurnlightError
 from .json_encoding import json_default

@@ -12,7 +12,8 @@ overstate the rare class; calibration maps its raw score (log-odds) to a probabi
   model fit without class weights (the additive candidate), wrong for the weighted booster.
 - auto: the method with the lowest log loss when fit on one half of the fold and scored on
   the other (both ways, averaged; ``none`` fits nothing and is scored on the whole fold);
-  a simpler method within ``LOSS_TIE`` of the lowest wins; then refit on the whole fold. Isotonic is a candidate only
+  a simpler method within ``LOSS_TIE`` of the lowest wins; then refit on the whole fold.
+  Isotonic is a candidate only
   with ``ISOTONIC_MIN_POSITIVES`` positives in the fold and wins only when it beats Platt out
   of sample: on a small fold its steps are few and wide, and every account in a step gets the
   same probability (what-ifs inside a step then show no change at all).
