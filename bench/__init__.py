@@ -47,6 +47,12 @@ BENCHMARKS: list[Benchmark] = [
         "main reason's family vs the simulator's true top cause, top 10% riskiest held-out rows",
     ),
     Benchmark(
+        "quality",
+        "bench.quality_bench",
+        "each candidate vs baselines and oracle: simulator at 1,000 and 3,000 accounts, a "
+        "second generator's tabular churn table",
+    ),
+    Benchmark(
         "training",
         "bench.training_bench",
         "train on 500,000 x 150 vs plain LightGBM (bound 90 s); 3,000 x 36 quality vs oracle",

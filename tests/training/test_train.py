@@ -218,3 +218,37 @@ def test_tabular_mode_chooses_among_candidates_and_is_calibrated(tmp_path: Path)
     bundle = outcome.bundle
     scored = bundle.calibration.apply(bundle.raw_score(dataset.load(path, "id", "left").matrix))
     assert ece(y, scored) <= 0.02  # the refit, registered model too (in sample)
+
+
+def test_a_random_50_value_category_never_becomes_a_top_driver(tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    n = 3000
+    x = rng.normal(size=(n, 3))
+    region = rng.integers(0, 50, n)  # no signal at all, ~60 rows per value
+    z = -1.5 + 1.2 * x[:, 0] - 0.9 * x[:, 1] + 0.6 * np.abs(x[:, 2])
+    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(int)
+    path = tmp_path / "regions.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "id": [f"c{i}" for i in range(n)],
+                **{f"x{j}": x[:, j] for j in range(3)},
+                "region": [f"r{r:02d}" for r in region],
+                "left": y,
+            }
+        ),
+        path,
+    )
+    data = dataset.load(path, "id", "left")
+
+    outcome = train_models(
+        data, TrainOptions(threads=1, cv_folds=3, top_accounts=0, with_baselines=False)
+    ).labels["left"]
+
+    bundle = outcome.bundle
+    importance = bundle.metadata["importance"]
+    assert min(importance, key=importance.__getitem__) == "region"  # the last driver
+    assert importance["region"] < 0.25 * min(importance[f"x{j}"] for j in range(3))
+    contributions, _ = bundle.contributions(data.matrix)
+    top = np.abs(contributions).argmax(axis=1) == bundle.feature_names.index("region")
+    assert top.mean() < 0.005  # the main driver only where every real signal is near zero
