@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from churnlight.cli import app, err_console, print_json
+from churnlight.options import TimeBudgetOption, TuneOption
 from features.errors import ChurnlightError
 
 EXIT_LOCKED = 75
@@ -26,9 +27,8 @@ def retrain_command(
         int | None,
         typer.Option("--backtests", min=1, help="Rolling-origin backtest windows (default 3)."),
     ] = None,
-    tune: Annotated[
-        int, typer.Option("--tune", min=0, help="Optuna trials on the temporal folds (0: none).")
-    ] = 0,
+    tune: TuneOption = None,
+    time_budget: TimeBudgetOption = None,
     quarantine: Annotated[
         bool,
         typer.Option(
@@ -61,7 +61,11 @@ def retrain_command(
     try:
         settings = get_training_settings()
         options = TrainOptions.from_settings(
-            settings, backtests=backtests, tune_trials=tune, top_accounts=0
+            settings,
+            backtests=backtests,
+            tune_trials=tune,
+            tune_seconds=time_budget,
+            top_accounts=0,
         )
         job = retrain(source, settings, options, work_dir=work_dir, quarantine=quarantine)
     except LockedError as err:

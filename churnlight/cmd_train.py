@@ -12,7 +12,7 @@ from rich.table import Table
 
 from churnlight.cli import app, console, friendly_errors, print_json
 from churnlight.metric_tables import fmt_metric, metric_table
-from churnlight.options import JsonOption
+from churnlight.options import JsonOption, TimeBudgetOption, TuneOption
 from features.errors import ConfigError
 
 MODEL_NAMES = {
@@ -50,25 +50,8 @@ def train(
             "(tabular mode, with --id and --label).",
         ),
     ],
-    tune: Annotated[
-        int | None,
-        typer.Option(
-            "--tune",
-            min=0,
-            help="Optuna trials at most per label (0: no search, the default parameters; "
-            "default: setting, 100).",
-            show_default=False,
-        ),
-    ] = None,
-    time_budget: Annotated[
-        float | None,
-        typer.Option(
-            "--time-budget",
-            min=1,
-            help="Seconds of hyperparameter search, shared by the labels (default: setting, 60).",
-            show_default=False,
-        ),
-    ] = None,
+    tune: TuneOption = None,
+    time_budget: TimeBudgetOption = None,
     backtests: Annotated[
         int | None,
         typer.Option(

@@ -33,3 +33,23 @@ BackendOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+TuneOption = Annotated[
+    int | None,
+    typer.Option(
+        "--tune",
+        min=0,
+        help="Optuna trials at most per label (0: no search, the default parameters). "
+        "Default: CHURNLIGHT_TUNE_TRIALS, else 100.",
+        show_default=False,
+    ),
+]
+TimeBudgetOption = Annotated[
+    float | None,
+    typer.Option(
+        "--time-budget",
+        min=1,
+        help="Seconds of hyperparameter search, shared by the labels. "
+        "Default: CHURNLIGHT_TUNE_SECONDS, else 60.",
+        show_default=False,
+    ),
+]

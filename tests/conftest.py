@@ -27,6 +27,18 @@ def _default_home_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
     patch.undo()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _short_tuning() -> Iterator[None]:
+    """`train` and `retrain` tune for a minute by default; the tests that run them (in
+    process or as subprocesses) search 2 trials, within 20 s. The defaults themselves are
+    tested in tests/training/test_tune.py."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("CHURNLIGHT_TUNE_TRIALS", "2")
+    patch.setenv("CHURNLIGHT_TUNE_SECONDS", "20")
+    yield
+    patch.undo()
+
+
 # --- contract sources (validation, and anything that needs a small valid source) -------------
 
 SourceTables = dict[str, pd.DataFrame]

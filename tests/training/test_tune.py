@@ -83,3 +83,16 @@ def test_the_time_budget_stops_the_search() -> None:
 
     _, none = tune(slow, folds=1, trials=1000, seed=1, base_params=DEFAULTS, seconds=0.01)
     assert none["trials"] == 0 and none["chosen"] == "defaults"  # the defaults used it all
+
+
+def test_train_tunes_by_default_for_a_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    from training.options import TrainOptions
+    from training.settings import TrainingSettings
+
+    monkeypatch.delenv("CHURNLIGHT_TUNE_TRIALS")
+    monkeypatch.delenv("CHURNLIGHT_TUNE_SECONDS")
+    options = TrainOptions.from_settings(TrainingSettings())
+    assert (options.tune_trials, options.tune_seconds) == (100, 60.0)
+    assert options.tune_seconds_per_label(2) == 30.0
+    off = TrainOptions.from_settings(TrainingSettings(), tune_trials=0)
+    assert off.tune_trials == 0
