@@ -42,6 +42,9 @@ class TrainOptions:
     """The simulator's ``_truth`` folder; None: ``<source>/_truth`` when it exists."""
     labels: tuple[str, ...] | None = None
     cv_folds: int = 5
+    candidates: tuple[str, ...] = ("additive", "lightgbm", "blend")
+    """The candidate kinds the choice may register (``training.candidates.KINDS``); every
+    kind is still fitted and reported."""
     top_accounts: int = 10
 
     @classmethod

@@ -99,6 +99,7 @@ def _run_params(result: TrainingResult) -> dict[str, Any]:
         "valid_snapshots": options.valid_snapshots,
         "holdout_share": options.holdout_share,
         "tune_trials": options.tune_trials,
+        "tune_seconds": options.tune_seconds,
         "imbalance": options.imbalance,
         "calibration_method": options.calibration,
         "monotone": options.monotone,
@@ -116,6 +117,9 @@ def _run_params(result: TrainingResult) -> dict[str, Any]:
         monotone = meta.get("monotone") or {}
         params[f"{label}.monotone_used"] = monotone.get("used")
         params[f"{label}.monotone_features"] = ",".join(sorted(monotone.get("directions", {})))
+        params[f"{label}.model_kind"] = outcome.bundle.kind
+        params[f"{label}.evaluation"] = outcome.facts.get("evaluation")
+        params[f"{label}.tuning_kept"] = (outcome.facts.get("tuning") or {}).get("chosen")
         params[f"{label}.span_days"] = meta.get("span_days")
         params[f"{label}.labels_through"] = meta.get("labels_through")
     return {k: ("" if v is None else v) for k, v in params.items()}
@@ -139,6 +143,13 @@ def _run_metrics(result: TrainingResult) -> dict[str, float]:
         for key in ("explain_ms_per_row", "fit_seconds"):
             if facts.get(key) is not None:
                 metrics[f"{label}.{key}"] = float(facts[key])
+        tuning = facts.get("tuning") or {}
+        for key in ("trials", "default_valid_auc", "best_valid_auc", "gain", "seconds"):
+            if tuning.get(key) is not None:
+                metrics[f"{label}.tuning.{key}"] = float(tuning[key])
+        for kind, auc in ((facts.get("candidates") or {}).get("mean_roc_auc") or {}).items():
+            if auc is not None:
+                metrics[f"{label}.candidates.{kind}.mean_roc_auc"] = float(auc)
         monotone = facts.get("monotone") or {}
         for key in ("valid_auc_constrained", "valid_auc_free"):
             if monotone.get(key) is not None:

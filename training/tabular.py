@@ -57,7 +57,9 @@ def train_tabular(
         _evaluate_fold(data, spec, fits, recipe, options, test, *inner[k])
         for k, (_, test) in enumerate(folds)
     ]
-    kind, choice = choose({c: [e.auc(c) for e in evaluated] for c in KINDS})
+    kind, choice = choose(
+        {c: [e.auc(c) for e in evaluated] for c in KINDS if c in options.candidates}
+    )
     oof: dict[str, np.ndarray] = {}
     fold_windows: list[WindowResult] = []
     for k, e in enumerate(evaluated):

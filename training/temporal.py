@@ -131,7 +131,9 @@ def train_temporal(
     later = [_evaluate_fold(label, fold, recipe, oracle, strength) for fold in folds[:-1]]
     evaluated = [*later, earliest]
     seconds["backtests"] = round(time.perf_counter() - tick, 3)
-    kind, facts["candidates"] = choose({k: [e.candidate_auc(k) for e in evaluated] for k in KINDS})
+    kind, facts["candidates"] = choose(
+        {k: [e.candidate_auc(k) for e in evaluated] for k in KINDS if k in options.candidates}
+    )
     recipe = recipe.with_kind(kind, strength)
     tick = time.perf_counter()
     final_candidates = fit_candidates(

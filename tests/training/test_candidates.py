@@ -105,3 +105,17 @@ def test_eight_labelled_months_train_with_a_grouped_evaluation_that_says_it_is_w
     assert sum(w.rows["test"] for w in outcome.windows) == int(data.labeled("churn_180d").sum())
     assert outcome.last.metrics["model"]["roc_auc"] > 0.75
     assert outcome.facts["rows"]["refit"] == int(data.labeled("churn_180d").sum())
+
+
+def test_the_choice_keeps_to_the_allowed_candidates() -> None:
+    from dataclasses import replace
+
+    outcome = train_models(
+        temporal_data("interaction", accounts=300, seed=3),
+        replace(OPTIONS, candidates=("additive",)),
+    ).labels["churn_180d"]
+
+    assert outcome.bundle.kind == "additive"  # although the trees rank this signal far better
+    means = outcome.facts["candidates"]["mean_roc_auc"]
+    assert means["lightgbm"] is None and means["additive"] is not None
+    assert outcome.last.metrics["lightgbm"]["roc_auc"] > outcome.last.metrics["model"]["roc_auc"]

@@ -177,6 +177,11 @@ def test_the_run_records_params_metrics_fingerprint_and_plots(settings, trained)
     assert "expand_180d.explain_ms_per_row" in run.data.metrics
     params = trained.labels["churn_180d"].bundle.metadata["params"]
     assert run.data.params["churn_180d.learning_rate"] == str(params["learning_rate"])
+    outcome = trained.labels["churn_180d"]
+    assert run.data.params["churn_180d.model_kind"] == outcome.bundle.kind
+    assert run.data.params["churn_180d.evaluation"] == "out-of-time"
+    for kind, auc in outcome.facts["candidates"]["mean_roc_auc"].items():
+        assert run.data.metrics[f"churn_180d.candidates.{kind}.mean_roc_auc"] == auc
     artifacts = {
         f.path for f in store.client.list_artifacts(publication.run_id, "evaluation/churn_180d")
     }
@@ -202,6 +207,7 @@ def test_only_the_gate_moves_the_champion(settings, trained, synthetic_path) -> 
             # stumps are no good here, the synthetic risk is additive and they rank it well
             params={"num_leaves": 2, "max_depth": 1, "min_data_in_leaf": 1_000_000},
             labels=("churn_180d",),
+            candidates=("lightgbm",),  # the additive model would rank it well
         ),
     )
 
