@@ -10,12 +10,14 @@ DEMO_DIR ?= out/demo
 # refreshes them from pyproject.toml): requirements/core.txt is what training, serving,
 # scoring and the demo need (no PySpark, Jupyter or test tools); full.txt adds the [dev],
 # [spark] and [notebooks] extras with the same version of every package the two share;
-# uv.txt is the installer. The demo installs core only; test, lint and bench add the rest to
-# the same .venv, so neither target undoes the other. Each install's package list is logged
-# in .venv/install-<core|full>.log.
+# uv.txt is the installer; airflow.txt (from requirements/airflow.in) is the Airflow that
+# `make test` imports the example DAG with, in a venv of its own (.ci/airflow). The demo
+# installs core only; test, lint and bench add the rest to the same .venv, so neither target
+# undoes the other. Each install's package list is logged in .venv/install-<core|full>.log.
 CORE_LOCK := requirements/core.txt
 FULL_LOCK := requirements/full.txt
 UV_LOCK := requirements/uv.txt
+AIRFLOW_LOCK := requirements/airflow.txt
 CORE_STAMP := $(VENV)/.core-installed
 FULL_STAMP := $(VENV)/.full-installed
 # --no-deps: the lock is the whole set (uv pip check verifies it); --no-build-isolation: the
@@ -46,13 +48,14 @@ $(FULL_STAMP): $(FULL_LOCK) $(CORE_STAMP)
 	$(UV) pip check --python $(PY)
 	touch $@
 
-lock: | $(UV)  ## refresh requirements/*.txt from pyproject.toml (UPGRADE=1: newest allowed versions)
+lock: | $(UV)  ## refresh requirements/*.txt from pyproject.toml and requirements/*.in (UPGRADE=1: newest allowed versions)
 	$(LOCK) pyproject.toml requirements/build.in --extra dev --extra spark --extra notebooks \
 		-o $(FULL_LOCK)
 	# the core lock starts from the full one, so the two agree on every shared version
 	cp $(FULL_LOCK) $(CORE_LOCK)
 	$(LOCK) pyproject.toml requirements/build.in -o $(CORE_LOCK)
 	$(LOCK) requirements/uv.in -o $(UV_LOCK)
+	$(LOCK) requirements/airflow.in -o $(AIRFLOW_LOCK)
 
 demo: $(CORE_STAMP)  ## simulate, validate, build features, train, score two snapshots, then serve (Ctrl-C stops)
 	$(VENV)/bin/churnlight simulate --accounts 600 --months 30 --seed 7 --out $(DEMO_DIR)/source
