@@ -66,14 +66,22 @@ demo: $(CORE_STAMP)  ## simulate, validate, build features, train, score two sna
 	$(VENV)/bin/churnlight serve --source $(DEMO_DIR)/source --demo-key
 
 # -m "" lifts the quick-suite marker filter of pyproject's addopts; the ci profile runs
-# hypothesis derandomized (a fixed seed), so a failure repeats. The history tests run against
-# a real PostgreSQL: .ci/postgres installs (Debian package) and starts a local cluster if
-# needed, creates the test role and database, and prints its URL.
+# hypothesis derandomized (a fixed seed), so a failure repeats. What the tests run against,
+# each installed if missing and idempotent: .ci/postgres installs (Debian package) and starts
+# a local PostgreSQL for the history tests and prints its URL; .ci/systemd installs
+# systemd-analyze (Debian package systemd) for the example units; .ci/airflow (test only: its
+# test is slow) installs Airflow into .venv-airflow from requirements/airflow.txt, apart from
+# .venv, and prints its interpreter, which imports the example DAG.
+TEST_TOOLS = set -o pipefail; .ci/systemd && url=$$(.ci/postgres | tail -n 1) && \
+	export CHURNLIGHT_TEST_POSTGRES_URL=$$url
+AIRFLOW = airflow=$$(UV=$(UV) PYTHON=$(PYTHON) .ci/airflow | tail -n 1) && \
+	export CHURNLIGHT_TEST_AIRFLOW_PYTHON=$$airflow
+
 test: $(FULL_STAMP)  ## the whole suite, slow, Spark and notebook tests included (what CI runs)
-	set -o pipefail; url=$$(.ci/postgres | tail -n 1) && CHURNLIGHT_TEST_POSTGRES_URL=$$url $(PY) -m pytest -n 2 --dist loadgroup -m "" --hypothesis-profile=ci
+	$(TEST_TOOLS) && $(AIRFLOW) && $(PY) -m pytest -n 2 --dist loadgroup -m "" --hypothesis-profile=ci
 
 test-fast: $(FULL_STAMP)  ## the quick suite for iteration: no slow, Spark or notebook tests
-	set -o pipefail; url=$$(.ci/postgres | tail -n 1) && CHURNLIGHT_TEST_POSTGRES_URL=$$url $(PY) -m pytest -n 2
+	$(TEST_TOOLS) && $(PY) -m pytest -n 2
 
 postgres:  ## install (if missing) and start the local PostgreSQL the history tests use; prints its URL
 	.ci/postgres
