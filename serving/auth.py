@@ -25,6 +25,7 @@ from typing import Annotated, Literal
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from features.errors import ConfigError
 from serving.errors import AdminRequired, InvalidKey, MissingKey
 from serving.problems import MISSING_KEY_DETAIL as MISSING_KEY
 
@@ -46,6 +47,11 @@ def hash_key(key: str) -> str:
 def new_key(name: str | None = None) -> tuple[str, str]:
     """A fresh random key (256 bits) and the entry to configure: its hash, after ``name:``
     when a name is given."""
+    if name is not None and re.fullmatch(KEY_NAME, name) is None:
+        raise ConfigError(
+            f"key name {name!r} is not 1-64 letters, digits, '_', '.' or '-' (starting with a "
+            "letter or digit); choose another"
+        )
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     digest = hash_key(key)
     return key, f"{name}:{digest}" if name else digest

@@ -9,8 +9,8 @@ problems; anything else is ``internal-error``, logged with the request id.
 from __future__ import annotations
 
 import logging
-from http import HTTPStatus
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
