@@ -3,7 +3,9 @@ server's own limits.
 
 - every 4xx/5xx response is ``application/problem+json`` (``serving.problems``);
 - ``POST /v1/score`` says how many items a batch may hold (``CHURNLIGHT_MAX_BATCH``), so a
-  client learns the limit from the schema rather than from a 413.
+  client learns the limit from the schema rather than from a 413;
+- the models' examples as written: FastAPI drops every ``null`` from the document
+  (``exclude_none``), which leaves examples without their required nullable fields.
 
 ``docs/openapi.json`` is this document for the default settings (``python -m serving.openapi
 docs/openapi.json`` writes it; a test keeps it equal to the app's).
@@ -20,6 +22,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from serving import schemas
 from serving.problems import PROBLEM_JSON
 from serving.settings import ServingSettings
 
@@ -53,12 +56,21 @@ def finish(document: dict[str, Any], settings: ServingSettings) -> dict[str, Any
                 if status[:1] in ("4", "5"):
                     _as_problem(response)
     schemas = document.get("components", {}).get("schemas", {})
+    _restore_examples(schemas)
     request = schemas.get("ScoreRequest", {}).get("properties", {})
     for name in ("account_ids", "rows"):
         for branch in request.get(name, {}).get("anyOf", [request.get(name, {})]):
             if branch.get("type") == "array":
                 branch["maxItems"] = settings.max_batch
     return document
+
+
+def _restore_examples(components: dict[str, Any]) -> None:
+    for name, schema in components.items():
+        model = getattr(schemas, name, None)
+        extra = getattr(model, "model_config", {}).get("json_schema_extra")
+        if isinstance(extra, dict) and "examples" in extra:
+            schema["examples"] = json.loads(json.dumps(extra["examples"]))
 
 
 def _as_problem(response: dict[str, Any]) -> None:
