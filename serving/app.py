@@ -18,13 +18,14 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from prometheus_client import Gauge
 
 from features.errors import ConfigError
 from serving.auth import KeyRing
 from serving.cache import ServingState, SnapshotLoader, StateHolder, build_state
 from serving.delivery import Dispatcher, load_configured_alerts
+from serving.deps import known_query
 from serving.handlers import add_problem_handlers
 from serving.limits import KeyLimits
 from serving.loading import Loader, load_models
@@ -98,6 +99,7 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(known_query)],
         openapi_tags=[
             {"name": "accounts", "description": "cached scores of the snapshot's accounts"},
             {"name": "history", "description": "scores over time, and who moved"},

@@ -4,6 +4,8 @@ server's own limits.
 - every 4xx/5xx response is ``application/problem+json`` (``serving.problems``);
 - ``POST /v1/score`` says how many items a batch may hold (``CHURNLIGHT_MAX_BATCH``), so a
   client learns the limit from the schema rather than from a 413;
+- query parameters without a ``null`` branch: a query string cannot carry a null, and an
+  optional filter is left out rather than sent empty;
 - the models' examples as written: FastAPI drops every ``null`` from the document
   (``exclude_none``), which leaves examples without their required nullable fields.
 
@@ -52,6 +54,9 @@ def finish(document: dict[str, Any], settings: ServingSettings) -> dict[str, Any
     """``document`` with problem media types and the batch limit."""
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query":
+                    _drop_null(parameter["schema"])
             for status, response in operation.get("responses", {}).items():
                 if status[:1] in ("4", "5"):
                     _as_problem(response)
@@ -63,6 +68,18 @@ def finish(document: dict[str, Any], settings: ServingSettings) -> dict[str, Any
             if branch.get("type") == "array":
                 branch["maxItems"] = settings.max_batch
     return document
+
+
+def _drop_null(schema: dict[str, Any]) -> None:
+    branches = schema.get("anyOf")
+    if branches is None:
+        return
+    kept = [b for b in branches if b.get("type") != "null"]
+    del schema["anyOf"]
+    if len(kept) == 1:
+        schema.update(kept[0])
+    else:
+        schema["anyOf"] = kept
 
 
 def _restore_examples(components: dict[str, Any]) -> None:

@@ -207,6 +207,21 @@ def test_bad_portfolio_queries_are_422(client, keys, params, detail) -> None:
     assert response.json()["errors"][0]["loc"] == detail.split(": ")[1]
 
 
+def test_an_unknown_query_parameter_is_422(client, keys) -> None:
+    response = client.get(
+        "/v1/accounts", params={"limt": 5, "risk": "x"}, headers=keys.read_headers
+    )
+
+    assert_problem(
+        response,
+        "invalid-request",
+        422,
+        "invalid request: query.limt: Extra inputs are not permitted; "
+        "query.risk: Extra inputs are not permitted",
+    )
+    assert client.get("/healthz", params={"x": 1}).status_code == 422
+
+
 def test_page_size_is_capped(client, keys, settings) -> None:
     body = client.get("/v1/accounts", params={"limit": 10_000}, headers=keys.read_headers).json()
     assert body["limit"] == settings.max_page_size
