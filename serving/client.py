@@ -40,6 +40,7 @@ from serving.schemas import (
 )
 
 Model = TypeVar("Model", bound=BaseModel)
+Params = list[tuple[str, str | int | float | bool | None]]
 
 
 class ApiError(ChurnlightError):
@@ -114,7 +115,7 @@ class ApiClient:
         limit: int = 50,
         offset: int = 0,
     ) -> PortfolioPage:
-        params: list[tuple[str, str | int]] = [
+        params: Params = [
             *(("segment", v) for v in segment),
             *(("csm_id", v) for v in csm_id),
             *(("lifecycle_stage", v) for v in lifecycle_stage),
@@ -139,7 +140,7 @@ class ApiClient:
         limit: int = 50,
         offset: int = 0,
     ) -> MoversPage:
-        params: list[tuple[str, str | int]] = [
+        params: Params = [
             ("direction", direction),
             *(("segment", v) for v in segment),
             *(("csm_id", v) for v in csm_id),
