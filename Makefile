@@ -9,9 +9,9 @@ DEMO_DIR ?= out/demo
 # Lock files, fully pinned and hashed for Linux, Apple-silicon macOS and Windows (`make lock`
 # refreshes them from pyproject.toml): requirements/core.txt is what training, serving,
 # scoring and the demo need (no PySpark, Jupyter or test tools); full.txt adds the [dev],
-# [spark] and [notebooks] extras with the same version of every package the two share;
-# uv.txt is the installer; airflow.txt (from requirements/airflow.in) is the Airflow that
-# `make test` imports the example DAG with, in a venv of its own (.ci/airflow). The demo
+# [spark], [notebooks] and [client] extras with the same version of every package the two
+# share; uv.txt is the installer; airflow.txt (from requirements/airflow.in) is the Airflow
+# that `make test` imports the example DAG with, in a venv of its own (.ci/airflow). The demo
 # installs core only; test, lint and bench add the rest to the same .venv, so neither target
 # undoes the other. Each install's package list is logged in .venv/install-<core|full>.log.
 CORE_LOCK := requirements/core.txt
@@ -30,7 +30,7 @@ LOCK = $(UV) pip compile --universal --python-version 3.11 --generate-hashes --q
 
 .PHONY: setup demo test test-fast postgres bench lint lock format serve mlflow-ui clean
 
-setup: $(FULL_STAMP)  ## create .venv with everything: core, [dev], [spark], [notebooks]
+setup: $(FULL_STAMP)  ## create .venv with everything: core, [dev], [spark], [notebooks], [client]
 
 $(UV): $(UV_LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,7 @@ $(FULL_STAMP): $(FULL_LOCK) $(CORE_STAMP)
 
 lock: | $(UV)  ## refresh requirements/*.txt from pyproject.toml and requirements/*.in (UPGRADE=1: newest allowed versions)
 	$(LOCK) pyproject.toml requirements/build.in --extra dev --extra spark --extra notebooks \
+		--extra client -o $(FULL_LOCK)
 		-o $(FULL_LOCK)
 	# the core lock starts from the full one, so the two agree on every shared version
 	cp $(FULL_LOCK) $(CORE_LOCK)

@@ -9,6 +9,7 @@ once and uses that object throughout, so it never mixes two model versions.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -55,6 +56,9 @@ class Portfolio:
     batch: ScoredBatch
     index: dict[str, int]
     responses: list[bytes]
+    etags: list[str]
+    """Strong ETag of each response: a hash of its bytes, so a reload that leaves a record
+    as it was leaves its ETag too."""
     summaries: list[dict[str, Any]]
     orders: dict[str, np.ndarray]
     """sort key -> row order, highest first (ties by account_id)."""
@@ -67,6 +71,7 @@ class Portfolio:
             json.dumps(batch.record(i), allow_nan=False, separators=(",", ":")).encode()
             for i in range(batch.n)
         ]
+        etags = [f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"' for body in responses]
         summaries = [batch.summary(i) for i in range(batch.n)]
         tiebreak = np.argsort(np.asarray(ids, dtype=str), kind="stable")
         orders = {}
@@ -75,13 +80,17 @@ class Portfolio:
             # highest first, NaN last, ties in account_id order
             keyed = np.where(np.isnan(values), -np.inf, values)
             orders[key] = tiebreak[np.argsort(-keyed, kind="stable")]
-        return cls(batch, index, responses, summaries, orders)
+        return cls(batch, index, responses, etags, summaries, orders)
 
-    def response(self, account_id: str, snapshot_date: str | None) -> bytes:
+    def position(self, account_id: str, snapshot_date: str | None) -> int:
+        """The account's row; ``UnknownAccount`` when it is not in the snapshot."""
         i = self.index.get(account_id)
         if i is None:
             raise UnknownAccount(account_id, snapshot_date)
-        return self.responses[i]
+        return i
+
+    def response(self, account_id: str, snapshot_date: str | None) -> bytes:
+        return self.responses[self.position(account_id, snapshot_date)]
 
     def select(
         self,
