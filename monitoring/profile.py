@@ -1,0 +1,297 @@
+"""Reference profiles: the training distribution of every model feature and of the scores.
+
+A profile is written into each registered model's bundle (``metadata["profile"]``) and
+logged as the MLflow artifact ``monitoring/profile-<label>.json``. Per column it holds a
+``Histogram``:
+
+- numbers: bins cut at the training quantiles every 5% (``features.reasons.peer_reference``,
+  the quantiles the reasons' peer comparisons use; equal cuts merge, so an atom such as a
+  count of 0 is one bin), the share of training rows in each bin and the null share;
+- text (categorical features): the share of each of the ``MAX_CATEGORIES`` most frequent
+  categories, of every other value (``(other)``) and of null;
+- ``natural``: per drift statistic, the largest excess over chance that the latest
+  ``RECENT_SNAPSHOTS`` training snapshots showed against the pooled reference (see
+  ``monitoring.drift``): how much the book moves from month to month by itself.
+
+The scores' histograms are built the same way from the calibrated probabilities of the
+training rows.
+
+The rows are the model's labeled training rows (every snapshot it learned from); nothing
+here reads a label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any, Literal
+
+import numpy as np
+
+from features.model_bundle import FeatureColumn, encode
+from features.reasons import ALL, peer_reference
+from monitoring import divergence
+
+PROFILE_FORMAT = 1
+MAX_CATEGORIES = 20
+RECENT_SNAPSHOTS = 12
+NULL = "(null)"
+OTHER = "(other)"
+ColumnKind = Literal["numeric", "categorical"]
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """One column's reference distribution: bins, the share of rows in each (the null bin
+    last), the rows it was measured on and the natural month-to-month excess per statistic."""
+
+    kind: ColumnKind
+    shares: tuple[float, ...]
+    rows: int
+    edges: tuple[float, ...] = ()
+    """Numbers: the cuts; bin i holds edges[i-1] < v <= edges[i] (the first bin v <= edges[0],
+    the last non-null bin v > edges[-1])."""
+    categories: tuple[str, ...] = ()
+    """Text: one bin per category, then ``(other)``."""
+    natural: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def null_share(self) -> float:
+        return self.shares[-1]
+
+    @property
+    def bins(self) -> int:
+        return len(self.shares)
+
+    def labels(self) -> list[str]:
+        """A readable name of each bin (for reports)."""
+        if self.kind == "categorical":
+            return [*self.categories, OTHER, NULL]
+        edges = [f"{e:.4g}" for e in self.edges]
+        if not edges:
+            return ["all", NULL]
+        middle = [f"({a}, {b}]" for a, b in pairwise(edges)]
+        return [f"<= {edges[0]}", *middle, f"> {edges[-1]}", NULL]
+
+    def counts(self, values: np.ndarray) -> np.ndarray:
+        """Rows of ``values`` in each bin (numbers: floats with NaN for null; text: objects
+        with None for null)."""
+        if self.kind == "categorical":
+            return _category_counts(values, self.categories)
+        return _numeric_counts(np.asarray(values, dtype=np.float64), np.asarray(self.edges))
+
+    def reference_counts(self) -> np.ndarray:
+        return np.asarray(self.shares) * self.rows
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "rows": self.rows}
+        if self.kind == "categorical":
+            out["categories"] = list(self.categories)
+        else:
+            out["edges"] = [float(e) for e in self.edges]
+        out["shares"] = [round(float(s), 8) for s in self.shares]
+        out["natural"] = {k: round(float(v), 8) for k, v in self.natural.items()}
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Histogram:
+        return cls(
+            kind=data["kind"],
+            shares=tuple(float(s) for s in data["shares"]),
+            rows=int(data["rows"]),
+            edges=tuple(float(e) for e in data.get("edges", ())),
+            categories=tuple(str(c) for c in data.get("categories", ())),
+            natural={k: float(v) for k, v in (data.get("natural") or {}).items()},
+        )
+
+
+@dataclass(frozen=True)
+class ReferenceProfile:
+    """The training distribution of a model's features and of the scores."""
+
+    features: dict[str, Histogram]
+    scores: dict[str, Histogram]
+    """label -> histogram of that model's calibrated probability."""
+    rows: int
+    snapshots: tuple[str, ...] = ()
+    """The snapshot dates pooled (YYYY-MM-DD); empty for a table without dates."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": PROFILE_FORMAT,
+            "rows": self.rows,
+            "snapshots": list(self.snapshots),
+            "features": {k: v.to_dict() for k, v in self.features.items()},
+            "scores": {k: v.to_dict() for k, v in self.scores.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> ReferenceProfile | None:
+        """The profile stored by ``to_dict``; None for a bundle without one (trained before
+        profiles existed) or of another format."""
+        if not data or data.get("format") != PROFILE_FORMAT:
+            return None
+        return cls(
+            features={k: Histogram.from_dict(v) for k, v in data.get("features", {}).items()},
+            scores={k: Histogram.from_dict(v) for k, v in data.get("scores", {}).items()},
+            rows=int(data.get("rows", 0)),
+            snapshots=tuple(data.get("snapshots", ())),
+        )
+
+
+# ---- values of a frame ------------------------------------------------------------------------
+
+
+def column_values(frame: Any, columns: Sequence[FeatureColumn]) -> dict[str, np.ndarray]:
+    """Per model column, the values a histogram reads: numbers and derived columns as the
+    model encodes them (floats, NaN for null), categorical columns as their text (objects,
+    None for null; a value the model never saw stays itself, so it lands in ``(other)``).
+
+    ``frame``: a pyarrow Table or a pandas DataFrame of feature rows."""
+    numeric = [c for c in columns if c.kind != "categorical"]
+    out: dict[str, np.ndarray] = {}
+    matrix = encode(frame, numeric)
+    for j, column in enumerate(numeric):
+        out[column.name] = matrix[:, j]
+    for column in columns:
+        if column.kind == "categorical":
+            out[column.name] = text_values(frame, column.name)
+    return {c.name: out[c.name] for c in columns}
+
+
+def text_values(frame: Any, name: str) -> np.ndarray:
+    """Column ``name`` of ``frame`` as text objects (None for null or a missing column)."""
+    if hasattr(frame, "schema") and hasattr(frame, "num_rows"):
+        if name not in frame.schema.names:
+            return np.full(frame.num_rows, None, dtype=object)
+        values = frame.column(name).to_pylist()
+    else:
+        if name not in frame.columns:
+            return np.full(len(frame), None, dtype=object)
+        values = list(frame[name])
+    return np.asarray([None if v is None or v != v else str(v) for v in values], dtype=object)
+
+
+# ---- building ---------------------------------------------------------------------------------
+
+
+def build_histogram(
+    values: np.ndarray,
+    kind: ColumnKind,
+    snapshot_date: np.ndarray | None = None,
+    recent: int = RECENT_SNAPSHOTS,
+    draws: int = 200,
+    seed: int = 0,
+) -> Histogram:
+    """The histogram of one column's training ``values`` (see the module docs), with the
+    natural excess of the latest ``recent`` snapshots when ``snapshot_date`` is given."""
+    if kind == "categorical":
+        present = [v for v in values.tolist() if v is not None]
+        names, counts = np.unique(np.asarray(present, dtype=str), return_counts=True)
+        ranked = sorted(zip(names.tolist(), counts.tolist(), strict=True), key=lambda x: -x[1])
+        bare = Histogram(
+            "categorical",
+            (),
+            len(values),
+            categories=tuple(name for name, _ in ranked[:MAX_CATEGORIES]),
+        )
+    else:
+        numbers = np.asarray(values, dtype=np.float64)
+        bare = Histogram("numeric", (), len(values), edges=_edges(numbers))
+    counts = bare.counts(values)
+    hist = Histogram(
+        bare.kind,
+        tuple(float(s) for s in divergence.shares(counts)),
+        len(values),
+        bare.edges,
+        bare.categories,
+    )
+    if snapshot_date is None or len(values) == 0:
+        return hist
+    natural = natural_excess(hist, values, snapshot_date, recent, draws, seed)
+    return Histogram(hist.kind, hist.shares, hist.rows, hist.edges, hist.categories, natural)
+
+
+def natural_excess(
+    hist: Histogram,
+    values: np.ndarray,
+    snapshot_date: np.ndarray,
+    recent: int,
+    draws: int,
+    seed: int,
+) -> dict[str, float]:
+    """Per statistic, the largest (value - its median by chance at the snapshot's size) over
+    the latest ``recent`` snapshots, each against the pooled reference; 0 when none exceeds
+    chance."""
+    rng = np.random.default_rng(seed)
+    dates = np.unique(snapshot_date)[-recent:]
+    reference = hist.reference_counts()
+    excess = dict.fromkeys(divergence.STATISTICS, 0.0)
+    for day in dates:
+        rows = snapshot_date == day
+        counts = hist.counts(values[rows])
+        chance = divergence.sampling_quantiles(
+            hist.shares, hist.rows, int(rows.sum()), [0.5], draws, rng
+        )
+        for name, value in divergence.statistics(reference, counts).items():
+            excess[name] = max(excess[name], value - float(chance[name][0]))
+    return excess
+
+
+def build_profile(
+    values: Mapping[str, np.ndarray],
+    kinds: Mapping[str, ColumnKind],
+    scores: Mapping[str, np.ndarray],
+    snapshot_date: np.ndarray | None = None,
+    recent: int = RECENT_SNAPSHOTS,
+    seed: int = 0,
+) -> ReferenceProfile:
+    """The profile of training rows: ``values`` per feature (``column_values``), their
+    ``kinds``, the calibrated probability per label in ``scores``, all row-aligned with
+    ``snapshot_date`` (datetime64[D], or None for a table without dates)."""
+    features = {
+        name: build_histogram(column, kinds[name], snapshot_date, recent, seed=seed)
+        for name, column in values.items()
+    }
+    score_hists = {
+        label: build_histogram(
+            np.asarray(p, dtype=np.float64), "numeric", snapshot_date, recent, seed=seed
+        )
+        for label, p in scores.items()
+    }
+    rows = len(next(iter(values.values()))) if values else 0
+    dates = () if snapshot_date is None else tuple(str(d) for d in np.unique(snapshot_date))
+    return ReferenceProfile(features, score_hists, rows, dates)
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+
+
+def _edges(values: np.ndarray) -> tuple[float, ...]:
+    """Cuts at the quantiles every 5% of the non-null values (``peer_reference``), equal
+    cuts merged; the 0% and 100% quantiles are not cuts. Under 30 non-null values (``MIN_PEERS``)
+    there are no cuts: every value is one bin."""
+    reference = peer_reference(values.reshape(-1, 1), ["v"], [True], None)
+    grid = reference.quantiles.get("v", {}).get(ALL)
+    if not grid:
+        return ()
+    return tuple(float(v) for v in np.unique(np.asarray(grid[1:-1], dtype=np.float64)))
+
+
+def _numeric_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    null = np.isnan(values)
+    which = np.searchsorted(edges, values[~null], side="left")
+    counts = np.bincount(which, minlength=len(edges) + 1).astype(np.float64)
+    return np.append(counts, float(null.sum()))
+
+
+def _category_counts(values: np.ndarray, categories: Sequence[str]) -> np.ndarray:
+    index = {c: i for i, c in enumerate(categories)}
+    other, null = len(categories), len(categories) + 1
+    codes = np.fromiter(
+        (null if v is None else index.get(str(v), other) for v in values.tolist()),
+        dtype=np.int64,
+        count=len(values),
+    )
+    return np.bincount(codes, minlength=len(categories) + 2).astype(np.float64)
