@@ -218,7 +218,7 @@ def refresh_to_ready(
 ) -> dict[str, Any]:
     env = {
         "CHURNLIGHT_TRACKING_URI": uri,
-        "CHURNLIGHT_MODELS_DIR": str(scratch / "models-refresh"),
+        "CHURNLIGHT_HOME": str(scratch / "models-refresh"),
         "CHURNLIGHT_API_KEYS": key_hash,
         "CHURNLIGHT_REFRESH_SECONDS": "1",
     }
@@ -296,7 +296,7 @@ def lookups(
             ("without_alerts", {}),
             ("slow_receiver", {"CHURNLIGHT_ALERTS_FILE": str(alerts)}),
         ):
-            env = {**base, "CHURNLIGHT_MODELS_DIR": str(scratch / f"models-{name}"), **extra}
+            env = {**base, "CHURNLIGHT_HOME": str(scratch / f"models-{name}"), **extra}
             servers[name] = Server(features, env, scratch / f"{name}.log")
         for server in servers.values():
             server.ready()

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
-import typer
-
-from churnlight.cli import app, console, friendly_errors
+from churnlight.cli import app, console, friendly_errors, print_json
 from churnlight.options import JsonOption
 
 
@@ -21,7 +17,7 @@ def info(as_json: JsonOption = False) -> None:
 
     facts = installation(get_store_settings())
     if as_json:
-        typer.echo(json.dumps(facts))
+        print_json(facts)
         return
     state = facts["state"]
     extras = ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in facts["extras"].items())

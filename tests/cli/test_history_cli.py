@@ -31,7 +31,7 @@ def env(tmp_path, monkeypatch, bundles) -> dict[str, str]:
     monkeypatch.setattr(
         "serving.batch.load_models", lambda settings: models_from_bundles(*bundles, "4", "2")
     )
-    return {"CHURNLIGHT_MODELS_DIR": str(tmp_path / "models"), "COLUMNS": "250"}
+    return {"CHURNLIGHT_HOME": str(tmp_path / "models"), "COLUMNS": "250"}
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_score_records_every_snapshot_and_history_prints_them(tmp_path, env, two
     assert scored.exit_code == 0, scored.output
     summary = one_line(scored.stdout)
     assert summary["history"]["rows"] == 50
-    assert summary["history"]["store"].endswith("models/history.duckdb")
+    assert summary["history"]["store"].endswith("models/history/history.duckdb")
 
     shown = runner.invoke(app, ["history", "--account", "A003", "--json"], env=env)
     assert shown.exit_code == 0, shown.output
@@ -90,7 +90,7 @@ def test_no_history_records_nothing_and_last_snapshots_keeps_the_latest(
     )
     assert skipped.exit_code == 0, skipped.output
     assert one_line(skipped.stdout)["history"] is None
-    assert not (tmp_path / "models" / "history.duckdb").exists()
+    assert not (tmp_path / "models" / "history" / "history.duckdb").exists()
 
     latest = runner.invoke(
         app,
@@ -129,7 +129,7 @@ def test_alerts_test_and_replay(tmp_path, env, monkeypatch) -> None:
     replayed = CliRunner().invoke(app, ["alerts", "replay", "--json"], env=env)
     assert replayed.exit_code == 0, replayed.output
     assert one_line(replayed.stdout) == {
-        "path": str(tmp_path / "models" / "alerts-dead-letter.jsonl"),
+        "path": str(tmp_path / "models" / "history" / "alerts-dead-letter.jsonl"),
         "sent": 0,
         "failed": 0,
         "left": 0,
@@ -145,7 +145,7 @@ def test_retrain_prints_its_summary_line_on_an_os_error(tmp_path) -> None:
     result = CliRunner().invoke(
         app,
         ["retrain", "--source", str(tmp_path)],
-        env={"CHURNLIGHT_MODELS_DIR": str(not_a_folder), "COLUMNS": "250"},
+        env={"CHURNLIGHT_HOME": str(not_a_folder), "COLUMNS": "250"},
     )
 
     assert result.exit_code == 1
@@ -156,6 +156,7 @@ def test_retrain_prints_its_summary_line_on_an_os_error(tmp_path) -> None:
 
 JSON_COMMANDS_RUN_HERE = {
     "keys new",
+    "info",
     "features",
     "validate",
     "score",
@@ -170,6 +171,7 @@ def test_every_json_output_is_one_line(tmp_path, env, make_source, source_tables
     snapshot = write_snapshot(make_table(10, seed=2), tmp_path / "f.parquet")
     runs = {
         "keys new": ["keys", "new", "--json"],
+        "info": ["info", "--json"],
         "features": ["features", "--describe", "--json"],
         "validate": ["validate", str(make_source(source_tables)), "--json"],
         "score": ["score", "--features", str(snapshot), "--out", str(tmp_path / "s.csv"), "--json"],

@@ -21,7 +21,13 @@ import pytest
 
 from training.locks import registry_lock
 from training.publish import publish
-from training.run_logging import BUNDLE_PACKAGE, bundle_code, input_example, log_pyfunc_model
+from training.run_logging import (
+    BUNDLE_MODULES,
+    BUNDLE_PACKAGE,
+    bundle_code,
+    input_example,
+    log_pyfunc_model,
+)
 from training.store import open_store
 
 
@@ -91,11 +97,7 @@ def test_the_bundle_code_imports_without_churnlight(tmp_path) -> None:
         timeout=120,
     )
 
-    assert sorted(p.name for p in package.iterdir()) == [
-        "__init__.py",
-        "errors.py",
-        "model_bundle.py",
-    ]
+    assert sorted(p.name for p in package.iterdir()) == ["__init__.py", *BUNDLE_MODULES]
     assert result.returncode == 0, result.stderr
     assert result.stdout == "imported\n"
 
