@@ -7,7 +7,8 @@ Jensen-Shannon distance and the change of the null share. A statistic's threshol
 
 - **chance**: the ``1 - alpha`` quantile of the statistic when the snapshot and the
   reference are drawn from the same distribution at their sizes (a multinomial parametric
-  bootstrap, ``draws`` pairs). It shrinks as the snapshot grows, which is what makes a
+  bootstrap, ``draws`` pairs; the reference's size is its distinct accounts, since pooled
+  snapshots repeat each account). It shrinks as the snapshot grows, which is what makes a
   threshold fit both a 300-account and a 30,000-account book;
 - **natural excess**: how far the latest training snapshots already sat from the pooled
   reference beyond their own chance level (``Histogram.natural``): a book ages, prices rise,
@@ -94,7 +95,7 @@ def column_drift(
     rows = int(counts.sum())
     observed = divergence.statistics(reference.reference_counts(), counts)
     chance = divergence.sampling_quantiles(
-        reference.shares, reference.rows, rows, [1.0 - settings.alpha], settings.draws, rng
+        reference.shares, reference.sample_rows, rows, [1.0 - settings.alpha], settings.draws, rng
     )
     current_null = float(counts[-1] / rows) if rows else 0.0
     out = []

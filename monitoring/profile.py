@@ -23,7 +23,7 @@ here reads a label.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any, Literal
 
@@ -55,6 +55,15 @@ class Histogram:
     categories: tuple[str, ...] = ()
     """Text: one bin per category, then ``(other)``."""
     natural: dict[str, float] = field(default_factory=dict)
+    effective_rows: int = 0
+    """The independent rows the shares rest on, for the chance threshold, when the reference
+    pools snapshots of the same accounts (``effective_rows()``: a seat count that never
+    changes is one observation per account, not one per snapshot); 0 = ``rows``."""
+
+    @property
+    def sample_rows(self) -> int:
+        """``effective_rows`` when known, else ``rows``."""
+        return self.effective_rows or self.rows
 
     @property
     def null_share(self) -> float:
@@ -74,12 +83,17 @@ class Histogram:
         middle = [f"({a}, {b}]" for a, b in pairwise(edges)]
         return [f"<= {edges[0]}", *middle, f"> {edges[-1]}", NULL]
 
-    def counts(self, values: np.ndarray) -> np.ndarray:
-        """Rows of ``values`` in each bin (numbers: floats with NaN for null; text: objects
-        with None for null)."""
+    def codes(self, values: np.ndarray) -> np.ndarray:
+        """The bin of each of ``values`` (numbers: floats with NaN for null; text: objects
+        with None for null); the null bin is the last."""
         if self.kind == "categorical":
-            return _category_counts(values, self.categories)
-        return _numeric_counts(np.asarray(values, dtype=np.float64), np.asarray(self.edges))
+            return _category_codes(values, self.categories)
+        return _numeric_codes(np.asarray(values, dtype=np.float64), np.asarray(self.edges))
+
+    def counts(self, values: np.ndarray) -> np.ndarray:
+        """Rows of ``values`` in each bin."""
+        bins = len(self.categories) + 2 if self.kind == "categorical" else len(self.edges) + 2
+        return np.bincount(self.codes(values), minlength=bins).astype(np.float64)
 
     def reference_counts(self) -> np.ndarray:
         return np.asarray(self.shares) * self.rows
@@ -92,6 +106,8 @@ class Histogram:
             out["edges"] = [float(e) for e in self.edges]
         out["shares"] = [round(float(s), 8) for s in self.shares]
         out["natural"] = {k: round(float(v), 8) for k, v in self.natural.items()}
+        if self.effective_rows:
+            out["effective_rows"] = self.effective_rows
         return out
 
     @classmethod
@@ -103,6 +119,7 @@ class Histogram:
             edges=tuple(float(e) for e in data.get("edges", ())),
             categories=tuple(str(c) for c in data.get("categories", ())),
             natural={k: float(v) for k, v in (data.get("natural") or {}).items()},
+            effective_rows=int(data.get("effective_rows", 0)),
         )
 
 
@@ -183,9 +200,11 @@ def build_histogram(
     recent: int = RECENT_SNAPSHOTS,
     draws: int = 200,
     seed: int = 0,
+    account: np.ndarray | None = None,
 ) -> Histogram:
     """The histogram of one column's training ``values`` (see the module docs), with the
-    natural excess of the latest ``recent`` snapshots when ``snapshot_date`` is given."""
+    natural excess of the latest ``recent`` snapshots when ``snapshot_date`` is given;
+    ``account``: the account of each row, when accounts repeat (``effective_rows``)."""
     if kind == "categorical":
         present = [v for v in values.tolist() if v is not None]
         names, counts = np.unique(np.asarray(present, dtype=str), return_counts=True)
@@ -199,18 +218,23 @@ def build_histogram(
     else:
         numbers = np.asarray(values, dtype=np.float64)
         bare = Histogram("numeric", (), len(values), edges=_edges(numbers))
-    counts = bare.counts(values)
+    codes = bare.codes(values)
+    counts = np.bincount(
+        codes, minlength=len(bare.edges) + 2 if bare.kind == "numeric" else len(bare.categories) + 2
+    ).astype(np.float64)
+    independent = 0 if account is None else effective_rows(codes, len(counts), account)
     hist = Histogram(
         bare.kind,
         tuple(float(s) for s in divergence.shares(counts)),
         len(values),
         bare.edges,
         bare.categories,
+        effective_rows=independent,
     )
     if snapshot_date is None or len(values) == 0:
         return hist
     natural = natural_excess(hist, values, snapshot_date, recent, draws, seed)
-    return Histogram(hist.kind, hist.shares, hist.rows, hist.edges, hist.categories, natural)
+    return replace(hist, natural=natural)
 
 
 def natural_excess(
@@ -232,7 +256,7 @@ def natural_excess(
         rows = snapshot_date == day
         counts = hist.counts(values[rows])
         chance = divergence.sampling_quantiles(
-            hist.shares, hist.rows, int(rows.sum()), [0.5], draws, rng
+            hist.shares, hist.sample_rows, int(rows.sum()), [0.5], draws, rng
         )
         for name, value in divergence.statistics(reference, counts).items():
             excess[name] = max(excess[name], value - float(chance[name][0]))
@@ -246,17 +270,26 @@ def build_profile(
     snapshot_date: np.ndarray | None = None,
     recent: int = RECENT_SNAPSHOTS,
     seed: int = 0,
+    account: np.ndarray | None = None,
 ) -> ReferenceProfile:
     """The profile of training rows: ``values`` per feature (``column_values``), their
     ``kinds``, the calibrated probability per label in ``scores``, all row-aligned with
-    ``snapshot_date`` (datetime64[D], or None for a table without dates)."""
+    ``snapshot_date`` (datetime64[D], or None for a table without dates) and ``account`` (the
+    account of each row, or None when every row is its own account)."""
     features = {
-        name: build_histogram(column, kinds[name], snapshot_date, recent, seed=seed)
+        name: build_histogram(
+            column, kinds[name], snapshot_date, recent, seed=seed, account=account
+        )
         for name, column in values.items()
     }
     score_hists = {
         label: build_histogram(
-            np.asarray(p, dtype=np.float64), "numeric", snapshot_date, recent, seed=seed
+            np.asarray(p, dtype=np.float64),
+            "numeric",
+            snapshot_date,
+            recent,
+            seed=seed,
+            account=account,
         )
         for label, p in scores.items()
     }
@@ -279,19 +312,46 @@ def _edges(values: np.ndarray) -> tuple[float, ...]:
     return tuple(float(v) for v in np.unique(np.asarray(grid[1:-1], dtype=np.float64)))
 
 
-def _numeric_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+def _numeric_codes(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     null = np.isnan(values)
-    which = np.searchsorted(edges, values[~null], side="left")
-    counts = np.bincount(which, minlength=len(edges) + 1).astype(np.float64)
-    return np.append(counts, float(null.sum()))
+    codes = np.searchsorted(edges, np.where(null, 0.0, values), side="left")
+    return np.where(null, len(edges) + 1, codes).astype(np.int64)
 
 
-def _category_counts(values: np.ndarray, categories: Sequence[str]) -> np.ndarray:
+def _category_codes(values: np.ndarray, categories: Sequence[str]) -> np.ndarray:
     index = {c: i for i, c in enumerate(categories)}
     other, null = len(categories), len(categories) + 1
-    codes = np.fromiter(
+    return np.fromiter(
         (null if v is None else index.get(str(v), other) for v in values.tolist()),
         dtype=np.int64,
         count=len(values),
     )
-    return np.bincount(codes, minlength=len(categories) + 2).astype(np.float64)
+
+
+def effective_rows(codes: np.ndarray, bins: int, account: np.ndarray) -> int:
+    """The independent rows that bin ``codes`` of accounts seen several times are worth:
+    rows / (1 + (m - 1) ICC), with m the mean rows per account and ICC the share of the
+    bin indicators' variance that lies between accounts (one-way ANOVA estimate, summed over
+    bins, clipped to [0, 1]). A value fixed per account (ICC 1) counts once per account; a
+    value redrawn every snapshot (ICC 0) counts once per row."""
+    n = len(codes)
+    _, group = np.unique(account, return_inverse=True)
+    groups = int(group.max()) + 1 if n else 0
+    if n == 0 or groups == n:
+        return n
+    m = n / groups
+    per_group = np.bincount(group).astype(np.float64)
+    total = 0.0
+    between = 0.0
+    for b in range(bins):
+        hit = (codes == b).astype(np.float64)
+        p = hit.mean()
+        if p in (0.0, 1.0):
+            continue
+        total += p * (1 - p)
+        means = np.bincount(group, weights=hit, minlength=groups) / per_group
+        between += float(np.sum(per_group * (means - p) ** 2)) / n
+    if total == 0.0:
+        return n
+    icc = float(np.clip((between - total / m) / (total * (1 - 1 / m)), 0.0, 1.0))
+    return max(groups, round(n / (1 + (m - 1) * icc)))
