@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from serving.auth import ReadAccess
 from serving.cache import ServingState
@@ -48,6 +49,21 @@ async def get_model(state: StateDep, _: ReadAccess) -> dict[str, Any]:
     }
 
 
+@router.get(
+    "/health",
+    summary="Model health of the served snapshot: feature and score drift against the "
+    "champions' training profiles, the label-free ROC-AUC / PR-AUC / ECE estimate, concerns",
+    responses=ERRORS,
+    response_class=JSONResponse,
+)
+async def get_health(state: StateDep, _: ReadAccess) -> JSONResponse:
+    if state.health is None:
+        return JSONResponse(
+            {"detail": state.health_error or "model health is not available"}, status_code=503
+        )
+    return JSONResponse(state.health.to_dict())
+
+
 def _card(state: ServingState, kind: str, view: ModelView) -> dict[str, Any]:
     info = state.models.info(kind)
     bundle = view.bundle
@@ -85,7 +101,7 @@ def _card(state: ServingState, kind: str, view: ModelView) -> dict[str, Any]:
         "training": {
             k: v
             for k, v in bundle.metadata.items()
-            if k not in ("features", "reference", "signal_scale")
+            if k not in ("features", "reference", "signal_scale", "profile")
         },
         "metrics": label_metrics(info.metrics, bundle.label),
         "explain_ms_per_row": state.explain_ms_per_row.get(kind, 0.0),
