@@ -189,6 +189,13 @@ def concerns(health: ModelHealth, shares: Mapping[str, Mapping[str, float]]) -> 
                 f"estimated ROC-AUC of {label} is {auc.value:.3f} ({auc.low:.3f}-{auc.high:.3f}), "
                 f"more than {settings.auc_drop:.2f} below its backtest {reference:.3f}"
             )
+        elif auc is not None and reference is not None and auc.low > reference + settings.auc_drop:
+            out.append(
+                f"estimated ROC-AUC of {label} is {auc.value:.3f} ({auc.low:.3f}-{auc.high:.3f}), "
+                f"more than {settings.auc_drop:.2f} above its backtest {reference:.3f}: its "
+                "probabilities are more spread than its outcomes (calibration too steep), so "
+                "the label-free estimate overstates; recalibrate on more rows"
+            )
     latest: dict[str, RealisedRow] = {}
     for done in health.realised:
         if done.group == ALL and (
