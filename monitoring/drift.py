@@ -10,10 +10,13 @@ Jensen-Shannon distance and the change of the null share. A statistic's threshol
   bootstrap, ``draws`` pairs; the reference's size is its distinct accounts, since pooled
   snapshots repeat each account). It shrinks as the snapshot grows, which is what makes a
   threshold fit both a 300-account and a 30,000-account book;
-- **natural excess**: how far the latest training snapshots already sat from the pooled
-  reference beyond their own chance level (``Histogram.natural``): a book ages, prices rise,
-  customers arrive, and a snapshot that moves no more than training snapshots did is not
-  flagged;
+- **natural excess**: how far the book moves by itself: a book ages, prices rise, customers
+  arrive, and a snapshot that moves no more than training snapshots did is not flagged.
+  With the snapshot's distance to the latest training snapshot known (``lag``, in monthly
+  snapshots), the snapshot is compared with the pool of the latest 12 training snapshots
+  and the excess is the largest one a training snapshot showed against the 12 snapshots
+  ending ``lag`` before it (``Histogram.natural_lag``); otherwise with the whole reference
+  and the latest snapshots' excess over it (``Histogram.natural``);
 - **floor**: a change too small to matter is never flagged, however many rows show it.
 
 ``alpha`` is the nominal false-alarm rate of one statistic of one column when the snapshot
@@ -88,20 +91,32 @@ def column_drift(
     settings: DriftSettings,
     gain_share: float | None = None,
     rng: np.random.Generator | None = None,
+    lag: int | None = None,
 ) -> list[DriftRow]:
-    """The three statistics of ``values`` against ``reference`` (one row each)."""
+    """The three statistics of ``values`` against ``reference`` (one row each). With ``lag``
+    (snapshots since the latest training snapshot) and a reference with dates, the
+    comparison is with the pool of the latest training snapshots and the natural excess is
+    the one of that lag; else with the whole reference and its natural excess."""
     rng = rng or np.random.default_rng(settings.seed)
     counts = reference.counts(values)
     rows = int(counts.sum())
-    observed = divergence.statistics(reference.reference_counts(), counts)
+    if lag is not None and reference.recent:
+        base = np.asarray(reference.recent) * reference.recent_rows
+        base_shares, base_rows = reference.recent, reference.recent_sample_rows
+        natural_by = reference.natural_at(lag)
+    else:
+        base = reference.reference_counts()
+        base_shares, base_rows = reference.shares, reference.sample_rows
+        natural_by = reference.natural
+    observed = divergence.statistics(base, counts)
     chance = divergence.sampling_quantiles(
-        reference.shares, reference.sample_rows, rows, [1.0 - settings.alpha], settings.draws, rng
+        base_shares, base_rows, rows, [1.0 - settings.alpha], settings.draws, rng
     )
     current_null = float(counts[-1] / rows) if rows else 0.0
     out = []
     for statistic in divergence.STATISTICS:
         by_chance = float(chance[statistic][0])
-        natural = float(reference.natural.get(statistic, 0.0))
+        natural = float(natural_by.get(statistic, 0.0))
         threshold = max(settings.floors.get(statistic, 0.0), by_chance + natural)
         value = observed[statistic]
         out.append(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -128,9 +129,12 @@ def assess(
         name: max(shares[label].get(name, 0.0) for label in shares) for name in references
     }
     rng = np.random.default_rng(settings.drift.seed)
+    lag = _lag(models, snapshot_date)
     drift: list[DriftRow] = []
     for name, reference in references.items():
-        drift += column_drift(name, reference, values[name], settings.drift, best_share[name], rng)
+        drift += column_drift(
+            name, reference, values[name], settings.drift, best_share[name], rng, lag
+        )
     drift = rank(drift)
     score_drift: list[DriftRow] = []
     estimated: dict[str, Estimate] = {}
@@ -146,7 +150,7 @@ def assess(
         profile = model.profile
         if profile is not None and model.label in profile.scores:
             score_drift += column_drift(
-                model.label, profile.scores[model.label], p, settings.drift, None, rng
+                model.label, profile.scores[model.label], p, settings.drift, None, rng, lag
             )
     health = ModelHealth(
         snapshot_date=snapshot_date,
@@ -227,6 +231,20 @@ def _feature_references(
                 references[column.name] = profile.features[column.name]
                 columns[column.name] = column
     return references, list(columns.values())
+
+
+def _lag(models: Sequence[ModelView], snapshot_date: str | None) -> int | None:
+    """Monthly snapshots from the latest one the reference profile holds to
+    ``snapshot_date`` (None: either is unknown)."""
+    profile = next((m.profile for m in models if m.profile is not None), None)
+    if profile is None or not profile.snapshots or not snapshot_date:
+        return None
+    try:
+        latest = date.fromisoformat(profile.snapshots[-1][:10])
+        current = date.fromisoformat(snapshot_date[:10])
+    except ValueError:
+        return None
+    return max(0, round((current - latest).days / 30.44))
 
 
 def _rows(frame: Any) -> int:

@@ -36,6 +36,9 @@ from monitoring import divergence
 PROFILE_FORMAT = 1
 MAX_CATEGORIES = 20
 RECENT_SNAPSHOTS = 12
+MAX_LAG = 9
+"""The longest gap (in snapshots) whose natural movement a profile measures; a snapshot
+further from training is held to the movement of this gap."""
 NULL = "(null)"
 OTHER = "(other)"
 ColumnKind = Literal["numeric", "categorical"]
@@ -55,6 +58,14 @@ class Histogram:
     categories: tuple[str, ...] = ()
     """Text: one bin per category, then ``(other)``."""
     natural: dict[str, float] = field(default_factory=dict)
+    recent: tuple[float, ...] = ()
+    """The shares of the latest ``RECENT_SNAPSHOTS`` training snapshots pooled, in the same
+    bins (empty without dates): what a served snapshot is compared with."""
+    recent_rows: int = 0
+    natural_lag: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per lag in snapshots ("0" .. ``MAX_LAG``), per statistic: the largest excess over
+    chance of a training snapshot against the pool of the ``RECENT_SNAPSHOTS`` snapshots
+    ending that many snapshots before it (how far the book moves by itself in that time)."""
     effective_rows: int = 0
     """The independent rows the shares rest on, for the chance threshold, when the reference
     pools snapshots of the same accounts (``effective_rows()``: a seat count that never
@@ -64,6 +75,13 @@ class Histogram:
     def sample_rows(self) -> int:
         """``effective_rows`` when known, else ``rows``."""
         return self.effective_rows or self.rows
+
+    @property
+    def recent_sample_rows(self) -> int:
+        """The independent rows of the recent pool (its rows times the profile's ratio of
+        effective to actual rows)."""
+        ratio = self.sample_rows / self.rows if self.rows else 1.0
+        return max(1, round(self.recent_rows * ratio))
 
     @property
     def null_share(self) -> float:
@@ -108,7 +126,22 @@ class Histogram:
         out["natural"] = {k: round(float(v), 8) for k, v in self.natural.items()}
         if self.effective_rows:
             out["effective_rows"] = self.effective_rows
+        if self.recent:
+            out["recent"] = [round(float(v), 8) for v in self.recent]
+            out["recent_rows"] = self.recent_rows
+            out["natural_lag"] = {
+                lag: {k: round(float(v), 8) for k, v in stats.items()}
+                for lag, stats in self.natural_lag.items()
+            }
         return out
+
+    def natural_at(self, lag: int) -> dict[str, float]:
+        """The natural excess per statistic at ``lag`` snapshots (the largest lag measured
+        beyond it)."""
+        if not self.natural_lag:
+            return {}
+        known = sorted(int(k) for k in self.natural_lag)
+        return self.natural_lag[str(min(max(lag, 0), known[-1]))]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Histogram:
@@ -120,6 +153,12 @@ class Histogram:
             categories=tuple(str(c) for c in data.get("categories", ())),
             natural={k: float(v) for k, v in (data.get("natural") or {}).items()},
             effective_rows=int(data.get("effective_rows", 0)),
+            recent=tuple(float(v) for v in data.get("recent", ())),
+            recent_rows=int(data.get("recent_rows", 0)),
+            natural_lag={
+                str(lag): {k: float(v) for k, v in stats.items()}
+                for lag, stats in (data.get("natural_lag") or {}).items()
+            },
         )
 
 
@@ -234,7 +273,53 @@ def build_histogram(
     if snapshot_date is None or len(values) == 0:
         return hist
     natural = natural_excess(hist, values, snapshot_date, recent, draws, seed)
-    return replace(hist, natural=natural)
+    days = np.unique(snapshot_date)
+    pooled = snapshot_date >= days[-recent:][0]
+    pooled_counts = np.bincount(codes[pooled], minlength=len(counts)).astype(np.float64)
+    hist = replace(
+        hist,
+        natural=natural,
+        recent=tuple(float(v) for v in divergence.shares(pooled_counts)),
+        recent_rows=int(pooled.sum()),
+    )
+    return replace(hist, natural_lag=lagged_excess(hist, codes, snapshot_date, recent, draws, seed))
+
+
+def lagged_excess(
+    hist: Histogram,
+    codes: np.ndarray,
+    snapshot_date: np.ndarray,
+    recent: int,
+    draws: int,
+    seed: int,
+) -> dict[str, dict[str, float]]:
+    """Per lag 0..``MAX_LAG`` (in snapshots) and statistic: the largest (value - its median
+    by chance) of snapshot t against the pool of the ``recent`` snapshots ending at t - lag
+    (at lag 0 the pool holds t), over the latest ``recent`` snapshots t that have one
+    snapshot or more before the lag."""
+    rng = np.random.default_rng(seed + 1)
+    days = np.unique(snapshot_date)
+    index = np.searchsorted(days, snapshot_date)
+    counts = np.zeros((len(days), hist.bins))
+    np.add.at(counts, (index, codes), 1.0)
+    cumulative = np.vstack([np.zeros(hist.bins), np.cumsum(counts, axis=0)])
+    # The pools and the snapshots have about the same shares and sizes from pair to pair:
+    # one chance level serves every pair (one bootstrap per column, not one per pair).
+    size = max(int(np.median(counts[-recent:].sum(axis=1))), 1)
+    chance = divergence.sampling_quantiles(
+        list(hist.recent), hist.recent_sample_rows, size, [0.5], draws, rng
+    )
+    out: dict[str, dict[str, float]] = {}
+    for lag in range(0, min(MAX_LAG, len(days) - 1) + 1):
+        later = np.arange(max(lag, len(days) - recent), len(days))
+        end = later - lag + 1  # the pool is snapshots [end - recent, end)
+        pools = cumulative[end] - cumulative[np.maximum(end - recent, 0)]
+        excess = {}
+        for name, f in divergence.FUNCTIONS.items():
+            values = f(pools, counts[later])
+            excess[name] = max(0.0, float(np.max(values)) - float(chance[name][0]))
+        out[str(lag)] = excess
+    return out
 
 
 def natural_excess(

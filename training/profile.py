@@ -1,6 +1,12 @@
 """The reference profile a model's bundle carries (``metadata["profile"]``): the training
-distribution of every feature the model reads and of its calibrated probability, measured
-on the rows the label is known for (``monitoring.profile`` says what a profile holds).
+table's distribution of every feature the model reads and of its calibrated probability
+(``monitoring.profile`` says what a profile holds).
+
+Every row of the table counts, labeled or not: features are known up to the table's as-of
+date, labels only 6-7 months earlier. A book trends (tenure grows, contacts accumulate), so
+a reference that stopped at the last labeled snapshot would see months of ordinary ageing
+as drift the day the model is served; with every snapshot, the reference and its natural
+month-to-month excess reach the newest snapshot the model was trained beside.
 
 The scores are the final model's calibrated probabilities of those rows. They are
 in-sample for the rows the model was fit on, so their spread is a little wider than on a
@@ -20,8 +26,8 @@ from training.dataset import ModelData
 
 
 def training_profile(data: ModelData, bundle: ModelBundle, seed: int = 0) -> dict[str, Any]:
-    """The profile of ``bundle``'s labeled training rows of ``data``, as a JSON dict."""
-    rows = np.flatnonzero(data.labeled(bundle.label))
+    """The profile of every row of ``data`` for ``bundle``, as a JSON dict."""
+    rows = np.arange(len(data.matrix))
     values: dict[str, np.ndarray] = {}
     kinds: dict[str, ColumnKind] = {}
     raw = data.raw.take(rows) if any(c.kind == "categorical" for c in data.columns) else None
