@@ -272,36 +272,26 @@ def build_histogram(
     )
     if snapshot_date is None or len(values) == 0:
         return hist
-    natural = natural_excess(hist, values, snapshot_date, recent, draws, seed)
-    days = np.unique(snapshot_date)
-    pooled = snapshot_date >= days[-recent:][0]
-    pooled_counts = np.bincount(codes[pooled], minlength=len(counts)).astype(np.float64)
+    per_snapshot = snapshot_counts(codes, len(counts), snapshot_date)
+    pooled = per_snapshot[-recent:].sum(axis=0)
     hist = replace(
         hist,
-        natural=natural,
-        recent=tuple(float(v) for v in divergence.shares(pooled_counts)),
+        natural=natural_excess(hist, per_snapshot, recent, draws, seed),
+        recent=tuple(float(v) for v in divergence.shares(pooled)),
         recent_rows=int(pooled.sum()),
     )
-    return replace(hist, natural_lag=lagged_excess(hist, codes, snapshot_date, recent, draws, seed))
+    return replace(hist, natural_lag=lagged_excess(hist, per_snapshot, recent, draws, seed))
 
 
 def lagged_excess(
-    hist: Histogram,
-    codes: np.ndarray,
-    snapshot_date: np.ndarray,
-    recent: int,
-    draws: int,
-    seed: int,
+    hist: Histogram, counts: np.ndarray, recent: int, draws: int, seed: int
 ) -> dict[str, dict[str, float]]:
     """Per lag 0..``MAX_LAG`` (in snapshots) and statistic: the largest (value - its median
     by chance) of snapshot t against the pool of the ``recent`` snapshots ending at t - lag
     (at lag 0 the pool holds t), over the latest ``recent`` snapshots t that have one
     snapshot or more before the lag."""
     rng = np.random.default_rng(seed + 1)
-    days = np.unique(snapshot_date)
-    index = np.searchsorted(days, snapshot_date)
-    counts = np.zeros((len(days), hist.bins))
-    np.add.at(counts, (index, codes), 1.0)
+    days = counts.shape[0]
     cumulative = np.vstack([np.zeros(hist.bins), np.cumsum(counts, axis=0)])
     # The pools and the snapshots have about the same shares and sizes from pair to pair:
     # one chance level serves every pair (one bootstrap per column, not one per pair).
@@ -310,8 +300,8 @@ def lagged_excess(
         list(hist.recent), hist.recent_sample_rows, size, [0.5], draws, rng
     )
     out: dict[str, dict[str, float]] = {}
-    for lag in range(0, min(MAX_LAG, len(days) - 1) + 1):
-        later = np.arange(max(lag, len(days) - recent), len(days))
+    for lag in range(0, min(MAX_LAG, days - 1) + 1):
+        later = np.arange(max(lag, days - recent), days)
         end = later - lag + 1  # the pool is snapshots [end - recent, end)
         pools = cumulative[end] - cumulative[np.maximum(end - recent, 0)]
         excess = {}
@@ -322,30 +312,28 @@ def lagged_excess(
     return out
 
 
+def snapshot_counts(codes: np.ndarray, bins: int, snapshot_date: np.ndarray) -> np.ndarray:
+    """Rows per (snapshot, bin), snapshots in date order: shape (snapshots, bins)."""
+    days, index = np.unique(snapshot_date, return_inverse=True)
+    flat = np.bincount(index.reshape(-1) * bins + codes, minlength=len(days) * bins)
+    return flat.reshape(len(days), bins).astype(np.float64)
+
+
 def natural_excess(
-    hist: Histogram,
-    values: np.ndarray,
-    snapshot_date: np.ndarray,
-    recent: int,
-    draws: int,
-    seed: int,
+    hist: Histogram, counts: np.ndarray, recent: int, draws: int, seed: int
 ) -> dict[str, float]:
-    """Per statistic, the largest (value - its median by chance at the snapshot's size) over
-    the latest ``recent`` snapshots, each against the pooled reference; 0 when none exceeds
-    chance."""
+    """Per statistic, the largest (value - its median by chance at a snapshot's size) over
+    the latest ``recent`` snapshots (``counts``: ``snapshot_counts``), each against the
+    pooled reference; 0 when none exceeds chance."""
     rng = np.random.default_rng(seed)
-    dates = np.unique(snapshot_date)[-recent:]
-    reference = hist.reference_counts()
-    excess = dict.fromkeys(divergence.STATISTICS, 0.0)
-    for day in dates:
-        rows = snapshot_date == day
-        counts = hist.counts(values[rows])
-        chance = divergence.sampling_quantiles(
-            hist.shares, hist.sample_rows, int(rows.sum()), [0.5], draws, rng
-        )
-        for name, value in divergence.statistics(reference, counts).items():
-            excess[name] = max(excess[name], value - float(chance[name][0]))
-    return excess
+    latest = counts[-recent:]
+    size = max(int(np.median(latest.sum(axis=1))), 1)
+    chance = divergence.sampling_quantiles(hist.shares, hist.sample_rows, size, [0.5], draws, rng)
+    reference = hist.reference_counts()[None, :]
+    return {
+        name: max(0.0, float(np.max(f(reference, latest))) - float(chance[name][0]))
+        for name, f in divergence.FUNCTIONS.items()
+    }
 
 
 def build_profile(
