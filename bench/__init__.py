@@ -53,6 +53,11 @@ BENCHMARKS: list[Benchmark] = [
         "main reason's family vs the simulator's true top cause, top 10% riskiest held-out rows",
     ),
     Benchmark(
+        "monitoring",
+        "bench.monitoring_bench",
+        "model health of 10,000 accounts x 150 features vs scoring the same snapshot",
+    ),
+    Benchmark(
         "training",
         "bench.training_bench",
         "train on 500,000 x 150 vs plain LightGBM (bound 90 s); 3,000 x 36 quality vs oracle",

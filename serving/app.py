@@ -146,6 +146,35 @@ def create_app(
             "seconds the served state took to load, score and serialise",
             registry=metrics.registry,
         ),
+        "feature_drift": Gauge(
+            "churnlight_feature_drift",
+            "drift of a feature of the served snapshot against the champion's training profile",
+            ["feature", "statistic"],
+            registry=metrics.registry,
+        ),
+        "score_drift": Gauge(
+            "churnlight_score_drift",
+            "PSI of a score of the served snapshot against its training distribution",
+            ["score"],
+            registry=metrics.registry,
+        ),
+        "estimated_roc_auc": Gauge(
+            "churnlight_estimated_roc_auc",
+            "label-free ROC-AUC estimate of the served snapshot (from calibrated scores)",
+            ["label"],
+            registry=metrics.registry,
+        ),
+        "realised_roc_auc": Gauge(
+            "churnlight_realised_roc_auc",
+            "ROC-AUC of the latest snapshot whose labels matured",
+            ["label"],
+            registry=metrics.registry,
+        ),
+        "snapshot_age": Gauge(
+            "churnlight_snapshot_age_seconds",
+            "seconds since the served snapshot's date",
+            registry=metrics.registry,
+        ),
     }
     for router in (
         history.router,  # before accounts: /v1/accounts/{id}/history is its own route

@@ -96,6 +96,12 @@ HISTORY_UNAVAILABLE = ProblemType(
     "History not available",
     "history is off or its store failed; the scores still serve",
 )
+HEALTH_UNAVAILABLE = ProblemType(
+    "health-unavailable",
+    503,
+    "Model health not available",
+    "the champions carry no training profile, or computing health failed; the scores still serve",
+)
 RELOAD_FAILED = ProblemType(
     "reload-failed",
     503,
@@ -117,6 +123,7 @@ ALL: tuple[ProblemType, ...] = (
     INTERNAL_ERROR,
     MODELS_NOT_LOADED,
     HISTORY_UNAVAILABLE,
+    HEALTH_UNAVAILABLE,
     RELOAD_FAILED,
 )
 BY_URI = {kind.uri: kind for kind in ALL}

@@ -17,6 +17,7 @@ from features.reasons import peer_reference
 from training.dataset import LabelSpec, ModelData
 from training.evaluate import WindowResult, summary_row
 from training.model import Fit
+from training.profile import training_profile
 from training.recipe import Recipe
 
 
@@ -56,8 +57,8 @@ def new_bundle(
     facts: dict[str, Any],
     recipe: Recipe | None = None,
 ) -> ModelBundle:
-    """The bundle of a label's final model, with its metadata (``bundle_metadata``) and,
-    when given, the recipe that refits it."""
+    """The bundle of a label's final model, with its metadata (``bundle_metadata``), its
+    reference profile (``training.profile``) and, when given, the recipe that refits it."""
     bundle = ModelBundle(
         spec.name,
         list(data.columns),
@@ -67,6 +68,7 @@ def new_bundle(
     )
     if recipe is not None:
         bundle.metadata["recipe"] = recipe.to_dict()
+    bundle.metadata["profile"] = training_profile(data, bundle)
     return bundle
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from serving import problems
 from serving.auth import INVALID_KEY, MISSING_KEY, ReadAccess
+from serving.cache import ServingState
 from serving.deps import HolderDep
 from serving.errors import MODELS_NOT_LOADED
 from serving.handlers import MODELS_RETRY_SECONDS, problem_response
+from serving.model_health import gauge_values, snapshot_age_seconds
 from serving.problems import PROBLEM_JSON, NotReadyProblem, example
 from serving.schemas import Health, Ready
 
@@ -95,6 +99,7 @@ async def metrics(request: Request, _: ReadAccess) -> Response:
         app_state.gauges["loads"].labels(outcome).set(count)
     if current is not None:
         app_state.gauges["build_seconds"].set(current.seconds.get("total", 0.0))
+        _health_gauges(app_state.gauges, current)
     dispatcher = getattr(app_state, "dispatcher", None)
     if dispatcher is not None:
         for outcome in ("queued", "sent", "dead_lettered"):
@@ -104,3 +109,17 @@ async def metrics(request: Request, _: ReadAccess) -> Response:
         for reason, count in refresher.triggered.items():
             app_state.gauges["refreshes"].labels(reason).set(count)
     return Response(generate_latest(app_state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _health_gauges(gauges: dict[str, Any], state: ServingState) -> None:
+    """The model-health gauges of the served state (cleared first: a reload may drop a
+    feature or a label)."""
+    age = snapshot_age_seconds(state.snapshot_date)
+    if age is not None:
+        gauges["snapshot_age"].set(age)
+    if state.health is None:
+        return
+    for name, pairs in gauge_values(state.health).items():
+        gauges[name].clear()
+        for labels, value in pairs:
+            gauges[name].labels(*labels).set(value)

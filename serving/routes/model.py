@@ -10,20 +10,22 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 
 from serving import problems
 from serving.auth import ReadAccess
 from serving.cache import ServingState
 from serving.deps import StateDep
-from serving.problems import read_errors
+from serving.handlers import problem_response
+from serving.problems import example, read_errors
 from serving.schemas import ModelResponse
 from serving.scoring import ModelView
 
 router = APIRouter(prefix="/v1/model", tags=["model"])
 
 
-HIDDEN = ("features", "reference", "signal_scale")
+HIDDEN = ("features", "reference", "signal_scale", "profile")
 """Bundle metadata the card leaves out: served under ``features``, or too large."""
 PATH_KEYS = ("path", "source")
 """Keys of the feature table's facts that hold local paths."""
@@ -63,6 +65,34 @@ async def get_model(state: StateDep, _: ReadAccess) -> dict[str, Any]:
         },
         **state.versions,
     }
+
+
+@router.get(
+    "/health",
+    operation_id="get_model_health",
+    summary="Model health of the served snapshot: feature and score drift against the "
+    "champions' training profiles, the label-free ROC-AUC / PR-AUC / ECE estimate, concerns",
+    response_class=JSONResponse,
+    responses=problems.responses(
+        *read_errors("/v1/model/health"),
+        (
+            problems.HEALTH_UNAVAILABLE,
+            example(
+                problems.HEALTH_UNAVAILABLE,
+                "model health could not be computed: ...",
+                "/v1/model/health",
+            ),
+        ),
+    ),
+)
+async def get_health(request: Request, state: StateDep, _: ReadAccess) -> Response:
+    if state.health is None:
+        return problem_response(
+            request,
+            problems.HEALTH_UNAVAILABLE,
+            state.health_error or "model health is not available",
+        )
+    return JSONResponse(state.health.to_dict())
 
 
 def _card(state: ServingState, kind: str, view: ModelView) -> dict[str, Any]:
