@@ -9,13 +9,15 @@ DEMO_DIR ?= out/demo
 # Lock files, fully pinned and hashed for Linux, Apple-silicon macOS and Windows (`make lock`
 # refreshes them from pyproject.toml): requirements/core.txt is what training, serving,
 # scoring and the demo need (no PySpark, Jupyter or test tools); full.txt adds the [dev],
-# [spark] and [notebooks] extras with the same version of every package the two share;
-# uv.txt is the installer. The demo installs core only; test, lint and bench add the rest to
-# the same .venv, so neither target undoes the other. Each install's package list is logged
-# in .venv/install-<core|full>.log.
+# [spark], [notebooks] and [client] extras with the same version of every package the two
+# share; uv.txt is the installer; airflow.txt (from requirements/airflow.in) is the Airflow
+# that `make test` imports the example DAG with, in a venv of its own (.ci/airflow). The demo
+# installs core only; test, lint and bench add the rest to the same .venv, so neither target
+# undoes the other. Each install's package list is logged in .venv/install-<core|full>.log.
 CORE_LOCK := requirements/core.txt
 FULL_LOCK := requirements/full.txt
 UV_LOCK := requirements/uv.txt
+AIRFLOW_LOCK := requirements/airflow.txt
 CORE_STAMP := $(VENV)/.core-installed
 FULL_STAMP := $(VENV)/.full-installed
 # --no-deps: the lock is the whole set (uv pip check verifies it); --no-build-isolation: the
@@ -28,7 +30,7 @@ LOCK = $(UV) pip compile --universal --python-version 3.11 --generate-hashes --q
 
 .PHONY: setup demo test test-fast postgres bench lint lock format serve mlflow-ui clean
 
-setup: $(FULL_STAMP)  ## create .venv with everything: core, [dev], [spark], [notebooks]
+setup: $(FULL_STAMP)  ## create .venv with everything: core, [dev], [spark], [notebooks], [client]
 
 $(UV): $(UV_LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,13 +48,15 @@ $(FULL_STAMP): $(FULL_LOCK) $(CORE_STAMP)
 	$(UV) pip check --python $(PY)
 	touch $@
 
-lock: | $(UV)  ## refresh requirements/*.txt from pyproject.toml (UPGRADE=1: newest allowed versions)
+lock: | $(UV)  ## refresh requirements/*.txt from pyproject.toml and requirements/*.in (UPGRADE=1: newest allowed versions)
 	$(LOCK) pyproject.toml requirements/build.in --extra dev --extra spark --extra notebooks \
+		--extra client -o $(FULL_LOCK)
 		-o $(FULL_LOCK)
 	# the core lock starts from the full one, so the two agree on every shared version
 	cp $(FULL_LOCK) $(CORE_LOCK)
 	$(LOCK) pyproject.toml requirements/build.in -o $(CORE_LOCK)
 	$(LOCK) requirements/uv.in -o $(UV_LOCK)
+	$(LOCK) requirements/airflow.in -o $(AIRFLOW_LOCK)
 
 demo: $(CORE_STAMP)  ## simulate, validate, build features, train, score two snapshots, then serve (Ctrl-C stops)
 	$(VENV)/bin/churnlight simulate --accounts 600 --months 30 --seed 7 --out $(DEMO_DIR)/source
@@ -63,14 +67,22 @@ demo: $(CORE_STAMP)  ## simulate, validate, build features, train, score two sna
 	$(VENV)/bin/churnlight serve --source $(DEMO_DIR)/source --demo-key
 
 # -m "" lifts the quick-suite marker filter of pyproject's addopts; the ci profile runs
-# hypothesis derandomized (a fixed seed), so a failure repeats. The history tests run against
-# a real PostgreSQL: .ci/postgres installs (Debian package) and starts a local cluster if
-# needed, creates the test role and database, and prints its URL.
+# hypothesis derandomized (a fixed seed), so a failure repeats. What the tests run against,
+# each installed if missing and idempotent: .ci/postgres installs (Debian package) and starts
+# a local PostgreSQL for the history tests and prints its URL; .ci/systemd installs
+# systemd-analyze (Debian package systemd) for the example units; .ci/airflow (test only: its
+# test is slow) installs Airflow into .venv-airflow from requirements/airflow.txt, apart from
+# .venv, and prints its interpreter, which imports the example DAG.
+TEST_TOOLS = set -o pipefail; .ci/systemd && url=$$(.ci/postgres | tail -n 1) && \
+	export CHURNLIGHT_TEST_POSTGRES_URL=$$url
+AIRFLOW = airflow=$$(UV=$(UV) PYTHON=$(PYTHON) .ci/airflow | tail -n 1) && \
+	export CHURNLIGHT_TEST_AIRFLOW_PYTHON=$$airflow
+
 test: $(FULL_STAMP)  ## the whole suite, slow, Spark and notebook tests included (what CI runs)
-	set -o pipefail; url=$$(.ci/postgres | tail -n 1) && CHURNLIGHT_TEST_POSTGRES_URL=$$url $(PY) -m pytest -n 2 --dist loadgroup -m "" --hypothesis-profile=ci
+	$(TEST_TOOLS) && $(AIRFLOW) && $(PY) -m pytest -n 2 --dist loadgroup -m "" --hypothesis-profile=ci
 
 test-fast: $(FULL_STAMP)  ## the quick suite for iteration: no slow, Spark or notebook tests
-	set -o pipefail; url=$$(.ci/postgres | tail -n 1) && CHURNLIGHT_TEST_POSTGRES_URL=$$url $(PY) -m pytest -n 2
+	$(TEST_TOOLS) && $(PY) -m pytest -n 2
 
 postgres:  ## install (if missing) and start the local PostgreSQL the history tests use; prints its URL
 	.ci/postgres

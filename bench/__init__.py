@@ -42,6 +42,12 @@ BENCHMARKS: list[Benchmark] = [
         "slow webhook receiver vs without",
     ),
     Benchmark(
+        "soak",
+        "bench.soak_bench",
+        "5-minute mixed load with a reload a minute: errors, p50/p99, RSS growth; another "
+        "key's lookup p99 under a burst of 1,000-row what-ifs vs idle",
+    ),
+    Benchmark(
         "reasons",
         "bench.reasons_bench",
         "main reason's family vs the simulator's true top cause, top 10% riskiest held-out rows",
@@ -51,6 +57,11 @@ BENCHMARKS: list[Benchmark] = [
         "bench.quality_bench",
         "each candidate vs baselines and oracle: simulator at 1,000 and 3,000 accounts, a "
         "second generator's tabular churn table",
+    ),
+    Benchmark(
+        "monitoring",
+        "bench.monitoring_bench",
+        "model health of 10,000 accounts x 150 features vs scoring the same snapshot",
     ),
     Benchmark(
         "training",

@@ -7,7 +7,8 @@ server is what is measured. Every phase is bounded twice: a request count and a 
 
 Config: {"port": int, "phases": [{"name", "requests": [bytes as latin-1 str, ...],
 "connections", "count", "seconds"}]}. A phase cycles through its requests. Output per phase:
-sent, errors (non-2xx), seconds, requests_per_second, p50_ms, p90_ms, p99_ms."""
+sent, errors (non-2xx), statuses (count per status), seconds, requests_per_second, p50_ms,
+p90_ms, p99_ms."""
 
 from __future__ import annotations
 
@@ -71,6 +72,7 @@ async def _phase(port: int, phase: dict[str, Any]) -> dict[str, Any]:
         "connections": connections,
         "sent": len(ms),
         "errors": sum(1 for s in statuses if not 200 <= s < 300),
+        "statuses": {str(s): statuses.count(s) for s in sorted(set(statuses))},
         "seconds": round(seconds, 3),
         "requests_per_second": round(len(ms) / seconds, 1) if seconds else 0.0,
         "p50_ms": round(float(np.percentile(ms, 50)), 4) if len(ms) else None,

@@ -105,6 +105,7 @@ def _register() -> None:
         cmd_history,
         cmd_info,
         cmd_keys,
+        cmd_monitor,
         cmd_retrain,
         cmd_score,
         cmd_serve,

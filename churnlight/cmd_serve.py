@@ -69,8 +69,8 @@ def serve(
         raise ConfigError("give --source SRC or --features FILE (or CHURNLIGHT_SOURCE / _FEATURES)")
     key = None
     if demo_key:
-        key, digest = new_key()
-        settings = settings.model_copy(update={"api_keys": [*settings.api_keys, digest]})
+        key, entry = new_key("demo")
+        settings = settings.model_copy(update={"api_keys": [*settings.api_keys, entry]})
     elif not settings.api_keys and not settings.admin_keys:
         err_console.print(
             "[yellow]no API keys configured:[/yellow] every /v1 request will get 401; "

@@ -228,6 +228,14 @@ class ModelBundle:
         assert tree is not None
         return self.blend.combine_contributions(tree, additive)
 
+    def importance(self) -> list[float]:
+        """Per feature: the booster's split gain, or for an additive model or a blend the mean
+        absolute contribution training measured (``metadata["importance"]``)."""
+        if self.kind == "lightgbm" and self.booster is not None:
+            return [float(g) for g in self.booster.feature_importance(importance_type="gain")]
+        measured = self.metadata.get("importance") or {}
+        return [float(measured.get(name, 0.0)) for name in self.feature_names]
+
     def model_dict(self) -> dict[str, Any] | None:
         """``bundle.json``'s ``model`` entry (None for a LightGBM-only bundle)."""
         if self.additive is None:

@@ -17,32 +17,22 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
-from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI
 from prometheus_client import Gauge
 
 from features.errors import ConfigError
 from serving.auth import KeyRing
 from serving.cache import ServingState, SnapshotLoader, StateHolder, build_state
 from serving.delivery import Dispatcher, load_configured_alerts
-from serving.errors import (
-    MODELS_NOT_LOADED,
-    HistoryUnavailable,
-    InvalidFeatures,
-    ModelsNotLoaded,
-    NotInHistory,
-    ReloadFailed,
-    TooLarge,
-    UnknownAccount,
-)
+from serving.deps import known_query
+from serving.handlers import add_problem_handlers
+from serving.limits import KeyLimits
 from serving.loading import Loader, load_models
 from serving.middleware import Metrics, RequestMiddleware
+from serving.openapi import openapi_builder
 from serving.refresh import Refresher
 from serving.routes import accounts, admin, health, history, model, score
-from serving.schemas import SCALAR_BRANCHES, SCALAR_MESSAGE
 from serving.settings import ServingSettings, get_serving_settings
 from serving.snapshot import load_snapshot as default_snapshot_loader
 
@@ -109,6 +99,7 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(known_query)],
         openapi_tags=[
             {"name": "accounts", "description": "cached scores of the snapshot's accounts"},
             {"name": "history", "description": "scores over time, and who moved"},
@@ -119,7 +110,10 @@ def create_app(
         ],
     )
     app.state.settings = settings
-    app.state.keys = KeyRing(tuple(settings.api_keys), tuple(settings.admin_keys))
+    app.state.keys = KeyRing.from_entries(settings.api_keys, settings.admin_keys)
+    app.state.limits = KeyLimits.of(
+        settings.key_concurrency, settings.key_what_if_rows_per_second, settings.max_batch
+    )
     metrics = Metrics()
     app.state.metrics = metrics
     app.state.gauges = {
@@ -152,6 +146,35 @@ def create_app(
             "seconds the served state took to load, score and serialise",
             registry=metrics.registry,
         ),
+        "feature_drift": Gauge(
+            "churnlight_feature_drift",
+            "drift of a feature of the served snapshot against the champion's training profile",
+            ["feature", "statistic"],
+            registry=metrics.registry,
+        ),
+        "score_drift": Gauge(
+            "churnlight_score_drift",
+            "PSI of a score of the served snapshot against its training distribution",
+            ["score"],
+            registry=metrics.registry,
+        ),
+        "estimated_roc_auc": Gauge(
+            "churnlight_estimated_roc_auc",
+            "label-free ROC-AUC estimate of the served snapshot (from calibrated scores)",
+            ["label"],
+            registry=metrics.registry,
+        ),
+        "realised_roc_auc": Gauge(
+            "churnlight_realised_roc_auc",
+            "ROC-AUC of the latest snapshot whose labels matured",
+            ["label"],
+            registry=metrics.registry,
+        ),
+        "snapshot_age": Gauge(
+            "churnlight_snapshot_age_seconds",
+            "seconds since the served snapshot's date",
+            registry=metrics.registry,
+        ),
     }
     for router in (
         history.router,  # before accounts: /v1/accounts/{id}/history is its own route
@@ -162,87 +185,7 @@ def create_app(
         health.router,
     ):
         app.include_router(router)
-    _add_handlers(app)
+    add_problem_handlers(app)
+    app.openapi = openapi_builder(app, settings)  # type: ignore[method-assign]
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     return app
-
-
-def _add_handlers(app: FastAPI) -> None:
-    def error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
-
-    async def not_loaded(request: Request, exc: Exception) -> JSONResponse:
-        return error(503, MODELS_NOT_LOADED, {"Retry-After": "5"})
-
-    async def unknown(request: Request, exc: Exception) -> JSONResponse:
-        return error(404, str(exc))
-
-    async def no_history(request: Request, exc: Exception) -> JSONResponse:
-        return error(503, str(exc), {"Retry-After": "30"})
-
-    async def too_large(request: Request, exc: Exception) -> JSONResponse:
-        return error(413, str(exc))
-
-    async def invalid(request: Request, exc: Exception) -> JSONResponse:
-        return error(422, str(exc))
-
-    async def reload_failed(request: Request, exc: Exception) -> JSONResponse:
-        return error(503, str(exc))
-
-    async def validation(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        errors = _fold_scalar_unions(
-            [
-                {"loc": _location(e["loc"]), "msg": _message(e["msg"]), "type": e["type"]}
-                for e in exc.errors()
-            ]
-        )
-        detail = "invalid request: " + "; ".join(f"{e['loc']}: {e['msg']}" for e in errors)
-        return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
-
-    async def internal(request: Request, exc: Exception) -> JSONResponse:
-        request_id = request.scope.get("state", {}).get("request_id")
-        log.error(
-            "unhandled error",
-            exc_info=exc,
-            extra={"fields": {"request_id": request_id, "path": request.url.path}},
-        )
-        return error(500, f"internal error (request id {request_id})")
-
-    app.add_exception_handler(ModelsNotLoaded, not_loaded)
-    app.add_exception_handler(UnknownAccount, unknown)
-    app.add_exception_handler(NotInHistory, unknown)
-    app.add_exception_handler(HistoryUnavailable, no_history)
-    app.add_exception_handler(TooLarge, too_large)
-    app.add_exception_handler(InvalidFeatures, invalid)
-    app.add_exception_handler(ReloadFailed, reload_failed)
-    app.add_exception_handler(RequestValidationError, validation)
-    app.add_exception_handler(Exception, internal)
-
-
-def _location(loc: Any) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _message(msg: str) -> str:
-    return msg.removeprefix("Value error, ")
-
-
-def _fold_scalar_unions(errors: list[dict[str, str]]) -> list[dict[str, str]]:
-    """One error per feature value that is none of number, text, boolean, null (pydantic
-    reports one per branch of the union: ``<loc>.float``, ``<loc>.str``, ``<loc>.bool``)."""
-    out: list[dict[str, str]] = []
-    for error in errors:
-        head, _, branch = error["loc"].rpartition(".")
-        if branch in SCALAR_BRANCHES and head:
-            if not (out and out[-1]["loc"] == head and out[-1]["type"] == "scalar_type"):
-                out.append({"loc": head, "msg": SCALAR_MESSAGE, "type": "scalar_type"})
-            continue
-        out.append(error)
-    return out

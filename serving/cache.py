@@ -9,6 +9,7 @@ once and uses that object throughout, so it never mixes two model versions.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -23,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from features.transforms import all_feature_specs
+from monitoring.health import ModelHealth
 from serving.alerts import AlertsConfig
 from serving.delivery import Dispatcher
 from serving.errors import MODELS_NOT_LOADED, ModelsNotLoaded, UnknownAccount
@@ -55,6 +57,9 @@ class Portfolio:
     batch: ScoredBatch
     index: dict[str, int]
     responses: list[bytes]
+    etags: list[str]
+    """Strong ETag of each response: a hash of its bytes, so a reload that leaves a record
+    as it was leaves its ETag too."""
     summaries: list[dict[str, Any]]
     orders: dict[str, np.ndarray]
     """sort key -> row order, highest first (ties by account_id)."""
@@ -67,6 +72,7 @@ class Portfolio:
             json.dumps(batch.record(i), allow_nan=False, separators=(",", ":")).encode()
             for i in range(batch.n)
         ]
+        etags = [f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"' for body in responses]
         summaries = [batch.summary(i) for i in range(batch.n)]
         tiebreak = np.argsort(np.asarray(ids, dtype=str), kind="stable")
         orders = {}
@@ -75,13 +81,17 @@ class Portfolio:
             # highest first, NaN last, ties in account_id order
             keyed = np.where(np.isnan(values), -np.inf, values)
             orders[key] = tiebreak[np.argsort(-keyed, kind="stable")]
-        return cls(batch, index, responses, summaries, orders)
+        return cls(batch, index, responses, etags, summaries, orders)
 
-    def response(self, account_id: str, snapshot_date: str | None) -> bytes:
+    def position(self, account_id: str, snapshot_date: str | None) -> int:
+        """The account's row; ``UnknownAccount`` when it is not in the snapshot."""
         i = self.index.get(account_id)
         if i is None:
             raise UnknownAccount(account_id, snapshot_date)
-        return self.responses[i]
+        return i
+
+    def response(self, account_id: str, snapshot_date: str | None) -> bytes:
+        return self.responses[self.position(account_id, snapshot_date)]
 
     def select(
         self,
@@ -143,6 +153,10 @@ class ServingState:
     """Modification stamp of the snapshot's file or source when the build started."""
     alerts: dict[str, int] | None = None
     """Events of this snapshot: raised, claimed, queued, skipped (None: no alerts)."""
+    health: ModelHealth | None = None
+    """Drift and label-free performance of the snapshot (``serving.model_health``)."""
+    health_error: str | None = None
+    """Why ``health`` is None: its computation failed (the scores still serve)."""
 
     @property
     def snapshot_date(self) -> str | None:
@@ -201,6 +215,8 @@ def build_state(
         snapshot.row(0)  # what-if rows read the snapshot by row: convert it now, not then
     recorded = _record(settings, batch, portfolio, snapshot.snapshot_date, alerts, dispatcher)
     t_history = time.perf_counter()
+    health, health_error = _health(models, snapshot, batch)
+    t_health = time.perf_counter()
     return ServingState(
         models=models,
         snapshot=snapshot,
@@ -216,7 +232,8 @@ def build_state(
             "score": round(t_scored - t_snapshot, 3),
             "serialise": round(finished - t_scored, 3),
             "history": round(t_history - finished, 3),
-            "total": round(t_history - started, 3),
+            "health": round(t_health - t_history, 3),
+            "total": round(t_health - started, 3),
         },
         explain_ms_per_row={
             kind: round(1000 * batch.seconds[f"{kind}_explain"] / rows, 4)
@@ -224,8 +241,28 @@ def build_state(
         },
         feature_kinds=kinds,
         inputs_stamp=stamp,
+        health=health,
+        health_error=health_error,
         **recorded,
     )
+
+
+def _health(
+    models: LoadedModels, snapshot: Snapshot, batch: ScoredBatch
+) -> tuple[ModelHealth | None, str | None]:
+    """The snapshot's model health from the scores just computed; a failure is logged and
+    leaves the scores serving (``/v1/model/health`` answers 503 with the error)."""
+    from serving.model_health import served_health
+
+    scores = {
+        models.churn.label: batch.churn.probability,
+        models.expansion.label: batch.expansion.probability,
+    }
+    try:
+        return served_health(models, snapshot.table, snapshot.snapshot_date, scores), None
+    except Exception as err:
+        log.error("model health failed: %s", err, exc_info=err)
+        return None, f"model health could not be computed: {err}"
 
 
 def _record(

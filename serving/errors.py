@@ -1,7 +1,8 @@
 """Errors of the serving package; all derive from ``features.errors.ChurnlightError``.
 
-``serving.app`` maps each class to one HTTP status with a stable ``detail`` string; the
-command line prints the message in red and exits 1."""
+``serving.handlers`` maps each class to one problem type (``serving.problems``: HTTP status,
+stable ``type`` URI) with the message as its ``detail``; the command line prints the
+message in red and exits 1."""
 
 from __future__ import annotations
 
@@ -36,7 +37,27 @@ class UnknownAccount(ServingError):
 
 
 class TooLarge(ServingError):
-    """A request body or batch exceeds its configured limit: HTTP 413."""
+    """A batch exceeds CHURNLIGHT_MAX_BATCH: HTTP 413."""
+
+
+class MissingKey(ServingError):
+    """No ``Authorization: Bearer <key>``: HTTP 401."""
+
+
+class InvalidKey(ServingError):
+    """A key no configured hash matches: HTTP 401."""
+
+
+class AdminRequired(ServingError):
+    """A read key on an admin route: HTTP 403."""
+
+
+class RateLimited(ServingError):
+    """A key's limit of scoring work is reached: HTTP 429 with ``Retry-After``."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class InvalidFeatures(ServingError):

@@ -4,15 +4,16 @@ cached lookup does.)
 
 - request id: the client's ``X-Request-ID`` when it is 1-64 safe characters, else a new one;
   echoed in the response header and in the access log;
-- body limit: a ``Content-Length`` above ``max_body_bytes`` is refused with 413 before the
-  body is read; a body without one is counted as it streams and refused the same way;
+- body limit: a ``Content-Length`` above ``max_body_bytes`` is refused with 413 (problem
+  ``body-too-large``) before the body is read; a body without one is counted as it streams
+  and refused the same way;
 - access log (logger ``churnlight.access``): method, route template, path, status, duration,
-  bytes, client, request id and the caller's role; never headers, keys or bodies.
+  bytes, client, request id, the caller's key name and role; never headers, keys or bodies;
+- metrics: requests by method, route template, status and key name; duration by route.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -22,6 +23,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving.problems import BODY_TOO_LARGE, PROBLEM_JSON, problem_body
 
 access_log = logging.getLogger("churnlight.access")
 SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -39,8 +42,8 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "churnlight_http_requests",
-            "HTTP requests by route template and status",
-            ["method", "route", "status"],
+            "HTTP requests by route template, status and key name (none: no valid key)",
+            ["method", "route", "status", "key"],
             registry=self.registry,
         )
         self.latency = Histogram(
@@ -50,17 +53,19 @@ class Metrics:
             buckets=BUCKETS,
             registry=self.registry,
         )
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._children: dict[tuple[str, str, int, str], tuple[Any, Any]] = {}
 
-    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        key = (method, route, status)
-        children = self._children.get(key)
+    def observe(
+        self, method: str, route: str, status: int, seconds: float, key: str = "none"
+    ) -> None:
+        labels = (method, route, status, key)
+        children = self._children.get(labels)
         if children is None:
             children = (
-                self.requests.labels(method, route, str(status)),
+                self.requests.labels(method, route, str(status), key),
                 self.latency.labels(route),
             )
-            self._children[key] = children
+            self._children[labels] = children
         children[0].inc()
         children[1].observe(seconds)
 
@@ -102,7 +107,8 @@ class RequestMiddleware:
 
         limit = self.max_body_bytes
         if length is not None and _too_long(length, limit):
-            await _reject(send_wrapper, 413, body_too_large(limit))
+            body = problem_body(BODY_TOO_LARGE, body_too_large(limit), scope["path"], request_id)
+            await _reject(send_wrapper, 413, body)
         else:
             received = 0
 
@@ -128,7 +134,8 @@ class RequestMiddleware:
         seconds = time.perf_counter() - started
         route = scope.get("route")
         template = getattr(route, "path", None) or "<unmatched>"
-        self.metrics.observe(scope["method"], template, status, seconds)
+        key = state.get("key")
+        self.metrics.observe(scope["method"], template, status, seconds, key or "none")
         if access_log.isEnabledFor(logging.INFO):
             client = scope.get("client")
             access_log.info(
@@ -143,6 +150,7 @@ class RequestMiddleware:
                         "duration_ms": round(seconds * 1000, 3),
                         "bytes": sent,
                         "client": client[0] if client else None,
+                        "key": key,
                         "role": state.get("role"),
                     }
                 },
@@ -156,14 +164,13 @@ def _too_long(header: bytes, limit: int) -> bool:
         return True
 
 
-async def _reject(send: Send, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
+async def _reject(send: Send, status: int, body: bytes) -> None:
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", PROBLEM_JSON.encode()),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
             ],

@@ -402,10 +402,6 @@ class ReloadResponse(BaseModel):
     build_seconds: dict[str, float] | None = None
 
 
-class ErrorResponse(BaseModel):
-    detail: str
-
-
 class HistoryPoint(BaseModel):
     snapshot_date: str = Field(description="YYYY-MM-DD")
     churn_probability: float
@@ -544,10 +540,3 @@ class MoversPage(BaseModel):
     direction: Literal["up", "down"]
     from_snapshot: str | None
     to_snapshot: str | None
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorResponse, "description": "missing or invalid API key"},
-    413: {"model": ErrorResponse, "description": "body or batch too large"},
-    503: {"model": ErrorResponse, "description": "models not loaded (yet)"},
-}

@@ -17,7 +17,8 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from features.settings import StoreSettings
 
-KEY_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
+KEY_ENTRY = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9_.-]{0,63}:)?sha256:[0-9a-f]{64}$")
+"""A configured key: ``[name:]sha256:<64 hex digits>`` (``serving.auth`` reads the name)."""
 DEFAULT_PLAYBOOKS = Path(__file__).resolve().parent / "playbooks.yaml"
 
 
@@ -39,14 +40,25 @@ class ServingSettings(StoreSettings):
 
     # -- security and limits ---------------------------------------------------------------
     api_keys: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="read keys, comma-separated sha256:<hex> hashes"
+        default_factory=list,
+        description="read keys, comma-separated [name:]sha256:<hex> (a name, then the hash)",
     )
     admin_keys: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="admin (reload) keys, comma-separated sha256:<hex>"
+        default_factory=list,
+        description="admin (reload) keys, comma-separated [name:]sha256:<hex>",
     )
     max_batch: int = Field(default=1000, ge=1, description="account ids or rows per POST /v1/score")
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="largest request body")
     max_page_size: int = Field(default=500, ge=1, description="largest page of GET /v1/accounts")
+    key_concurrency: int = Field(
+        default=2, ge=1, description="POST /v1/score requests in flight per key name; beyond: 429"
+    )
+    key_what_if_rows_per_second: float = Field(
+        default=500.0,
+        ge=0,
+        description="what-if rows per second per key name (from a bucket of one full batch); "
+        "beyond: 429; 0 = no rate limit",
+    )
 
     # -- scores ----------------------------------------------------------------------------
     tier_medium: float | None = Field(
@@ -137,11 +149,12 @@ class ServingSettings(StoreSettings):
     @classmethod
     def _check_hashes(cls, value: list[str]) -> list[str]:
         for position, entry in enumerate(value, start=1):
-            if not KEY_HASH.match(entry):
+            if not KEY_ENTRY.match(entry):
                 # Never echo the entry: it may be a plain key pasted by mistake.
                 raise ValueError(
-                    f"entry {position} is not a key hash of the form sha256:<64 hex digits>; "
-                    "configure hashes only (`churnlight keys new` prints a key and its hash)"
+                    f"entry {position} is not a key hash of the form [name:]sha256:<64 hex "
+                    "digits> (a name of letters, digits, '_', '.', '-'); configure hashes only "
+                    "(`churnlight keys new --name NAME` prints a key and its entry)"
                 )
         return value
 

@@ -12,6 +12,7 @@ import numpy as np
 from simulator.commercial import PROSPECT, CommercialState, Movements, step_commercial
 from simulator.config import SimulationConfig
 from simulator.latent import LatentState, SegmentArrays, step_latent
+from simulator.shifts import adoption_offset
 
 
 @dataclass
@@ -48,5 +49,6 @@ def advance(
     becoming a customer, then that month's commercial decisions. Mutates ``state``."""
     com = state.commercial
     live = (com.status != PROSPECT) | (com.first_day < month_end)
-    step_latent(state.latent, config, seg, rng, mask=live)
+    offset = adoption_offset(state.latent.segment, month_start, config.covariate_shift)
+    step_latent(state.latent, config, seg, rng, mask=live, adoption_offset=offset)
     return step_commercial(com, state.latent, month_start, month_end, config, seg, rng)

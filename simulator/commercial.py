@@ -18,6 +18,7 @@ from simulator.arrays import Arrays, logit, sigmoid
 from simulator.config import SimulationConfig
 from simulator.dates import add_months
 from simulator.latent import LatentState, SegmentArrays
+from simulator.shifts import churn_offset
 
 PROSPECT, CUSTOMER, CHURNED = 0, 1, 2
 NEW, RENEWAL, REACTIVATION = 0, 1, 2
@@ -157,7 +158,8 @@ def step_commercial(
     # 2. Term ends this month: renew (sometimes late, never by 30 days) or churn.
     ending = (status0 == CUSTOMER) & (com.term_end >= d0) & (com.term_end < d1)
     monthly = com.term_months == 1
-    churn = ending & (u[0] < sigmoid(churn_logit(lat, monthly, config, seg)))
+    shifted = churn_offset(lat.health, adoption, d0, config.concept_shift, p)
+    churn = ending & (u[0] < sigmoid(churn_logit(lat, monthly, config, seg) + shifted))
     churned = np.flatnonzero(churn)
     if len(churned):
         day = com.term_end[churned]

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from features.errors import ConfigError
+from simulator.shifts import ConceptShift, CovariateShift
 
 SEGMENTS = ("enterprise", "mid_market", "smb")
 
@@ -214,6 +215,12 @@ class SimulationConfig(BaseModel):
     oracle_rows: int = Field(3000, ge=0, description="(account, snapshot) rows given an oracle")
     oracle_rollouts: int = Field(300, ge=1, description="Monte-Carlo rollouts per oracle row")
     chain: ChainParams = Field(default_factory=ChainParams)
+    covariate_shift: CovariateShift | None = Field(
+        None, description="usage of a segment falls from a month (simulator.shifts)"
+    )
+    concept_shift: ConceptShift | None = Field(
+        None, description="who churns changes from a month (simulator.shifts)"
+    )
 
     @field_validator("start_date")
     @classmethod
@@ -230,6 +237,18 @@ class SimulationConfig(BaseModel):
                 f"segments must be exactly {SEGMENTS} in this order; got {tuple(value)}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _shift_starts(self) -> SimulationConfig:
+        for shift in (self.covariate_shift, self.concept_shift):
+            if shift is None:
+                continue
+            if shift.start.day != 1 or shift.start <= self.start_date:
+                raise ValueError(
+                    f"a shift must start on the first of a month after start_date "
+                    f"{self.start_date}; got {shift.start}"
+                )
+        return self
 
     @model_validator(mode="after")
     def _seats_range(self) -> SimulationConfig:

@@ -123,8 +123,10 @@ def step_latent(
     seg: SegmentArrays,
     rng: np.random.Generator,
     mask: np.ndarray | None = None,
+    adoption_offset: np.ndarray | float = 0.0,
 ) -> None:
     """Advance ``state`` by one month in place (rows outside ``mask`` stay as they are).
+    ``adoption_offset``: added to the adoption target (``simulator.shifts``).
 
     The draws depend only on the number of rows, so a seeded generator reproduces a path."""
     p = config.chain
@@ -163,6 +165,7 @@ def step_latent(
     h_pain = p.health_rho * state.h_pain - p.pain_effect * np.maximum(pain, 0.0)
     h_stress = p.health_rho * state.h_stress - p.stress_effect * stress
     target = p.adoption_target + p.adoption_health * health + p.adoption_champion * champion
+    target = target + adoption_offset
     adoption_logit = (
         state.adoption_logit
         + p.adoption_speed * (target - state.adoption_logit)

@@ -3,11 +3,13 @@
 Every ``churnlight`` call in the Airflow DAG, the crontab entry, the systemd units and the
 page's code blocks must name a real command with real options (read from the Typer app, not
 from its help text), give a value to each option that takes one and every required option;
-each ``CHURNLIGHT_*`` variable they set must be a real setting. The DAG is imported with
-Airflow when it is installed; without Airflow it is checked twice: its syntax tree (the DAG,
-its four tasks and their order, the failure callback), and executed against minimal stand-ins
-for Airflow's classes that accept only parameter names Airflow has, so the summary check and
-the alert run for real.
+each ``CHURNLIGHT_*`` variable they set must be a real setting. The DAG is checked three
+ways: imported by real Airflow 3 in a venv of its own (``.ci/airflow`` installs it; Airflow's
+pins conflict with churnlight's, so never in ``.venv``), its syntax tree read (the DAG, its
+four tasks and their order, the failure callback), and executed here against minimal
+stand-ins for Airflow's classes that accept only parameter names Airflow has, so the summary
+check and the alert run for real. The systemd units are checked by ``systemd-analyze``
+(``.ci/systemd`` installs it) as well as parsed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import os
 import re
 import shlex
 import shutil
@@ -28,6 +31,7 @@ from typing import Any, ClassVar
 
 import pytest
 import typer.main
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from typer.testing import CliRunner
 
 from churnlight.cli import app
@@ -43,6 +47,16 @@ SERVICE = EXAMPLES / "systemd" / "churnlight-retrain.service"
 TIMER = EXAMPLES / "systemd" / "churnlight-retrain.timer"
 ALERT = EXAMPLES / "systemd" / "churnlight-alert@.service"
 DOC = REPO / "docs" / "scheduling.md"
+
+
+class ExampleTools(BaseSettings):
+    """Where the tools that check the examples are (``make test`` sets the variables)."""
+
+    model_config = SettingsConfigDict(env_prefix="CHURNLIGHT_TEST_", extra="ignore")
+
+    airflow_python: Path = REPO / ".venv-airflow" / "bin" / "python"
+    """The interpreter of the Airflow venv: the last line ``.ci/airflow`` prints."""
+
 
 ORDER = ["retrain", "features", "score"]
 """The churnlight commands a schedule runs, in this order."""
@@ -470,22 +484,58 @@ def test_the_failure_callback_explains_the_exit_code_and_posts_the_alert(
     assert "registry and champions are unchanged" in dag_module.alert_message(context)
 
 
-def test_the_dag_imports_with_airflow_when_it_is_installed() -> None:
-    """With Airflow: the real import. Without it, the two tests above stand in (always run)."""
-    if importlib.util.find_spec("airflow") is None:
-        pytest.skip("Airflow is not installed; the DAG is checked by its syntax tree and stand-ins")
-    spec = importlib.util.spec_from_file_location("churnlight_example_dag_real", DAG_FILE)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    dag = module.dag
+AIRFLOW_PROBE = """
+import importlib.util, json, sys
+import airflow
+spec = importlib.util.spec_from_file_location("churnlight_example_dag", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+dag = module.dag
+print(json.dumps({
+    "airflow": airflow.__version__,
+    "dag_class": type(dag).__module__ + "." + type(dag).__qualname__,
+    "dag_id": dag.dag_id,
+    "task_ids": sorted(dag.task_ids),
+    "upstream": {t: sorted(dag.get_task(t).upstream_task_ids) for t in dag.task_ids},
+    "operators": {t: type(dag.get_task(t)).__module__ for t in dag.task_ids},
+    "callback_is_alert": dag.default_args["on_failure_callback"] is module.alert_on_failure,
+}))
+"""
+"""Run by the Airflow venv's interpreter: imports the DAG file, prints what it built."""
 
-    assert dag.dag_id == "churnlight_retrain"
-    assert set(dag.task_ids) == set(DAG_TASKS)
-    assert not dag.get_task(DAG_TASKS[0]).upstream_task_ids
+
+@pytest.mark.slow  # importing Airflow takes several seconds
+def test_the_dag_imports_with_real_airflow(tmp_path: Path) -> None:
+    python = ExampleTools().airflow_python
+    if not python.is_file():
+        pytest.fail(
+            f"The Airflow interpreter {python} does not exist; install it with `.ci/airflow` "
+            "(`make test` runs it; its last line is the path) or set "
+            "CHURNLIGHT_TEST_AIRFLOW_PYTHON"
+        )
+    # -I: only Airflow's venv and the stdlib, no PYTHONPATH (the DAG must not need churnlight)
+    run = subprocess.run(
+        [str(python), "-I", "-c", AIRFLOW_PROBE, str(DAG_FILE)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow")},
+    )
+    assert run.returncode == 0, run.stderr
+    built = json.loads(run.stdout.strip().splitlines()[-1])
+
+    assert built["airflow"].startswith("3."), built["airflow"]
+    assert built["dag_class"].startswith("airflow.sdk."), built["dag_class"]
+    assert set(built["operators"].values()) <= {
+        "airflow.providers.standard.operators.bash",
+        "airflow.providers.standard.operators.python",
+    }, built["operators"]
+    assert built["dag_id"] == "churnlight_retrain"
+    assert built["task_ids"] == sorted(DAG_TASKS)
+    assert not built["upstream"][DAG_TASKS[0]]
     for before, after in pairwise(DAG_TASKS):
-        assert dag.get_task(after).upstream_task_ids == {before}
-    assert dag.default_args["on_failure_callback"] is module.alert_on_failure
+        assert built["upstream"][after] == [before]
+    assert built["callback_is_alert"]
 
 
 # ---- cron ------------------------------------------------------------------------------------
@@ -575,9 +625,12 @@ def test_the_systemd_timer_starts_the_service_monthly() -> None:
 
 
 def test_systemd_analyze_accepts_the_units(tmp_path: Path) -> None:
-    """systemd's own checker, where it is installed (the tests above run everywhere)."""
+    """systemd's own checker on the units."""
     if shutil.which("systemd-analyze") is None:
-        pytest.skip("systemd-analyze is not installed; the unit files are checked by parsing")
+        pytest.fail(
+            "systemd-analyze is not installed; install it with `.ci/systemd` (the Debian "
+            "package systemd; `make test` runs it)"
+        )
     for unit in (SERVICE, TIMER, ALERT):
         shutil.copy(unit, tmp_path / unit.name)
     units = [str(tmp_path / u.name) for u in (TIMER, SERVICE, ALERT)]

@@ -17,6 +17,7 @@ from features.reasons import peer_reference
 from training.dataset import LabelSpec, ModelData
 from training.evaluate import WindowResult, summary_row
 from training.model import Fit
+from training.profile import training_profile
 from training.recipe import Recipe
 
 
@@ -57,9 +58,10 @@ def new_bundle(
     recipe: Recipe | None = None,
     parts: dict[str, Any] | None = None,
 ) -> ModelBundle:
-    """The bundle of a label's final model, with its metadata (``bundle_metadata``) and,
-    when given, the recipe that refits it; ``parts``: the booster, additive model and blend
-    of the chosen candidate (``training.candidates``; default: ``fitted``'s booster)."""
+    """The bundle of a label's final model, with its metadata (``bundle_metadata``), its
+    reference profile (``training.profile``) and, when given, the recipe that refits it;
+    ``parts``: the booster, additive model and blend of the chosen candidate
+    (``training.candidates``; default: ``fitted``'s booster)."""
     parts = parts or {"booster": fitted.booster}
     bundle = ModelBundle(
         spec.name,
@@ -73,6 +75,7 @@ def new_bundle(
     bundle.metadata["model_kind"] = bundle.kind
     if recipe is not None:
         bundle.metadata["recipe"] = recipe.to_dict()
+    bundle.metadata["profile"] = training_profile(data, bundle)
     return bundle
 
 

@@ -1,15 +1,18 @@
 """The promotion gate: whether a challenger becomes champion, and why.
 
 The current champion (read only) is scored on the challenger's last backtest window, so the
-two are compared on the same rows; the challenger must also be calibrated. ``decide`` is the
+two are compared on the same rows; the challenger must also be calibrated, and its training
+data must not be broken against the champion's profile (``training.data_guards``: a feature
+the champion relies on all null or constant, drift on most of its gain). ``decide`` is the
 rule (pure); ``gate`` gathers its inputs from the registry."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from training.champion_refit import score_champion_on_fold
+from training.data_guards import data_findings
 from training.evaluate import MODEL
 from training.metrics import roc_auc
 from training.results import TrainingResult
@@ -40,6 +43,9 @@ class GateDecision:
     tolerance: float = 0.0
     ece_bound: float = 1.0
     """The configured bound, raised to the window's ECE noise floor when that is higher."""
+    data_findings: list[dict[str, Any]] = field(default_factory=list)
+    """What the data guards found broken in the challenger's training data (each refuses
+    promotion; ``training.data_guards``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,10 +96,13 @@ def gate(
         current = champion_version(store, name, settings.champion_alias)
         champion_auc = None
         scored_as = None
-        if current is not None and outcome.last_fold is not None:
+        findings = []
+        if current is not None:
             champion = load_version_bundle(store, name, current.version)
-            p, rows, scored_as = score_champion_on_fold(result, label, champion)
-            champion_auc = roc_auc(result.data.labels[label][rows], p)
+            findings = data_findings(result.data, champion)
+            if outcome.last_fold is not None:
+                p, rows, scored_as = score_champion_on_fold(result, label, champion)
+                champion_auc = roc_auc(result.data.labels[label][rows], p)
         floor = outcome.last.facts.get("ece_noise_floor")
         bound = max(settings.promotion_max_ece, floor or 0.0)
         promote, reason = decide(
@@ -104,6 +113,9 @@ def gate(
             settings.promotion_auc_tolerance,
             bound,
         )
+        if findings:
+            promote = False
+            reason = "the training data is broken: " + "; ".join(f.message for f in findings)
         decisions[label] = GateDecision(
             label=label,
             model_name=name,
@@ -117,5 +129,6 @@ def gate(
             window=outcome.last.name,
             tolerance=settings.promotion_auc_tolerance,
             ece_bound=bound,
+            data_findings=[f.to_dict() for f in findings],
         )
     return decisions

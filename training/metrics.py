@@ -1,6 +1,8 @@
 """Evaluation metrics: plain functions of arrays.
 
 Each returns None when it is undefined (no positive or no negative row, no rows, no MRR).
+The metrics monitoring needs too live in ``features.stats`` (one implementation each) and
+are imported here under their names; this module adds the MRR-weighted one and the tables.
 
 - ``roc_auc``: area under the ROC curve (ties count half; ``features.stats.roc_auc``, the one
   implementation the simulator uses too);
@@ -21,12 +23,16 @@ by row order (a stable sort), so the result does not depend on the sort algorith
 
 from __future__ import annotations
 
-import math
-from typing import Literal
-
 import numpy as np
 
+from features.stats import brier as brier
+from features.stats import calibration_bins as calibration_bins
+from features.stats import ece as ece
+from features.stats import ece_noise_floor as ece_noise_floor
+from features.stats import pr_auc as pr_auc
 from features.stats import roc_auc as roc_auc
+from features.stats import top_decile_lift as top_decile_lift
+from features.stats import top_indices as top_indices
 
 METRIC_NAMES = (
     "roc_auc",
@@ -38,35 +44,6 @@ METRIC_NAMES = (
 )
 
 
-def _both_classes(y: np.ndarray) -> bool:
-    return len(y) > 0 and 0 < int(np.sum(y)) < len(y)
-
-
-def pr_auc(y: np.ndarray, score: np.ndarray) -> float | None:
-    y = np.asarray(y, dtype=float)
-    if not _both_classes(y):
-        return None
-    from sklearn.metrics import average_precision_score
-
-    return float(average_precision_score(y, np.asarray(score, dtype=float)))
-
-
-def top_indices(score: np.ndarray, share: float = 0.1) -> np.ndarray:
-    """Indices of the ceil(n * share) highest scores (ties: earlier rows first)."""
-    score = np.asarray(score, dtype=float)
-    k = math.ceil(len(score) * share)
-    order = np.argsort(-score, kind="stable")
-    return order[:k]
-
-
-def top_decile_lift(y: np.ndarray, score: np.ndarray) -> float | None:
-    y = np.asarray(y, dtype=float)
-    if len(y) == 0 or y.sum() == 0:
-        return None
-    top = top_indices(score)
-    return float(y[top].mean() / y.mean())
-
-
 def mrr_capture_top_decile(y: np.ndarray, score: np.ndarray, mrr: np.ndarray) -> float | None:
     y = np.asarray(y, dtype=float)
     mrr = np.nan_to_num(np.asarray(mrr, dtype=float), nan=0.0)
@@ -75,71 +52,6 @@ def mrr_capture_top_decile(y: np.ndarray, score: np.ndarray, mrr: np.ndarray) ->
         return None
     top = top_indices(score)
     return float((mrr[top] * y[top]).sum() / total)
-
-
-def brier(y: np.ndarray, p: np.ndarray) -> float | None:
-    y = np.asarray(y, dtype=float)
-    if len(y) == 0:
-        return None
-    return float(np.mean((np.asarray(p, dtype=float) - y) ** 2))
-
-
-def calibration_bins(
-    y: np.ndarray,
-    p: np.ndarray,
-    bins: int = 10,
-    strategy: Literal["quantile", "uniform"] = "quantile",
-) -> list[tuple[int, float, float]]:
-    """(rows, mean probability, observed rate) per non-empty bin, by increasing probability."""
-    y = np.asarray(y, dtype=float)
-    p = np.asarray(p, dtype=float)
-    if len(y) == 0:
-        return []
-    if strategy == "quantile":
-        order = np.argsort(p, kind="stable")
-        parts = np.array_split(order, min(bins, len(order)))
-    else:
-        edges = np.linspace(0.0, 1.0, bins + 1)
-        which = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, bins - 1)
-        parts = [np.flatnonzero(which == b) for b in range(bins)]
-    return [(len(i), float(p[i].mean()), float(y[i].mean())) for i in parts if len(i)]
-
-
-def ece(
-    y: np.ndarray,
-    p: np.ndarray,
-    bins: int = 10,
-    strategy: Literal["quantile", "uniform"] = "quantile",
-) -> float | None:
-    table = calibration_bins(y, p, bins, strategy)
-    n = sum(rows for rows, _, _ in table)
-    if n == 0:
-        return None
-    return float(sum(rows / n * abs(mp - rate) for rows, mp, rate in table))
-
-
-def ece_noise_floor(
-    p: np.ndarray, bins: int = 10, draws: int = 200, quantile: float = 0.95, seed: int = 0
-) -> float | None:
-    """The ``quantile`` of the ECE a perfectly calibrated model with probabilities ``p``
-    shows on this many rows (labels drawn as Bernoulli(p), ``draws`` times).
-
-    ECE is biased upwards on small samples: with 600 rows at a 8% rate, a perfect model
-    scores about 0.03. An ECE below this floor cannot be told apart from perfect calibration."""
-    p = np.sort(np.asarray(p, dtype=float))
-    if len(p) == 0:
-        return None
-    parts = np.array_split(np.arange(len(p)), min(bins, len(p)))
-    starts = np.array([part[0] for part in parts])
-    sizes = np.array([len(part) for part in parts], dtype=float)
-    mean_p = np.add.reduceat(p, starts) / sizes
-    rng = np.random.default_rng(seed)
-    values = np.empty(draws)
-    for i in range(draws):
-        y = (rng.random(len(p)) < p).astype(float)
-        rate = np.add.reduceat(y, starts) / sizes
-        values[i] = float(np.sum(sizes / len(p) * np.abs(mean_p - rate)))
-    return float(np.quantile(values, quantile))
 
 
 def all_metrics(

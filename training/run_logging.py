@@ -67,6 +67,9 @@ def log_run(
         for label, outcome in result.labels.items():
             _log_label_artifacts(root / label, outcome)
             mlflow.log_artifacts(str(root / label), artifact_path=f"evaluation/{label}")
+            profile = outcome.bundle.metadata.get("profile")
+            if profile:
+                mlflow.log_dict(profile, f"monitoring/profile-{label}.json")
             logged.model_uris[label] = _log_model(root / f"model-{label}", outcome, result)
     return logged
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
+from serving import problems
 from serving.auth import ReadAccess
 from serving.deps import StateDep
-from serving.schemas import ERRORS, AccountScore, ErrorResponse, PortfolioPage, SortKey
+from serving.problems import UNKNOWN_ACCOUNT, example, invalid_request, read_errors
+from serving.schemas import AccountScore, PortfolioPage, SortKey
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
@@ -27,24 +29,81 @@ Filter = Annotated[
 
 @router.get(
     "/{account_id}",
+    operation_id="get_account",
     response_model=AccountScore,
     summary="An account's scores, top drivers, reasons and playbooks",
     responses={
-        **ERRORS,
-        404: {"model": ErrorResponse, "description": "account not in the scored snapshot"},
+        200: {
+            "headers": {
+                "ETag": {
+                    "description": "the record's version: send it as If-None-Match",
+                    "schema": {"type": "string"},
+                }
+            }
+        },
+        304: {"description": "Not Modified: If-None-Match names the record's current ETag"},
+        **problems.responses(
+            *read_errors("/v1/accounts/A99999"),
+            invalid_request(
+                "/v1/accounts/" + "A" * 201,
+                "path.account_id",
+                "String should have at most 200 characters",
+                "string_too_long",
+            ),
+            (
+                UNKNOWN_ACCOUNT,
+                example(
+                    UNKNOWN_ACCOUNT,
+                    "account 'A99999' not found in the snapshot of 2024-07-01",
+                    "/v1/accounts/A99999",
+                ),
+            ),
+        ),
     },
 )
-async def get_account(account_id: AccountId, state: StateDep, _: ReadAccess) -> Response:
+async def get_account(
+    account_id: AccountId,
+    state: StateDep,
+    _: ReadAccess,
+    if_none_match: Annotated[
+        str | None,
+        Header(description="ETag(s) of a copy the client holds: 304 when one is current"),
+    ] = None,
+) -> Response:
     # Serialised once when the snapshot was scored: a lookup is a dictionary read.
-    body = state.portfolio.response(account_id, state.snapshot_date)
-    return Response(body, media_type="application/json")
+    portfolio = state.portfolio
+    i = portfolio.position(account_id, state.snapshot_date)
+    etag = portfolio.etags[i]
+    if if_none_match is not None and _matches(if_none_match, etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    return Response(portfolio.responses[i], media_type="application/json", headers={"ETag": etag})
+
+
+def _matches(header: str, etag: str) -> bool:
+    """If-None-Match names ``etag`` (weak comparison, RFC 9110 13.1.2) or is ``*``."""
+    if header == etag:
+        return True
+    for candidate in header.split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate.removeprefix("W/") == etag:
+            return True
+    return False
 
 
 @router.get(
     "",
+    operation_id="list_accounts",
     response_model=PortfolioPage,
     summary="The portfolio: filter by segment, CSM, lifecycle stage and tier; sort; paginate",
-    responses=ERRORS,
+    responses=problems.responses(
+        *read_errors("/v1/accounts"),
+        invalid_request(
+            "/v1/accounts",
+            "query.limit",
+            "Input should be greater than or equal to 1",
+            "greater_than_equal",
+        ),
+    ),
 )
 async def list_accounts(
     request: Request,

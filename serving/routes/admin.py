@@ -7,23 +7,41 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from serving.auth import AdminAccess
+from serving import problems
+from serving.auth import ADMIN_REQUIRED, AdminAccess
 from serving.deps import HolderDep
 from serving.errors import ReloadFailed
-from serving.schemas import ERRORS, ErrorResponse, ReloadResponse
+from serving.problems import RELOAD_FAILED, example, invalid_request, read_errors
+from serving.schemas import ReloadResponse
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
+PATH = "/v1/admin/reload"
+
+
 @router.post(
     "/reload",
+    operation_id="reload",
     response_model=ReloadResponse,
     status_code=202,
     summary="Reload models and snapshot in the background; swap atomically when complete",
     responses={
-        **ERRORS,
         200: {"model": ReloadResponse, "description": "wait=true: the new state serves"},
-        403: {"model": ErrorResponse, "description": "a read key on an admin route"},
+        **problems.responses(
+            *[kind for kind in read_errors(PATH) if kind[0] is not problems.MODELS_NOT_LOADED],
+            (problems.ADMIN_REQUIRED, example(problems.ADMIN_REQUIRED, ADMIN_REQUIRED, PATH)),
+            invalid_request(PATH, "query.wait", "Input should be a valid boolean", "bool_parsing"),
+            (
+                RELOAD_FAILED,
+                example(
+                    RELOAD_FAILED,
+                    "reload failed, the previous models keep serving: no MLflow store at "
+                    "'models/mlflow.db'",
+                    PATH,
+                ),
+            ),
+        ),
     },
 )
 async def reload(

@@ -7,12 +7,20 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from serving import problems
 from serving.auth import ReadAccess
 from serving.cache import ServingState
 from serving.deps import StateDep
 from serving.errors import HistoryUnavailable
 from serving.history_view import ServedHistory
-from serving.schemas import ERRORS, AccountHistory, ErrorResponse, MoversPage
+from serving.problems import (
+    HISTORY_UNAVAILABLE,
+    NOT_IN_HISTORY,
+    example,
+    invalid_request,
+    read_errors,
+)
+from serving.schemas import AccountHistory, MoversPage
 
 router = APIRouter(prefix="/v1", tags=["history"])
 Filter = Annotated[
@@ -28,14 +36,40 @@ def _history(state: ServingState) -> ServedHistory:
     return state.history
 
 
+def _unavailable(path: str) -> tuple[problems.ProblemType, dict]:
+    return (
+        HISTORY_UNAVAILABLE,
+        example(
+            HISTORY_UNAVAILABLE,
+            "history not available: history is off (CHURNLIGHT_HISTORY=false)",
+            path,
+        ),
+    )
+
+
 @router.get(
     "/accounts/{account_id}/history",
+    operation_id="get_account_history",
     response_model=AccountHistory,
     summary="An account's scores at every snapshot in the history, oldest first",
-    responses={
-        **ERRORS,
-        404: {"model": ErrorResponse, "description": "account never scored"},
-    },
+    responses=problems.responses(
+        *read_errors("/v1/accounts/A99999/history"),
+        (
+            NOT_IN_HISTORY,
+            example(
+                NOT_IN_HISTORY,
+                "account 'A99999' has no scores in the history",
+                "/v1/accounts/A99999/history",
+            ),
+        ),
+        invalid_request(
+            "/v1/accounts/" + "A" * 201 + "/history",
+            "path.account_id",
+            "String should have at most 200 characters",
+            "string_too_long",
+        ),
+        _unavailable("/v1/accounts/A99999/history"),
+    ),
 )
 async def account_history(
     account_id: Annotated[str, Path(min_length=1, max_length=200, examples=["A00042"])],
@@ -48,9 +82,16 @@ async def account_history(
 
 @router.get(
     "/movers",
+    operation_id="list_movers",
     response_model=MoversPage,
     summary="Accounts whose churn probability changed most between the two latest snapshots",
-    responses=ERRORS,
+    responses=problems.responses(
+        *read_errors("/v1/movers"),
+        invalid_request(
+            "/v1/movers", "query.direction", "Input should be 'up' or 'down'", "literal_error"
+        ),
+        _unavailable("/v1/movers"),
+    ),
 )
 async def movers(
     request: Request,

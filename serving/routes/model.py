@@ -1,25 +1,44 @@
-"""What is serving: model versions, training facts, metrics, features and their metadata."""
+"""What is serving: model versions, training facts, metrics, features and their metadata.
+
+No local path leaves the server: the training facts lose the feature table's and the
+source's paths (their fingerprints stay: they identify the data without saying where it
+lives), and any other value that is an absolute path or a file URI; the snapshot's origin is
+its kind (``features`` or ``source``)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 
+from serving import problems
 from serving.auth import ReadAccess
 from serving.cache import ServingState
 from serving.deps import StateDep
-from serving.schemas import ERRORS, ModelResponse
+from serving.handlers import problem_response
+from serving.problems import example, read_errors
+from serving.schemas import ModelResponse
 from serving.scoring import ModelView
 
 router = APIRouter(prefix="/v1/model", tags=["model"])
 
 
+HIDDEN = ("features", "reference", "signal_scale", "profile")
+"""Bundle metadata the card leaves out: served under ``features``, or too large."""
+PATH_KEYS = ("path", "source")
+"""Keys of the feature table's facts that hold local paths."""
+LOCAL_PATH = re.compile(r"^(/|~|[A-Za-z]:[\\/]|\\\\|file:)")
+"""An absolute POSIX or Windows path, a home-relative path, a UNC path or a file URI."""
+
+
 @router.get(
     "",
+    operation_id="get_model",
     response_model=ModelResponse,
     summary="Champion versions, training window, metrics, features with metadata",
-    responses=ERRORS,
+    responses=problems.responses(*read_errors("/v1/model")),
 )
 async def get_model(state: StateDep, _: ReadAccess) -> dict[str, Any]:
     return {
@@ -27,7 +46,7 @@ async def get_model(state: StateDep, _: ReadAccess) -> dict[str, Any]:
         "expansion": _card(state, "expansion", state.expansion),
         "snapshot_date": state.snapshot_date,
         "accounts": state.portfolio.batch.n,
-        "snapshot_origin": state.snapshot.origin,
+        "snapshot_origin": state.snapshot.origin.partition(":")[0],
         "loaded_at": state.built_at,
         "playbooks": state.playbooks.ids,
         "scoring": {
@@ -48,10 +67,38 @@ async def get_model(state: StateDep, _: ReadAccess) -> dict[str, Any]:
     }
 
 
+@router.get(
+    "/health",
+    operation_id="get_model_health",
+    summary="Model health of the served snapshot: feature and score drift against the "
+    "champions' training profiles, the label-free ROC-AUC / PR-AUC / ECE estimate, concerns",
+    response_class=JSONResponse,
+    responses=problems.responses(
+        *read_errors("/v1/model/health"),
+        (
+            problems.HEALTH_UNAVAILABLE,
+            example(
+                problems.HEALTH_UNAVAILABLE,
+                "model health could not be computed: ...",
+                "/v1/model/health",
+            ),
+        ),
+    ),
+)
+async def get_health(request: Request, state: StateDep, _: ReadAccess) -> Response:
+    if state.health is None:
+        return problem_response(
+            request,
+            problems.HEALTH_UNAVAILABLE,
+            state.health_error or "model health is not available",
+        )
+    return JSONResponse(state.health.to_dict())
+
+
 def _card(state: ServingState, kind: str, view: ModelView) -> dict[str, Any]:
     info = state.models.info(kind)
     bundle = view.bundle
-    gains = _importance(bundle)
+    gains = bundle.importance()
     total = float(sum(gains)) or 1.0
     features = []
     for j, column in enumerate(bundle.columns):
@@ -83,11 +130,7 @@ def _card(state: ServingState, kind: str, view: ModelView) -> dict[str, Any]:
         "calibration": bundle.calibration.method,
         "model_kind": bundle.kind,
         "trees": 0 if bundle.booster is None else bundle.booster.num_trees(),
-        "training": {
-            k: v
-            for k, v in bundle.metadata.items()
-            if k not in ("features", "reference", "signal_scale")
-        },
+        "training": public_facts(bundle.metadata),
         "metrics": label_metrics(info.metrics, bundle.label),
         "explain_ms_per_row": state.explain_ms_per_row.get(kind, 0.0),
         "features": features,
@@ -102,10 +145,22 @@ def label_metrics(metrics: dict[str, float], label: str) -> dict[str, float]:
     return own or dict(metrics)
 
 
-def _importance(bundle: Any) -> list[float]:
-    """Per feature: the booster's split gain, or for an additive model or a blend the mean
-    absolute SHAP value training measured (``metadata["importance"]``)."""
-    if bundle.kind == "lightgbm":
-        return [float(g) for g in bundle.booster.feature_importance(importance_type="gain")]
-    measured = bundle.metadata.get("importance") or {}
-    return [float(measured.get(name, 0.0)) for name in bundle.feature_names]
+def public_facts(metadata: dict[str, Any]) -> dict[str, Any]:
+    """A bundle's training facts without local paths (see the module's docstring)."""
+    facts = {k: v for k, v in metadata.items() if k not in HIDDEN}
+    table = facts.get("feature_table")
+    if isinstance(table, dict):
+        facts["feature_table"] = {k: v for k, v in table.items() if k not in PATH_KEYS}
+    return _without_paths(facts)
+
+
+def _without_paths(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_paths(v) for k, v in value.items() if not _is_path(v)}
+    if isinstance(value, list):
+        return [_without_paths(v) for v in value if not _is_path(v)]
+    return value
+
+
+def _is_path(value: Any) -> bool:
+    return isinstance(value, str) and LOCAL_PATH.match(value) is not None

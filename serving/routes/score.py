@@ -9,11 +9,21 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from serving import problems
 from serving.auth import ReadAccess
 from serving.cache import ServingState
 from serving.deps import StateDep
 from serving.errors import InvalidFeatures, TooLarge, UnknownAccount
-from serving.schemas import ERRORS, ErrorResponse, ScoreRequest, ScoreResponse, WhatIfRow
+from serving.problems import (
+    BATCH_TOO_LARGE,
+    INVALID_FEATURES,
+    RATE_LIMITED,
+    UNKNOWN_ACCOUNT,
+    example,
+    invalid_request,
+    read_errors,
+)
+from serving.schemas import ScoreRequest, ScoreResponse, WhatIfRow
 from serving.scoring import RowFrame, score_frame
 
 router = APIRouter(prefix="/v1/score", tags=["score"])
@@ -25,18 +35,52 @@ INLINE_ROWS = 1
 thread hop); larger batches go to the thread pool so lookups keep flowing meanwhile."""
 
 
+PATH = "/v1/score"
+
+
 @router.post(
     "",
+    operation_id="score",
     response_model=ScoreResponse,
     summary="Score a batch of account ids (cached) or of feature rows (what-if, live)",
-    responses={
-        **ERRORS,
-        404: {"model": ErrorResponse, "description": "a what-if row's account_id is unknown"},
-        422: {"model": ErrorResponse, "description": "invalid request or feature values"},
-    },
+    responses=problems.responses(
+        *read_errors(PATH),
+        (
+            UNKNOWN_ACCOUNT,
+            example(
+                UNKNOWN_ACCOUNT, "account 'A99999' not found in the snapshot of 2024-07-01", PATH
+            ),
+        ),
+        (
+            BATCH_TOO_LARGE,
+            example(
+                BATCH_TOO_LARGE,
+                "batch of 1200 items exceeds the limit of 1000 (CHURNLIGHT_MAX_BATCH); split it",
+                PATH,
+            ),
+        ),
+        invalid_request(PATH, "body", "give exactly one of account_ids or rows", "value_error"),
+        (
+            INVALID_FEATURES,
+            example(
+                INVALID_FEATURES,
+                "unknown feature(s) 'seat_utilisation'; GET /v1/model lists the features",
+                PATH,
+            ),
+        ),
+        (
+            RATE_LIMITED,
+            example(
+                RATE_LIMITED,
+                "key 'crm' has 2 scoring request(s) in flight, its limit "
+                "(CHURNLIGHT_KEY_CONCURRENCY); send the next when one completes",
+                PATH,
+            ),
+        ),
+    ),
 )
 async def score(
-    payload: ScoreRequest, request: Request, state: StateDep, _: ReadAccess
+    payload: ScoreRequest, request: Request, state: StateDep, caller: ReadAccess
 ) -> Response:
     settings = request.app.state.settings
     if payload.size > settings.max_batch:
@@ -44,6 +88,12 @@ async def score(
             f"batch of {payload.size} items exceeds the limit of {settings.max_batch} "
             "(CHURNLIGHT_MAX_BATCH); split it"
         )
+    what_if_rows = len(payload.rows) if payload.rows is not None else 0
+    with request.app.state.limits.admit(caller.name, what_if_rows):
+        return await _score(payload, state, settings.threads())
+
+
+async def _score(payload: ScoreRequest, state: ServingState, all_threads: int) -> Response:
     head = {"snapshot_date": state.snapshot_date, **state.versions}
     if payload.account_ids is not None:
         portfolio = state.portfolio
@@ -59,7 +109,7 @@ async def score(
         body = b'{"results":[' + b",".join(found) + b"]," + tail[1:].encode()
         return Response(body, media_type="application/json")
     rows = [_row(state, row) for row in payload.rows or []]
-    threads = 1 if 1 < len(rows) <= SINGLE_THREAD_ROWS else settings.threads()
+    threads = 1 if 1 < len(rows) <= SINGLE_THREAD_ROWS else all_threads
     if len(rows) <= INLINE_ROWS:
         body = _what_if(state, rows, threads, head)
     else:

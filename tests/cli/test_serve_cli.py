@@ -43,17 +43,26 @@ def test_keys_new_prints_a_key_and_its_hash() -> None:
     result = CliRunner().invoke(app, ["keys", "new"], env=WIDE)
 
     assert result.exit_code == 0, result.output
-    key = re.search(r"key:  (cl_\S+)", result.output).group(1)
-    digest = re.search(r"hash: (sha256:[0-9a-f]{64})", result.output).group(1)
+    key = re.search(r"key:   (cl_\S+)", result.output).group(1)
+    digest = re.search(r"entry: (sha256:[0-9a-f]{64})", result.output).group(1)
     assert hash_key(key) == digest
     assert "CHURNLIGHT_API_KEYS" in result.output
 
 
-def test_keys_new_json() -> None:
-    result = CliRunner().invoke(app, ["keys", "new", "--json"])
+def test_keys_new_json_with_a_name() -> None:
+    result = CliRunner().invoke(app, ["keys", "new", "--name", "crm", "--json"])
 
     payload = json.loads(result.output)
     assert hash_key(payload["key"]) == payload["hash"]
+    assert payload["entry"] == "crm:" + payload["hash"]
+
+
+def test_keys_new_refuses_a_bad_name() -> None:
+    result = CliRunner().invoke(app, ["keys", "new", "--name", "a b"])
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: key name 'a b' is not 1-64 letters")
+    assert "Traceback" not in result.output
 
 
 def test_score_writes_the_contract_columns(tmp_path, snapshot, fake_registry) -> None:
@@ -151,4 +160,4 @@ def test_serve_passes_host_port_and_prints_a_curl_line(
         result.output,
     )
     assert match, result.output
-    assert settings.api_keys == [hash_key(match.group(1))]
+    assert settings.api_keys == ["demo:" + hash_key(match.group(1))]

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+import features.stats
 import simulator.truth
 import training.metrics
-from features.stats import roc_auc
+from features.stats import pr_auc, roc_auc
 
 
 def test_roc_auc_by_hand() -> None:
@@ -46,3 +47,22 @@ def test_roc_auc_is_undefined_without_both_classes_and_nan_with_a_nan_score() ->
 def test_training_and_the_simulator_use_this_one() -> None:
     assert training.metrics.roc_auc is roc_auc
     assert simulator.truth.roc_auc is roc_auc
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pr_auc_equals_scikit_learn_with_and_without_ties(seed) -> None:
+    from sklearn.metrics import average_precision_score
+
+    rng = np.random.default_rng(seed)
+    y = rng.random(3000) < 0.1
+    smooth = rng.random(3000) + 0.4 * y
+    tied = np.round(smooth, 1)
+
+    assert pr_auc(y, smooth) == pytest.approx(average_precision_score(y, smooth), abs=1e-12)
+    assert pr_auc(y, tied) == pytest.approx(average_precision_score(y, tied), abs=1e-12)
+    assert pr_auc(np.zeros(4), np.arange(4.0)) is None
+
+
+def test_training_metrics_are_these_functions() -> None:
+    for name in ("pr_auc", "brier", "ece", "ece_noise_floor", "top_decile_lift"):
+        assert getattr(training.metrics, name) is getattr(features.stats, name)

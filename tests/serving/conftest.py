@@ -67,7 +67,8 @@ def snapshot_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def keys() -> Keys:
-    read, read_hash = new_key()
+    """A read key named ``crm`` (its entry is ``crm:sha256:<hex>``) and an unnamed admin key."""
+    read, read_hash = new_key("crm")
     admin, admin_hash = new_key()
     return Keys(read, read_hash, admin, admin_hash)
 

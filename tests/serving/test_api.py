@@ -13,6 +13,19 @@ from serving.scoring import tier_thresholds_for
 from tests.serving.helpers import FEATURES
 
 SNAPSHOT = "2024-07-01"
+TYPE = "tag:churnlight,2026:problems/"
+
+
+def assert_problem(response, slug: str, status: int, detail: str) -> None:
+    """``response`` is the RFC 9457 problem of kind ``slug`` with this status and detail."""
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["type"] == TYPE + slug
+    assert (body["status"], body["detail"]) == (status, detail)
+    assert body["title"] and body["instance"].startswith("/")
+    assert body["request_id"] == response.headers["x-request-id"]
+
 
 # ---- authentication --------------------------------------------------------------------------
 
@@ -30,8 +43,9 @@ PROTECTED = [
 def test_no_key_is_401(client, method, path) -> None:
     response = client.request(method, path)
 
-    assert response.status_code == 401
-    assert response.json() == {"detail": "missing API key: send Authorization: Bearer <key>"}
+    assert_problem(
+        response, "missing-key", 401, "missing API key: send Authorization: Bearer <key>"
+    )
     assert response.headers["www-authenticate"] == "Bearer"
 
 
@@ -42,8 +56,7 @@ def test_no_key_is_401(client, method, path) -> None:
 def test_a_wrong_key_is_401(client, method, path, header) -> None:
     response = client.request(method, path, headers={"Authorization": header})
 
-    assert response.status_code == 401
-    assert response.json() == {"detail": "invalid API key"}
+    assert_problem(response, "invalid-key", 401, "invalid API key")
 
 
 def test_the_hash_itself_is_not_a_key(client, keys) -> None:
@@ -61,8 +74,7 @@ def test_another_scheme_is_401(client, keys) -> None:
 def test_a_read_key_on_an_admin_route_is_403(client, keys) -> None:
     response = client.post("/v1/admin/reload", headers=keys.read_headers)
 
-    assert response.status_code == 403
-    assert response.json() == {"detail": "this route needs an admin key"}
+    assert_problem(response, "admin-required", 403, "this route needs an admin key")
 
 
 def test_an_admin_key_also_reads(client, keys) -> None:
@@ -110,8 +122,10 @@ def test_an_account_has_every_contract_field(client, keys) -> None:
 def test_an_unknown_account_is_404(client, keys) -> None:
     response = client.get("/v1/accounts/nope", headers=keys.read_headers)
 
-    assert response.status_code == 404
-    assert response.json() == {"detail": f"account 'nope' not found in the snapshot of {SNAPSHOT}"}
+    assert_problem(
+        response, "unknown-account", 404, f"account 'nope' not found in the snapshot of {SNAPSHOT}"
+    )
+    assert response.json()["instance"] == "/v1/accounts/nope"
 
 
 # ---- the portfolio ---------------------------------------------------------------------------
@@ -189,9 +203,23 @@ def test_lifecycle_filter(client, keys) -> None:
 def test_bad_portfolio_queries_are_422(client, keys, params, detail) -> None:
     response = client.get("/v1/accounts", params=params, headers=keys.read_headers)
 
-    assert response.status_code == 422
-    assert response.json()["detail"] == detail
+    assert_problem(response, "invalid-request", 422, detail)
     assert response.json()["errors"][0]["loc"] == detail.split(": ")[1]
+
+
+def test_an_unknown_query_parameter_is_422(client, keys) -> None:
+    response = client.get(
+        "/v1/accounts", params={"limt": 5, "risk": "x"}, headers=keys.read_headers
+    )
+
+    assert_problem(
+        response,
+        "invalid-request",
+        422,
+        "invalid request: query.limt: Extra inputs are not permitted; "
+        "query.risk: Extra inputs are not permitted",
+    )
+    assert client.get("/healthz", params={"x": 1}).status_code == 422
 
 
 def test_page_size_is_capped(client, keys, settings) -> None:
@@ -298,8 +326,12 @@ def test_what_if_rows_without_an_account_score_the_given_values(client, keys, mo
 def test_bad_score_requests_are_422(client, keys, payload, detail) -> None:
     response = client.post("/v1/score", json=payload, headers=keys.read_headers)
 
-    assert response.status_code == 422
-    assert response.json()["detail"] == detail
+    assert_problem(
+        response,
+        "invalid-request" if detail.startswith("invalid") else "invalid-features",
+        422,
+        detail,
+    )
 
 
 def test_invalid_json_is_422(client, keys) -> None:
@@ -309,6 +341,7 @@ def test_invalid_json_is_422(client, keys) -> None:
         headers={**keys.read_headers, "Content-Type": "application/json"},
     )
     assert response.status_code == 422
+    assert response.json()["type"] == TYPE + "invalid-request"
     assert response.json()["detail"].startswith("invalid request: body[")
 
 
@@ -317,8 +350,9 @@ def test_a_what_if_on_an_unknown_account_is_404(client, keys) -> None:
         "/v1/score", json={"rows": [{"account_id": "nope"}]}, headers=keys.read_headers
     )
 
-    assert response.status_code == 404
-    assert response.json() == {"detail": f"account 'nope' not found in the snapshot of {SNAPSHOT}"}
+    assert_problem(
+        response, "unknown-account", 404, f"account 'nope' not found in the snapshot of {SNAPSHOT}"
+    )
 
 
 def test_a_batch_over_the_limit_is_413(client, keys) -> None:
@@ -328,10 +362,12 @@ def test_a_batch_over_the_limit_is_413(client, keys) -> None:
         headers=keys.read_headers,
     )
 
-    assert response.status_code == 413
-    assert response.json() == {
-        "detail": "batch of 21 items exceeds the limit of 20 (CHURNLIGHT_MAX_BATCH); split it"
-    }
+    assert_problem(
+        response,
+        "batch-too-large",
+        413,
+        "batch of 21 items exceeds the limit of 20 (CHURNLIGHT_MAX_BATCH); split it",
+    )
 
 
 def test_a_body_over_the_limit_is_413(client, keys) -> None:
@@ -351,8 +387,7 @@ def test_a_body_over_the_limit_is_413(client, keys) -> None:
     )
 
     for response in (declared, streamed):
-        assert response.status_code == 413
-        assert response.json() == {"detail": "request body exceeds 20000 bytes"}
+        assert_problem(response, "body-too-large", 413, "request body exceeds 20000 bytes")
 
 
 # ---- the model, metrics, logs ----------------------------------------------------------------
@@ -402,8 +437,10 @@ def test_metrics_are_prometheus_text(client, keys) -> None:
     text = client.get("/metrics", headers=keys.read_headers).text
 
     route = 'route="/v1/accounts/{account_id}"'
-    assert f'churnlight_http_requests_total{{method="GET",{route},status="200"}} 1.0' in text
-    assert 'route="/v1/accounts/{account_id}",status="404"} 1.0' in text
+    assert (
+        f'churnlight_http_requests_total{{key="crm",method="GET",{route},status="200"}} 1.0' in text
+    )
+    assert f'{{key="crm",method="GET",{route},status="404"}} 1.0' in text
     assert "churnlight_accounts_scored 60.0" in text
     assert "churnlight_ready 1.0" in text
     assert "churnlight_http_request_duration_seconds_bucket" in text
@@ -423,6 +460,7 @@ def test_access_logs_are_json_with_request_ids_and_no_secrets(client, keys, capl
     assert fields[0]["request_id"] == "req-42"
     assert fields[0]["route"] == "/v1/accounts/{account_id}"
     assert fields[0]["status"] == 200 and fields[0]["role"] == "read"
+    assert fields[0]["key"] == "crm"  # the key's name says which integration called
     assert fields[1]["request_id"] == fresh.headers["x-request-id"]
     from serving.logs import JsonFormatter
 
@@ -482,9 +520,9 @@ def test_without_models_every_scoring_route_is_503(make_client, keys, method, pa
 
     response = client.request(method, path, json=body, headers=keys.read_headers)
 
-    assert response.status_code == 503
-    assert response.json() == {"detail": "models not loaded"}
+    assert_problem(response, "models-not-loaded", 503, "models not loaded")
     assert response.headers["retry-after"] == "5"
+    assert "/nowhere" not in response.text  # the load error's paths stay in the log
 
 
 def test_without_models_health_is_up_and_ready_is_503(make_client) -> None:
@@ -492,8 +530,8 @@ def test_without_models_health_is_up_and_ready_is_503(make_client) -> None:
 
     assert client.get("/healthz").status_code == 200
     ready = client.get("/readyz")
-    assert ready.status_code == 503
-    assert ready.json() == {"detail": "models not loaded", "status": "failed"}
+    assert_problem(ready, "models-not-loaded", 503, "models not loaded")
+    assert ready.json()["load_status"] == "failed"
 
 
 def test_an_unexpected_load_error_is_also_503(make_client, keys) -> None:
@@ -503,8 +541,7 @@ def test_an_unexpected_load_error_is_also_503(make_client, keys) -> None:
     client = make_client(load=broken)
 
     response = client.get("/v1/accounts/A001", headers=keys.read_headers)
-    assert response.status_code == 503
-    assert response.json() == {"detail": "models not loaded"}
+    assert_problem(response, "models-not-loaded", 503, "models not loaded")
 
 
 def test_a_missing_snapshot_is_503(make_client, settings, keys, tmp_path) -> None:

@@ -12,6 +12,7 @@ from serving.history_rows import history_rows, new_run_id
 from serving.movers import what_changed
 from tests.serving.conftest import scored
 from tests.serving.helpers import make_table
+from tests.serving.test_api import assert_problem
 
 JUNE = date(2024, 6, 1)
 
@@ -90,8 +91,7 @@ def test_an_accounts_history_has_a_point_per_snapshot(
     only_july = client.get("/v1/accounts/A050/history", headers=keys.read_headers).json()
     assert len(only_july["points"]) == 1
     missing = client.get("/v1/accounts/ZZZ/history", headers=keys.read_headers)
-    assert missing.status_code == 404
-    assert missing.json() == {"detail": "account 'ZZZ' has no scores in the history"}
+    assert_problem(missing, "not-in-history", 404, "account 'ZZZ' has no scores in the history")
     assert client.get("/v1/accounts/A001/history").status_code == 401
 
 
@@ -168,10 +168,13 @@ def test_one_snapshot_gives_no_movers_and_history_off_answers_503(
 
     off = make_client(settings=settings.model_copy(update={"history": False}))
     response = off.get("/v1/accounts/A001/history", headers=keys.read_headers)
-    assert response.status_code == 503
-    assert response.json() == {
-        "detail": "history not available: history is off (CHURNLIGHT_HISTORY=false)"
-    }
+    assert_problem(
+        response,
+        "history-unavailable",
+        503,
+        "history not available: history is off (CHURNLIGHT_HISTORY=false)",
+    )
+    assert response.headers["retry-after"] == "30"
     assert off.get("/v1/accounts/A001", headers=keys.read_headers).status_code == 200
 
 

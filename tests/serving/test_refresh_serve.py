@@ -80,7 +80,7 @@ def test_a_promoted_champion_serves_within_a_refresh_without_failing_requests(
         **os.environ,
         "PYTHONPATH": str(REPO),
         "CHURNLIGHT_TRACKING_URI": uri,
-        "CHURNLIGHT_HOME": str(tmp_path / "models"),
+        "CHURNLIGHT_HOME": str(tmp_path),  # the store (tmp_path / mlflow.db) lives in the home
         "CHURNLIGHT_API_KEYS": digest,
         "CHURNLIGHT_REFRESH_SECONDS": "0.5",
         "CHURNLIGHT_SCORE_THREADS": "1",

@@ -10,6 +10,7 @@ import pytest
 
 from serving.loading import models_from_bundles
 from tests.serving.helpers import make_table
+from tests.serving.test_api import assert_problem
 
 
 def alternating_loader(models, other_models, delay: float = 0.0):
@@ -126,10 +127,12 @@ def test_a_failed_reload_keeps_the_previous_models_serving(make_client, keys, mo
 
     response = client.post("/v1/admin/reload?wait=true", headers=keys.admin_headers)
 
-    assert response.status_code == 503
-    assert response.json() == {
-        "detail": "reload failed, the previous models keep serving: registry unreachable"
-    }
+    assert_problem(
+        response,
+        "reload-failed",
+        503,
+        "reload failed, the previous models keep serving: registry unreachable",
+    )
     still = client.get("/v1/accounts/A001", headers=keys.read_headers)
     assert still.status_code == 200
     assert still.json()["churn_model_version"] == "churnlight-churn/1"

@@ -29,8 +29,8 @@ def test_a_plain_key_in_the_environment_is_refused_without_echoing_it(monkeypatc
 
     assert str(caught.value) == (
         "invalid serving settings: CHURNLIGHT_API_KEYS: entry 1 is not a key hash of the form "
-        "sha256:<64 hex digits>; configure hashes only (`churnlight keys new` prints a key and "
-        "its hash)"
+        "[name:]sha256:<64 hex digits> (a name of letters, digits, '_', '.', '-'); configure "
+        "hashes only (`churnlight keys new --name NAME` prints a key and its entry)"
     )
     assert key not in str(caught.value)
 
@@ -54,10 +54,34 @@ def test_fixed_tiers_come_as_three_or_none() -> None:
 def test_key_roles() -> None:
     read, read_hash = new_key()
     admin, admin_hash = new_key()
-    ring = KeyRing((read_hash,), (admin_hash,))
+    ring = KeyRing.from_entries((read_hash,), (admin_hash,))
 
     assert hash_key(read) == read_hash and read.startswith("cl_") and len(read) > 40
     assert ring.role_of(read) == "read"
     assert ring.role_of(admin) == "admin"
     assert ring.role_of("cl_other") is None
     assert ring.role_of(read_hash) is None
+
+
+def test_named_keys(monkeypatch) -> None:
+    crm, crm_entry = new_key("crm")
+    rotated, rotated_entry = new_key("crm")
+    plain, plain_hash = new_key()
+    assert crm_entry == "crm:" + hash_key(crm)
+    monkeypatch.setenv("CHURNLIGHT_API_KEYS", f"{crm_entry},{rotated_entry},{plain_hash}")
+    monkeypatch.setenv("CHURNLIGHT_ADMIN_KEYS", "ops.team-1:" + hash_key("cl_admin"))
+    settings = ServingSettings()
+
+    ring = KeyRing.from_entries(settings.api_keys, settings.admin_keys)
+
+    assert ring.identify(crm) == ring.identify(rotated)  # two keys of one name: one caller
+    assert (ring.identify(crm).name, ring.identify(crm).role) == ("crm", "read")
+    assert ring.identify(plain).name == plain_hash[:15]  # sha256:<first 8 hex digits>
+    assert ring.identify("cl_admin").name == "ops.team-1"
+    assert ring.identify("cl_admin").role == "admin"
+
+
+@pytest.mark.parametrize("name", ["", "-lead", "a b", "x" * 65, "é"])
+def test_a_bad_key_name_is_refused(name) -> None:
+    with pytest.raises(ConfigError, match=r"entry 1 is not a key hash of the form \[name:\]"):
+        load_settings(api_keys=[f"{name}:" + hash_key("cl_x")])

@@ -1,0 +1,82 @@
+"""Scenario switches that change the simulated world from a chosen month, with their truth
+in the config the source records (``_truth/summary.json``):
+
+- ``CovariateShift``: from ``start``, the adoption target of every account of ``segment``
+  falls by ``drop`` logits, so its usage falls. Churn still follows the same chain (through
+  adoption), so a model trained before the shift stays right: its inputs move, its rule
+  holds.
+- ``ConceptShift``: from ``start``, usage-based pricing: the health and adoption terms of
+  the churn log-odds are multiplied by 1 - 2 x ``strength`` (``strength`` 1 reverses them:
+  the heaviest, happiest users, now paying most, churn most). The inputs do not move at
+  first; who churns does, so a model trained before the shift is now wrong.
+
+Neither draws a random number: with the same seed, a run with a switch is identical to one
+without it before ``start`` (the tests rely on that), and the oracle's rollouts, which step
+the same chain, follow the shifted world.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from simulator.dates import day_number
+
+if TYPE_CHECKING:
+    from simulator.config import ChainParams
+
+SEGMENT_CODES = {"enterprise": 0, "mid_market": 1, "smb": 2}
+
+
+class CovariateShift(BaseModel):
+    """Usage of one segment falls from ``start`` (a first of the month)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: date
+    segment: str = "smb"
+    drop: float = Field(1.5, gt=0, description="logits off the adoption target")
+
+    @field_validator("segment")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in SEGMENT_CODES:
+            raise ValueError(f"segment must be one of {tuple(SEGMENT_CODES)}; got {value!r}")
+        return value
+
+
+class ConceptShift(BaseModel):
+    """Who churns changes from ``start`` (a first of the month)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: date
+    strength: float = Field(1.0, gt=0, le=1, description="1 reverses health and adoption")
+
+
+def adoption_offset(
+    segment: np.ndarray, month_start: int, shift: CovariateShift | None
+) -> np.ndarray | float:
+    """What the covariate shift adds to the adoption target in the month starting on day
+    ``month_start`` (0.0 before it, or without one)."""
+    if shift is None or month_start < day_number(shift.start):
+        return 0.0
+    return np.where(segment == SEGMENT_CODES[shift.segment], -shift.drop, 0.0)
+
+
+def churn_offset(
+    health: np.ndarray,
+    adoption: np.ndarray,
+    month_start: int,
+    shift: ConceptShift | None,
+    chain: ChainParams,
+) -> np.ndarray | float:
+    """What the concept shift adds to the churn log-odds at a term end in the month starting
+    on day ``month_start`` (0.0 before it, or without one)."""
+    if shift is None or month_start < day_number(shift.start):
+        return 0.0
+    usual = chain.churn_health * health + chain.churn_adoption * (adoption - 0.6)
+    return -2.0 * shift.strength * usual

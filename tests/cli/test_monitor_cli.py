@@ -1,0 +1,118 @@
+"""`churnlight monitor` against champions trained by `churnlight train`: one JSON line with
+the issue's keys, the realised ROC-AUC of a later snapshot with matured labels, a readable
+table, an HTML report, and one red line for a table that is not there."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from churnlight.cli import app
+from serving.settings import get_serving_settings
+from tests.monitoring.helpers import snapshot
+from tests.training.helpers import synthetic_table, write_synthetic
+from training.settings import get_training_settings
+
+WIDE = {"COLUMNS": "250"}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Champions trained on the synthetic book, in a store of this module's own."""
+    root = tmp_path_factory.mktemp("monitor")
+    features = write_synthetic(root / "features.parquet")
+    env = {**WIDE, "CHURNLIGHT_HOME": str(root / "models"), "CHURNLIGHT_TRAIN_THREADS": "1"}
+    get_training_settings.cache_clear()
+    trained = CliRunner().invoke(
+        app, ["train", "--features", str(features), "--backtests", "2", "--json"], env=env
+    )
+    assert trained.exit_code == 0, trained.output
+    get_training_settings.cache_clear()
+    return {**env, "features": str(features)}
+
+
+def _env(store: dict[str, str]) -> dict[str, str]:
+    get_serving_settings.cache_clear()
+    return {k: v for k, v in store.items() if k != "features"}
+
+
+def _later_table(tmp_path: Path, usage_drop: float) -> Path:
+    """The training table's rows, then a snapshot after them with churn labels known (as a
+    table a warehouse rewrote: no churnlight metadata)."""
+    table, _ = synthetic_table()
+    later, churn = snapshot(1500, 77, usage_drop=usage_drop, day=date(2024, 3, 1))
+    later = later.append_column("churn_180d", pa.array(churn.astype("int64")))
+    later = later.append_column("expand_180d", pa.nulls(later.num_rows, pa.int64()))
+    path = tmp_path / "later.parquet"
+    pq.write_table(
+        pa.concat_tables([table, later.select(table.schema.names).cast(table.schema)]), path
+    )
+    return path
+
+
+def test_monitor_json_is_one_line_with_drift_estimate_and_realised(
+    store: dict[str, str], tmp_path: Path
+) -> None:
+    features = _later_table(tmp_path, usage_drop=0.25)
+    report = tmp_path / "report" / "health.html"
+
+    result = CliRunner().invoke(
+        app,
+        ["monitor", "--features", str(features), "--report", str(report), "--json"],
+        env=_env(store),
+    )
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("\n") == 1
+    body = json.loads(result.stdout)
+    assert body["snapshot_date"] == "2024-03-01"
+    assert body["model_versions"] == {
+        "churn_180d": "churnlight-churn/1",
+        "expand_180d": "churnlight-expansion/1",
+    }
+    first = body["drift"][0]
+    assert {"feature", "statistic", "value", "threshold", "drifted", "gain_share"} <= set(first)
+    assert first["feature"] == "seat_utilization_30d" and first["drifted"]
+    assert {r["score"] for r in body["score_drift"]} == {"churn_180d", "expand_180d"}
+    estimate = body["estimated"]["churn_180d"]
+    assert estimate["low"] <= estimate["roc_auc"] <= estimate["high"]
+    realised = [r for r in body["realised"] if r["group"] == "all"]
+    assert [(r["snapshot_date"], r["label"]) for r in realised] == [("2024-03-01", "churn_180d")]
+    interval = realised[0]["estimated"]["roc_auc"]
+    inside = interval["low"] <= realised[0]["roc_auc"] <= interval["high"]
+    assert realised[0]["outside"] is not inside
+    assert realised[0]["gap"] == pytest.approx(realised[0]["roc_auc"] - interval["value"], abs=1e-5)
+    assert {r["value"] for r in body["realised"] if r["group"] == "segment"} == {
+        "enterprise",
+        "mid_market",
+        "smb",
+    }
+    page = report.read_text()
+    assert "seat_utilization_30d" in page and "Realised vs estimated" in page
+
+
+def test_monitor_prints_a_table_and_says_healthy_on_the_training_table(
+    store: dict[str, str],
+) -> None:
+    result = CliRunner().invoke(app, ["monitor", "--features", store["features"]], env=_env(store))
+
+    assert result.exit_code == 0, result.output
+    assert "estimated performance" in result.output and "feature drift" in result.output
+    assert "healthy" in result.output
+    assert "concern:" not in result.output
+
+
+def test_monitor_of_a_missing_table_is_one_red_line(store: dict[str, str], tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["monitor", "--features", str(tmp_path / "nope.parquet")], env=_env(store)
+    )
+
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.output.strip().startswith("error:") and result.output.strip().count("\n") == 0

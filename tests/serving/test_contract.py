@@ -1,0 +1,180 @@
+"""What integrators build on beyond the routes' bodies: ETags, per-key limits (429 with
+Retry-After), key names, and a model card that names no local path."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import httpx
+import pytest
+
+from serving.auth import new_key
+from serving.errors import RateLimited
+from serving.limits import KeyLimits
+from serving.routes.model import public_facts
+from tests.serving.conftest import Models, fixed_loader
+from tests.serving.test_api import assert_problem
+
+# ---- ETag / If-None-Match --------------------------------------------------------------------
+
+
+def test_an_account_has_an_etag_and_a_current_copy_is_304(client, keys) -> None:
+    first = client.get("/v1/accounts/A001", headers=keys.read_headers)
+    etag = first.headers["etag"]
+    assert etag.startswith('"') and etag.endswith('"')
+    assert client.get("/v1/accounts/A002", headers=keys.read_headers).headers["etag"] != etag
+
+    for header in (etag, f'"x", {etag}', f"W/{etag}", "*"):
+        again = client.get(
+            "/v1/accounts/A001", headers={**keys.read_headers, "If-None-Match": header}
+        )
+        assert again.status_code == 304, header
+        assert again.content == b""
+        assert again.headers["etag"] == etag
+
+    stale = client.get("/v1/accounts/A001", headers={**keys.read_headers, "If-None-Match": '"x"'})
+    assert stale.status_code == 200
+    assert stale.content == first.content
+
+
+def test_the_etag_follows_the_record_not_the_load(make_client, keys, other_models) -> None:
+    """Two loads of the same models give the same ETags; other models give new ones."""
+    a = make_client().get("/v1/accounts/A001", headers=keys.read_headers).headers["etag"]
+    b = make_client().get("/v1/accounts/A001", headers=keys.read_headers).headers["etag"]
+    other = make_client(load=fixed_loader(other_models, "2", "2"))
+    c = other.get("/v1/accounts/A001", headers={**keys.read_headers, "If-None-Match": a})
+
+    assert a == b
+    assert c.status_code == 200 and c.headers["etag"] != a
+
+
+def test_an_unknown_account_with_if_none_match_is_still_404(client, keys) -> None:
+    response = client.get("/v1/accounts/nope", headers={**keys.read_headers, "If-None-Match": "*"})
+    assert response.status_code == 404
+
+
+# ---- per-key limits --------------------------------------------------------------------------
+
+
+def test_what_if_rows_over_the_keys_rate_are_429_with_retry_after(make_client, settings, keys):
+    # the bucket holds one full batch (20 rows); it refills at 1 row per second
+    client = make_client(settings=settings.model_copy(update={"key_what_if_rows_per_second": 1}))
+    batch = {"rows": [{"account_id": f"A{i:03d}"} for i in range(1, 21)]}
+
+    assert client.post("/v1/score", json=batch, headers=keys.read_headers).status_code == 200
+    refused = client.post(
+        "/v1/score", json={"rows": [{"account_id": "A001"}] * 5}, headers=keys.read_headers
+    )
+
+    assert refused.status_code == 429
+    assert refused.json()["type"] == "tag:churnlight,2026:problems/rate-limited"
+    assert 1 <= int(refused.headers["retry-after"]) <= 5
+    assert "key 'crm' is over its what-if rate of 1 rows per second" in refused.json()["detail"]
+    # another key has its own bucket; lookups and cached batches are not rate limited
+    assert client.post("/v1/score", json=batch, headers=keys.admin_headers).status_code == 200
+    assert client.get("/v1/accounts/A001", headers=keys.read_headers).status_code == 200
+    cached = client.post("/v1/score", json={"account_ids": ["A001"]}, headers=keys.read_headers)
+    assert cached.status_code == 200
+
+
+def test_scoring_requests_in_flight_beyond_the_keys_limit_are_429(make_client, settings, keys):
+    """Three what-if batches at once from one key with a concurrency of 1: the first scores
+    (in the thread pool), the two that arrive meanwhile are refused at once."""
+    client = make_client(settings=settings.model_copy(update={"key_concurrency": 1}))
+    batch = {"rows": [{"account_id": f"A{i:03d}"} for i in range(1, 21)]}
+
+    async def burst() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=client.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            return await asyncio.gather(
+                *(http.post("/v1/score", json=batch, headers=keys.read_headers) for _ in range(3))
+            )
+
+    statuses = sorted(r.status_code for r in asyncio.run(burst()))
+
+    assert statuses == [200, 429, 429]
+    assert client.post("/v1/score", json=batch, headers=keys.read_headers).status_code == 200
+
+
+def test_key_limits_count_in_flight_work_and_refill_the_bucket() -> None:
+    now = [0.0]
+    limits = KeyLimits(concurrency=2, rows_per_second=10, capacity=20, clock=lambda: now[0])
+
+    with limits.admit("crm", 0), limits.admit("crm", 0):
+        with pytest.raises(RateLimited) as caught, limits.admit("crm", 0):
+            pass
+        assert caught.value.retry_after == 1
+        with limits.admit("warehouse", 0):  # another name, other slots
+            pass
+    with limits.admit("crm", 20):  # a full bucket takes a full batch
+        pass
+    with pytest.raises(RateLimited) as caught, limits.admit("crm", 15):
+        pass
+    assert caught.value.retry_after == 2  # 15 rows at 10 rows/s
+    now[0] = 1.5
+    with limits.admit("crm", 15):  # refilled 15 rows
+        pass
+    with KeyLimits(1, 0, 20).admit("x", 10_000):  # 0: no rate limit
+        pass
+
+
+def test_a_key_name_is_in_the_429_and_shared_by_its_keys(make_client, settings, keys) -> None:
+    second, entry = new_key("crm")  # a rotation: the same name, another key
+    client = make_client(
+        settings=settings.model_copy(
+            update={"key_what_if_rows_per_second": 1, "api_keys": [keys.read_hash, entry]}
+        )
+    )
+    batch = {"rows": [{"account_id": "A001"}] * 20}
+    assert client.post("/v1/score", json=batch, headers=keys.read_headers).status_code == 200
+
+    refused = client.post(
+        "/v1/score",
+        json={"rows": [{"account_id": "A001"}]},
+        headers={"Authorization": f"Bearer {second}"},
+    )
+    assert_problem(
+        refused,
+        "rate-limited",
+        429,
+        "key 'crm' is over its what-if rate of 1 rows per second "
+        "(CHURNLIGHT_KEY_WHAT_IF_ROWS_PER_SECOND): 1 row(s) can be scored in 1 s",
+    )
+
+
+# ---- no local paths in /v1/model -------------------------------------------------------------
+
+
+def test_the_model_card_names_no_local_path(make_client, models, keys, snapshot_path) -> None:
+    facts = {
+        "feature_table": {
+            "path": "/home/ana/churn/features.parquet",
+            "source": "s3-mounted/src",
+            "source_fingerprint": "9f2c",
+            "as_of": "2024-07-01",
+        },
+        "output": "C:\\Users\\ana\\models",
+        "share": "\\\\fileserver\\churn",
+        "store": "file:///srv/mlflow",
+        "notes": ["kept", "~/private"],
+    }
+    churn = dataclasses.replace(models.churn, metadata={**models.churn.metadata, **facts})
+    client = make_client(load=fixed_loader(Models(churn, models.expansion)))
+
+    response = client.get("/v1/model", headers=keys.read_headers)
+
+    assert response.status_code == 200
+    training = response.json()["churn"]["training"]
+    assert training["feature_table"] == {"source_fingerprint": "9f2c", "as_of": "2024-07-01"}
+    assert training["notes"] == ["kept"]
+    assert not {"output", "share", "store"} & set(training)
+    assert response.json()["snapshot_origin"] == "features"
+    for leak in ("/home/ana", "Users", "fileserver", "/srv", "private", str(snapshot_path)):
+        assert leak not in response.text
+
+
+def test_public_facts_keep_what_is_not_a_path() -> None:
+    facts = {"as_of": "2024-07-01", "params": {"objective": "binary", "dir": "/tmp/x"}, "n": 3}
+
+    assert public_facts(facts) == {"as_of": "2024-07-01", "params": {"objective": "binary"}, "n": 3}

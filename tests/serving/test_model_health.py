@@ -1,0 +1,114 @@
+"""``/v1/model/health`` and the health gauges: the served snapshot's drift against the
+champions' training profiles and the label-free estimate, from the scores just served."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from features.model_bundle import ModelBundle
+from monitoring.profile import build_profile, column_values
+from serving.loading import LoadedModels, models_from_bundles
+from serving.settings import ServingSettings
+from tests.serving.conftest import AppFactory, Keys, Models
+from tests.serving.helpers import make_table, write_snapshot
+
+
+def _profiled(bundle: ModelBundle, train: pa.Table) -> ModelBundle:
+    values = column_values(train, bundle.columns)
+    kinds = {
+        c.name: "categorical" if c.kind == "categorical" else "numeric" for c in bundle.columns
+    }
+    scores = {bundle.label: bundle.predict_proba(train)}
+    profile = build_profile(values, kinds, scores)  # type: ignore[arg-type]
+    return replace(bundle, metadata={**bundle.metadata, "profile": profile.to_dict()})
+
+
+@pytest.fixture(scope="module")
+def profiled(models: Models) -> Models:
+    train = make_table(500, seed=1)  # the rows the session's models were fitted on
+    return Models(_profiled(models.churn, train), _profiled(models.expansion, train))
+
+
+def _loader(models: Models):  # type: ignore[no-untyped-def]
+    def load(settings: ServingSettings) -> LoadedModels:
+        return models_from_bundles(models.churn, models.expansion, "4", "2")
+
+    return load
+
+
+def _served(tmp_path: Path, name: str, utilisation_drop: float) -> Path:
+    table = make_table(600, seed=5)
+    util = np.asarray(table.column("seat_utilization_30d")) - utilisation_drop
+    index = table.schema.get_field_index("seat_utilization_30d")
+    table = table.set_column(index, "seat_utilization_30d", pa.array(np.clip(util, 0, 1)))
+    return write_snapshot(table, tmp_path / name / "f.parquet")
+
+
+def test_health_flags_a_shifted_feature_and_sets_the_gauges(
+    make_client: AppFactory,
+    settings: ServingSettings,
+    profiled: Models,
+    keys: Keys,
+    tmp_path: Path,
+) -> None:
+    shifted = settings.model_copy(update={"features": _served(tmp_path, "s", 0.25)})
+    client = make_client(settings=shifted, load=_loader(profiled))
+
+    body = client.get("/v1/model/health", headers=keys.read_headers).json()
+
+    assert body["model_versions"] == {
+        "churn_180d": "churnlight-churn/4",
+        "expand_180d": "churnlight-expansion/2",
+    }
+    assert body["rows"] == 600
+    drifted = {r["feature"] for r in body["drift"] if r["drifted"]}
+    assert "seat_utilization_30d" in drifted
+    assert body["drift"][0]["feature"] == "seat_utilization_30d"
+    assert body["healthy"] is False
+    assert {r["score"] for r in body["score_drift"]} == {"churn_180d", "expand_180d"}
+    estimate = body["estimated"]["churn_180d"]
+    assert 0.5 < estimate["low"] <= estimate["roc_auc"] <= estimate["high"] < 1.0
+    text = client.get("/metrics", headers=keys.read_headers).text
+    line = 'churnlight_feature_drift{feature="seat_utilization_30d",statistic="psi"}'
+    assert line in text
+    value = float(text.split(line)[1].split()[0])
+    psi = next(
+        r["value"]
+        for r in body["drift"]
+        if r["feature"] == "seat_utilization_30d" and r["statistic"] == "psi"
+    )
+    assert value == pytest.approx(psi, abs=1e-6)
+    assert 'churnlight_estimated_roc_auc{label="churn_180d"}' in text
+    assert 'churnlight_score_drift{score="churn_180d"}' in text
+    assert "churnlight_snapshot_age_seconds" in text
+
+
+def test_an_unshifted_snapshot_is_healthy(
+    make_client: AppFactory,
+    settings: ServingSettings,
+    profiled: Models,
+    keys: Keys,
+    tmp_path: Path,
+) -> None:
+    control = settings.model_copy(update={"features": _served(tmp_path, "c", 0.0)})
+    client = make_client(settings=control, load=_loader(profiled))
+
+    body = client.get("/v1/model/health", headers=keys.read_headers).json()
+
+    assert [r["feature"] for r in body["drift"] if r["drifted"]] == []
+    assert body["concerns"] == []
+    assert body["healthy"] is True
+
+
+def test_models_without_profiles_are_named_and_still_estimated(client, keys: Keys) -> None:  # type: ignore[no-untyped-def]
+    body = client.get("/v1/model/health", headers=keys.read_headers).json()
+
+    assert body["missing_profiles"] == ["churn_180d", "expand_180d"]
+    assert body["drift"] == []
+    assert set(body["estimated"]) == {"churn_180d", "expand_180d"}
+    assert client.get("/v1/model/health").status_code == 401
