@@ -35,6 +35,7 @@ from serving.refresh import Refresher
 from serving.routes import accounts, admin, health, history, model, score
 from serving.settings import ServingSettings, get_serving_settings
 from serving.snapshot import load_snapshot as default_snapshot_loader
+from serving.what_if import WhatIfWorkers
 
 log = logging.getLogger("churnlight.serving")
 
@@ -90,6 +91,7 @@ def create_app(
             yield
         finally:
             refresher.stop()
+            app.state.what_ifs.close()
             if dispatcher is not None:
                 # what is still queued goes to the dead letter: `churnlight alerts replay`
                 await asyncio.to_thread(dispatcher.close, 5.0)
@@ -114,6 +116,7 @@ def create_app(
     app.state.limits = KeyLimits.of(
         settings.key_concurrency, settings.key_what_if_rows_per_second, settings.max_batch
     )
+    app.state.what_ifs = WhatIfWorkers(settings.what_if_processes)
     metrics = Metrics()
     app.state.metrics = metrics
     app.state.gauges = {

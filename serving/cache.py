@@ -9,11 +9,13 @@ once and uses that object throughout, so it never mixes two model versions.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
@@ -37,6 +39,7 @@ from serving.refresh import inputs_stamp
 from serving.scoring import ModelView, ScoredBatch, ScoringConfig, TableFrame, score_frame
 from serving.settings import ServingSettings
 from serving.snapshot import Snapshot
+from serving.what_if import WhatIfKit
 
 log = logging.getLogger("churnlight.serving")
 
@@ -168,6 +171,23 @@ class ServingState:
             "churn_model_version": self.churn.version,
             "expansion_model_version": self.expansion.version,
         }
+
+    @functools.cached_property
+    def what_if_kit(self) -> WhatIfKit:
+        """What a what-if worker needs of this state (``serving.what_if``)."""
+        return WhatIfKit(
+            token=uuid.uuid4().hex,
+            churn=self.churn.bundle,
+            churn_version=self.churn.version,
+            expansion=self.expansion.bundle,
+            expansion_version=self.expansion.version,
+            specs=self.snapshot.spec_by_name,
+            playbooks=self.playbooks.playbooks,
+            playbooks_path=self.playbooks.path,
+            config=self.config,
+            feature_kinds=self.feature_kinds,
+            head={"snapshot_date": self.snapshot_date, **self.versions},
+        )
 
 
 def build_state(

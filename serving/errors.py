@@ -34,6 +34,11 @@ class UnknownAccount(ServingError):
         where = f"the snapshot of {snapshot_date}" if snapshot_date else "the snapshot"
         super().__init__(f"account {account_id!r} not found in {where}")
         self.account_id = account_id
+        self.snapshot_date = snapshot_date
+
+    def __reduce__(self) -> tuple[type[UnknownAccount], tuple[str, str | None]]:
+        # raised in what-if workers (serving.what_if) and pickled back to the server
+        return (UnknownAccount, (self.account_id, self.snapshot_date))
 
 
 class TooLarge(ServingError):

@@ -43,11 +43,26 @@ class KeyLimits:
     def of(cls, concurrency: int, rows_per_second: float, max_batch: int) -> KeyLimits:
         return cls(concurrency, rows_per_second, float(max(max_batch, rows_per_second)))
 
+    def check(self, key: str, what_if_rows: int) -> None:
+        """``RateLimited`` if ``admit`` would refuse ``key`` now; takes nothing. The route
+        checks before the body is validated, so a refused batch costs little of the loop."""
+        self._refusal(key, what_if_rows, self.clock())
+
     @contextmanager
     def admit(self, key: str, what_if_rows: int) -> Iterator[None]:
         """Hold one of ``key``'s slots (and take ``what_if_rows`` from its bucket) while
         the block runs; ``RateLimited`` when none is free or the bucket is short."""
-        now = self.clock()
+        bucket = self._refusal(key, what_if_rows, self.clock())
+        if self.rows_per_second > 0 and what_if_rows:
+            bucket.tokens -= what_if_rows
+        bucket.in_flight += 1
+        try:
+            yield
+        finally:
+            bucket.in_flight -= 1
+
+    def _refusal(self, key: str, what_if_rows: int, now: float) -> _Bucket:
+        """``key``'s bucket, refilled to ``now``; ``RateLimited`` when it cannot take the work."""
         bucket = self._keys.get(key)
         if bucket is None:
             bucket = self._keys[key] = _Bucket(self.capacity, now)
@@ -70,9 +85,4 @@ class KeyLimits:
                     f"can be scored in {wait} s",
                     retry_after=wait,
                 )
-            bucket.tokens -= what_if_rows
-        bucket.in_flight += 1
-        try:
-            yield
-        finally:
-            bucket.in_flight -= 1
+        return bucket

@@ -91,6 +91,12 @@ class ServingSettings(StoreSettings):
     score_threads: int = Field(
         default=0, ge=0, description="threads of batch scoring; 0 = every core"
     )
+    what_if_processes: int = Field(
+        default=1,
+        ge=1,
+        description="worker processes scoring what-if batches of 2 or more rows (started on "
+        "the first; each holds the served models)",
+    )
 
     # -- history, refresh and alerts ------------------------------------------------------
     history: bool = Field(

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, Request, Response
 
 from serving import problems
 from serving.auth import ReadAccess
 from serving.cache import ServingState
 from serving.deps import StateDep
-from serving.errors import InvalidFeatures, TooLarge, UnknownAccount
+from serving.errors import TooLarge, UnknownAccount
 from serving.problems import (
     BATCH_TOO_LARGE,
     INVALID_FEATURES,
@@ -24,18 +22,30 @@ from serving.problems import (
     read_errors,
 )
 from serving.schemas import ScoreRequest, ScoreResponse, WhatIfRow
-from serving.scoring import RowFrame, score_frame
+from serving.what_if import WhatIfWorkers, check_features, row_values, score_rows
 
 router = APIRouter(prefix="/v1/score", tags=["score"])
-SINGLE_THREAD_ROWS = 16
-"""What-if batches up to this size explain on one thread (better tails); larger use all. A
-single row uses every core too: its two models are explained side by side."""
 INLINE_ROWS = 1
-"""A single what-if row is scored on the event loop (a few ms of LightGBM, which beats the
-thread hop); larger batches go to the thread pool so lookups keep flowing meanwhile."""
+"""A single what-if row is scored on the event loop (a few ms, which beats any hop); larger
+batches go to a worker process (``serving.what_if``), so lookups keep flowing meanwhile."""
 
 
 PATH = "/v1/score"
+
+
+async def refuse_early(request: Request, caller: ReadAccess) -> None:
+    """429 before the body is validated: a burst of refused 1,000-row batches would otherwise
+    spend ~10 ms of the event loop each on validation. FastAPI has parsed the JSON already
+    (``request.json()`` is cached); a body that is no batch counts as none."""
+    try:
+        body = await request.json()
+    except ValueError:
+        return
+    rows = body.get("rows") if isinstance(body, dict) else None
+    count = len(rows) if isinstance(rows, list) else 0
+    if count > request.app.state.settings.max_batch:
+        count = 0  # answered 413 by the route
+    request.app.state.limits.check(caller.name, count)
 
 
 @router.post(
@@ -43,6 +53,7 @@ PATH = "/v1/score"
     operation_id="score",
     response_model=ScoreResponse,
     summary="Score a batch of account ids (cached) or of feature rows (what-if, live)",
+    dependencies=[Depends(refuse_early)],
     responses=problems.responses(
         *read_errors(PATH),
         (
@@ -90,10 +101,12 @@ async def score(
         )
     what_if_rows = len(payload.rows) if payload.rows is not None else 0
     with request.app.state.limits.admit(caller.name, what_if_rows):
-        return await _score(payload, state, settings.threads())
+        return await _score(payload, state, request.app.state.what_ifs, settings.threads())
 
 
-async def _score(payload: ScoreRequest, state: ServingState, all_threads: int) -> Response:
+async def _score(
+    payload: ScoreRequest, state: ServingState, workers: WhatIfWorkers, all_threads: int
+) -> Response:
     head = {"snapshot_date": state.snapshot_date, **state.versions}
     if payload.account_ids is not None:
         portfolio = state.portfolio
@@ -108,72 +121,26 @@ async def _score(payload: ScoreRequest, state: ServingState, all_threads: int) -
         tail = json.dumps({"not_found": missing, **head})
         body = b'{"results":[' + b",".join(found) + b"]," + tail[1:].encode()
         return Response(body, media_type="application/json")
-    rows = [_row(state, row) for row in payload.rows or []]
-    threads = 1 if 1 < len(rows) <= SINGLE_THREAD_ROWS else all_threads
-    if len(rows) <= INLINE_ROWS:
-        body = _what_if(state, rows, threads, head)
+    rows = payload.rows or []
+    if len(rows) > INLINE_ROWS:
+        items = [(row.account_id, row.features) for row in rows]
+        snapshot = state.snapshot.table
+        index = state.portfolio.index
+        body = await workers.score(state.what_if_kit, items, snapshot, index, all_threads)
     else:
-        body = await run_in_threadpool(_what_if, state, rows, threads, head)
+        values = [_row(state, row) for row in rows]
+        views = (state.churn, state.expansion)
+        body = score_rows(values, *views, state.playbooks, state.config, all_threads, head)
     return Response(body, media_type="application/json")
-
-
-def _what_if(
-    state: ServingState, rows: list[dict[str, Any]], threads: int, head: dict[str, Any]
-) -> bytes:
-    batch = score_frame(
-        RowFrame(rows),
-        state.churn,
-        state.expansion,
-        state.playbooks,
-        state.config,
-        threads=threads,
-        what_if=True,
-    )
-    out = {"results": [batch.record(i) for i in range(batch.n)], "not_found": [], **head}
-    return json.dumps(out, allow_nan=False, separators=(",", ":")).encode()
 
 
 def _row(state: ServingState, row: WhatIfRow) -> dict[str, Any]:
     """The values to score: the account's snapshot values (if given) overridden by the row's."""
-    _check_features(state, row.features)
-    values: dict[str, Any] = {}
+    check_features(state.feature_kinds, (state.churn, state.expansion), row.features)
+    base = None
     if row.account_id is not None:
         i = state.portfolio.index.get(row.account_id)
         if i is None:
             raise UnknownAccount(row.account_id, state.snapshot_date)
-        values = state.snapshot.row(i)
-    values.update(row.features)
-    values["account_id"] = row.account_id
-    return values
-
-
-def _check_features(state: ServingState, features: dict[str, Any]) -> None:
-    kinds = state.feature_kinds
-    unknown = sorted(name for name in features if name not in kinds)
-    if unknown:
-        raise InvalidFeatures(
-            f"unknown feature(s) {', '.join(map(repr, unknown[:10]))}; "
-            "GET /v1/model lists the features"
-        )
-    for name, value in features.items():
-        if value is None:
-            continue
-        kind = kinds[name]
-        if kind == "derived":
-            inputs = _inputs(state, name)
-            raise InvalidFeatures(f"feature {name!r} is computed from {inputs}; give those instead")
-        if kind == "categorical" and not isinstance(value, str):
-            raise InvalidFeatures(f"feature {name!r} takes a category (text); got {value!r}")
-        if kind == "numeric":
-            if isinstance(value, str):
-                raise InvalidFeatures(f"feature {name!r} takes a number; got {value!r}")
-            if isinstance(value, float) and not math.isfinite(value):
-                raise InvalidFeatures(f"feature {name!r} takes a finite number; got {value!r}")
-
-
-def _inputs(state: ServingState, name: str) -> str:
-    for view in (state.churn, state.expansion):
-        if view.is_derived(name):
-            column = view.bundle.columns[view.index[name]]
-            return " and ".join(repr(i) for i in column.inputs)
-    return "other features"
+        base = state.snapshot.row(i)
+    return row_values(base, row.account_id, row.features)

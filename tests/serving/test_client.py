@@ -19,7 +19,9 @@ SNAPSHOT = "2024-07-01"
 @pytest.fixture
 def base_url(settings, models: Models) -> Iterator[str]:
     app_settings = settings.model_copy(update={"key_what_if_rows_per_second": 1})
-    with serve(create_app(app_settings, load=fixed_loader(models), wait=True)) as url:
+    app = create_app(app_settings, load=fixed_loader(models), wait=True)
+    app.state.limits.clock = lambda: 1000.0  # no refill while a batch is scored
+    with serve(app) as url:
         yield url
 
 

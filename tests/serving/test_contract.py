@@ -60,6 +60,7 @@ def test_an_unknown_account_with_if_none_match_is_still_404(client, keys) -> Non
 def test_what_if_rows_over_the_keys_rate_are_429_with_retry_after(make_client, settings, keys):
     # the bucket holds one full batch (20 rows); it refills at 1 row per second
     client = make_client(settings=settings.model_copy(update={"key_what_if_rows_per_second": 1}))
+    client.app.state.limits.clock = lambda: 1000.0  # no refill while batches are scored
     batch = {"rows": [{"account_id": f"A{i:03d}"} for i in range(1, 21)]}
 
     assert client.post("/v1/score", json=batch, headers=keys.read_headers).status_code == 200
@@ -80,7 +81,7 @@ def test_what_if_rows_over_the_keys_rate_are_429_with_retry_after(make_client, s
 
 def test_scoring_requests_in_flight_beyond_the_keys_limit_are_429(make_client, settings, keys):
     """Three what-if batches at once from one key with a concurrency of 1: the first scores
-    (in the thread pool), the two that arrive meanwhile are refused at once."""
+    (in a worker process), the two that arrive meanwhile are refused at once."""
     client = make_client(settings=settings.model_copy(update={"key_concurrency": 1}))
     batch = {"rows": [{"account_id": f"A{i:03d}"} for i in range(1, 21)]}
 
@@ -126,6 +127,7 @@ def test_a_key_name_is_in_the_429_and_shared_by_its_keys(make_client, settings, 
             update={"key_what_if_rows_per_second": 1, "api_keys": [keys.read_hash, entry]}
         )
     )
+    client.app.state.limits.clock = lambda: 1000.0  # no refill while the batch is scored
     batch = {"rows": [{"account_id": "A001"}] * 20}
     assert client.post("/v1/score", json=batch, headers=keys.read_headers).status_code == 200
 
