@@ -3,10 +3,12 @@ measured in the same run.
 
 1. Speed. A synthetic snapshot table of 500,000 rows x 150 features (25,000 accounts x 20
    monthly snapshots; 145 numeric, 5 categorical; both labels with censored tails) goes
-   through ``train_models``. "Training both models" is the binning plus, per label, the final
-   model's work: the fit with and without monotone constraints, early-stopped out of time,
-   and its calibration. Bound: 90 s. Baseline: a plain ``lightgbm.train`` of each label on
-   the same rows with the same parameters and number of trees (the floor for that work).
+   through ``train_models``. "Training both models" is the binning plus, per label, the
+   registered model's work: the final fold's fit with and without monotone constraints,
+   early-stopped out of time, the other candidates and calibrations on the same fold, and the
+   refit of the chosen one on every labelled row. Bound: 90 s. Baseline: a plain
+   ``lightgbm.train`` of each label on the same rows with the same parameters and number of
+   trees (the floor for that work).
    The whole pipeline with one backtest window and both baselines is timed as well.
 2. Quality. A simulated source of 3,000 accounts x 36 months (seed 12, oracle on 12,000
    rows: the simulator's default 3,000 leaves ~350 oracle rows per 3-month window, too few
@@ -29,6 +31,10 @@ import pyarrow as pa
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SPEED_BOUND_SECONDS = 90.0
+REGISTERED_MODEL_STEPS = ("final_tree", "final_candidates", "final_model")
+"""The steps of ``train_temporal`` that make the registered model: the final fold's booster
+(with and without monotone constraints), its candidates (additive model, blend,
+calibrations), and the refit on every labelled row with its bundle."""
 BARS = {
     "churn_oracle_ratio": 0.95,
     "expand_oracle_ratio": 0.93,
@@ -133,7 +139,8 @@ def speed(rows: int) -> dict[str, Any]:
     result = train_models(data, options)
     cpu = time.process_time() - cpu
     models = result.seconds["binning"] + sum(
-        r.facts["seconds"]["final_model"] for r in result.labels.values()
+        sum(r.facts["seconds"].get(k, 0.0) for k in REGISTERED_MODEL_STEPS)
+        for r in result.labels.values()
     )
     share = models / result.seconds["total"]
     floor = plain_lightgbm_seconds(data, result)
@@ -156,7 +163,9 @@ def speed(rows: int) -> dict[str, Any]:
         "per_label": {
             label: {
                 "best_iteration": r.facts["best_iteration"],
-                "final_model_seconds": r.facts["seconds"]["final_model"],
+                "final_model_seconds": sum(
+                    r.facts["seconds"].get(k, 0.0) for k in REGISTERED_MODEL_STEPS
+                ),
                 "monotone_used": r.facts["monotone"]["used"],
                 "explain_ms_per_row": r.facts["explain_ms_per_row"],
                 "roc_auc_last_window": r.summary()["roc_auc"],
