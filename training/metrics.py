@@ -4,21 +4,10 @@ Each returns None when it is undefined (no positive or no negative row, no rows,
 The metrics monitoring needs too live in ``features.stats`` (one implementation each) and
 are imported here under their names; this module adds the MRR-weighted one and the tables.
 
-- ``roc_auc``: area under the ROC curve (ties count half; ``features.stats.roc_auc``, the one
-  implementation the simulator uses too);
-- ``pr_auc``: average precision (the step-wise area under the precision-recall curve);
-- ``top_decile_lift``: positive rate among the 10% highest scores / overall positive rate;
+- ``roc_auc``, ``pr_auc``, ``top_decile_lift``, ``brier``, ``ece``: defined in
+  ``features.stats`` (the simulator and monitoring use the same ones);
 - ``mrr_capture_top_decile``: share of the positives' MRR (e.g. churned MRR) held by the 10%
-  highest scores;
-- ``brier``: mean squared error of the probabilities;
-- ``ece``: expected calibration error with ``bins`` equal-frequency bins (each holds ~n/bins
-  rows, sorted by probability): sum over bins of (rows in bin / n) * |mean p - mean y|.
-  Equal-frequency bins are used because churn probabilities crowd near 0, where equal-width
-  bins would lump most rows together and hide miscalibration. ``strategy="uniform"`` gives
-  the equal-width variant.
-
-"Top 10%" is the first ceil(n / 10) rows when sorted by score, highest first; ties are broken
-by row order (a stable sort), so the result does not depend on the sort algorithm.
+  highest scores ("top 10%" as ``features.stats`` defines it).
 """
 
 from __future__ import annotations
