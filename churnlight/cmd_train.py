@@ -96,8 +96,9 @@ def train(
     top: Annotated[int, typer.Option("--top", min=0, help="Accounts most at risk to list.")] = 10,
     as_json: JsonOption = False,
 ) -> None:
-    """Train one LightGBM model per label, backtest it against two baselines, log an MLflow
-    run, register both models and promote the ones that pass the gate."""
+    """Tune and fit the candidates of each label (LightGBM, an additive spline model, their
+    blend), keep the one with the best out-of-time score, backtest it against two baselines,
+    log an MLflow run, register both models and promote the ones that pass the gate."""
     from training.options import TrainOptions
     from training.retrain import train_and_publish
     from training.settings import get_training_settings
