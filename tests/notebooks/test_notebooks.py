@@ -266,6 +266,7 @@ def test_03_explain_an_account_scores_history_and_what_ifs(workdir: Path) -> Non
             moved = round(changed[kind] - as_is[kind], 12)
             assert _sign(moved) == _sign(round(changed[f"{kind}_log_odds_change"], 12)), name
     assert what_if["both"]["expansion_log_odds_change"] > 0  # more usage, a new champion
-    # A 300-account fold has fewer positives than isotonic needs (ISOTONIC_MIN_POSITIVES).
-    assert facts["churn_calibration"] == "platt"
+    # A 300-account fold has fewer positives than isotonic needs (ISOTONIC_MIN_POSITIVES):
+    # Platt, or none when the chosen model's own probabilities are as good.
+    assert facts["churn_calibration"] in ("platt", "identity")
     print(f"03 ran in {seconds:.1f} s")
