@@ -8,6 +8,7 @@ which silently turned off inline plots in the notebooks that train.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,11 @@ def shap_beeswarm(
     explanation = shap.Explanation(values=contributions, data=matrix, feature_names=list(names))
     fig = _figure(8, 6)
     ax = fig.subplots()
-    shap.plots.beeswarm(explanation, max_display=max_display, show=False, ax=ax, plot_size=None)
+    with warnings.catch_warnings():
+        # A column null on every row (a source that lost it) is drawn grey by shap, which
+        # still asks numpy for its colour range first; the plot is right, the warning is noise.
+        warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
+        shap.plots.beeswarm(explanation, max_display=max_display, show=False, ax=ax, plot_size=None)
     ax.set_xlabel("SHAP contribution to the score (log-odds)")
     ax.set_ylabel("feature (largest mean |contribution| first)")
     ax.set_title(title)
