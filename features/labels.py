@@ -21,6 +21,12 @@ RELATIVE_TOLERANCE = 1e-9
 
 def churn_dates(subscriptions: ir.Table, grace_days: int) -> ir.Table:
     """(account_id, churn_date): the end of every island of coverage."""
+    return coverage_islands(subscriptions, grace_days).select("account_id", "churn_date")
+
+
+def coverage_islands(subscriptions: ir.Table, grace_days: int) -> ir.Table:
+    """(account_id, island, island_start, churn_date): the account is a customer on the days
+    [island_start, churn_date); islands are numbered 1, 2, ... per account in time order."""
     subs = subscriptions.select("subscription_id", "account_id", "start_date", "end_date")
     ordered = ibis.window(
         group_by=subs.account_id,
@@ -40,10 +46,8 @@ def churn_dates(subscriptions: ir.Table, grace_days: int) -> ir.Table:
             )
         )
     )
-    return (
-        numbered.group_by("account_id", "island")
-        .agg(churn_date=numbered.end_date.max())
-        .select("account_id", "churn_date")
+    return numbered.group_by("account_id", "island").agg(
+        island_start=numbered.start_date.min(), churn_date=numbered.end_date.max()
     )
 
 
