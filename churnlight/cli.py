@@ -100,6 +100,7 @@ def _register() -> None:
     # Each command lives in its own module and registers itself on `app`.
     from churnlight import (  # noqa: F401
         cmd_alerts,
+        cmd_book,
         cmd_evaluate,
         cmd_features,
         cmd_history,

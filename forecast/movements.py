@@ -162,7 +162,8 @@ def monthly_movements(
     groups: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Sum ``account_movements`` per month (and per group when ``groups`` maps account_id
-    to a group label; accounts without one are in ``"(none)"``). Adds net new MRR, GRR, NRR
+    to a group label; accounts without one are in ``"(none)"``; every group gets every
+    month, with zeros where it held no customer). Adds net new MRR, GRR, NRR
     (null when the month starts with no MRR), accounts at the start, logos churned, the logo
     churn rate and ``provisional``."""
     frame = per_account.copy()
@@ -170,13 +171,17 @@ def monthly_movements(
     if groups is not None:
         frame["group"] = frame["account_id"].map(groups).fillna("(none)").astype(str)
         keys = ["group", "month"]
-    sums = (
-        frame.groupby(keys, sort=True)[
-            ["start_mrr", *MOVEMENTS, "end_mrr", "customer_start", "churned_logo"]
-        ]
-        .sum()
-        .reset_index()
-        .rename(columns={"customer_start": "accounts_start", "churned_logo": "logos_churned"})
+    summed = frame.groupby(keys, sort=True)[
+        ["start_mrr", *MOVEMENTS, "end_mrr", "customer_start", "churned_logo"]
+    ].sum()
+    if groups is not None:
+        # Every group has every month, with zeros where it held no customer.
+        grid = pd.MultiIndex.from_product(
+            [sorted(frame["group"].unique()), sorted(frame["month"].unique())], names=keys
+        )
+        summed = summed.reindex(grid, fill_value=0)
+    sums = summed.reset_index().rename(
+        columns={"customer_start": "accounts_start", "churned_logo": "logos_churned"}
     )
     start = sums["start_mrr"].where(sums["start_mrr"] > 0)
     gained = sums["new"] + sums["expansion"] + sums["reactivated"]

@@ -23,6 +23,7 @@ from prometheus_client import Gauge
 
 from features.errors import ConfigError
 from serving.auth import KeyRing
+from serving.book import BookCache
 from serving.cache import ServingState, SnapshotLoader, StateHolder, build_state
 from serving.delivery import Dispatcher, load_configured_alerts
 from serving.deps import known_query
@@ -32,7 +33,7 @@ from serving.loading import Loader, load_models
 from serving.middleware import Metrics, RequestMiddleware
 from serving.openapi import openapi_builder
 from serving.refresh import Refresher
-from serving.routes import accounts, admin, health, history, model, score
+from serving.routes import accounts, admin, health, history, model, portfolio, score
 from serving.settings import ServingSettings, get_serving_settings
 from serving.snapshot import load_snapshot as default_snapshot_loader
 from serving.what_if import WhatIfWorkers
@@ -105,6 +106,7 @@ def create_app(
         openapi_tags=[
             {"name": "accounts", "description": "cached scores of the snapshot's accounts"},
             {"name": "history", "description": "scores over time, and who moved"},
+            {"name": "portfolio", "description": "the book's revenue: MRR movements"},
             {"name": "score", "description": "batches and live what-if scoring"},
             {"name": "model", "description": "what is serving"},
             {"name": "admin", "description": "reload (admin key)"},
@@ -117,6 +119,7 @@ def create_app(
         settings.key_concurrency, settings.key_what_if_rows_per_second, settings.max_batch
     )
     app.state.what_ifs = WhatIfWorkers(settings.what_if_processes)
+    app.state.books = BookCache()
     metrics = Metrics()
     app.state.metrics = metrics
     app.state.gauges = {
@@ -182,6 +185,7 @@ def create_app(
     for router in (
         history.router,  # before accounts: /v1/accounts/{id}/history is its own route
         accounts.router,
+        portfolio.router,
         score.router,
         model.router,
         admin.router,

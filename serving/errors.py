@@ -95,3 +95,7 @@ class NotInHistory(ServingError):
 
 class AlertsConfigError(ConfigError):
     """The alerts file breaks its schema; the message names the file and the key."""
+
+
+class MovementsUnavailable(ServingError):
+    """The book's MRR movements cannot be computed for the served snapshot: HTTP 503."""

@@ -27,6 +27,7 @@ from serving.errors import (
     InvalidKey,
     MissingKey,
     ModelsNotLoaded,
+    MovementsUnavailable,
     NotInHistory,
     RateLimited,
     ReloadFailed,
@@ -50,6 +51,7 @@ KINDS: dict[type[ServingError], ProblemType] = {
     RateLimited: problems.RATE_LIMITED,
     ModelsNotLoaded: problems.MODELS_NOT_LOADED,
     HistoryUnavailable: problems.HISTORY_UNAVAILABLE,
+    MovementsUnavailable: problems.MOVEMENTS_UNAVAILABLE,
     ReloadFailed: problems.RELOAD_FAILED,
 }
 FRAMEWORK: dict[int, ProblemType] = {413: problems.BODY_TOO_LARGE}

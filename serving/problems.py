@@ -102,6 +102,12 @@ HEALTH_UNAVAILABLE = ProblemType(
     "Model health not available",
     "the champions carry no training profile, or computing health failed; the scores still serve",
 )
+MOVEMENTS_UNAVAILABLE = ProblemType(
+    "movements-unavailable",
+    503,
+    "MRR movements not available",
+    "the served snapshot names no readable source, or its subscriptions fail validation",
+)
 RELOAD_FAILED = ProblemType(
     "reload-failed",
     503,
@@ -124,6 +130,7 @@ ALL: tuple[ProblemType, ...] = (
     MODELS_NOT_LOADED,
     HISTORY_UNAVAILABLE,
     HEALTH_UNAVAILABLE,
+    MOVEMENTS_UNAVAILABLE,
     RELOAD_FAILED,
 )
 BY_URI = {kind.uri: kind for kind in ALL}

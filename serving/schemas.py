@@ -540,3 +540,65 @@ class MoversPage(BaseModel):
     direction: Literal["up", "down"]
     from_snapshot: str | None
     to_snapshot: str | None
+
+
+class MovementMonth(BaseModel):
+    group: str | None = Field(
+        default=None, description="the segment or csm_id (with `by`); absent for the whole book"
+    )
+    month: str = Field(description="first day of the month, YYYY-MM-DD")
+    start_mrr: float = Field(description="MRR at the end of the previous month")
+    new: float = Field(description="MRR of accounts on their first island of coverage")
+    expansion: float
+    contraction: float
+    churned: float = Field(description="start MRR of accounts whose coverage ended (grace kept)")
+    reactivated: float = Field(description="MRR of accounts back after a churn")
+    end_mrr: float
+    net_new: float = Field(description="new + expansion + reactivated - contraction - churned")
+    grr: float | None = Field(description="(start - contraction - churned) / start")
+    nrr: float | None = Field(description="(start + expansion - contraction - churned) / start")
+    accounts_start: int
+    logos_churned: int
+    logo_churn_rate: float | None
+    provisional: bool = Field(
+        description="the month ended within the grace period of the as-of date: a lapse in it "
+        "may still be closed by a renewal booked later"
+    )
+
+
+class MovementsResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "as_of": "2024-07-01",
+                    "grace_days": 30,
+                    "by": None,
+                    "months": [
+                        {
+                            "month": "2024-05-01",
+                            "start_mrr": 600.0,
+                            "new": 0.0,
+                            "expansion": 80.0,
+                            "contraction": 0.0,
+                            "churned": 100.0,
+                            "reactivated": 0.0,
+                            "end_mrr": 580.0,
+                            "net_new": -20.0,
+                            "grr": 0.8333,
+                            "nrr": 0.9667,
+                            "accounts_start": 6,
+                            "logos_churned": 1,
+                            "logo_churn_rate": 0.1667,
+                            "provisional": False,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    as_of: str = Field(description="the first day the source does not cover, YYYY-MM-DD")
+    grace_days: int
+    by: Literal["segment", "csm"] | None
+    months: list[MovementMonth] = Field(description="oldest first; per group with `by`")

@@ -9,52 +9,12 @@ import pandas as pd
 import pytest
 
 from forecast.movements import MOVEMENTS, account_movements, monthly_movements, whole_months
-
-AS_OF = date(2024, 7, 1)
-GRACE = 30
-LONG = "2026-01-01"
-
-SUBSCRIPTIONS = [
-    # (subscription_id, account_id, start, end, mrr)
-    ("n1", "NEW", "2024-02-01", LONG, 100.0),
-    ("e1", "EXPAND", "2023-12-01", LONG, 100.0),
-    ("e2", "EXPAND", "2024-03-10", LONG, 50.0),  # an add-on
-    ("c1", "CONTRACT", "2023-12-01", "2024-04-01", 100.0),
-    ("c2", "CONTRACT", "2024-04-01", LONG, 60.0),
-    ("x1", "CHURN", "2023-12-01", "2024-03-15", 100.0),
-    # renewed 10 days late, across a month end, at a higher price: inside the grace
-    ("l1", "LATE", "2023-12-01", "2024-02-25", 100.0),
-    ("l2", "LATE", "2024-03-06", LONG, 130.0),
-    # gone 65 days, then back: a churn and a reactivation
-    ("r1", "BACK", "2023-12-01", "2024-02-10", 100.0),
-    ("r2", "BACK", "2024-04-15", LONG, 120.0),
-    # down to a free plan with zero seats: still a customer
-    ("z1", "ZERO", "2023-12-01", "2024-05-01", 100.0),
-    ("z2", "ZERO", "2024-05-01", LONG, 0.0),
-]
-
-
-def _subscriptions() -> ibis.Table:
-    frame = pd.DataFrame(
-        SUBSCRIPTIONS, columns=["subscription_id", "account_id", "start_date", "end_date", "mrr"]
-    )
-    for column in ("start_date", "end_date"):
-        frame[column] = pd.to_datetime(frame[column]).dt.date
-    return ibis.memtable(
-        frame,
-        schema={
-            "subscription_id": "string",
-            "account_id": "string",
-            "start_date": "date",
-            "end_date": "date",
-            "mrr": "float64",
-        },
-    )
+from tests.forecast.helpers import AS_OF, GRACE, subscriptions_table
 
 
 @pytest.fixture(scope="module")
 def per_account() -> pd.DataFrame:
-    return account_movements(_subscriptions(), AS_OF, GRACE)
+    return account_movements(subscriptions_table(), AS_OF, GRACE)
 
 
 def _moves(per_account: pd.DataFrame, account: str) -> dict[str, dict[str, float]]:
@@ -168,5 +128,5 @@ def test_groups_add_up_to_the_book(per_account: pd.DataFrame) -> None:
 
 
 def test_an_empty_book_has_no_months() -> None:
-    empty = _subscriptions().filter(ibis.literal(False))
+    empty = subscriptions_table().filter(ibis.literal(False))
     assert account_movements(empty, AS_OF, GRACE).empty

@@ -17,8 +17,10 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
+from features.writer import read_feature_table, write_feature_table
 from serving.app import create_app
 from serving.settings import ServingSettings
+from tests.forecast.helpers import write_book_source
 from tests.serving.conftest import Keys, Models, fixed_loader
 from tests.serving.live import serve
 
@@ -53,10 +55,17 @@ CONFIG = {
 def base_url(
     models: Models, keys: Keys, snapshot_path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
+    # The snapshot names a source, so /v1/portfolio/movements answers its book.
+    root = tmp_path_factory.mktemp("fuzz-book")
+    source = write_book_source(root / "source")
+    table = read_feature_table(snapshot_path)
+    snapshot = write_feature_table(
+        table.table, root / "f.parquet", {**table.facts, "source": str(source)}
+    )
     app_settings = ServingSettings(
         api_keys=[keys.read_hash],
         admin_keys=[keys.admin_hash],
-        features=snapshot_path,
+        features=snapshot,
         home=tmp_path_factory.mktemp("fuzz-home"),
         score_threads=1,
         key_what_if_rows_per_second=0,  # fuzzing is one client: no rate limit to trip

@@ -1,0 +1,83 @@
+"""The book's revenue: monthly MRR movements, GRR and NRR of the served snapshot's source."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+
+from features.errors import ChurnlightError
+from serving import problems
+from serving.auth import ReadAccess
+from serving.book import Book, BookError
+from serving.deps import StateDep
+from serving.errors import MovementsUnavailable
+from serving.problems import MOVEMENTS_UNAVAILABLE, example, invalid_request, read_errors
+from serving.schemas import MovementsResponse
+
+log = logging.getLogger("churnlight.serving")
+router = APIRouter(prefix="/v1/portfolio", tags=["portfolio"])
+PATH = "/v1/portfolio/movements"
+
+
+@router.get(
+    "/movements",
+    operation_id="get_movements",
+    response_model=MovementsResponse,
+    summary="Monthly MRR movements (new, expansion, contraction, churned, reactivated), GRR "
+    "and NRR of the book, overall or per segment or CSM",
+    responses=problems.responses(
+        *read_errors(PATH),
+        (
+            MOVEMENTS_UNAVAILABLE,
+            example(
+                MOVEMENTS_UNAVAILABLE,
+                "the served snapshot names no source, so its subscriptions are unknown; ...",
+                PATH,
+            ),
+        ),
+        invalid_request(
+            PATH + "?segment=nope",
+            "query.segment",
+            "no account has segment 'nope'; known: enterprise, mid_market, smb",
+            "value_error",
+        ),
+    ),
+)
+async def get_movements(
+    request: Request,
+    state: StateDep,
+    _: ReadAccess,
+    by: Annotated[
+        Literal["segment", "csm"] | None, Query(description="one series per segment or CSM")
+    ] = None,
+    segment: Annotated[str | None, Query(max_length=200, description="only this segment")] = None,
+    csm: Annotated[str | None, Query(max_length=200, description="only this csm_id")] = None,
+    months: Annotated[int, Query(ge=1, le=600, description="newest whole months")] = 12,
+) -> dict[str, Any]:
+    book = await run_in_threadpool(_book, request, state.snapshot.facts)
+    try:
+        table = book.movements(by=by, segment=segment, csm=csm, months=months)
+    except BookError as err:
+        raise RequestValidationError(
+            [{"loc": ("query", err.parameter), "msg": str(err), "type": "value_error"}]
+        ) from err
+    return book.to_dict(table, by)
+
+
+def _book(request: Request, facts: dict[str, Any]) -> Book:
+    grace = int(facts.get("grace_days") or 30)
+    try:
+        return request.app.state.books.get(facts.get("source"), facts.get("as_of"), grace)
+    except MovementsUnavailable:
+        raise
+    except ChurnlightError as err:
+        # The error may name local paths, which never leave the server: logged, not sent.
+        log.warning("MRR movements not available: %s", err)
+        raise MovementsUnavailable(
+            "MRR movements not available: the snapshot's source cannot be read or fails "
+            "validation (`churnlight validate` on it says why)"
+        ) from err

@@ -1,0 +1,78 @@
+"""GET /v1/portfolio/movements: the book of the served snapshot's source, per group and
+filtered; refused with a problem when the snapshot names no source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from features.writer import write_feature_table
+from serving.settings import ServingSettings
+from tests.forecast.helpers import AS_OF, write_book_source
+from tests.serving.conftest import AppFactory, Keys
+from tests.serving.helpers import make_table, specs
+
+PATH = "/v1/portfolio/movements"
+
+
+@pytest.fixture
+def book_client(make_client: AppFactory, settings: ServingSettings, tmp_path: Path) -> TestClient:
+    source = write_book_source(tmp_path / "source")
+    facts = {
+        "as_of": AS_OF.isoformat(),
+        "grace_days": 30,
+        "horizon_days": 180,
+        "source": str(source),
+        "keys": ["account_id", "snapshot_date"],
+        "features": [s.to_dict() for s in specs()],
+    }
+    snapshot = write_feature_table(make_table(60, seed=2), tmp_path / "f.parquet", facts)
+    return make_client(settings=settings.model_copy(update={"features": snapshot}))
+
+
+def test_the_book_month_by_month(book_client: TestClient, keys: Keys) -> None:
+    response = book_client.get(PATH, params={"months": 4}, headers=keys.read_headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["as_of"], body["grace_days"]) == ("2024-07-01", 30)
+    months = {m["month"]: m for m in body["months"]}
+    assert list(months) == ["2024-03-01", "2024-04-01", "2024-05-01", "2024-06-01"]
+    march = months["2024-03-01"]
+    assert (march["start_mrr"], march["expansion"], march["churned"]) == (600.0, 80.0, 100.0)
+    assert march["nrr"] == pytest.approx(580 / 600, abs=1e-4)
+    assert march["group"] is None
+    assert [m["provisional"] for m in body["months"]] == [False, False, False, True]
+
+
+def test_per_segment_and_filtered_by_csm(book_client: TestClient, keys: Keys) -> None:
+    by = book_client.get(PATH, params={"by": "segment", "months": 1}, headers=keys.read_headers)
+    assert by.status_code == 200, by.text
+    groups = {m["group"]: m for m in by.json()["months"]}
+    assert set(groups) == {"smb", "mid_market", "enterprise"}
+    assert groups["enterprise"]["start_mrr"] == 0.0  # CHURN left in March
+    bob = book_client.get(PATH, params={"csm": "bob", "months": 4}, headers=keys.read_headers)
+    march = bob.json()["months"][0]
+    # bob holds CHURN (100, churned in March) and LATE (100 -> 130 in March)
+    assert (march["start_mrr"], march["churned"], march["expansion"]) == (200.0, 100.0, 30.0)
+
+
+def test_an_unknown_segment_is_a_validation_problem(book_client: TestClient, keys: Keys) -> None:
+    response = book_client.get(PATH, params={"segment": "nope"}, headers=keys.read_headers)
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["type"].endswith("/invalid-request")
+    assert problem["errors"][0]["loc"] == "query.segment"
+    assert "known: enterprise, mid_market, smb" in problem["errors"][0]["msg"]
+
+
+def test_without_a_source_the_movements_are_unavailable(client: TestClient, keys: Keys) -> None:
+    response = client.get(PATH, headers=keys.read_headers)
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["type"].endswith("/movements-unavailable")
+
+
+def test_a_key_is_needed(book_client: TestClient) -> None:
+    assert book_client.get(PATH).status_code == 401
