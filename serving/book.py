@@ -85,8 +85,8 @@ def movement_records(table: pd.DataFrame) -> list[dict[str, Any]]:
     for row in table[columns].itertuples(index=False):
         record = dict(zip(columns, row, strict=True))
         for key, value in record.items():
-            if isinstance(value, float):
-                record[key] = None if pd.isna(value) else round(value, _PLACES.get(key, 2))
+            if isinstance(value, float):  # + 0.0: a -0.0 (no contraction) prints as 0.0
+                record[key] = None if pd.isna(value) else round(value, _PLACES.get(key, 2)) + 0.0
         for key in ("accounts_start", "logos_churned"):
             record[key] = int(record[key])
         record["provisional"] = bool(record["provisional"])
