@@ -103,6 +103,7 @@ def _register() -> None:
         cmd_book,
         cmd_evaluate,
         cmd_features,
+        cmd_forecast,
         cmd_history,
         cmd_info,
         cmd_keys,

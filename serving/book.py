@@ -49,6 +49,20 @@ class Book:
         ``months`` months only (``None``: all)."""
         if by is not None and by not in GROUP_COLUMNS:
             raise BookError(f"cannot group by {by!r}; choose {' or '.join(GROUP_COLUMNS)}", "by")
+        chosen = self.accounts_of(segment, csm)
+        rows = self.per_account[self.per_account["account_id"].isin(chosen["account_id"])]
+        groups = None
+        if by is not None:
+            groups = chosen.set_index("account_id")[GROUP_COLUMNS[by]]
+        table = monthly_movements(rows, self.as_of, self.grace_days, groups)
+        if months is not None:
+            kept = sorted(table["month"].unique())[-months:]
+            table = table[table["month"].isin(kept)]
+        return table.reset_index(drop=True)
+
+    def accounts_of(self, segment: str | None = None, csm: str | None = None) -> pd.DataFrame:
+        """The accounts of one segment and / or CSM; a value no account has is refused with
+        the known ones."""
         chosen = self.accounts
         for parameter, column, value in (("segment", "segment", segment), ("csm", "csm_id", csm)):
             if value is not None:
@@ -59,15 +73,7 @@ class Book:
                         f"no account has {column} {value!r}; known: {', '.join(known) or 'none'}",
                         parameter,
                     )
-        rows = self.per_account[self.per_account["account_id"].isin(chosen["account_id"])]
-        groups = None
-        if by is not None:
-            groups = chosen.set_index("account_id")[GROUP_COLUMNS[by]]
-        table = monthly_movements(rows, self.as_of, self.grace_days, groups)
-        if months is not None:
-            kept = sorted(table["month"].unique())[-months:]
-            table = table[table["month"].isin(kept)]
-        return table.reset_index(drop=True)
+        return chosen
 
     def to_dict(self, table: pd.DataFrame, by: str | None) -> dict[str, Any]:
         return {

@@ -1,0 +1,218 @@
+"""The book's next months from per-account probabilities: expected churned, contracted and
+expanded MRR, ending MRR, GRR and NRR, with intervals from a joint Monte Carlo simulation.
+
+Inputs per account: its MRR at the as-of date and its calibrated 180-day churn and expansion
+probabilities. A 180-day probability p implies a constant monthly hazard
+m = 1 - (1 - p) ** (1 / 6.0) (months of 30.44 days), so P(event within h months) =
+1 - (1 - m) ** h. Sizes come from the book's own history (``learn_sizes``): the expansion
+ratios of past expansions of +10% or more (the label's threshold) and the monthly incidence
+and ratio of contractions, per group.
+
+Accounts are not independent: a bad quarter hits many at once. Each simulated future draws
+one factor M = exp(shock_sd * z - shock_sd ** 2 / 2), z ~ N(0, 1), that multiplies every
+account's churn probability over the horizon (capped at 1); E[M] = 1, so the expected churn
+stays the sum of the probabilities while its spread widens. ``overdispersion`` estimates
+``shock_sd`` from how much the monthly logo churn rate varied beyond what independent
+accounts would give. Intervals are quantiles of the simulated totals; they are not yet
+corrected on out-of-time backtests (the next step). Pure functions: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+LABEL_MONTHS = 180 / 30.44
+EXPANSION_THRESHOLD = 0.10
+LEVELS = (0.8, 0.9)
+BOOK = "*"
+"""The key of the whole book among the groups (a group of that name is the whole book)."""
+
+
+def by_horizon(p_label: np.ndarray, horizon_months: float) -> np.ndarray:
+    """P(event within ``horizon_months``) from the 180-day probability, at a constant hazard."""
+    p = np.clip(np.asarray(p_label, dtype=float), 0.0, 1.0 - 1e-12)
+    monthly = 1.0 - (1.0 - p) ** (1.0 / LABEL_MONTHS)
+    return 1.0 - (1.0 - monthly) ** horizon_months
+
+
+@dataclass(frozen=True)
+class SizeModel:
+    """What an expansion or a contraction is worth, learned from the book's history."""
+
+    expansion_ratios: Mapping[str, np.ndarray]
+    """Per group (and ``"*"`` for all): expansion MRR / start MRR of past expansions of
+    +10% or more."""
+    contraction_rate: Mapping[str, float]
+    """Per group (and ``"*"``): share of customer-months with a contraction."""
+    contraction_ratios: Mapping[str, np.ndarray]
+    """Per group (and ``"*"``): contraction MRR / start MRR of past contractions."""
+
+    def expansion_for(self, group: str) -> np.ndarray:
+        return _pick(self.expansion_ratios, group)
+
+    def contraction_for(self, group: str) -> tuple[float, np.ndarray]:
+        rate = self.contraction_rate.get(group, self.contraction_rate.get("*", 0.0))
+        return rate, _pick(self.contraction_ratios, group)
+
+
+MIN_EVENTS = 20
+"""A group with fewer past events uses the whole book's sizes."""
+
+
+def _pick(table: Mapping[str, np.ndarray], group: str) -> np.ndarray:
+    own = table.get(group)
+    if own is not None and len(own) >= MIN_EVENTS:
+        return own
+    return table.get("*", np.zeros(0))
+
+
+def learn_sizes(per_account: pd.DataFrame, groups: pd.Series | None = None) -> SizeModel:
+    """Sizes from ``forecast.movements.account_movements`` rows (only past, whole months)."""
+    frame = per_account[per_account["customer_start"] == 1]
+    frame = frame[frame["start_mrr"] > 0]
+    label = (
+        frame["account_id"].map(groups).fillna("(none)").astype(str)
+        if groups is not None
+        else pd.Series("*", index=frame.index)
+    )
+    expansion = frame["expansion"] / frame["start_mrr"]
+    contraction = frame["contraction"] / frame["start_mrr"]
+    grown = expansion >= EXPANSION_THRESHOLD * (1 - 1e-9)
+    shrunk = contraction > 0
+    expansion_ratios = {"*": expansion[grown].to_numpy()}
+    contraction_ratios = {"*": contraction[shrunk].to_numpy()}
+    contraction_rate = {"*": float(shrunk.mean()) if len(frame) else 0.0}
+    for name in label.unique():
+        mine = label == name
+        expansion_ratios[name] = expansion[grown & mine].to_numpy()
+        contraction_ratios[name] = contraction[shrunk & mine].to_numpy()
+        contraction_rate[name] = float(shrunk[mine].mean())
+    return SizeModel(expansion_ratios, contraction_rate, contraction_ratios)
+
+
+def overdispersion(per_account: pd.DataFrame, min_customers: int = 30) -> float:
+    """The shock's standard deviation (of log M): the spread of the monthly logo churn rate
+    beyond binomial noise, by the method of moments (0 when there is none). Months are not
+    adjusted for the renewal calendar, so a book whose terms end together reads as shocked."""
+    frame = per_account[per_account["customer_start"] == 1]
+    months = frame.groupby("month").agg(n=("churned_logo", "size"), k=("churned_logo", "sum"))
+    months = months[months["n"] >= min_customers]
+    if len(months) < 3:
+        return 0.0
+    rate = months["k"] / months["n"]
+    mean = float(rate.mean())
+    if mean <= 0 or mean >= 1:
+        return 0.0
+    binomial = float((mean * (1 - mean) / months["n"]).mean())
+    extra = float(rate.var(ddof=1)) - binomial
+    if extra <= 0:
+        return 0.0
+    # rate = p * M with E[M] = 1: Var(rate) = p^2 (exp(shock_sd^2) - 1) beyond the binomial.
+    return float(np.sqrt(np.log1p(extra / mean**2)))
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """The simulated totals of one group at one horizon."""
+
+    horizon_months: int
+    group: str
+    start_mrr: float
+    churned: np.ndarray
+    contraction: np.ndarray
+    expansion: np.ndarray
+
+    @property
+    def end_mrr(self) -> np.ndarray:
+        return self.start_mrr - self.churned - self.contraction + self.expansion
+
+    @property
+    def grr(self) -> np.ndarray:
+        return (self.start_mrr - self.churned - self.contraction) / self.start_mrr
+
+    @property
+    def nrr(self) -> np.ndarray:
+        return self.end_mrr / self.start_mrr
+
+    def summary(self, levels: Sequence[float] = LEVELS) -> dict[str, Any]:
+        """Expected value and central intervals of each total."""
+        out: dict[str, Any] = {
+            "horizon_months": self.horizon_months,
+            "group": self.group,
+            "start_mrr": self.start_mrr,
+        }
+        for name in ("churned", "contraction", "expansion", "end_mrr", "grr", "nrr"):
+            draws = getattr(self, name)
+            out[name] = {
+                "expected": float(np.mean(draws)),
+                **{
+                    str(level): [
+                        float(np.quantile(draws, (1 - level) / 2)),
+                        float(np.quantile(draws, (1 + level) / 2)),
+                    ]
+                    for level in levels
+                },
+            }
+        return out
+
+
+def simulate(
+    mrr: np.ndarray,
+    churn_180: np.ndarray,
+    expand_180: np.ndarray,
+    groups: np.ndarray,
+    sizes: SizeModel,
+    horizon_months: int,
+    shock_sd: float = 0.0,
+    simulations: int = 2000,
+    seed: int = 0,
+) -> dict[str, Outlook]:
+    """Simulated futures of the book over ``horizon_months``, per group and for ``BOOK``.
+
+    In each future an account churns (losing its MRR), else it may expand (by a ratio drawn
+    from its group's past expansions) and, independently, contract (at its group's monthly
+    contraction rate, by a drawn ratio). The churn probabilities of all accounts move together
+    by one shock per future."""
+    rng = np.random.default_rng(seed)
+    mrr = np.asarray(mrr, dtype=float)
+    groups = np.asarray(groups).astype(str)
+    p_churn = by_horizon(churn_180, horizon_months)
+    p_expand = by_horizon(expand_180, horizon_months)
+    factors = np.exp(rng.standard_normal(simulations) * shock_sd - shock_sd**2 / 2)
+    names = sorted(set(groups.tolist()))
+    totals = {name: np.zeros((3, simulations)) for name in names}
+    for name in names:
+        members = groups == name
+        value = mrr[members]
+        rate, contraction_ratios = sizes.contraction_for(name)
+        p_contract = 1.0 - (1.0 - rate) ** horizon_months
+        expansion_ratios = sizes.expansion_for(name)
+        for s in range(simulations):
+            p = np.minimum(p_churn[members] * factors[s], 1.0)
+            churned = rng.random(members.sum()) < p
+            stays = ~churned
+            grows = stays & (rng.random(members.sum()) < p_expand[members])
+            shrinks = stays & (rng.random(members.sum()) < p_contract)
+            expansion = _drawn(rng, expansion_ratios, grows) * value
+            contraction = np.minimum(_drawn(rng, contraction_ratios, shrinks), 1.0) * value
+            totals[name][:, s] = (value[churned].sum(), contraction.sum(), expansion.sum())
+    out = {
+        name: Outlook(horizon_months, name, float(mrr[groups == name].sum()), *totals[name])
+        for name in names
+    }
+    book = np.sum([totals[name] for name in names], axis=0) if names else np.zeros((3, 0))
+    out[BOOK] = Outlook(horizon_months, BOOK, float(mrr.sum()), *book)
+    return out
+
+
+def _drawn(rng: np.random.Generator, ratios: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """A ratio drawn from ``ratios`` where ``where`` holds, 0 elsewhere (and 0 with none)."""
+    out = np.zeros(len(where))
+    if len(ratios) and where.any():
+        out[where] = rng.choice(ratios, size=int(where.sum()))
+    return out
