@@ -122,9 +122,9 @@ def _render(months: int, group: dict[str, Any]) -> Table:
     return table
 
 
-def _money(value: float) -> str:
-    return f"{value:,.0f}"
+def _money(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
 
 
-def _percent(value: float) -> str:
-    return "-" if value != value else f"{value:.1%}"
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"

@@ -147,6 +147,9 @@ class Outlook:
             "start_mrr": self.start_mrr,
         }
         for name in ("churned", "contraction", "expansion", "end_mrr", "grr", "nrr"):
+            if name in ("grr", "nrr") and self.start_mrr <= 0:
+                out[name] = {"expected": None, **{str(level): [None, None] for level in levels}}
+                continue
             draws = getattr(self, name)
             out[name] = {
                 "expected": float(np.mean(draws)),

@@ -21,6 +21,7 @@ from forecast.projection import (
     simulate,
 )
 from serving.book import GROUP_COLUMNS, Book, BookError
+from serving.errors import MovementsUnavailable
 
 HORIZONS = (3, 6, 12)
 SCORE_COLUMNS = ("account_id", "snapshot_date", "churn_probability", "expansion_probability", "mrr")
@@ -62,6 +63,12 @@ def forecast_book(
         raise BookError(f"cannot group by {by!r}; choose {' or '.join(GROUP_COLUMNS)}", "by")
     latest = latest_scores(scores)
     accounts = book.accounts.set_index("account_id")
+    known = latest["account_id"].isin(book.accounts["account_id"])
+    if not known.any():
+        raise MovementsUnavailable(
+            f"none of the {len(latest):,} scored accounts is in the source's accounts table; "
+            "score the source the book is read from"
+        )
     latest = latest[latest["account_id"].isin(book.accounts_of(segment, csm)["account_id"])]
     group_of = (
         accounts[GROUP_COLUMNS[by]].reindex(latest["account_id"]).fillna("(none)").to_numpy()
@@ -109,7 +116,7 @@ def forecast_book(
 
 def _expectations(
     mrr: np.ndarray, churn: np.ndarray, expand: np.ndarray, sizes: SizeModel, group: str, h: int
-) -> dict[str, float]:
+) -> dict[str, float | None]:
     """The plain sum of per-account expectations (no interval)."""
     p_churn = by_horizon(churn, h)
     ratios = sizes.expansion_for(group)
@@ -136,7 +143,7 @@ def _trailing(
     return {name: rows[columns].mean() for name, rows in table.groupby("group")}
 
 
-def _trailing_forecast(monthly: pd.Series | None, start: float, h: int) -> dict[str, float]:
+def _trailing_forecast(monthly: pd.Series | None, start: float, h: int) -> dict[str, float | None]:
     if monthly is None:
         return _totals(start, 0.0, 0.0, 0.0)
     return _totals(
@@ -147,13 +154,15 @@ def _trailing_forecast(monthly: pd.Series | None, start: float, h: int) -> dict[
     )
 
 
-def _totals(start: float, churned: float, contraction: float, expansion: float) -> dict[str, float]:
+def _totals(
+    start: float, churned: float, contraction: float, expansion: float
+) -> dict[str, float | None]:
     end = start - churned - contraction + expansion
     return {
         "churned": churned,
         "contraction": contraction,
         "expansion": expansion,
         "end_mrr": end,
-        "grr": (start - churned - contraction) / start if start > 0 else float("nan"),
-        "nrr": end / start if start > 0 else float("nan"),
+        "grr": (start - churned - contraction) / start if start > 0 else None,
+        "nrr": end / start if start > 0 else None,
     }

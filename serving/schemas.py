@@ -602,3 +602,57 @@ class MovementsResponse(BaseModel):
     grace_days: int
     by: Literal["segment", "csm"] | None
     months: list[MovementMonth] = Field(description="oldest first; per group with `by`")
+
+
+class ForecastValue(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    expected: float | None = Field(description="mean of the simulated futures")
+    interval_80: list[float | None] = Field(
+        alias="0.8", min_length=2, max_length=2, description="central 80% interval [low, high]"
+    )
+    interval_90: list[float | None] = Field(
+        alias="0.9", min_length=2, max_length=2, description="central 90% interval [low, high]"
+    )
+
+
+class ForecastBaselines(BaseModel):
+    sum_of_expectations: dict[str, float | None] = Field(
+        description="the plain sum of per-account expectations (no interval)"
+    )
+    trailing_3m: dict[str, float | None] = Field(
+        description="the average of the newest 3 months' movements times the horizon"
+    )
+
+
+class ForecastGroup(BaseModel):
+    group: str | None = Field(description="the segment or csm_id (with `by`); null: the book")
+    horizon_months: int
+    accounts: int
+    start_mrr: float
+    churned: ForecastValue
+    contraction: ForecastValue
+    expansion: ForecastValue
+    end_mrr: ForecastValue
+    grr: ForecastValue
+    nrr: ForecastValue
+    baselines: ForecastBaselines
+
+
+class ForecastHorizon(BaseModel):
+    months: int
+    groups: list[ForecastGroup]
+
+
+class ForecastResponse(BaseModel):
+    as_of: str
+    snapshot_date: str | None
+    by: Literal["segment", "csm"] | None
+    method: str
+    simulations: int
+    intervals_backtested: bool = Field(
+        description="false: the intervals are the spread the model implies, not yet checked "
+        "on out-of-time backtests"
+    )
+    shock_sd: float
+    horizons: list[ForecastHorizon]

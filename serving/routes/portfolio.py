@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any, Literal
 
+import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -13,10 +14,11 @@ from features.errors import ChurnlightError
 from serving import problems
 from serving.auth import ReadAccess
 from serving.book import Book, BookError
+from serving.book_forecast import forecast_book
 from serving.deps import StateDep
 from serving.errors import MovementsUnavailable
 from serving.problems import MOVEMENTS_UNAVAILABLE, example, invalid_request, read_errors
-from serving.schemas import MovementsResponse
+from serving.schemas import ForecastResponse, MovementsResponse
 
 log = logging.getLogger("churnlight.serving")
 router = APIRouter(prefix="/v1/portfolio", tags=["portfolio"])
@@ -80,4 +82,71 @@ def _book(request: Request, facts: dict[str, Any]) -> Book:
         raise MovementsUnavailable(
             "MRR movements not available: the snapshot's source cannot be read or fails "
             "validation (`churnlight validate` on it says why)"
+        ) from err
+
+
+FORECAST_PATH = "/v1/portfolio/forecast"
+FORECAST_SIMULATIONS = 1000
+
+
+@router.get(
+    "/forecast",
+    operation_id="get_forecast",
+    response_model=ForecastResponse,
+    summary="Expected churned, contracted and expanded MRR, ending MRR, GRR and NRR of the "
+    "scored book over the next months, with 80% and 90% intervals and two baselines",
+    responses=problems.responses(
+        *read_errors(FORECAST_PATH),
+        (
+            MOVEMENTS_UNAVAILABLE,
+            example(
+                MOVEMENTS_UNAVAILABLE,
+                "the served snapshot names no source, so its subscriptions are unknown; ...",
+                FORECAST_PATH,
+            ),
+        ),
+        invalid_request(
+            FORECAST_PATH + "?horizon_months=0",
+            "query.horizon_months",
+            "Input should be greater than or equal to 1",
+            "greater_than_equal",
+        ),
+    ),
+)
+async def get_forecast(
+    request: Request,
+    state: StateDep,
+    _: ReadAccess,
+    horizon_months: Annotated[int, Query(ge=1, le=24, description="months ahead")] = 3,
+    by: Annotated[
+        Literal["segment", "csm"] | None, Query(description="one forecast per segment or CSM")
+    ] = None,
+    segment: Annotated[str | None, Query(max_length=200, description="only this segment")] = None,
+    csm: Annotated[str | None, Query(max_length=200, description="only this csm_id")] = None,
+) -> dict[str, Any]:
+    book = await run_in_threadpool(_book, request, state.snapshot.facts)
+    batch = state.portfolio.batch
+    scores = pd.DataFrame(
+        {
+            "account_id": batch.account_id,
+            "snapshot_date": batch.snapshot_date,
+            "churn_probability": batch.churn.probability,
+            "expansion_probability": batch.expansion.probability,
+            "mrr": batch.mrr,
+        }
+    )
+    try:
+        return await run_in_threadpool(
+            forecast_book,
+            book,
+            scores,
+            (horizon_months,),
+            by,
+            segment,
+            csm,
+            FORECAST_SIMULATIONS,
+        )
+    except BookError as err:
+        raise RequestValidationError(
+            [{"loc": ("query", err.parameter), "msg": str(err), "type": "value_error"}]
         ) from err

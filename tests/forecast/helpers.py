@@ -3,6 +3,7 @@ downgrade to zero seats (grace 30 days, as of 2024-07-01)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
@@ -64,14 +65,16 @@ def subscriptions_table() -> ibis.Table:
     )
 
 
-def write_book_source(directory: Path) -> Path:
-    """The book as a source folder (the contract's three required tables)."""
+def write_book_source(directory: Path, other_accounts: Sequence[str] = ()) -> Path:
+    """The book as a source folder (the contract's three required tables), with
+    ``other_accounts`` in its accounts table too (no subscriptions)."""
     return write_tables(
         directory,
         {
             "accounts": [
                 {"account_id": a, "segment": s, "csm_id": CSMS.get(a)} for a, s in SEGMENTS.items()
-            ],
+            ]
+            + [{"account_id": a, "segment": "smb"} for a in other_accounts],
             "subscriptions": [dict(zip(COLUMNS, r, strict=True)) for r in SUBSCRIPTIONS],
             "events": [
                 {"account_id": "NEW", "user_id": "u", "ts": "2024-06-30 23:00:00", "feature": "x"}

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
 from features.writer import write_feature_table
 from serving.settings import ServingSettings
-from tests.forecast.helpers import AS_OF, write_book_source
+from tests.forecast.helpers import AS_OF, SEGMENTS, write_book_source
 from tests.serving.conftest import AppFactory, Keys
 from tests.serving.helpers import make_table, specs
 
@@ -28,7 +29,11 @@ def book_client(make_client: AppFactory, settings: ServingSettings, tmp_path: Pa
         "keys": ["account_id", "snapshot_date"],
         "features": [s.to_dict() for s in specs()],
     }
-    snapshot = write_feature_table(make_table(60, seed=2), tmp_path / "f.parquet", facts)
+    # the snapshot scores the book's own accounts
+    table = make_table(len(SEGMENTS), seed=2)
+    ids = pa.array(list(SEGMENTS), pa.string())
+    table = table.set_column(table.schema.get_field_index("account_id"), "account_id", ids)
+    snapshot = write_feature_table(table, tmp_path / "f.parquet", facts)
     return make_client(settings=settings.model_copy(update={"features": snapshot}))
 
 
@@ -76,3 +81,40 @@ def test_without_a_source_the_movements_are_unavailable(client: TestClient, keys
 
 def test_a_key_is_needed(book_client: TestClient) -> None:
     assert book_client.get(PATH).status_code == 401
+
+
+def test_the_forecast_of_the_served_book(book_client: TestClient, keys: Keys) -> None:
+    response = book_client.get(
+        "/v1/portfolio/forecast", params={"horizon_months": 6}, headers=keys.read_headers
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    (horizon,) = body["horizons"]
+    (book,) = horizon["groups"]
+    assert (horizon["months"], book["group"], book["accounts"]) == (6, None, len(SEGMENTS))
+    assert body["intervals_backtested"] is False
+    churned = book["churned"]
+    assert churned["0.9"][0] <= churned["0.8"][0] <= churned["expected"] <= churned["0.8"][1]
+    assert book["baselines"]["sum_of_expectations"]["churned"] == pytest.approx(
+        churned["expected"], rel=0.15
+    )
+
+
+def test_the_forecast_refuses_a_horizon_of_zero(book_client: TestClient, keys: Keys) -> None:
+    response = book_client.get(
+        "/v1/portfolio/forecast", params={"horizon_months": 0}, headers=keys.read_headers
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == "query.horizon_months"
+
+
+def test_a_forecast_of_accounts_the_source_lacks_is_unavailable(
+    make_client: AppFactory, settings: ServingSettings, tmp_path: Path, keys: Keys
+) -> None:
+    source = write_book_source(tmp_path / "source")
+    facts = {"as_of": AS_OF.isoformat(), "source": str(source)}
+    snapshot = write_feature_table(make_table(20, seed=2), tmp_path / "f.parquet", facts)
+    client = make_client(settings=settings.model_copy(update={"features": snapshot}))
+    response = client.get("/v1/portfolio/forecast", headers=keys.read_headers)
+    assert response.status_code == 503
+    assert "none of the 20 scored accounts is in the source" in response.json()["detail"]

@@ -55,10 +55,12 @@ CONFIG = {
 def base_url(
     models: Models, keys: Keys, snapshot_path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    # The snapshot names a source, so /v1/portfolio/movements answers its book.
+    # The snapshot names a source that holds its accounts, so /v1/portfolio/movements and
+    # /v1/portfolio/forecast answer.
     root = tmp_path_factory.mktemp("fuzz-book")
-    source = write_book_source(root / "source")
     table = read_feature_table(snapshot_path)
+    scored = table.table.column("account_id").to_pylist()
+    source = write_book_source(root / "source", other_accounts=scored)
     snapshot = write_feature_table(
         table.table, root / "f.parquet", {**table.facts, "source": str(source)}
     )
