@@ -89,7 +89,11 @@ def _weights(time: np.ndarray, event: np.ndarray, t: float, g: StepCurve) -> np.
 
 
 def brier_at(
-    time: np.ndarray, event: np.ndarray, churn_by_t: np.ndarray, t: float, g: StepCurve | None = None
+    time: np.ndarray,
+    event: np.ndarray,
+    churn_by_t: np.ndarray,
+    t: float,
+    g: StepCurve | None = None,
 ) -> float | None:
     """Graf's IPCW Brier score at t of predicted P(churn by t)."""
     time, event = np.asarray(time, dtype=float), np.asarray(event)
