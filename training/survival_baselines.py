@@ -31,8 +31,10 @@ class KaplanMeierBaseline:
     overall: StepCurve
     by_segment: dict[str, StepCurve]
 
-    def churn_by(self, days: Sequence[float], segment: np.ndarray | None = None) -> np.ndarray:
-        rows = 1 if segment is None else len(segment)
+    def churn_by(
+        self, days: Sequence[float], rows: int, segment: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(rows, len(days)) P(churn by d): the row's segment curve, else the overall one."""
         out = np.tile(1.0 - self.overall.at(np.asarray(days, float)), (rows, 1))
         if segment is not None:
             for value, curve in self.by_segment.items():
