@@ -202,10 +202,14 @@ def quality(accounts: int, months: int, seed: int, cut_months: int = CUT_MONTHS)
         for name, curve in curves.items()
     }
     time_test = survival_time(test_days)
-    from features.survival_stats import td_auc
+    from features.survival_stats import calibration_errors, km_calibration, td_auc
 
     classifier_auc = {
         str(h): td_auc(time_test, test_observed, dedicated[h], h) for h in (90, 180, 365)
+    }
+    classifier_calibration = {
+        str(h): calibration_errors(km_calibration(time_test, test_observed, dedicated[h], h))
+        for h in (90, 180)
     }
     scoring = _scoring_cost(survival, classifier, x_test[:2000])
     monotone = bool((np.diff(curves["survival"], axis=1) >= -1e-12).all())
@@ -231,6 +235,9 @@ def quality(accounts: int, months: int, seed: int, cut_months: int = CUT_MONTHS)
         },
         "metrics": metrics,
         "classifier_td_auc": classifier_auc,
+        "classifier_calibration_max": {
+            h: e[0] if e else None for h, e in classifier_calibration.items()
+        },
         "load_average_1m": os.getloadavg()[0],
     }
     out["bars"] = _bars(out)
@@ -331,7 +338,9 @@ def report(results: dict[str, Any]) -> list[str]:
     c = q["classifier_td_auc"]
     lines.append(
         f"  dedicated classifiers: AUC90 {_f(c['90'])}  AUC180 {_f(c['180'])}  "
-        f"AUC365 {_f(c['365'])}"
+        f"AUC365 {_f(c['365'])}; calibration max per decile at 90 "
+        f"{_f(q['classifier_calibration_max']['90'])}, at 180 "
+        f"{_f(q['classifier_calibration_max']['180'])} (the anchor of survival_anchored)"
     )
     for name, bar in q["bars"].items():
         verdict = "holds" if bar["holds"] else "FAILS"

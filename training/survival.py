@@ -13,6 +13,11 @@ last day a churn can be confirmed). Only periods that end within the follow-up e
 for churned and censored rows alike: keeping a churn inside a half-seen period while
 dropping the survivors of that period would inflate its hazard.
 
+A churn date sits mostly at a contract's end, which is known at t: ``days_to_renewal`` is
+also given to each period as a countdown from the period's start (days_to_renewal - 30k), so
+a single split finds "the renewal falls in this period" (``COUNTDOWN_FEATURES``). It uses
+nothing the snapshot does not know.
+
 Periods of rows that did not churn may be sampled (``max_period_rows``) with weight
 1 / share, so the fit's cost stays bounded on large tables; the weighted log loss keeps the
 hazards unbiased.
@@ -49,6 +54,8 @@ PERIODS = 13
 """13 x 30 = 390 days: the last period holds day 365."""
 ANCHOR_DAYS = 180
 MAX_PERIOD_ROWS = 1_500_000
+COUNTDOWN_FEATURES = ("days_to_renewal",)
+"""Features in days to a known future date: each period also sees them minus its start."""
 SURVIVAL_PARAMS: dict[str, Any] = {
     **DEFAULT_PARAMS,
     # The hazard is a probability the curve multiplies: no class weights, and a logloss fit.
@@ -124,6 +131,10 @@ class SurvivalFit:
     best_iteration: int
     seconds: float
     person_period_rows: int
+    countdown: list[int] = field(default_factory=list)
+    """Column indices of the ``COUNTDOWN_FEATURES`` present."""
+    platt: tuple[float, float] = (0.0, 1.0)
+    """Hazard = sigmoid(a + b * raw score), (a, b) fit on the held-out person-periods."""
     periods: int = PERIODS
     period_days: int = PERIOD_DAYS
     params: dict[str, Any] = field(default_factory=dict)
@@ -131,15 +142,26 @@ class SurvivalFit:
     def hazards(self, matrix: np.ndarray) -> np.ndarray:
         """(rows, periods) P(churn in period k | no churn before it)."""
         n = len(matrix)
-        stacked = np.empty((n * self.periods, matrix.shape[1] + 1), dtype=np.float64)
-        stacked[:, :-1] = np.repeat(matrix, self.periods, axis=0)
-        stacked[:, -1] = np.tile(np.arange(self.periods, dtype=np.float64), n)
-        hazard = np.asarray(self.booster.predict(stacked), dtype=np.float64)
-        return hazard.reshape(n, self.periods)
+        period = np.tile(np.arange(self.periods, dtype=np.float64), n)
+        stacked = period_matrix(
+            np.repeat(matrix, self.periods, axis=0), period, self.countdown, self.period_days
+        )
+        raw = np.asarray(self.booster.predict(stacked, raw_score=True), dtype=np.float64)
+        a, b = self.platt
+        return np.asarray(1.0 / (1.0 + np.exp(-(a + b * raw)))).reshape(n, self.periods)
 
     def churn_by(self, matrix: np.ndarray, days: Sequence[float] = HORIZONS_DAYS) -> np.ndarray:
         """(rows, len(days)) P(churn by d), non-decreasing along ``days``."""
         return churn_by(self.hazards(matrix), days, self.period_days)
+
+
+def period_matrix(
+    rows: np.ndarray, period: np.ndarray, countdown: Sequence[int], period_days: int = PERIOD_DAYS
+) -> np.ndarray:
+    """The hazard model's input: the snapshot's features, the period, and each countdown
+    feature minus the period's first day."""
+    starts = period[:, None] * period_days
+    return np.column_stack([rows, period, rows[:, list(countdown)] - starts])
 
 
 def churn_by(
@@ -158,6 +180,15 @@ def churn_by(
         fraction = (d - k * period_days) / period_days
         out[:, j] = 1.0 - np.exp(cumulative[:, k] + fraction * log_keep[:, k])
     return out
+
+
+def fit_platt(raw: np.ndarray, y: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
+    """(a, b) of P(y) = sigmoid(a + b * raw) by weighted maximum likelihood (no penalty)."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=1e6, max_iter=1000)
+    model.fit(raw.reshape(-1, 1), y, sample_weight=weight)
+    return float(model.intercept_[0]), float(model.coef_[0, 0])
 
 
 def anchor_curve(
@@ -222,11 +253,12 @@ def fit_survival(
         "verbose": -1,
         "num_threads": threads or (1 if len(fit_index) < 200_000 else 0),
     }
-    names = [*feature_names, "period"]
+    countdown = [j for j, name in enumerate(feature_names) if name in COUNTDOWN_FEATURES]
+    names = [*feature_names, "period", *[f"{feature_names[j]}_from_period" for j in countdown]]
     dataset_params = {"max_bin": 255, "verbose": -1, "feature_pre_filter": False}
 
     def stack(index: np.ndarray, pp: PersonPeriods) -> lgb.Dataset:
-        x = np.column_stack([matrix[index], pp.period])
+        x = period_matrix(matrix[index], pp.period, countdown)
         return lgb.Dataset(
             x,
             label=pp.churned,
@@ -252,11 +284,19 @@ def fit_survival(
     )
     best = int(booster.best_iteration or booster.current_iteration())
     trimmed = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+    platt = (0.0, 1.0)
+    if valid_sets:
+        raw = trimmed.predict(
+            period_matrix(matrix[valid_index], valid_pp.period, countdown), raw_score=True
+        )
+        platt = fit_platt(np.asarray(raw, dtype=np.float64), valid_pp.churned, valid_pp.weight)
     return SurvivalFit(
         booster=trimmed,
         feature_names=list(feature_names),
         best_iteration=best,
         seconds=time.perf_counter() - started,
         person_period_rows=len(fit_index),
+        countdown=countdown,
+        platt=platt,
         params=full,
     )

@@ -12,8 +12,10 @@ from training.survival import (
     HORIZONS_DAYS,
     anchor_curve,
     churn_by,
+    fit_platt,
     fit_survival,
     followup_days,
+    period_matrix,
     person_periods,
 )
 
@@ -109,3 +111,39 @@ def test_curves_are_monotone_non_increasing_in_survival(fitted) -> None:
     curves = fitted.churn_by(x, days)
     assert (np.diff(curves, axis=1) >= 0).all()
     assert curves[:, 0] == pytest.approx(0.0)
+
+
+def test_the_renewal_countdown_restarts_at_each_period() -> None:
+    rows = np.array([[5.0, 100.0], [5.0, 100.0]])
+    got = period_matrix(rows, np.array([0.0, 3.0]), countdown=[1])
+    assert got.tolist() == [[5, 100, 0, 100], [5, 100, 3, 10]]
+
+
+def test_a_churn_at_the_renewal_lands_in_the_renewal_period() -> None:
+    """Accounts churn exactly at their renewal with chance 0.5: P(churn by d) must jump from
+    ~0 to ~0.5 across the renewal, whichever month it falls in."""
+    rng = np.random.default_rng(4)
+    n = 4000
+    renewal = rng.integers(0, 360, n).astype(float)
+    churns = rng.random(n) < 0.5
+    churn_days = np.where(churns, renewal, 400.0)
+    x = np.column_stack([rng.normal(size=n), renewal])
+    rows = np.arange(n)
+    fit = fit_survival(
+        x, ["noise", "days_to_renewal"], [], churn_days, churns.astype(float),
+        np.full(n, 420.0), rows[:3200], rows[3200:],
+    )  # fmt: skip
+    probe = np.array([[0.0, 100.0], [0.0, 250.0]])
+    by = fit.churn_by(probe, [60, 150, 240, 300])
+    assert by[0] == pytest.approx([0, 0.5, 0.5, 0.5], abs=0.1)
+    assert by[1] == pytest.approx([0, 0, 0, 0.5], abs=0.1)
+
+
+def test_platt_recovers_a_known_recalibration() -> None:
+    rng = np.random.default_rng(5)
+    raw = rng.normal(-3, 1, 40_000)
+    y = (rng.random(len(raw)) < 1 / (1 + np.exp(-(0.5 + 0.6 * raw)))).astype(float)
+    a, b = fit_platt(raw, y, np.ones(len(raw)))
+    assert (a, b) == pytest.approx((0.5, 0.6), abs=0.08)
+    # a weight of 2 on every row is the same data counted twice: the same fit
+    assert fit_platt(raw, y, np.full(len(raw), 2.0)) == pytest.approx((a, b), abs=1e-3)
