@@ -18,6 +18,10 @@ also given to each period as a countdown from the period's start (days_to_renewa
 a single split finds "the renewal falls in this period" (``COUNTDOWN_FEATURES``). It uses
 nothing the snapshot does not know.
 
+The hazards are recalibrated (Platt: sigmoid(a + b * raw score)) on the person-periods of the
+held-out accounts that stop the boosting: trees overshoot on the riskiest rows, and the curve
+multiplies that error period after period.
+
 Periods of rows that did not churn may be sampled (``max_period_rows``) with weight
 1 / share, so the fit's cost stays bounded on large tables; the weighted log loss keeps the
 hazards unbiased.
@@ -42,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from training.errors import TrainingError
-from training.model import DEFAULT_PARAMS, MIN_DATA_IN_LEAF
+from training.model import BAGGED_ROWS, DEFAULT_PARAMS, MIN_DATA_IN_LEAF
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -183,12 +187,19 @@ def churn_by(
 
 
 def fit_platt(raw: np.ndarray, y: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
-    """(a, b) of P(y) = sigmoid(a + b * raw) by weighted maximum likelihood (no penalty)."""
-    from sklearn.linear_model import LogisticRegression
-
-    model = LogisticRegression(C=1e6, max_iter=1000)
-    model.fit(raw.reshape(-1, 1), y, sample_weight=weight)
-    return float(model.intercept_[0]), float(model.coef_[0, 0])
+    """(a, b) of P(y) = sigmoid(a + b * raw) by weighted maximum likelihood (Newton steps on
+    the two parameters, starting from the identity)."""
+    design = np.column_stack([np.ones(len(raw)), raw])
+    theta = np.array([0.0, 1.0])
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-(design @ theta)))
+        gradient = design.T @ (weight * (y - p))
+        hessian = (design * (weight * p * (1 - p))[:, None]).T @ design
+        step = np.linalg.solve(hessian + 1e-9 * np.eye(2), gradient)
+        theta = theta + step
+        if np.abs(step).max() < 1e-10:
+            break
+    return float(theta[0]), float(theta[1])
 
 
 def anchor_curve(
@@ -246,6 +257,8 @@ def fit_survival(
     full = {
         **SURVIVAL_PARAMS,
         "min_data_in_leaf": int(np.clip(len(fit_index) // 200, low, high)),
+        # as the churn classifier: each tree sees about BAGGED_ROWS rows of a large table
+        "bagging_fraction": min(SURVIVAL_PARAMS["bagging_fraction"], BAGGED_ROWS / len(fit_index)),
         **(params or {}),
         "seed": seed,
         "deterministic": True,
