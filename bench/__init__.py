@@ -68,6 +68,12 @@ BENCHMARKS: list[Benchmark] = [
         "bench.training_bench",
         "train on 500,000 x 150 vs plain LightGBM (bound 90 s); 3,000 x 36 quality vs oracle",
     ),
+    Benchmark(
+        "survival",
+        "bench.survival_bench",
+        "time to churn, 3,000 x 36 out of time: IBS vs Kaplan-Meier and Cox, Uno's C, td-AUC "
+        "vs a classifier per horizon, calibration per decile, train and scoring cost",
+    ),
 ]
 
 

@@ -6,11 +6,19 @@
 - ``churn_{H}d`` = 1 if a churn date falls in [t, t + H); null when t + H + grace > as-of.
 - ``expand_{H}d`` = 1 if MRR(d) > 0 and MRR(d) >= 1.10 * MRR(t - 1) on some d in [t, t + H)
   (relative tolerance 1e-9); null when t + H > as-of.
+- time to churn (``churn_times``): ``churn_days`` = days from t to the first churn date
+  e >= t with ``churn_observed`` = 1 when that churn is confirmed by the as-of date
+  (e + grace <= as-of: no cover on any day of [e, e + grace) is then known); otherwise the
+  row is censored: ``churn_days`` = (as-of - grace) - t, the last day a churn could be
+  confirmed, and ``churn_observed`` = 0. Both are null when as-of - grace < t (nothing can be
+  confirmed yet). Where ``churn_{H}d`` is known it equals churn_observed and churn_days < H.
 
 Labels look at the future on purpose; nothing here may feed a feature.
 """
 
 from __future__ import annotations
+
+from datetime import date, timedelta
 
 import ibis
 import ibis.expr.types as ir
@@ -144,4 +152,38 @@ def label_table(
     expand = expansion_labels(rows, cal, subscriptions, expand_name)
     return churn.join(expand, ["account_id", "snapshot_date"]).select(
         "account_id", "snapshot_date", churn_name, expand_name
+    )
+
+
+def churn_times(rows: ir.Table, subscriptions: ir.Table, as_of: date, grace_days: int) -> ir.Table:
+    """(account_id, snapshot_date, churn_days, churn_observed) for each snapshot row.
+
+    ``churn_days`` counts days from the snapshot t to the first churn date on or after t when
+    that churn is confirmed by ``as_of`` (``churn_observed`` = 1), else to ``as_of - grace``,
+    the censoring time (``churn_observed`` = 0); both null when ``as_of - grace < t``."""
+    confirm_by = ibis.literal(as_of - timedelta(days=grace_days), type="date")
+    churns = churn_dates(subscriptions, grace_days)
+    hits = rows.join(
+        churns,
+        [
+            rows.account_id == churns.account_id,
+            churns.churn_date >= rows.snapshot_date,
+            churns.churn_date <= confirm_by,
+        ],
+    )
+    first = hits.group_by("account_id", "snapshot_date").agg(first_churn=hits.churn_date.min())
+    out = rows.select("account_id", "snapshot_date").left_join(
+        first, ["account_id", "snapshot_date"]
+    )
+    censor_days = confirm_by.delta(out.snapshot_date, unit="day")
+    observable = censor_days >= 0
+    observed = out.first_churn.notnull()
+    days = ibis.ifelse(observed, out.first_churn.delta(out.snapshot_date, unit="day"), censor_days)
+    return out.select(
+        "account_id",
+        "snapshot_date",
+        churn_days=ibis.ifelse(observable, days, ibis.null("int64")).cast("int64"),
+        churn_observed=ibis.ifelse(observable, observed.cast("int64"), ibis.null("int64")).cast(
+            "int64"
+        ),
     )

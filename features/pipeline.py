@@ -22,7 +22,7 @@ from ibis.backends import BaseBackend
 
 from features.contract import label_names
 from features.errors import ConfigError
-from features.labels import label_table
+from features.labels import churn_times, label_table
 from features.metadata import FeatureSpec
 from features.null_features import NullFeature, null_features
 from features.snapshots import (
@@ -235,6 +235,31 @@ def build_labels(
     cal = calendar(dates, as_of, horizon_days, grace_days)
     rows = snapshot_rows(subscriptions, cal)
     return label_table(rows, cal, subscriptions, horizon_days, grace_days)
+
+
+def build_churn_times(
+    source: Source,
+    as_of: date | None = None,
+    grace_days: int = 30,
+    snapshot_dates: list[date] | None = None,
+    warmup_days: int = 90,
+) -> ir.Table:
+    """Time to churn of every (account_id, snapshot_date) row: ``churn_days`` and
+    ``churn_observed`` (``features.labels.churn_times``), on the same snapshot rows as
+    ``build_labels``. Reads the source's tables as they are, like ``build_labels``."""
+    events = source.typed("events")
+    subscriptions = source.typed("subscriptions")
+    as_of = resolve_as_of(events, as_of)
+    options = FeatureOptions(
+        as_of=as_of,
+        grace_days=grace_days,
+        warmup_days=warmup_days,
+        snapshots=snapshot_dates if snapshot_dates is not None else "monthly",
+    )
+    dates = resolve_snapshot_dates(events, as_of, options)
+    cal = calendar(dates, as_of, options.horizon_days, grace_days)
+    rows = snapshot_rows(subscriptions, cal)
+    return churn_times(rows, subscriptions, as_of, grace_days)
 
 
 @dataclass

@@ -1,0 +1,315 @@
+"""Time to churn: a discrete-time hazard model on LightGBM, giving a risk curve per account.
+
+Each snapshot row becomes one person-period row per 30-day period after the snapshot that it
+was observed through (period k spans days [30k, 30k + 30)); the row's label in period k is 1
+when the account churned in that period, and the row stops there. LightGBM fits the hazard
+h_k(x) = P(churn in period k | no churn before it, features x) on the features plus the
+period number. The curve is S(30k) = prod_{j < k} (1 - h_j): monotone non-increasing by
+construction, and P(churn by d) = 1 - S(d) with a constant hazard inside a period (so
+S(d) = S(30k) * (1 - h_k) ** ((d - 30k) / 30)). Thirteen periods cover 390 days.
+
+Censoring: a snapshot's follow-up is the days from t to the as-of date minus the grace (the
+last day a churn can be confirmed). Only periods that end within the follow-up enter the fit,
+for churned and censored rows alike: keeping a churn inside a half-seen period while
+dropping the survivors of that period would inflate its hazard.
+
+A churn date sits mostly at a contract's end, which is known at t: ``days_to_renewal`` is
+also given to each period as a countdown from the period's start (days_to_renewal - 30k), so
+a single split finds "the renewal falls in this period" (``COUNTDOWN_FEATURES``). It uses
+nothing the snapshot does not know.
+
+The hazards are recalibrated (Platt: sigmoid(a + b * raw score)) on the person-periods of the
+held-out accounts that stop the boosting: trees overshoot on the riskiest rows, and the curve
+multiplies that error period after period.
+
+Periods of rows that did not churn may be sampled (``max_period_rows``) with weight
+1 / share, so the fit's cost stays bounded on large tables; the weighted log loss keeps the
+hazards unbiased.
+
+The 180-day point and ``churn_180d``: the API's ``churn_probability`` stays the calibrated
+``churn_180d`` classifier (it carries the gate, the calibration and the SHAP reasons). A curve
+is anchored to it by ``anchor_curve``: S'(d) = S(d) ** k with k = log(1 - p180) / log S(180),
+a proportional change of the cumulative hazard that keeps the curve monotone, in [0, 1], and
+puts its 180-day point exactly on the calibrated score. Expansion is not modelled as a
+competing event: an expanding account stays at risk of churning later.
+
+Labels look at the future on purpose; the features are the snapshot's (see ``features``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from training.errors import TrainingError
+from training.model import BAGGED_ROWS, DEFAULT_PARAMS, MIN_DATA_IN_LEAF
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
+
+HORIZONS_DAYS = (30, 60, 90, 180, 270, 365)
+"""The horizons of P(churn by d) the API, batch scores and metrics report."""
+PERIOD_DAYS = 30
+PERIODS = 13
+"""13 x 30 = 390 days: the last period holds day 365."""
+ANCHOR_DAYS = 180
+MAX_PERIOD_ROWS = 1_500_000
+COUNTDOWN_FEATURES = ("days_to_renewal",)
+"""Features in days to a known future date: each period also sees them minus its start."""
+SURVIVAL_PARAMS: dict[str, Any] = {
+    **DEFAULT_PARAMS,
+    # The hazard is a probability the curve multiplies: no class weights, and a logloss fit.
+    "objective": "binary",
+    # A monotone period effect would forbid a hazard that peaks at a renewal; leave it free.
+    "monotone_constraints_method": "basic",
+}
+MAX_ROUNDS = 2000
+EARLY_STOPPING_ROUNDS = 30
+
+
+def followup_days(snapshot_date: np.ndarray, as_of: date, grace_days: int) -> np.ndarray:
+    """Days from each snapshot to ``as_of - grace`` (the last day a churn can be confirmed);
+    negative when the snapshot is later than that."""
+    last = np.datetime64(as_of, "D") - np.timedelta64(grace_days, "D")
+    return np.asarray((last - snapshot_date.astype("datetime64[D]")).astype(np.int64))
+
+
+@dataclass(frozen=True)
+class PersonPeriods:
+    """The person-period rows: the snapshot row each came from, its period, its label and
+    its weight (1 / sampling share)."""
+
+    row: np.ndarray
+    period: np.ndarray
+    churned: np.ndarray
+    weight: np.ndarray
+
+
+def person_periods(
+    churn_days: np.ndarray,
+    observed: np.ndarray,
+    followup: np.ndarray,
+    periods: int = PERIODS,
+    period_days: int = PERIOD_DAYS,
+    max_rows: int | None = None,
+    seed: int = 0,
+) -> PersonPeriods:
+    """One row per (snapshot row, period k) with the period fully observed
+    ((k + 1) * period_days <= followup + 1) and no churn before it; churned = 1 in the period
+    holding ``churn_days`` of an observed churn. Rows with a null time (NaN) give none.
+
+    With ``max_rows``, periods without a churn are sampled down to fit, weighted 1 / share."""
+    churn_days = np.asarray(churn_days, dtype=float)
+    observed = np.nan_to_num(np.asarray(observed, dtype=float)) > 0
+    followup = np.asarray(followup, dtype=float)
+    known = ~np.isnan(churn_days)
+    complete = np.where(known, np.floor((followup + 1) / period_days), 0).clip(0, periods)
+    churn_period = np.where(observed & known, np.floor(churn_days / period_days), np.inf)
+    # periods 0 .. last-1 are at risk; the churn period is the last one a row contributes
+    count = np.minimum(complete, churn_period + 1).astype(np.int64)
+    row = np.repeat(np.arange(len(churn_days)), count)
+    start = np.repeat(np.cumsum(count) - count, count)
+    period = np.arange(len(row)) - start
+    churned = (period == churn_period[row]).astype(np.float64)
+    weight = np.ones(len(row))
+    if max_rows is not None and len(row) > max_rows:
+        events = int(churned.sum())
+        share = max((max_rows - events) / max(len(row) - events, 1), 1e-6)
+        rng = np.random.default_rng(seed)
+        keep = (churned == 1) | (rng.random(len(row)) < share)
+        weight = np.where(churned == 1, 1.0, 1.0 / share)[keep]
+        row, period, churned = row[keep], period[keep], churned[keep]
+    return PersonPeriods(row, period.astype(np.float64), churned, weight)
+
+
+@dataclass
+class SurvivalFit:
+    """A fitted hazard booster: features in ``feature_names`` order, then the period."""
+
+    booster: lgb.Booster
+    feature_names: list[str]
+    best_iteration: int
+    seconds: float
+    person_period_rows: int
+    countdown: list[int] = field(default_factory=list)
+    """Column indices of the ``COUNTDOWN_FEATURES`` present."""
+    platt: tuple[float, float] = (0.0, 1.0)
+    """Hazard = sigmoid(a + b * raw score), (a, b) fit on the held-out person-periods."""
+    periods: int = PERIODS
+    period_days: int = PERIOD_DAYS
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def hazards(self, matrix: np.ndarray) -> np.ndarray:
+        """(rows, periods) P(churn in period k | no churn before it)."""
+        n = len(matrix)
+        period = np.tile(np.arange(self.periods, dtype=np.float64), n)
+        stacked = period_matrix(
+            np.repeat(matrix, self.periods, axis=0), period, self.countdown, self.period_days
+        )
+        raw = np.asarray(self.booster.predict(stacked, raw_score=True), dtype=np.float64)
+        a, b = self.platt
+        return np.asarray(1.0 / (1.0 + np.exp(-(a + b * raw)))).reshape(n, self.periods)
+
+    def churn_by(self, matrix: np.ndarray, days: Sequence[float] = HORIZONS_DAYS) -> np.ndarray:
+        """(rows, len(days)) P(churn by d), non-decreasing along ``days``."""
+        return churn_by(self.hazards(matrix), days, self.period_days)
+
+
+def period_matrix(
+    rows: np.ndarray, period: np.ndarray, countdown: Sequence[int], period_days: int = PERIOD_DAYS
+) -> np.ndarray:
+    """The hazard model's input: the snapshot's features, the period, and each countdown
+    feature minus the period's first day."""
+    starts = period[:, None] * period_days
+    return np.column_stack([rows, period, rows[:, list(countdown)] - starts])
+
+
+def churn_by(
+    hazards: np.ndarray, days: Sequence[float], period_days: int = PERIOD_DAYS
+) -> np.ndarray:
+    """P(churn by d) = 1 - S(d) from per-period hazards, the hazard constant inside a period.
+
+    Days beyond the last period keep the last period's hazard."""
+    hazards = np.clip(np.asarray(hazards, dtype=np.float64), 0.0, 1.0 - 1e-12)
+    log_keep = np.log1p(-hazards)  # log(1 - h_k) <= 0
+    cumulative = np.concatenate([np.zeros((len(hazards), 1)), np.cumsum(log_keep, axis=1)], axis=1)
+    out = np.empty((len(hazards), len(days)))
+    last = hazards.shape[1] - 1
+    for j, d in enumerate(days):
+        k = min(int(d // period_days), last)
+        fraction = (d - k * period_days) / period_days
+        out[:, j] = 1.0 - np.exp(cumulative[:, k] + fraction * log_keep[:, k])
+    return out
+
+
+def fit_platt(raw: np.ndarray, y: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
+    """(a, b) of P(y) = sigmoid(a + b * raw) by weighted maximum likelihood (Newton steps on
+    the two parameters, starting from the identity)."""
+    design = np.column_stack([np.ones(len(raw)), raw])
+    theta = np.array([0.0, 1.0])
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-(design @ theta)))
+        gradient = design.T @ (weight * (y - p))
+        hessian = (design * (weight * p * (1 - p))[:, None]).T @ design
+        step = np.linalg.solve(hessian + 1e-9 * np.eye(2), gradient)
+        theta = theta + step
+        if np.abs(step).max() < 1e-10:
+            break
+    return float(theta[0]), float(theta[1])
+
+
+def anchor_curve(
+    churn_by_days: np.ndarray, days: Sequence[float], p_anchor: np.ndarray, anchor: float = 180
+) -> np.ndarray:
+    """Curves whose point at ``anchor`` days equals ``p_anchor`` (the calibrated classifier):
+    S'(d) = S(d) ** k per row, k = log(1 - p_anchor) / log S(anchor). Monotone stays monotone."""
+    days = list(days)
+    if anchor not in days:
+        raise TrainingError(f"anchor day {anchor} is not among the curve's days {days}")
+    eps = 1e-9
+    survival = np.clip(1.0 - np.asarray(churn_by_days, dtype=np.float64), eps, 1.0 - eps)
+    target = np.clip(1.0 - np.asarray(p_anchor, dtype=np.float64), eps, 1.0 - eps)
+    k = np.log(target) / np.log(survival[:, days.index(anchor)])
+    anchored = 1.0 - survival ** k[:, None]
+    anchored[:, days.index(anchor)] = 1.0 - target
+    return anchored
+
+
+def fit_survival(
+    matrix: np.ndarray,
+    feature_names: Sequence[str],
+    categorical: Sequence[int],
+    churn_days: np.ndarray,
+    observed: np.ndarray,
+    followup: np.ndarray,
+    fit_rows: np.ndarray,
+    valid_rows: np.ndarray,
+    seed: int = 0,
+    threads: int = 0,
+    max_period_rows: int = MAX_PERIOD_ROWS,
+    params: dict[str, Any] | None = None,
+) -> SurvivalFit:
+    """Fit the hazard booster on the person-periods of ``fit_rows``, early-stopped on the
+    log loss of those of ``valid_rows`` (snapshot rows of other accounts or a later time).
+
+    ``followup`` is each row's days to the as-of minus the grace as of the training cut:
+    nothing after it may be in ``churn_days``/``observed``."""
+    import lightgbm as lgb
+
+    started = time.perf_counter()
+    sets = []
+    for rows, cap in ((np.asarray(fit_rows), max_period_rows), (np.asarray(valid_rows), None)):
+        pp = person_periods(
+            churn_days[rows], observed[rows], followup[rows], max_rows=cap, seed=seed
+        )
+        sets.append((rows[pp.row], pp))
+    (fit_index, fit_pp), (valid_index, valid_pp) = sets
+    if fit_pp.churned.sum() == 0:
+        raise TrainingError(
+            f"no churn among the {len(fit_index)} person-periods of the fit rows; "
+            "the survival model needs churns with their follow-up"
+        )
+    low, high = MIN_DATA_IN_LEAF
+    full = {
+        **SURVIVAL_PARAMS,
+        "min_data_in_leaf": int(np.clip(len(fit_index) // 200, low, high)),
+        # as the churn classifier: each tree sees about BAGGED_ROWS rows of a large table
+        "bagging_fraction": min(SURVIVAL_PARAMS["bagging_fraction"], BAGGED_ROWS / len(fit_index)),
+        **(params or {}),
+        "seed": seed,
+        "deterministic": True,
+        "force_col_wise": True,
+        "verbose": -1,
+        "num_threads": threads or (1 if len(fit_index) < 200_000 else 0),
+    }
+    countdown = [j for j, name in enumerate(feature_names) if name in COUNTDOWN_FEATURES]
+    names = [*feature_names, "period", *[f"{feature_names[j]}_from_period" for j in countdown]]
+    dataset_params = {"max_bin": 255, "verbose": -1, "feature_pre_filter": False}
+
+    def stack(index: np.ndarray, pp: PersonPeriods) -> lgb.Dataset:
+        x = period_matrix(matrix[index], pp.period, countdown)
+        return lgb.Dataset(
+            x,
+            label=pp.churned,
+            weight=pp.weight,
+            feature_name=names,
+            categorical_feature=list(categorical),
+            params=dataset_params,
+            free_raw_data=True,
+        )
+
+    train_set = stack(fit_index, fit_pp)
+    valid_sets: list[lgb.Dataset] = []
+    callbacks: list[Callable[..., Any]] = []
+    if len(valid_index) and valid_pp.churned.sum() > 0:
+        valid_sets = [stack(valid_index, valid_pp).set_reference(train_set)]
+        callbacks = [lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)]
+    booster = lgb.train(
+        {**full, "metric": "binary_logloss"},
+        train_set,
+        num_boost_round=MAX_ROUNDS if valid_sets else 300,
+        valid_sets=valid_sets,
+        callbacks=callbacks,
+    )
+    best = int(booster.best_iteration or booster.current_iteration())
+    trimmed = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+    platt = (0.0, 1.0)
+    if valid_sets:
+        raw = trimmed.predict(
+            period_matrix(matrix[valid_index], valid_pp.period, countdown), raw_score=True
+        )
+        platt = fit_platt(np.asarray(raw, dtype=np.float64), valid_pp.churned, valid_pp.weight)
+    return SurvivalFit(
+        booster=trimmed,
+        feature_names=list(feature_names),
+        best_iteration=best,
+        seconds=time.perf_counter() - started,
+        person_period_rows=len(fit_index),
+        countdown=countdown,
+        platt=platt,
+        params=full,
+    )
