@@ -11,13 +11,24 @@ with the feature metadata it reads. Pure: arrays in, lists of dicts out.
   and how much) are reported as ``context``; the ``main_reason`` is an actionable driver
   (usage, champions, consumption, support, voice of the customer, payments, CS engagement)
   raising the score.
-- **The main reason is what is unusual.** Correlated proxies (consumption per seat, core
-  breadth) push the risk of nearly every risky account up; naming them for everyone says
-  nothing. With the model's ``signal_scale`` (each signal's mean and spread of contributions
-  over the training book), the main reason is the eligible actionable driver whose push is
-  the most unusual, ``(contribution - mean) / (spread + scale_floor)``; eligible: raising the
-  score by at least ``main_share`` of the largest actionable push. Without a scale (older
-  bundles) it is the largest actionable push.
+- **The main reason is the cause family that is unusual.** A churn model leans on the
+  usage measures it finds most predictive (per-seat consumption, core breadth), which push
+  the risk of nearly every risky account up; a champion gone or payments late moves the
+  score less but is what sets the account apart. So the main reason is chosen in two steps.
+  First the *family* (usage depth, champions, consumption, support, voice of the customer,
+  payments, engagement): each family's push is the sum of its actionable signals'
+  contributions, measured against the training book with the model's ``family_scale``
+  (per family: the median push and a robust spread, 1.4826 x the median absolute deviation,
+  so the few accounts a cause hits do not inflate the yardstick they are measured by):
+  ``(push - median) / (spread + scale_floor)``; the family with the largest such score among
+  those whose push raises the score and which hold an eligible signal wins. Then, within it,
+  the eligible signal raising the score most names the reason. Eligible: actionable, raising
+  the score by at least ``min_contribution``, its named value present (or the contribution
+  reaching ``missing_main_min``). Bundles with only a ``signal_scale`` (trained before
+  families were scaled) keep the older rule: the eligible signal whose push is most unusual,
+  ``(contribution - mean) / (spread + scale_floor)``, among those raising the score by at
+  least ``main_share`` of the largest actionable push; without any scale, the largest
+  actionable push.
 - **Yardsticks.** An actionable reason says whether its value is unusual: against the
   account's own past (the signal's trend member: "down 40% on the previous 30 days") and
   against its peers (the training distribution of the same segment, ``PeerReference``:
@@ -172,12 +183,12 @@ class ReasonConfig:
     """A driver whose named value is missing is a main reason only from this contribution."""
     context_k: int = 2
     """Context facts reported beside the main reason."""
-    scale_floor: float = 0.01
-    """Log-odds added to a signal's spread, so a signal that almost never moves the score
-    does not win on a tiny push."""
+    scale_floor: float = 0.03
+    """Log-odds added to a family's (or signal's) spread, so one that almost never moves the
+    score does not win on a tiny push."""
     main_share: float = 0.25
-    """A main reason raises the score by at least this share of the largest actionable
-    push."""
+    """Older bundles (``signal_scale`` only): a main reason raises the score by at least this
+    share of the largest actionable push."""
 
 
 @dataclass(frozen=True)
@@ -222,9 +233,12 @@ class ReasonBook:
         reference: PeerReference | None = None,
         config: ReasonConfig | None = None,
         scale: Mapping[str, Sequence[float]] | None = None,
+        family_scale: Mapping[str, Sequence[float]] | None = None,
     ) -> None:
         """``scale``: per signal name, the mean and standard deviation of its contribution
-        over the training book (``signal_scale``); missing signals count as (0, 0)."""
+        over the training book (``signal_scale``); missing signals count as (0, 0).
+        ``family_scale``: per family, the median and robust spread of its actionable push
+        over the training book (``family_scale``); missing families count as (0, 0)."""
         self.names = list(names)
         self.specs = list(specs)
         self.categories = list(categories)
@@ -249,6 +263,17 @@ class ReasonBook:
         for g, grouped in enumerate(self.signals):
             self.membership[list(grouped.members), g] = 1.0
         self.actionable = np.array([s.actionable for s in self.signals], dtype=bool)
+        self.signal_family: list[str | None] = [
+            _family(self.specs, s.members) for s in self.signals
+        ]
+        self.families: list[str] = sorted(
+            {f for f, a in zip(self.signal_family, self.actionable, strict=True) if a and f}
+        )
+        """The actionable families, each a column of ``family_contributions``."""
+        self.family_membership = np.zeros((len(self.signals), len(self.families)))
+        for g, family in enumerate(self.signal_family):
+            if self.actionable[g] and family in self.families:
+                self.family_membership[g, self.families.index(family)] = 1.0
         self._multi = [
             (g, np.asarray(s.members)) for g, s in enumerate(self.signals) if len(s.members) > 1
         ]
@@ -262,6 +287,13 @@ class ReasonBook:
         if scale:
             pairs = [tuple(scale.get(s.name, (0.0, 0.0))) for s in self.signals]
             self.scale = (
+                np.array([p[0] for p in pairs], dtype=np.float64),
+                np.array([p[1] for p in pairs], dtype=np.float64),
+            )
+        self.family_scale: tuple[np.ndarray, np.ndarray] | None = None
+        if family_scale:
+            pairs = [tuple(family_scale.get(f, (0.0, 0.0))) for f in self.families]
+            self.family_scale = (
                 np.array([p[0] for p in pairs], dtype=np.float64),
                 np.array([p[1] for p in pairs], dtype=np.float64),
             )
@@ -281,6 +313,25 @@ class ReasonBook:
         return {
             s.name: [round(float(m), 6), round(float(d), 6)]
             for s, m, d in zip(self.signals, mean, spread, strict=True)
+        }
+
+    def family_contributions(self, summed: np.ndarray) -> np.ndarray:
+        """(n, families): each actionable family's push, the sum of its actionable signals'
+        contributions (``summed``: ``signal_contributions``)."""
+        return summed @ self.family_membership
+
+    def family_scale_of(self, contributions: np.ndarray) -> dict[str, list[float]]:
+        """Per actionable family, the median and robust spread (1.4826 x the median absolute
+        deviation) of its push over the rows of ``contributions`` (the model's book): stored
+        as the bundle's ``family_scale``."""
+        pushes = self.family_contributions(self.signal_contributions(contributions))
+        if not len(pushes):
+            return {}
+        median = np.median(pushes, axis=0)
+        spread = 1.4826 * np.median(np.abs(pushes - median), axis=0)
+        return {
+            f: [round(float(m), 6), round(float(d), 6)]
+            for f, m, d in zip(self.families, median, spread, strict=True)
         }
 
     def mark_unavailable(self, matrix: np.ndarray) -> None:
@@ -364,6 +415,8 @@ class ReasonBook:
     ) -> np.ndarray:
         """Each row's main reason (signal index, -1: none); see the module docs."""
         eligible = raising & self.actionable & (~missing | (summed >= cfg.missing_main_min))
+        if self.family_scale is not None and self.families:
+            return self._main_by_family(summed, eligible, cfg)
         largest = np.max(np.where(eligible, summed, 0.0), axis=1, keepdims=True)
         eligible &= summed >= cfg.main_share * largest
         if self.scale is None:
@@ -373,6 +426,25 @@ class ReasonBook:
             score = (summed - mean) / (spread + cfg.scale_floor)
         candidates = np.where(eligible, score, -np.inf)
         return np.where(eligible.any(axis=1), np.argmax(candidates, axis=1), -1)
+
+    def _main_by_family(
+        self, summed: np.ndarray, eligible: np.ndarray, cfg: ReasonConfig
+    ) -> np.ndarray:
+        """The family whose push is most unusual against the book, then its largest
+        eligible signal (see the module docs)."""
+        assert self.family_scale is not None
+        median, spread = self.family_scale
+        pushes = self.family_contributions(summed)
+        score = (pushes - median) / (spread + cfg.scale_floor)
+        holds = (eligible.astype(np.float64) @ self.family_membership) > 0
+        candidates = np.where(holds & (pushes > 0), score, -np.inf)
+        family = np.argmax(candidates, axis=1)
+        found = np.isfinite(candidates[np.arange(len(summed)), family])
+        in_family = self.family_membership[:, family].T > 0  # (n, signals)
+        signal = np.argmax(np.where(eligible & in_family, summed, -np.inf), axis=1)
+        # no family pushes up on balance: the largest eligible push, as without a scale
+        largest = np.argmax(np.where(eligible, summed, -np.inf), axis=1)
+        return np.where(found, signal, np.where(eligible.any(axis=1), largest, -1))
 
     def _drivers(
         self, rows: _RowData, i: int, signals: np.ndarray, peer: Any
@@ -449,6 +521,15 @@ class ReasonBook:
             if clause:
                 clauses.append(clause)
         return f"{base} ({'; '.join(clauses)})" if clauses else base
+
+
+def _family(specs: Sequence[FeatureSpec | None], members: Sequence[int]) -> str | None:
+    """The family of a signal: its first member's with metadata."""
+    for j in members:
+        spec = specs[j]
+        if spec is not None:
+            return spec.family
+    return None
 
 
 @dataclass(frozen=True)

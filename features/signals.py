@@ -60,6 +60,13 @@ SIGNALS: dict[str, tuple[str, ...]] = {
         "quantity_30d",
     ),
     "core_breadth": ("core_breadth_30d", "core_breadth_90d", "core_breadth_change_30d"),
+    # Metered units per seat or per active user: how intensely each seat uses the product
+    # (adoption), not how the account consumes against its quota.
+    "usage_intensity": (
+        "consumption_per_seat_30d",
+        "consumption_per_seat_90d",
+        "consumption_per_active_user_30d",
+    ),
     "departments": ("departments_active_30d", "departments_change_30d"),
     "provisioning": ("provisioned_users", "users_deactivated_90d", "provisioned_users_per_seat"),
     # -- champions -----------------------------------------------------------------------
@@ -76,9 +83,6 @@ SIGNALS: dict[str, tuple[str, ...]] = {
         "consumption_7d",
         "consumption_90d",
         "consumption_trend_30_90",
-        "consumption_per_seat_30d",
-        "consumption_per_seat_90d",
-        "consumption_per_active_user_30d",
     ),
     "quota_pace": ("quota_burn_ratio", "quota_used_fraction", "quota_runout_days_before_renewal"),
     # -- support -------------------------------------------------------------------------

@@ -230,6 +230,7 @@ class ModelView:
             self.categories,
             PeerReference.from_dict(bundle.metadata.get("reference")),
             scale=bundle.metadata.get("signal_scale"),
+            family_scale=bundle.metadata.get("family_scale"),
         )
         rate = bundle.metadata.get("base_rate")
         self.base_rate: float | None = float(rate) if rate is not None else None

@@ -100,7 +100,7 @@ DERIVED: tuple[Derived, ...] = (
     ),
     _derived(
         "consumption_per_seat_30d",
-        "consumption",
+        "usage_depth",
         "units",
         "Metered units consumed per licensed seat in the last 30 days",
         "{value} units consumed per seat in the last 30 days",
@@ -110,7 +110,7 @@ DERIVED: tuple[Derived, ...] = (
     ),
     _derived(
         "consumption_per_seat_90d",
-        "consumption",
+        "usage_depth",
         "units",
         "Metered units consumed per licensed seat in the last 90 days",
         "{value} units consumed per seat in the last 90 days",
@@ -120,7 +120,7 @@ DERIVED: tuple[Derived, ...] = (
     ),
     _derived(
         "consumption_per_active_user_30d",
-        "consumption",
+        "usage_depth",
         "units",
         "Metered units consumed per active user in the last 30 days",
         "{value} units consumed per active user in the last 30 days",

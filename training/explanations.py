@@ -22,7 +22,8 @@ SHAP_PLOT_ROWS = 2000
 def explain_final_model(bundle: ModelBundle, data: ModelData) -> dict[str, Any]:
     """SHAP contributions of the final model on the latest snapshot's rows (what serving will
     explain), and the cost per row. Records in the bundle how much each signal's push varies
-    over those rows (``signal_scale``: what the main reason is measured against)."""
+    over those rows (``signal_scale``) and each actionable family's typical push and robust
+    spread (``family_scale``: what the main reason's family is measured against)."""
     if data.snapshot_date is not None:
         rows = np.flatnonzero(data.snapshot_date == data.snapshot_date.max())
     else:
@@ -36,7 +37,9 @@ def explain_final_model(bundle: ModelBundle, data: ModelData) -> dict[str, Any]:
     bundle.contributions(timed)
     per_row = (time.perf_counter() - started) * 1000 / max(len(timed), 1)
     contributions, base_value = bundle.contributions(matrix)
-    bundle.metadata["signal_scale"] = reason_book(bundle).signal_scale(contributions)
+    book = reason_book(bundle)
+    bundle.metadata["signal_scale"] = book.signal_scale(contributions)
+    bundle.metadata["family_scale"] = book.family_scale_of(contributions)
     # the importance an additive model or a blend shows (a booster shows its split gain)
     bundle.metadata["importance"] = {
         name: round(float(v), 6)
@@ -59,4 +62,5 @@ def reason_book(bundle: ModelBundle) -> ReasonBook:
         [c.categories if c.kind == "categorical" else None for c in bundle.columns],
         PeerReference.from_dict(bundle.metadata.get("reference")),
         scale=bundle.metadata.get("signal_scale"),
+        family_scale=bundle.metadata.get("family_scale"),
     )

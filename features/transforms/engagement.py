@@ -1,10 +1,11 @@
-"""CS engagement: QBRs, meetings, trainings, onboarding milestones, escalations."""
+"""CS engagement: QBRs, meetings, trainings, onboarding milestones; and escalations (recorded
+as CS activities, in the support family)."""
 
 from __future__ import annotations
 
 import ibis.expr.types as ir
 
-from features.metadata import Family, spec_maker
+from features.metadata import Family, FeatureSpec, spec_maker
 from features.transforms.base import KEYS, FeatureInputs, attach, days_between, nulls_for
 
 FAMILY: Family = "engagement"
@@ -39,11 +40,15 @@ FEATURES = [
         "count",
         "{value} training(s) in six months",
     ),
-    _spec(
+    # An escalation is recorded as a CS activity but shows support pain (urgent tickets, slow
+    # fixes: the play is an escalation review with support), so its family is support.
+    FeatureSpec(
         "escalations_90d",
+        "support",
         "Escalations in the last 90 days",
         "count",
         "{value} escalation(s) in the last 90 days",
+        requires=("activities",),
     ),
     _spec(
         "onboarding_milestones_first_90d",

@@ -54,6 +54,9 @@ def test_roles_and_signals_come_from_the_metadata() -> None:
     assert SPECS["days_to_renewal"].signal == SPECS["term_elapsed_fraction"].signal
     assert SPECS["active_users_7d"].signal == SPECS["active_users_change_30d"].signal
     assert SPECS["nps_last"].signal != SPECS["csat_last"].signal
+    # recorded as a CS activity, an escalation shows support pain
+    assert SPECS["escalations_90d"].family == "support"
+    assert SPECS["escalations_90d"].requires == ("activities",)
     spec = SPECS["quota_burn_ratio"]
     assert FeatureSpec.from_dict(spec.to_dict()) == spec
     old = {k: v for k, v in spec.to_dict().items() if k not in ("role", "signal", "missing")}
@@ -272,3 +275,89 @@ def test_a_feature_nobody_has_is_never_named() -> None:
     assert [d["feature"] for d in reasons.up[0]] == ["active_users_30d"]
     assert reasons.main[0]["feature"] == "active_users_30d"
     assert book().explain(c, row(active_users_30d=3), 5).main[0]["feature"] == "quota_burn_ratio"
+
+
+FAMILY_NAMES = [
+    "days_to_renewal",  # context
+    "active_users_30d",  # usage_depth, active_users
+    "core_breadth_30d",  # usage_depth, core_breadth
+    "champion_departures_90d",  # champions, champion_departures
+    "active_champions",  # champions, champion_presence
+    "escalations_90d",  # support (recorded as a CS activity)
+]
+
+
+def family_book(family_scale: dict[str, tuple[float, float]] | None) -> ReasonBook:
+    return ReasonBook(
+        FAMILY_NAMES,
+        [SPECS[n] for n in FAMILY_NAMES],
+        [None] * len(FAMILY_NAMES),
+        family_scale=family_scale,
+    )
+
+
+def family_contributions(**values: float) -> np.ndarray:
+    return np.array([[values.get(n, 0.0) for n in FAMILY_NAMES]])
+
+
+def test_the_family_scale_is_the_median_and_robust_spread_of_each_familys_push() -> None:
+    c = np.zeros((5, len(FAMILY_NAMES)))
+    c[:, FAMILY_NAMES.index("active_users_30d")] = [0.1, 0.2, 0.3, 0.4, 2.0]
+    c[:, FAMILY_NAMES.index("core_breadth_30d")] = 0.1  # same family: summed
+    c[:, FAMILY_NAMES.index("days_to_renewal")] = 5.0  # context: no family push
+
+    scale = family_book(None).family_scale_of(c)
+
+    assert set(scale) == {"usage_depth", "champions", "support"}
+    # pushes 0.2, 0.3, 0.4, 0.5, 2.1: median 0.4, absolute deviations 0.2, 0.1, 0, 0.1, 1.7
+    assert scale["usage_depth"] == pytest.approx([0.4, 1.4826 * 0.1], abs=1e-6)
+    assert scale["champions"] == [0.0, 0.0]
+
+
+def test_with_a_family_scale_the_main_reason_is_the_most_unusual_family() -> None:
+    """Usage pushes every risky account up by ~0.6; a champion push of 0.15 is rare. The
+    champions family leads although its push is smaller, and its own largest eligible signal
+    names the reason; the drivers keep their order by size and add up as before."""
+    scale = {"usage_depth": (0.5, 0.3), "champions": (0.0, 0.02), "support": (0.0, 0.02)}
+    b = family_book(scale)
+    values = np.array([[30.0, 4.0, 0.2, 1.0, 0.0, 0.0]])
+    c = family_contributions(
+        days_to_renewal=1.5,
+        active_users_30d=0.5,
+        core_breadth_30d=0.3,
+        champion_departures_90d=0.05,
+        active_champions=0.1,
+    )
+
+    out = b.explain(c, values, 5)
+
+    assert out.main[0]["family"] == "champions"
+    assert out.main[0]["feature"] == "active_champions"  # the family's largest push
+    assert out.up[0][0]["signal"] == "renewal_timing"
+    assert sum(d["contribution"] for d in out.up[0]) == pytest.approx(c.sum())
+
+    # the usage push alone is typical: still the main reason when nothing else pushes up
+    usual = b.explain(family_contributions(active_users_30d=0.5), values, 5)
+    assert usual.main[0]["feature"] == "active_users_30d"
+    # without a family scale the largest actionable push leads
+    assert family_book(None).explain(c, values, 5).main[0]["family"] == "usage_depth"
+
+
+def test_a_family_pushing_down_on_balance_does_not_lead() -> None:
+    """A champion signal up by 0.1 while another is down by 0.3: the family lowers the risk
+    (less than it usually does, so its score is high), and the main reason comes from the
+    family that raises it."""
+    scale = {"usage_depth": (0.5, 0.3), "champions": (-0.5, 0.02), "support": (0.0, 0.02)}
+    values = np.array([[30.0, 4.0, 0.2, 1.0, 2.0, 0.0]])
+    c = family_contributions(
+        active_users_30d=0.3, champion_departures_90d=0.1, active_champions=-0.3
+    )
+
+    out = family_book(scale).explain(c, values, 5)
+
+    assert out.main[0]["family"] == "usage_depth"
+    # no family raises the risk on balance: the largest eligible push, as without a scale
+    alone = family_book(scale).explain(
+        family_contributions(champion_departures_90d=0.1, active_champions=-0.3), values, 5
+    )
+    assert alone.main[0]["feature"] == "champion_departures_90d"

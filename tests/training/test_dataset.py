@@ -87,3 +87,13 @@ def test_a_label_must_be_binary(tmp_path: Path) -> None:
 def test_a_missing_table_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(TrainingError, match="does not exist"):
         dataset.load(tmp_path / "nope.parquet")
+
+
+def test_per_seat_consumption_is_usage_depth_and_one_signal() -> None:
+    """Units per seat or per active user measure how intensely seats use the product
+    (adoption): usage depth, one signal apart from consumption against the quota."""
+    specs = {d.spec.name: d.spec for d in dataset.DERIVED}
+    per_seat = ["consumption_per_seat_30d", "consumption_per_seat_90d"]
+    for name in [*per_seat, "consumption_per_active_user_30d"]:
+        assert specs[name].family == "usage_depth", name
+        assert specs[name].signal == "usage_intensity", name
