@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,15 +10,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from churnlight.cli import app, console, friendly_errors, print_json
-from churnlight.options import AsOfOption, BackendOption, JsonOption
+from churnlight.options import (
+    AsOfOption,
+    BackendOption,
+    CsmOption,
+    GroupByOption,
+    JsonOption,
+    SegmentOption,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-class GroupBy(StrEnum):
-    segment = "segment"
-    csm = "csm"
 
 
 @app.command("book")
@@ -28,16 +29,9 @@ def book(
     source: Annotated[
         Path, typer.Option("--source", help="Source folder or DuckDB file (the data contract).")
     ],
-    by: Annotated[
-        GroupBy | None,
-        typer.Option("--by", help="One table per segment or per CSM.", show_default=False),
-    ] = None,
-    segment: Annotated[
-        str | None, typer.Option("--segment", help="Only this segment.", show_default=False)
-    ] = None,
-    csm: Annotated[
-        str | None, typer.Option("--csm", help="Only this CSM (csm_id).", show_default=False)
-    ] = None,
+    by: GroupByOption = None,
+    segment: SegmentOption = None,
+    csm: CsmOption = None,
     months: Annotated[
         int, typer.Option("--months", min=0, help="Newest whole months shown (0: all).")
     ] = 12,

@@ -10,8 +10,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from churnlight.cli import app, console, friendly_errors, print_json
-from churnlight.cmd_book import GroupBy
-from churnlight.options import AsOfOption, BackendOption, JsonOption
+from churnlight.options import (
+    AsOfOption,
+    BackendOption,
+    CsmOption,
+    GroupByOption,
+    JsonOption,
+    SegmentOption,
+)
 
 
 @app.command("forecast")
@@ -30,16 +36,9 @@ def forecast(
         list[int] | None,
         typer.Option("--horizon", min=1, max=24, help="Months ahead (repeat). Default: 3, 6, 12."),
     ] = None,
-    by: Annotated[
-        GroupBy | None,
-        typer.Option("--by", help="One forecast per segment or per CSM.", show_default=False),
-    ] = None,
-    segment: Annotated[
-        str | None, typer.Option("--segment", help="Only this segment.", show_default=False)
-    ] = None,
-    csm: Annotated[
-        str | None, typer.Option("--csm", help="Only this CSM (csm_id).", show_default=False)
-    ] = None,
+    by: GroupByOption = None,
+    segment: SegmentOption = None,
+    csm: CsmOption = None,
     simulations: Annotated[
         int, typer.Option("--simulations", min=100, help="Simulated futures.")
     ] = 2000,

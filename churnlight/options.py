@@ -53,3 +53,20 @@ TimeBudgetOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+class GroupBy(StrEnum):
+    segment = "segment"
+    csm = "csm"
+
+
+GroupByOption = Annotated[
+    GroupBy | None,
+    typer.Option("--by", help="One result per segment or per CSM.", show_default=False),
+]
+SegmentOption = Annotated[
+    str | None, typer.Option("--segment", help="Only this segment.", show_default=False)
+]
+CsmOption = Annotated[
+    str | None, typer.Option("--csm", help="Only this CSM (csm_id).", show_default=False)
+]
