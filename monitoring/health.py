@@ -56,6 +56,20 @@ class ModelView:
         return {k: summary.get(k) for k in ("roc_auc", "pr_auc", "ece")}
 
 
+@dataclass(frozen=True)
+class Concern:
+    """One condition worth a person's attention: ``code`` (``feature_drift``,
+    ``score_drift``, ``estimate_drop``, ``estimate_above``, ``estimate_gap``), ``subject``
+    (the feature or the label it is about) and the sentence shown."""
+
+    code: str
+    subject: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "subject": self.subject, "message": self.message}
+
+
 @dataclass
 class ModelHealth:
     snapshot_date: str | None
@@ -66,7 +80,8 @@ class ModelHealth:
     estimated: dict[str, Estimate]
     reference: dict[str, dict[str, float | None]]
     realised: list[RealisedRow] = field(default_factory=list)
-    concerns: list[str] = field(default_factory=list)
+    conditions: list[Concern] = field(default_factory=list)
+    """The concerns, structured (what the ``model_health`` alert is made of)."""
     missing_profiles: list[str] = field(default_factory=list)
     """Labels whose bundle has no reference profile (trained before profiles existed)."""
     settings: HealthSettings = field(default_factory=HealthSettings)
@@ -97,12 +112,18 @@ class ModelHealth:
             ],
             "estimated": self.estimated_dict(),
             "realised": [r.to_dict() for r in self.realised],
-            "concerns": list(self.concerns),
-            "healthy": not self.concerns,
+            "concerns": self.concerns,
+            "conditions": [c.to_dict() for c in self.conditions],
+            "healthy": not self.conditions,
             "missing_profiles": list(self.missing_profiles),
             "alpha": self.settings.drift.alpha,
             "interval_level": self.settings.level,
         }
+
+    @property
+    def concerns(self) -> list[str]:
+        """The concerns' sentences (empty: healthy)."""
+        return [c.message for c in self.conditions]
 
     @property
     def drifted(self) -> list[str]:
@@ -164,12 +185,12 @@ def assess(
         missing_profiles=[m.label for m in models if m.profile is None],
         settings=settings,
     )
-    health.concerns = concerns(health, shares)
+    health.conditions = concerns(health, shares)
     return health
 
 
-def concerns(health: ModelHealth, shares: Mapping[str, Mapping[str, float]]) -> list[str]:
-    """What deserves a person's attention, one sentence each (empty: healthy)."""
+def concerns(health: ModelHealth, shares: Mapping[str, Mapping[str, float]]) -> list[Concern]:
+    """What deserves a person's attention, one ``Concern`` each (empty: healthy)."""
     settings = health.settings
     out = []
     for feature in health.drifted:
@@ -179,27 +200,31 @@ def concerns(health: ModelHealth, shares: Mapping[str, Mapping[str, float]]) -> 
             continue
         owner = max(shares, key=lambda label: shares[label].get(feature, 0.0))
         stats = ", ".join(f"{r.statistic} {r.value:.3f} > {r.threshold:.3f}" for r in rows)
-        out.append(f"feature {feature} drifted ({stats}); it carries {share:.0%} of {owner}'s gain")
+        message = f"feature {feature} drifted ({stats}); it carries {share:.0%} of {owner}'s gain"
+        out.append(Concern("feature_drift", feature, message))
     for row in health.score_drift:
         if row.drifted and row.statistic == "psi":
-            out.append(
+            message = (
                 f"the {row.feature} scores drifted (psi {row.value:.3f} > {row.threshold:.3f})"
             )
+            out.append(Concern("score_drift", row.feature, message))
     for label, estimate in health.estimated.items():
         auc = estimate.metrics.get("roc_auc")
         reference = health.reference.get(label, {}).get("roc_auc")
         if auc is not None and reference is not None and auc.high < reference - settings.auc_drop:
-            out.append(
+            message = (
                 f"estimated ROC-AUC of {label} is {auc.value:.3f} ({auc.low:.3f}-{auc.high:.3f}), "
                 f"more than {settings.auc_drop:.2f} below its backtest {reference:.3f}"
             )
+            out.append(Concern("estimate_drop", label, message))
         elif auc is not None and reference is not None and auc.low > reference + settings.auc_drop:
-            out.append(
+            message = (
                 f"estimated ROC-AUC of {label} is {auc.value:.3f} ({auc.low:.3f}-{auc.high:.3f}), "
                 f"more than {settings.auc_drop:.2f} above its backtest {reference:.3f}: its "
                 "probabilities are more spread than its outcomes (calibration too steep), so "
                 "the label-free estimate overstates; recalibrate on more rows"
             )
+            out.append(Concern("estimate_above", label, message))
     latest: dict[str, RealisedRow] = {}
     for done in health.realised:
         if done.group == ALL and (
@@ -209,11 +234,12 @@ def concerns(health: ModelHealth, shares: Mapping[str, Mapping[str, float]]) -> 
     for label, matured in sorted(latest.items()):
         auc = matured.estimated.metrics.get("roc_auc")
         if matured.outside and auc is not None and matured.roc_auc is not None:
-            out.append(
+            message = (
                 f"realised ROC-AUC of {label} on {matured.snapshot_date} is {matured.roc_auc:.3f}, "
                 f"outside the estimate {auc.value:.3f} ({auc.low:.3f}-{auc.high:.3f}): the "
                 "label-free estimate can no longer be trusted"
             )
+            out.append(Concern("estimate_gap", label, message))
     return out
 
 
