@@ -116,3 +116,65 @@ def test_monitor_of_a_missing_table_is_one_red_line(store: dict[str, str], tmp_p
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert result.output.strip().startswith("error:") and result.output.strip().count("\n") == 0
+
+
+def test_monitor_logs_the_report_plots_and_metrics_to_an_mlflow_run(
+    store: dict[str, str], tmp_path: Path
+) -> None:
+    from mlflow import MlflowClient
+
+    features = _later_table(tmp_path, usage_drop=0.25)
+    env = _env(store)
+    get_training_settings.cache_clear()
+    result = CliRunner().invoke(
+        app, ["monitor", "--features", str(features), "--log-run", "--json"], env=env
+    )
+    get_training_settings.cache_clear()
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("\n") == 1
+    body = json.loads(result.stdout)
+    uri = f"sqlite:///{Path(store['CHURNLIGHT_HOME']) / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    run = client.get_run(body["mlflow_run_id"])
+    assert run.data.tags["churnlight.kind"] == "monitor"
+    assert run.data.tags["churnlight.healthy"] == "false"
+    assert run.data.params["snapshot_date"] == "2024-03-01"
+    metrics = run.data.metrics
+    assert metrics["estimated_roc_auc.churn_180d"] == pytest.approx(
+        body["estimated"]["churn_180d"]["roc_auc"], abs=1e-6
+    )
+    psi = next(
+        r["value"]
+        for r in body["drift"]
+        if r["feature"] == "seat_utilization_30d" and r["statistic"] == "psi"
+    )
+    assert metrics["drift_psi.seat_utilization_30d"] == pytest.approx(psi, abs=1e-6)
+    assert metrics["drifted_features"] >= 1
+    series = client.get_metric_history(run.info.run_id, "realised_roc_auc.churn_180d")
+    realised = next(r for r in body["realised"] if r["group"] == "all")
+    assert [(m.step, round(m.value, 6)) for m in series] == [(20240301, realised["roc_auc"])]
+    names = {a.path for a in client.list_artifacts(run.info.run_id, "monitoring")}
+    assert names == {
+        "monitoring/health.json",
+        "monitoring/report.html",
+        "monitoring/drift.png",
+        "monitoring/performance.png",
+    }
+    local = Path(client.download_artifacts(run.info.run_id, "monitoring", str(tmp_path / "dl")))
+    logged = json.loads((local / "health.json").read_text())
+    assert logged["drift"] == body["drift"]
+    assert (local / "drift.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    again = CliRunner().invoke(
+        app,
+        ["monitor", "--features", str(features), "--run-id", run.info.run_id, "--json"],
+        env=_env(store),
+    )
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["mlflow_run_id"] == run.info.run_id
+    missing = CliRunner().invoke(
+        app, ["monitor", "--features", str(features), "--run-id", "nope"], env=_env(store)
+    )
+    assert missing.exit_code == 1 and "Traceback" not in missing.output
+    assert "no MLflow run 'nope'" in missing.output
