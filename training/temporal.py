@@ -301,6 +301,7 @@ class _Evaluated:
             "predictions": self.predictions(kind),
             "mrr": mrr,
             "window": self.fold.name,
+            "rows": self.test_rows,
         }
 
 
