@@ -5,15 +5,19 @@ table, an HTML report, and one red line for a table that is not there."""
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
 from churnlight.cli import app
+from serving.history import ROW_SCHEMA, HistoryStore
+from serving.history_rows import new_run_id
 from serving.settings import get_serving_settings
 from tests.monitoring.helpers import snapshot
 from tests.training.helpers import synthetic_table, write_synthetic
@@ -178,3 +182,68 @@ def test_monitor_logs_the_report_plots_and_metrics_to_an_mlflow_run(
     )
     assert missing.exit_code == 1 and "Traceback" not in missing.output
     assert "no MLflow run 'nope'" in missing.output
+
+
+def _history_run(
+    store: HistoryStore,
+    day: date,
+    ids: list[str],
+    churn: np.ndarray,
+    scored_at: datetime,
+    version: str,
+) -> None:
+    schema = ROW_SCHEMA.to_pyarrow()
+    n = len(ids)
+    columns = {f.name: pa.nulls(n, f.type) for f in schema}
+    columns |= {
+        "run_id": pa.array([new_run_id(scored_at)] * n),
+        "snapshot_date": pa.array([day] * n, pa.date32()),
+        "account_id": pa.array(ids),
+        "churn_probability": pa.array(churn),
+        "expansion_probability": pa.array(np.full(n, 0.1)),
+        "churn_model_version": pa.array([version] * n),
+        "expansion_model_version": pa.array(["churnlight-expansion/0"] * n),
+        "scored_at": pa.array([scored_at] * n, pa.timestamp("us", tz="UTC")),
+    }
+    store.write(pa.table(columns, schema=schema), origin="test")
+
+
+def test_realised_performance_reads_the_scores_served_before_the_labels_were_known(
+    store: dict[str, str], tmp_path: Path
+) -> None:
+    features = _later_table(tmp_path, usage_drop=0.0)
+    later = pq.read_table(features).filter(
+        pc.equal(pc.field("snapshot_date"), pa.scalar(date(2024, 3, 1), pa.date32()))
+    )
+    ids = later.column("account_id").to_pylist()
+    churn = np.asarray(later.column("churn_180d").to_pylist(), dtype=float)
+    history = HistoryStore(f"duckdb:///{tmp_path / 'history.duckdb'}")
+    # served on the day by version 0 (labels unknown for 210 days): a perfect ranking
+    served = datetime(2024, 3, 2, tzinfo=UTC)
+    _history_run(history, date(2024, 3, 1), ids, 0.05 + 0.9 * churn, served, "churnlight-churn/0")
+    # re-scored by a later version after the labels matured (it may have learned them): ignored
+    late = datetime(2024, 11, 1, tzinfo=UTC)
+    _history_run(history, date(2024, 3, 1), ids, 0.95 - 0.9 * churn, late, "churnlight-churn/9")
+    env = _env(store) | {"CHURNLIGHT_HISTORY_URI": f"duckdb:///{tmp_path / 'history.duckdb'}"}
+
+    result = CliRunner().invoke(app, ["monitor", "--features", str(features), "--json"], env=env)
+
+    assert result.exit_code == 0, result.output
+    rows = [r for r in json.loads(result.stdout)["realised"] if r["group"] == "all"]
+    assert [(r["label"], r["scores_from"], r["model_version"]) for r in rows] == [
+        ("churn_180d", "history", "churnlight-churn/0")
+    ]
+    assert rows[0]["roc_auc"] == 1.0
+    assert rows[0]["rows"] == later.num_rows
+    estimate = rows[0]["estimated"]["roc_auc"]
+    assert rows[0]["gap"] == pytest.approx(1.0 - estimate["value"], abs=1e-5)
+
+    empty = tmp_path / "empty.duckdb"
+    env = _env(store) | {"CHURNLIGHT_HISTORY_URI": f"duckdb:///{empty}"}
+    fallback = CliRunner().invoke(app, ["monitor", "--features", str(features), "--json"], env=env)
+    assert fallback.exit_code == 0, fallback.output
+    again = [r for r in json.loads(fallback.stdout)["realised"] if r["group"] == "all"]
+    assert [(r["scores_from"], r["model_version"]) for r in again] == [
+        ("rescored", "churnlight-churn/1")
+    ]
+    assert not empty.exists()  # a monitor never creates a history store
