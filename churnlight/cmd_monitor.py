@@ -120,13 +120,23 @@ def monitor(
     matured = [r for r in health.realised if r.group == "all"]
     if matured:
         real = Table(title="realised vs estimated ROC-AUC (matured snapshots)")
-        for column in ("snapshot", "label", "rows", "realised", "estimate", "lift@10%", "Brier"):
+        for column in (
+            "snapshot",
+            "label",
+            "scores from",
+            "rows",
+            "realised",
+            "estimate",
+            "lift@10%",
+            "Brier",
+        ):
             real.add_column(column, justify="right")
         for m in matured:
             est = m.estimated.metrics.get("roc_auc")
             real.add_row(
                 m.snapshot_date,
                 m.label,
+                f"{m.scores_from} ({m.model_version})" if m.model_version else m.scores_from,
                 f"{m.rows:,}",
                 "-" if m.roc_auc is None else f"{m.roc_auc:.3f}",
                 "-" if est is None else f"{est.value:.3f} ({est.low:.3f}-{est.high:.3f})",
@@ -140,6 +150,8 @@ def monitor(
             "existed): retrain to measure its drift",
             highlight=False,
         )
+    for note in health.notes:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
     if health.concerns:
         for concern in health.concerns:
             console.print(f"[red]concern:[/red] {escape(concern)}", highlight=False, soft_wrap=True)

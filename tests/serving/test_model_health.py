@@ -175,3 +175,42 @@ def test_the_model_event_id_follows_the_conditions_not_their_numbers() -> None:
     score_only = {"code": "score_drift", "subject": "churn_180d", "message": "scores moved"}
     assert model_event("2024-07-01", versions, [score_only]) is None
     assert slack_body(first.body())["text"].startswith("*model health* of snapshot 2024-07-01")
+
+
+def _with_evaluation(bundle: ModelBundle, backtest: float, window: tuple, latest: float):  # type: ignore[no-untyped-def,type-arg]
+    value, low, high = window
+    evaluation = {
+        "summary": {"roc_auc": backtest},
+        "estimate": {"roc_auc": {"value": value, "low": low, "high": high}},
+        "latest_estimate": {"roc_auc": {"value": latest, "low": latest, "high": latest}},
+    }
+    return replace(bundle, metadata={**bundle.metadata, "evaluation": evaluation})
+
+
+def test_an_estimate_its_own_backtest_refuted_is_a_note_and_a_drop_is_a_concern(
+    profiled: Models,
+) -> None:
+    from monitoring.health import ModelView, assess
+
+    table = make_table(600, seed=5)
+    churn = profiled.churn
+    p = churn.predict_proba(table)
+    current = assess([ModelView("churn_180d", churn, "1")], table, "2024-07-01").estimated
+    auc = current["churn_180d"].metrics["roc_auc"]
+
+    # the window's estimate 0.73 (0.70-0.76) was refuted by its realised 0.60; the served
+    # model's own estimate at training equals today's: a note, no concern
+    overstated = _with_evaluation(churn, 0.60, (0.73, 0.70, 0.76), auc.value)
+    health = assess([ModelView("churn_180d", overstated, "1")], table, "2024-07-01")
+    assert health.conditions == []
+    assert len(health.notes) == 1 and "overstated its own backtest" in health.notes[0]
+    assert health.estimated_dict()["churn_180d"]["trusted"] is False
+    assert health.to_dict()["healthy"] is True
+
+    # confirmed by its backtest, but today's estimate is far below the model's own at training
+    dropped = _with_evaluation(churn, 0.72, (0.73, 0.70, 0.76), auc.high + 0.05)
+    health = assess([ModelView("churn_180d", dropped, "1")], table, "2024-07-01", {"churn_180d": p})
+    assert health.notes == []
+    assert [c.code for c in health.conditions] == ["estimate_drop"]
+    assert "below its estimate on the newest training snapshot" in health.concerns[0]
+    assert health.estimated_dict()["churn_180d"]["trusted"] is True
