@@ -87,6 +87,6 @@ def performance_lines(health: ModelHealth, path: Path) -> Path:
         ax.set_xlabel("snapshot")
         ax.set_ylabel("ROC-AUC")
         ax.set_title(label)
-        ax.legend(loc="lower left", fontsize=7)
+        ax.legend(loc="best", fontsize=7)
         ax.grid(alpha=0.3)
     return _save(fig, path)
