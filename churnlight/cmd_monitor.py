@@ -31,6 +31,30 @@ def monitor(
         typer.Option("--report", help="Write an HTML report here.", show_default=False),
     ] = None,
     rows: Annotated[int, typer.Option("--rows", min=1, help="Drift rows shown in the table.")] = 15,
+    log_run: Annotated[
+        bool,
+        typer.Option(
+            "--log-run",
+            help="Log the report (JSON, HTML, drift and performance plots, metrics) to a new "
+            "MLflow run in the models' store.",
+        ),
+    ] = False,
+    run_id: Annotated[
+        str | None,
+        typer.Option(
+            "--run-id",
+            help="Log the report to this existing MLflow run instead (implies --log-run).",
+            show_default=False,
+        ),
+    ] = None,
+    run_name: Annotated[
+        str | None,
+        typer.Option(
+            "--run-name",
+            help="Name of the new run (default: 'monitor <snapshot date>').",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Check the champion models' health on a feature snapshot: which features drifted
@@ -44,8 +68,19 @@ def monitor(
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(html_report(health))
+    logged = None
+    if log_run or run_id is not None:
+        from training.health_run import log_health
+        from training.settings import get_training_settings
+        from training.store import open_store
+
+        store = open_store(get_training_settings(), create=False)
+        logged = log_health(store, health, run_id=run_id, run_name=run_name)
     if as_json:
-        print_json(health.to_dict() | {"report": None if report is None else str(report)})
+        print_json(
+            health.to_dict()
+            | {"report": None if report is None else str(report), "mlflow_run_id": logged}
+        )
         return
     versions = ", ".join(f"{k} {v}" for k, v in health.model_versions.items())
     console.print(
@@ -85,13 +120,23 @@ def monitor(
     matured = [r for r in health.realised if r.group == "all"]
     if matured:
         real = Table(title="realised vs estimated ROC-AUC (matured snapshots)")
-        for column in ("snapshot", "label", "rows", "realised", "estimate", "lift@10%", "Brier"):
+        for column in (
+            "snapshot",
+            "label",
+            "scores from",
+            "rows",
+            "realised",
+            "estimate",
+            "lift@10%",
+            "Brier",
+        ):
             real.add_column(column, justify="right")
         for m in matured:
             est = m.estimated.metrics.get("roc_auc")
             real.add_row(
                 m.snapshot_date,
                 m.label,
+                f"{m.scores_from} ({m.model_version})" if m.model_version else m.scores_from,
                 f"{m.rows:,}",
                 "-" if m.roc_auc is None else f"{m.roc_auc:.3f}",
                 "-" if est is None else f"{est.value:.3f} ({est.low:.3f}-{est.high:.3f})",
@@ -105,6 +150,8 @@ def monitor(
             "existed): retrain to measure its drift",
             highlight=False,
         )
+    for note in health.notes:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
     if health.concerns:
         for concern in health.concerns:
             console.print(f"[red]concern:[/red] {escape(concern)}", highlight=False, soft_wrap=True)
@@ -112,3 +159,5 @@ def monitor(
         console.print("[green]healthy[/green]: no drift that matters, estimate in line")
     if report is not None:
         console.print(f"report: {report}", highlight=False, soft_wrap=True)
+    if logged is not None:
+        console.print(f"MLflow run: {logged}", highlight=False, soft_wrap=True)

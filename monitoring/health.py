@@ -31,8 +31,8 @@ class HealthSettings:
     level: float = 0.95
     """Coverage of the estimate's sampling interval."""
     auc_drop: float = 0.03
-    """An estimate whose upper bound is this far below the model's backtest ROC-AUC is a
-    concern."""
+    """An estimate whose upper bound is this far below the model's reference (its own
+    estimate on the newest training snapshot, else its backtest ROC-AUC) is a concern."""
     min_gain_share: float = 0.01
     """A drifted feature is a concern from this share of a model's gain."""
 
@@ -51,9 +51,33 @@ class ModelView:
 
     @property
     def reference_metrics(self) -> dict[str, float | None]:
-        """The model's headline backtest metrics (out of time, at training)."""
-        summary = (self.bundle.metadata.get("evaluation") or {}).get("summary") or {}
-        return {k: summary.get(k) for k in ("roc_auc", "pr_auc", "ece")}
+        """The model's headline backtest metrics (out of time, at training), and the
+        label-free ROC-AUC estimate made at training from the same window's probabilities
+        (``estimate_roc_auc``, ``_low``, ``_high``; None for bundles trained before it)."""
+        evaluation = self.bundle.metadata.get("evaluation") or {}
+        summary = evaluation.get("summary") or {}
+        out = {k: summary.get(k) for k in ("roc_auc", "pr_auc", "ece")}
+        estimate = (evaluation.get("estimate") or {}).get("roc_auc") or {}
+        out["estimate_roc_auc"] = estimate.get("value")
+        out["estimate_roc_auc_low"] = estimate.get("low")
+        out["estimate_roc_auc_high"] = estimate.get("high")
+        latest = (evaluation.get("latest_estimate") or {}).get("roc_auc") or {}
+        out["latest_estimate_roc_auc"] = latest.get("value")
+        return out
+
+
+@dataclass(frozen=True)
+class Concern:
+    """One condition worth a person's attention: ``code`` (``feature_drift``,
+    ``score_drift``, ``estimate_drop``, ``estimate_gap``), ``subject``
+    (the feature or the label it is about) and the sentence shown."""
+
+    code: str
+    subject: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "subject": self.subject, "message": self.message}
 
 
 @dataclass
@@ -66,7 +90,11 @@ class ModelHealth:
     estimated: dict[str, Estimate]
     reference: dict[str, dict[str, float | None]]
     realised: list[RealisedRow] = field(default_factory=list)
-    concerns: list[str] = field(default_factory=list)
+    conditions: list[Concern] = field(default_factory=list)
+    """The concerns, structured (what the ``model_health`` alert is made of)."""
+    notes: list[str] = field(default_factory=list)
+    """Facts about the models, not about this snapshot (e.g. an estimate its own backtest
+    did not confirm): shown, never a concern nor an alert."""
     missing_profiles: list[str] = field(default_factory=list)
     """Labels whose bundle has no reference profile (trained before profiles existed)."""
     settings: HealthSettings = field(default_factory=HealthSettings)
@@ -80,6 +108,11 @@ class ModelHealth:
                 "low": None if auc is None else round(auc.low, 6),
                 "high": None if auc is None else round(auc.high, 6),
                 "reference_roc_auc": self.reference.get(label, {}).get("roc_auc"),
+                "training_estimate_roc_auc": self.reference.get(label, {}).get(
+                    "latest_estimate_roc_auc"
+                ),
+                "backtest_estimate": _backtest_estimate(self.reference.get(label, {})),
+                "trusted": estimate_trusted(self.reference.get(label, {})),
                 **{k: v for k, v in estimate.to_dict().items() if k != "roc_auc"},
             }
         return out
@@ -97,12 +130,19 @@ class ModelHealth:
             ],
             "estimated": self.estimated_dict(),
             "realised": [r.to_dict() for r in self.realised],
-            "concerns": list(self.concerns),
-            "healthy": not self.concerns,
+            "concerns": self.concerns,
+            "conditions": [c.to_dict() for c in self.conditions],
+            "healthy": not self.conditions,
+            "notes": list(self.notes),
             "missing_profiles": list(self.missing_profiles),
             "alpha": self.settings.drift.alpha,
             "interval_level": self.settings.level,
         }
+
+    @property
+    def concerns(self) -> list[str]:
+        """The concerns' sentences (empty: healthy)."""
+        return [c.message for c in self.conditions]
 
     @property
     def drifted(self) -> list[str]:
@@ -164,12 +204,13 @@ def assess(
         missing_profiles=[m.label for m in models if m.profile is None],
         settings=settings,
     )
-    health.concerns = concerns(health, shares)
+    health.conditions = concerns(health, shares)
+    health.notes = estimate_notes(health)
     return health
 
 
-def concerns(health: ModelHealth, shares: Mapping[str, Mapping[str, float]]) -> list[str]:
-    """What deserves a person's attention, one sentence each (empty: healthy)."""
+def concerns(health: ModelHealth, shares: Mapping[str, Mapping[str, float]]) -> list[Concern]:
+    """What deserves a person's attention, one ``Concern`` each (empty: healthy)."""
     settings = health.settings
     out = []
     for feature in health.drifted:
@@ -179,27 +220,27 @@ def concerns(health: ModelHealth, shares: Mapping[str, Mapping[str, float]]) -> 
             continue
         owner = max(shares, key=lambda label: shares[label].get(feature, 0.0))
         stats = ", ".join(f"{r.statistic} {r.value:.3f} > {r.threshold:.3f}" for r in rows)
-        out.append(f"feature {feature} drifted ({stats}); it carries {share:.0%} of {owner}'s gain")
+        message = f"feature {feature} drifted ({stats}); it carries {share:.0%} of {owner}'s gain"
+        out.append(Concern("feature_drift", feature, message))
     for row in health.score_drift:
         if row.drifted and row.statistic == "psi":
-            out.append(
+            message = (
                 f"the {row.feature} scores drifted (psi {row.value:.3f} > {row.threshold:.3f})"
             )
+            out.append(Concern("score_drift", row.feature, message))
     for label, estimate in health.estimated.items():
         auc = estimate.metrics.get("roc_auc")
-        reference = health.reference.get(label, {}).get("roc_auc")
-        if auc is not None and reference is not None and auc.high < reference - settings.auc_drop:
-            out.append(
+        reference = health.reference.get(label, {})
+        baseline = reference.get("latest_estimate_roc_auc")
+        what = "its estimate on the newest training snapshot"
+        if baseline is None:
+            baseline, what = reference.get("roc_auc"), "its backtest"
+        if auc is not None and baseline is not None and auc.high < baseline - settings.auc_drop:
+            message = (
                 f"estimated ROC-AUC of {label} is {auc.value:.3f} ({auc.low:.3f}-{auc.high:.3f}), "
-                f"more than {settings.auc_drop:.2f} below its backtest {reference:.3f}"
+                f"more than {settings.auc_drop:.2f} below {what} {baseline:.3f}"
             )
-        elif auc is not None and reference is not None and auc.low > reference + settings.auc_drop:
-            out.append(
-                f"estimated ROC-AUC of {label} is {auc.value:.3f} ({auc.low:.3f}-{auc.high:.3f}), "
-                f"more than {settings.auc_drop:.2f} above its backtest {reference:.3f}: its "
-                "probabilities are more spread than its outcomes (calibration too steep), so "
-                "the label-free estimate overstates; recalibrate on more rows"
-            )
+            out.append(Concern("estimate_drop", label, message))
     latest: dict[str, RealisedRow] = {}
     for done in health.realised:
         if done.group == ALL and (
@@ -209,11 +250,12 @@ def concerns(health: ModelHealth, shares: Mapping[str, Mapping[str, float]]) -> 
     for label, matured in sorted(latest.items()):
         auc = matured.estimated.metrics.get("roc_auc")
         if matured.outside and auc is not None and matured.roc_auc is not None:
-            out.append(
+            message = (
                 f"realised ROC-AUC of {label} on {matured.snapshot_date} is {matured.roc_auc:.3f}, "
                 f"outside the estimate {auc.value:.3f} ({auc.low:.3f}-{auc.high:.3f}): the "
                 "label-free estimate can no longer be trusted"
             )
+            out.append(Concern("estimate_gap", label, message))
     return out
 
 
@@ -251,3 +293,47 @@ def _rows(frame: Any) -> int:
     if hasattr(frame, "num_rows"):
         return int(frame.num_rows)
     return len(frame)
+
+
+def estimate_trusted(reference: Mapping[str, float | None]) -> bool | None:
+    """Whether the model's label-free estimate held on its own backtest window: the realised
+    ROC-AUC there inside the interval estimated from the same probabilities (None: the
+    bundle predates that record)."""
+    low, high = reference.get("estimate_roc_auc_low"), reference.get("estimate_roc_auc_high")
+    realised = reference.get("roc_auc")
+    if low is None or high is None or realised is None:
+        return None
+    return bool(low <= realised <= high)
+
+
+def _backtest_estimate(reference: Mapping[str, float | None]) -> dict[str, float] | None:
+    value = reference.get("estimate_roc_auc")
+    low, high = reference.get("estimate_roc_auc_low"), reference.get("estimate_roc_auc_high")
+    if value is None or low is None or high is None:
+        return None
+    return {"value": value, "low": low, "high": high}
+
+
+def estimate_notes(health: ModelHealth) -> list[str]:
+    """A note per label whose estimate its own backtest did not confirm: a fact about the
+    model (its probabilities are more spread, or less, than its outcomes), true of every
+    snapshot, so never a concern or an alert."""
+    out = []
+    for label in health.estimated:
+        reference = health.reference.get(label, {})
+        if estimate_trusted(reference) is not False:
+            continue
+        realised = reference["roc_auc"]
+        value, low, high = (
+            reference["estimate_roc_auc"],
+            reference["estimate_roc_auc_low"],
+            reference["estimate_roc_auc_high"],
+        )
+        direction = "overstated" if (realised or 0.0) < (low or 0.0) else "understated"
+        out.append(
+            f"the label-free estimate of {label} {direction} its own backtest (estimated "
+            f"{value:.3f} ({low:.3f}-{high:.3f}) from the window's probabilities, realised "
+            f"{realised:.3f}): read its estimate as a comparison between snapshots, not as the "
+            "ROC-AUC to expect; recalibrating on more rows may fix it"
+        )
+    return out

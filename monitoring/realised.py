@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -145,3 +146,14 @@ def realised_performance(
             )
         )
     return out
+
+
+def last_training_snapshot(metadata: Mapping[str, Any]) -> date | None:
+    """The latest snapshot whose label a model trained on: its bundle's ``labels_through``
+    minus the label's ``span_days`` (None: unknown, e.g. a tabular model). Every later
+    snapshot is out of sample for it."""
+    through = metadata.get("labels_through")
+    span = metadata.get("span_days")
+    if not through or span is None:
+        return None
+    return date.fromisoformat(str(through)) - timedelta(days=int(span))

@@ -60,6 +60,10 @@ def html_report(health: ModelHealth) -> str:
         if data["concerns"]
         else "<p>None: healthy.</p>",
     ]
+    if data["notes"]:
+        parts.append(
+            "<h2>Notes</h2><ul>" + "".join(f"<li>{escape(n)}</li>" for n in data["notes"]) + "</ul>"
+        )
     if data["missing_profiles"]:
         parts.append(
             "<p>No training profile (drift not measured): "

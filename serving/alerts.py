@@ -7,7 +7,7 @@ names the file and the key (``subscriptions[1].min_jump: ...``) and stops ``serv
     subscriptions:
       - url: https://hooks.example.com/churn
         secret_env: CS_HOOK_SECRET   # env var holding the signing secret
-        events: [tier_entered, risk_jump, expansion_ready]
+        events: [tier_entered, risk_jump, expansion_ready, model_health]
         min_tier: high               # tier_entered: entering this tier or a higher one
         min_jump: 0.10               # risk_jump: churn probability up by >= 0.10
         min_expansion: 0.40          # expansion_ready: expansion probability >= 0.40
@@ -22,6 +22,11 @@ Events of an account at a new snapshot, against its latest earlier point in the 
 - ``risk_jump``: churn probability rose by ``min_jump`` or more (needs an earlier point);
 - ``expansion_ready``: expansion probability is ``min_expansion`` or more and was below it
   (or it has no earlier point).
+
+One event is about the models, not an account: ``model_health`` fires when the served
+snapshot's health (``monitoring.health``) has a condition of ``MODEL_CODES``; its id hashes
+the snapshot date, the model versions and the conditions' (code, subject) pairs, so a
+refresh that finds the same conditions is not sent again and a new condition is.
 
 An event's id is stable: a hash of the kind, account, snapshot date and both model versions,
 so re-scoring the same snapshot with the same models gives the same ids (the delivery ledger
@@ -42,8 +47,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from serving.errors import AlertsConfigError
 from serving.scoring import TIERS
 
-Kind = Literal["tier_entered", "risk_jump", "expansion_ready"]
-KINDS: tuple[str, ...] = ("tier_entered", "risk_jump", "expansion_ready")
+Kind = Literal["tier_entered", "risk_jump", "expansion_ready", "model_health"]
+KINDS: tuple[str, ...] = ("tier_entered", "risk_jump", "expansion_ready", "model_health")
+ACCOUNT_KINDS: tuple[str, ...] = ("tier_entered", "risk_jump", "expansion_ready")
+MODEL_CODES: tuple[str, ...] = ("feature_drift", "estimate_drop", "estimate_gap")
+"""The model-health conditions a ``model_health`` event reports (``monitoring.health``'s
+concern codes): drift over threshold on a feature that carries gain, an estimated ROC-AUC
+drop, a realised ROC-AUC outside its estimate. Score drift alone is not an alert (it moves
+with the book's mix; docs/monitoring.md)."""
 
 
 class Subscription(BaseModel):
@@ -262,9 +273,69 @@ def _model_note(before: Mapping[str, Any] | None, versions: tuple[str, str]) -> 
     return f" [models changed: {was[0]} / {was[1]} -> {versions[0]} / {versions[1]}]"
 
 
+@dataclass(frozen=True)
+class ModelEvent:
+    """A ``model_health`` event: the served models' health has conditions worth a look."""
+
+    event_id: str
+    snapshot_date: str
+    model_versions: dict[str, str]
+    conditions: tuple[dict[str, str], ...]
+    """Each ``{"code", "subject", "message"}`` (``monitoring.health.Concern``)."""
+    healthy_url: str = "/v1/model/health"
+
+    def body(self) -> dict[str, Any]:
+        """The JSON POSTed for this event."""
+        return {
+            "event_id": self.event_id,
+            "kind": "model_health",
+            "snapshot_date": self.snapshot_date,
+            "model_versions": dict(self.model_versions),
+            "reason": "; ".join(c["message"] for c in self.conditions),
+            "conditions": [dict(c) for c in self.conditions],
+            "details": self.healthy_url,
+        }
+
+
+def model_event(
+    snapshot_date: str, model_versions: Mapping[str, str], conditions: Sequence[Mapping[str, str]]
+) -> ModelEvent | None:
+    """The ``model_health`` event of a snapshot's health conditions (None: none of
+    ``MODEL_CODES``). The id is a hash of the snapshot date, the model versions and the
+    sorted (code, subject) pairs: the same conditions give the same id whatever their
+    numbers, so a refresh does not re-send them; a new or cleared condition changes it."""
+    kept = tuple(
+        sorted(
+            (
+                {k: str(c[k]) for k in ("code", "subject", "message")}
+                for c in conditions
+                if c["code"] in MODEL_CODES
+            ),
+            key=lambda c: (MODEL_CODES.index(c["code"]), c["subject"]),
+        )
+    )
+    if not kept:
+        return None
+    versions = sorted((str(k), str(v)) for k, v in model_versions.items())
+    key = "\x1f".join(
+        ["model_health", snapshot_date]
+        + [f"{k}={v}" for k, v in versions]
+        + [f"{c['code']}:{c['subject']}" for c in kept]
+    )
+    event = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return ModelEvent(event, snapshot_date, dict(versions), kept)
+
+
 def slack_body(event: Mapping[str, Any]) -> dict[str, Any]:
     """A Slack-compatible message of an event body."""
     title = event["kind"].replace("_", " ")
+    if event["kind"] == "model_health":
+        versions = ", ".join(f"{k} {v}" for k, v in event["model_versions"].items())
+        return {
+            "text": f"*{title}* of snapshot {event['snapshot_date']} ({versions}): "
+            f"{event['reason']}",
+            "event_id": event["event_id"],
+        }
     account = event.get("account") or {}
     mrr = account.get("mrr")
     money = f", MRR {mrr:,.0f}" if isinstance(mrr, int | float) else ""

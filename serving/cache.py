@@ -34,7 +34,7 @@ from serving.history import HistoryStore
 from serving.history_view import ServedHistory
 from serving.loading import LoadedModels, Loader
 from serving.playbooks import PlaybookLibrary, load_playbooks
-from serving.recording import HistoryWriter, alert_snapshot, current_points
+from serving.recording import HistoryWriter, alert_model_health, alert_snapshot, current_points
 from serving.refresh import inputs_stamp
 from serving.scoring import ModelView, ScoredBatch, ScoringConfig, TableFrame, score_frame
 from serving.settings import ServingSettings
@@ -156,6 +156,9 @@ class ServingState:
     """Modification stamp of the snapshot's file or source when the build started."""
     alerts: dict[str, int] | None = None
     """Events of this snapshot: raised, claimed, queued, skipped (None: no alerts)."""
+    model_alerts: dict[str, int] | None = None
+    """The ``model_health`` event of this snapshot: raised (one per subscription listing
+    it), claimed, queued, skipped (None: no alerts)."""
     health: ModelHealth | None = None
     """Drift and label-free performance of the snapshot (``serving.model_health``)."""
     health_error: str | None = None
@@ -233,10 +236,12 @@ def build_state(
             kinds[column.name] = column.kind
     if snapshot.table.num_rows:
         snapshot.row(0)  # what-if rows read the snapshot by row: convert it now, not then
-    recorded = _record(settings, batch, portfolio, snapshot.snapshot_date, alerts, dispatcher)
-    t_history = time.perf_counter()
     health, health_error = _health(models, snapshot, batch)
     t_health = time.perf_counter()
+    recorded = _record(
+        settings, batch, portfolio, snapshot.snapshot_date, alerts, dispatcher, health
+    )
+    t_history = time.perf_counter()
     return ServingState(
         models=models,
         snapshot=snapshot,
@@ -251,9 +256,9 @@ def build_state(
             "snapshot": round(t_snapshot - t_models, 3),
             "score": round(t_scored - t_snapshot, 3),
             "serialise": round(finished - t_scored, 3),
-            "history": round(t_history - finished, 3),
-            "health": round(t_health - t_history, 3),
-            "total": round(t_health - started, 3),
+            "health": round(t_health - finished, 3),
+            "history": round(t_history - t_health, 3),
+            "total": round(t_history - started, 3),
         },
         explain_ms_per_row={
             kind: round(1000 * batch.seconds[f"{kind}_explain"] / rows, 4)
@@ -292,9 +297,11 @@ def _record(
     snapshot_date: str | None,
     alerts: AlertsConfig | None,
     dispatcher: Dispatcher | None,
+    health: ModelHealth | None = None,
 ) -> dict[str, Any]:
-    """History and alerts of a built state. A history store that fails leaves the scores
-    serving (the history routes answer 503 with the error)."""
+    """History and alerts of a built state (the accounts' events, and the models'
+    ``model_health`` event when ``health`` has conditions). A history store that fails
+    leaves the scores serving (the history routes answer 503 with the error)."""
     if not settings.history or batch.n == 0:
         return {}
     store = HistoryStore.from_settings(settings)
@@ -328,6 +335,11 @@ def _record(
             out["alerts"] = run.to_dict()
         except Exception as err:
             log.error("alerts not raised: %s: %s", type(err).__name__, err)
+    if alerts is not None and dispatcher is not None and health is not None:
+        try:
+            out["model_alerts"] = alert_model_health(alerts, store, dispatcher, health).to_dict()
+        except Exception as err:
+            log.error("model_health alert not raised: %s: %s", type(err).__name__, err)
     return out
 
 

@@ -324,6 +324,30 @@ class HistoryStore:
         with self.connect() as con:
             return _run_rows(con, snapshot_date, versions)
 
+    def scored(self, snapshot_dates: Sequence[date]) -> pa.Table:
+        """The scores of ``snapshot_dates`` in every visible run (each (date, model
+        versions)' latest committed run, not only the date's latest): ``run_id``,
+        ``snapshot_date``, ``account_id``, both probabilities and model versions,
+        ``scored_at`` (what realised performance reads, ``serving.model_health``)."""
+        columns = [
+            "run_id",
+            "snapshot_date",
+            "account_id",
+            "churn_probability",
+            "expansion_probability",
+            "churn_model_version",
+            "expansion_model_version",
+            "scored_at",
+        ]
+        with self.connect() as con:
+            runs = _visible_runs(con).select("run_id", "snapshot_date")
+            rows = con.table(ROWS)
+            if snapshot_dates:
+                rows = rows.filter(rows.snapshot_date.isin(list(snapshot_dates)))
+            else:
+                rows = rows.filter(ibis.literal(False))
+            return rows.join(runs, ["run_id", "snapshot_date"]).select(*columns).to_pyarrow()
+
     def served(self) -> tuple[pa.Table, pa.Table, pa.Table | None, pa.Table | None]:
         """What a server keeps, read on one connection: every account's points, the
         snapshots, and the rows movers compare: the latest snapshot's and the one before it

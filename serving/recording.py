@@ -11,7 +11,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from serving.alerts import AlertsConfig, Event, Subscription, events_for
+from monitoring.health import ModelHealth
+from serving.alerts import AlertsConfig, Event, Subscription, events_for, model_event
 from serving.delivery import Delivery, Dispatcher
 from serving.history import INSERT_ROWS, HistoryStore, RunSummary
 from serving.history_rows import history_rows, new_run_id
@@ -180,3 +181,37 @@ def alert_snapshot(
         previous = previous_points(store, [str(p["account_id"]) for p in current], snapshot)
     account = records if callable(records) else (lambda a: records.get(a, {"account_id": a}))
     return raise_alerts(config, store, dispatcher, current, previous, account)
+
+
+def alert_model_health(
+    config: AlertsConfig, store: HistoryStore, dispatcher: Dispatcher, health: ModelHealth
+) -> AlertRun:
+    """The ``model_health`` event of a snapshot's health, to every subscription that lists
+    it: claimed in the ledger like an account's event (its id is stable for the same
+    conditions, so a refresh or reload does not send it again), then queued."""
+    if health.snapshot_date is None:
+        return AlertRun()
+    event = model_event(
+        health.snapshot_date, health.model_versions, [c.to_dict() for c in health.conditions]
+    )
+    subs = [s for s in config.subscriptions if "model_health" in s.events]
+    if event is None or not subs:
+        return AlertRun()
+    planned = [
+        (
+            sub,
+            Delivery(
+                sub.key,
+                sub.url,
+                sub.format,
+                sub.secret_env,
+                config.secrets.get(sub.key),
+                event.body(),
+            ),
+        )
+        for sub in subs
+    ]
+    won = set(store.claim([(sub.key, event.event_id) for sub, _ in planned]))
+    chosen = [d for sub, d in planned if (sub.key, event.event_id) in won]
+    queued = dispatcher.submit(chosen)
+    return AlertRun(len(planned), len(chosen), queued, len(planned) - len(chosen))

@@ -1,7 +1,11 @@
 """The promotion gate: whether a challenger becomes champion, and why.
 
-The current champion (read only) is scored on the challenger's last backtest window, so the
-two are compared on the same rows; the challenger must also be calibrated, and its training
+The current champion (read only) meets the challenger out of time (``training.contest``): its
+registered model and the challenger's last-window fit, on the newest matured labels neither
+trained on. When there are none (a retrain with no newly matured labels) or too few, it is
+scored on the challenger's whole last backtest window instead (``training.champion_refit``),
+and the decision says the contest was not held and why. The challenger must also be
+calibrated, and its training
 data must not be broken against the champion's profile (``training.data_guards``: a feature
 the champion relies on all null or constant, drift on most of its gain). ``decide`` is the
 rule (pure); ``gate`` gathers its inputs from the registry."""
@@ -12,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from training.champion_refit import score_champion_on_fold
+from training.contest import Contest, out_of_time_contest
 from training.data_guards import data_findings
 from training.evaluate import MODEL
 from training.metrics import roc_auc
@@ -46,6 +51,9 @@ class GateDecision:
     data_findings: list[dict[str, Any]] = field(default_factory=list)
     """What the data guards found broken in the challenger's training data (each refuses
     promotion; ``training.data_guards``)."""
+    contest: dict[str, Any] | None = None
+    """The out-of-time contest (``training.contest.Contest``; None: no champion). When held,
+    ``champion_auc`` / ``challenger_auc`` are its numbers and ``window`` says so."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,24 +103,35 @@ def gate(
         metrics = outcome.last.metrics[MODEL]
         current = champion_version(store, name, settings.champion_alias)
         champion_auc = None
+        challenger_auc = metrics.get("roc_auc")
+        window = outcome.last.name
         scored_as = None
         findings = []
+        contest: Contest | None = None
         if current is not None:
             champion = load_version_bundle(store, name, current.version)
             findings = data_findings(result.data, champion)
-            if outcome.last_fold is not None:
+            contest = out_of_time_contest(result, label, champion, seed=result.options.seed)
+            if contest.held:
+                champion_auc, challenger_auc = contest.champion_auc, contest.challenger_auc
+                scored_as = "registered model, out of time"
+                window = "contest " + ", ".join(contest.snapshots)
+            elif outcome.last_fold is not None:
                 p, rows, scored_as = score_champion_on_fold(result, label, champion)
                 champion_auc = roc_auc(result.data.labels[label][rows], p)
         floor = outcome.last.facts.get("ece_noise_floor")
         bound = max(settings.promotion_max_ece, floor or 0.0)
         promote, reason = decide(
-            metrics.get("roc_auc"),
+            challenger_auc,
             metrics.get("ece"),
             champion_auc,
             current is not None,
             settings.promotion_auc_tolerance,
             bound,
         )
+        if contest is not None:
+            held = "held on" if contest.held else "not held:"
+            reason += f" [out-of-time contest {held} {contest.reason}]"
         if findings:
             promote = False
             reason = "the training data is broken: " + "; ".join(f.message for f in findings)
@@ -121,14 +140,15 @@ def gate(
             model_name=name,
             promote=promote,
             reason=reason,
-            challenger_auc=metrics.get("roc_auc"),
+            challenger_auc=challenger_auc,
             challenger_ece=metrics.get("ece"),
             champion_version=None if current is None else str(current.version),
             champion_auc=champion_auc,
             champion_scored_as=scored_as,
-            window=outcome.last.name,
+            window=window,
             tolerance=settings.promotion_auc_tolerance,
             ece_bound=bound,
             data_findings=[f.to_dict() for f in findings],
+            contest=None if contest is None else contest.to_dict(),
         )
     return decisions

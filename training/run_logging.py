@@ -58,7 +58,8 @@ def log_run(
         root = Path(tmp)
         mlflow.set_tags(_run_tags(result, tags))
         mlflow.log_params(_run_params(result))
-        mlflow.log_metrics(_run_metrics(result))
+        mlflow.log_metrics(_run_metrics(result) | gate_metrics(decisions))
+        mlflow.set_tags(gate_tags(decisions))
         (root / "summary.json").write_text(
             json.dumps(summary_payload(result, decisions), indent=2, default=json_default) + "\n"
         )
@@ -72,6 +73,43 @@ def log_run(
                 mlflow.log_dict(profile, f"monitoring/profile-{label}.json")
             logged.model_uris[label] = _log_model(root / f"model-{label}", outcome, result)
     return logged
+
+
+def gate_metrics(decisions: dict[str, GateDecision]) -> dict[str, float]:
+    """The gate's numbers per label: ``gate.<label>.champion_roc_auc`` and
+    ``.challenger_roc_auc`` (what the rule compared), ``.promote`` (1/0), and, when the
+    out-of-time contest was held, ``gate.<label>.contest_rows`` / ``contest_positives`` /
+    ``contest_difference`` and its interval."""
+    out: dict[str, float] = {}
+    for label, d in decisions.items():
+        prefix = f"gate.{label}."
+        out[prefix + "promote"] = float(d.promote)
+        out[prefix + "data_findings"] = float(len(d.data_findings))
+        if d.champion_auc is not None:
+            out[prefix + "champion_roc_auc"] = d.champion_auc
+        if d.challenger_auc is not None:
+            out[prefix + "challenger_roc_auc"] = d.challenger_auc
+        contest = d.contest or {}
+        out_contest = {
+            "contest_held": float(bool(contest.get("held"))) if contest else None,
+            "contest_rows": contest.get("rows"),
+            "contest_positives": contest.get("positives"),
+            "contest_difference": contest.get("difference"),
+            "contest_difference_low": contest.get("difference_low"),
+            "contest_difference_high": contest.get("difference_high"),
+        }
+        out.update({prefix + k: float(v) for k, v in out_contest.items() if v is not None})
+    return out
+
+
+def gate_tags(decisions: dict[str, GateDecision]) -> dict[str, str]:
+    """Per label: ``churnlight.gate.<label>`` = promote / keep and ``.reason`` (MLflow's tag
+    limit: the first 5,000 characters)."""
+    out = {}
+    for label, d in decisions.items():
+        out[f"churnlight.gate.{label}"] = "promote" if d.promote else "keep"
+        out[f"churnlight.gate.{label}.reason"] = d.reason[:5000]
+    return out
 
 
 def _run_tags(result: TrainingResult, extra: dict[str, str] | None) -> dict[str, str]:

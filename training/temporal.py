@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from monitoring.estimate import estimate_performance
 from training import model, splits
 from training.baselines import baseline_predictions
 from training.bundle_facts import new_bundle, record_evaluation
@@ -159,6 +160,21 @@ def train_temporal(
     facts["seconds"] = seconds
     facts["explain_ms_per_row"] = curves.get("explain_ms_per_row")
     record_evaluation(bundle, windows, windows[0])
+    if curves.get("predictions") is not None:
+        # the label-free estimate on the last window, beside its realised metrics: how far
+        # this model's estimate can be trusted (monitoring.health)
+        estimate = estimate_performance(curves["predictions"][MODEL], seed=options.seed)
+        bundle.metadata["evaluation"]["estimate"] = estimate.to_dict()
+    # and the registered model's own estimate on the newest training snapshot: what a
+    # served snapshot's estimate is compared with (the same model, the same kind of number)
+    snapshots = data.snapshot_date
+    if snapshots is not None and len(snapshots):
+        newest = np.flatnonzero(snapshots == snapshots.max())
+        p_newest = bundle.predict_proba(data.raw.take(newest))
+        bundle.metadata["evaluation"]["latest_estimate"] = {
+            "snapshot_date": str(snapshots.max()),
+            **estimate_performance(p_newest, seed=options.seed).to_dict(),
+        }
     return LabelResult(
         spec.name, spec.kind, bundle, windows, recipe.params, facts, notes, curves, folds[0]
     )
@@ -301,6 +317,7 @@ class _Evaluated:
             "predictions": self.predictions(kind),
             "mrr": mrr,
             "window": self.fold.name,
+            "rows": self.test_rows,
         }
 
 

@@ -229,14 +229,24 @@ def test_02_train_and_compare_trains_a_challenger_against_a_champion(workdir: Pa
         # The model beats both baselines, and the simulator's truth (beside the source) beats it.
         assert challenger > max(numbers["scorecard_roc_auc"], numbers["logreg_roc_auc"]), label
         assert numbers["oracle_roc_auc"] > max(challenger, 0.7), label
-        # Last quarter's champion trained on labels that overlap the challenger's last window,
-        # so the gate refits its recipe before the window instead of scoring its model.
-        assert numbers["champion_scored_as"] == "recipe refit", label
-        if numbers["promoted"]:  # the gate's ROC-AUC rule (tolerance 0.01), same rows
-            assert challenger >= champion - 0.01, label
+        # Labels matured since last quarter's champion: the gate's out-of-time contest is held
+        # on them, the champion's registered model against the challenger's window fit.
+        contest = numbers["contest"]
+        assert contest["held"] is True, label
+        assert numbers["champion_scored_as"] == "registered model, out of time", label
+        assert 0 < contest["rows"] <= numbers["rows"], label  # the window's newest snapshots
+        gate_challenger = numbers["gate_challenger_roc_auc"]
+        gate_champion = numbers["gate_champion_roc_auc"]
+        assert (gate_challenger, gate_champion) == (
+            contest["challenger_auc"],
+            contest["champion_auc"],
+        ), label
+        if numbers["promoted"]:  # the gate's ROC-AUC rule (tolerance 0.01), contest rows
+            assert gate_challenger >= gate_champion - 0.01, label
         else:
             assert (
-                challenger < champion - 0.01 or numbers["challenger_ece"] > numbers["ece_bound"]
+                gate_challenger < gate_champion - 0.01
+                or numbers["challenger_ece"] > numbers["ece_bound"]
             ), label
         assert len(numbers["top_drivers"]) == 3
     print(f"02 ran in {seconds:.1f} s")
