@@ -51,7 +51,6 @@ $(FULL_STAMP): $(FULL_LOCK) $(CORE_STAMP)
 lock: | $(UV)  ## refresh requirements/*.txt from pyproject.toml and requirements/*.in (UPGRADE=1: newest allowed versions)
 	$(LOCK) pyproject.toml requirements/build.in --extra dev --extra spark --extra notebooks \
 		--extra client -o $(FULL_LOCK)
-		-o $(FULL_LOCK)
 	# the core lock starts from the full one, so the two agree on every shared version
 	cp $(FULL_LOCK) $(CORE_LOCK)
 	$(LOCK) pyproject.toml requirements/build.in -o $(CORE_LOCK)
