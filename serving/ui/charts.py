@@ -38,6 +38,8 @@ class Waterfall:
     height: int
     zero_x: float | None
     """x of log-odds 0 (probability 50%) when it is in range"""
+    label_x: int = LABEL_WIDTH - 4
+    """right edge of the step labels"""
 
 
 def waterfall(
