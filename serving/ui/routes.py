@@ -73,21 +73,12 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["money"] = _money
-    env.filters["pct"] = _pct
+    env.filters["money"] = views.money
+    env.filters["pct"] = views.pct
     env.filters["signed"] = lambda v: f"{v:+.2f}"
     env.filters["urlencode_pairs"] = lambda pairs: urllib.parse.urlencode(pairs)
+    env.globals["option_tags"] = views.option_tags
     return env
-
-
-def _money(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"${value:,.0f}"
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1%}"
 
 
 # ---- sessions -----------------------------------------------------------------------------------
@@ -319,6 +310,7 @@ async def portfolio(
         "portfolio.html",
         {
             "view": view,
+            "rows": views.row_markup(state.portfolio, view.rows),
             "sorts": views.SORTS,
             "tiers": views.TIERS,
             "page_sizes": views.PAGE_SIZES,
