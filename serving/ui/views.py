@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import html
 import io
 import json
 import math
@@ -145,25 +146,27 @@ def pct(value: float | None) -> str:
 
 
 def account_row(a: dict[str, Any]) -> str:
-    """The portfolio table's row of one account summary (every value escaped).
+    """The portfolio table's row of one account summary, every value escaped.
 
     Built here rather than in a template: a Jinja macro per row cost ~0.2 ms, which made a
-    page of rows never rendered before ~7x the JSON endpoint (``python -m bench ui``)."""
-    account = escape(a["account_id"])
-    tier = escape(a["risk_tier"])
-    cells = [
-        f'<th scope="row"><a href="/ui/accounts/{escape(quote(a["account_id"], safe=""))}">'
-        f"{account}</a></th>",
-        f'<td><span class="tier tier-{tier}">{tier}</span></td>',
-        f'<td class="num">{pct(a["churn_probability"])}</td>',
-        f'<td class="num">{pct(a["expansion_probability"])}</td>',
-        f'<td class="num">{money(a["mrr"])}</td>',
-        f'<td class="num">{money(a["revenue_at_risk"])}</td>',
-    ]
-    for name in ("renewal_date", "segment", "csm_id", "lifecycle_stage"):
-        cells.append(f"<td>{escape(a.get(name) or '—')}</td>")
-    cells.append(f'<td class="reason">{escape(a.get("top_churn_reason") or "—")}</td>')
-    return "<tr>" + "".join(cells) + "</tr>"
+    page of rows never rendered before ~7x the JSON endpoint (``python -m bench ui``);
+    ``html.escape`` escapes like Jinja's autoescape (``& < > " '``)."""
+    e = html.escape
+    tier = e(a["risk_tier"])
+    return (
+        f'<tr><th scope="row"><a href="/ui/accounts/{e(quote(a["account_id"], safe=""))}">'
+        f"{e(a['account_id'])}</a></th>"
+        f'<td><span class="tier tier-{tier}">{tier}</span></td>'
+        f'<td class="num">{pct(a["churn_probability"])}</td>'
+        f'<td class="num">{pct(a["expansion_probability"])}</td>'
+        f'<td class="num">{money(a["mrr"])}</td>'
+        f'<td class="num">{money(a["revenue_at_risk"])}</td>'
+        f"<td>{renewal_date(a) or '—'}</td>"
+        f"<td>{e(a['segment'] or '—')}</td>"
+        f"<td>{e(a['csm_id'] or '—')}</td>"
+        f"<td>{e(a['lifecycle_stage'] or '—')}</td>"
+        f'<td class="reason">{e(a["top_churn_reason"] or "—")}</td></tr>'
+    )
 
 
 _ROWS: dict[int, tuple[Portfolio, dict[int, str]]] = {}
@@ -182,7 +185,7 @@ def row_markup(portfolio: Portfolio, rows: Sequence[int]) -> Markup:
     for i in rows:
         markup = cache.get(i)
         if markup is None:
-            markup = cache[i] = account_row(_with_renewal(portfolio.summaries[i]))
+            markup = cache[i] = account_row(portfolio.summaries[i])
         out.append(markup)
     return Markup("\n".join(out))
 
@@ -245,7 +248,12 @@ def renewal_date(record: dict[str, Any]) -> str | None:
     days, snapshot = record.get("days_to_renewal"), record.get("snapshot_date")
     if days is None or snapshot is None:
         return None
-    return (date.fromisoformat(snapshot) + timedelta(days=int(days))).isoformat()
+    return (_day(snapshot) + timedelta(days=int(days))).isoformat()
+
+
+@functools.lru_cache(maxsize=64)
+def _day(text: str) -> date:
+    return date.fromisoformat(text)
 
 
 def portfolio_csv(state: ServingState, filters: Filters) -> str:
