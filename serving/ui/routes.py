@@ -101,6 +101,8 @@ def _signed_in(request: Request, page: bool = True) -> tuple[Session, Caller]:
         target = request.url.path
         if request.url.query:
             target += "?" + request.url.query
+        if request.method != "GET":  # a form sent after the session ended: back to its page
+            target = target.removesuffix("/what-if") if "/accounts/" in target else "/ui"
         login = "/ui/login?" + urllib.parse.urlencode({"next": target})
         raise UiExit(RedirectResponse(login, 303, headers=SECURITY_HEADERS))
     # what the access log names: the key's name and role, never the key

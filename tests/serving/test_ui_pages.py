@@ -72,6 +72,10 @@ def test_pages_need_a_session_and_the_login_form_has_its_label(ui, keys) -> None
         assert answer.status_code == 303
         assert answer.headers["location"].startswith("/ui/login?next=")
     assert ui.get("/ui/portfolio.csv").status_code == 401
+    # a form sent without a session: sign in, then back to the form's page
+    sent = ui.post("/ui/accounts/A001/what-if", data={"x": "1"}, follow_redirects=False)
+    assert sent.status_code == 303
+    assert sent.headers["location"] == "/ui/login?next=%2Fui%2Faccounts%2FA001"
     login = ui.get("/ui/login")
     assert '<label for="api_key">API key</label>' in login.text
     assert 'type="password"' in login.text and ">Sign in</button>" in login.text
