@@ -6,27 +6,15 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
-import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
 from serving.history import HistoryStore
 from serving.history_rows import history_rows, new_run_id
 from tests.serving.conftest import scored
-from tests.serving.helpers import make_table, write_snapshot
-
-SCRIPT = "<script>alert('x')</script>"
-JUNE = date(2024, 6, 1)
-
-
-def ui_table(n: int = 60, seed: int = 2, snapshot_date: date | None = None) -> pa.Table:
-    """The serving tests' table with one CSM id that is markup (escaping must hold)."""
-    table = make_table(n, seed) if snapshot_date is None else make_table(n, seed, snapshot_date)
-    csm = table.column("csm_id").to_pylist()
-    csm[0] = SCRIPT
-    return table.set_column(table.schema.get_field_index("csm_id"), "csm_id", pa.array(csm))
+from tests.serving.helpers import JUNE, SCRIPT, ui_table, write_snapshot
 
 
 @pytest.fixture

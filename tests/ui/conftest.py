@@ -25,9 +25,8 @@ from serving.auth import new_key
 from serving.history import HistoryStore
 from serving.history_rows import history_rows, new_run_id
 from tests.serving.conftest import Models, register, scored
-from tests.serving.helpers import fit_bundle, make_table, write_snapshot
+from tests.serving.helpers import JUNE, fit_bundle, make_table, ui_table, write_snapshot
 from tests.serving.test_refresh_serve import ServerLog, free_port
-from tests.serving.test_ui_pages import JUNE, ui_table
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "out" / "ui"

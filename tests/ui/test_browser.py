@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serving.test_ui_pages import SCRIPT
+from tests.serving.helpers import SCRIPT
 from tests.ui.conftest import SCREENSHOTS, Served, sign_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ui-browser")]
