@@ -28,7 +28,7 @@ INSTALL_LOCK = $(UV) pip install --python $(PY) --require-hashes --no-deps -r $(
 LOCK = $(UV) pip compile --universal --python-version 3.11 --generate-hashes --quiet \
 	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 
-.PHONY: setup demo test test-fast postgres bench lint lock format serve mlflow-ui clean
+.PHONY: setup demo test test-fast postgres bench lint lock format serve mlflow-ui ui-screenshots clean
 
 setup: $(FULL_STAMP)  ## create .venv with everything: core, [dev], [spark], [notebooks], [client]
 
@@ -51,7 +51,6 @@ $(FULL_STAMP): $(FULL_LOCK) $(CORE_STAMP)
 lock: | $(UV)  ## refresh requirements/*.txt from pyproject.toml and requirements/*.in (UPGRADE=1: newest allowed versions)
 	$(LOCK) pyproject.toml requirements/build.in --extra dev --extra spark --extra notebooks \
 		--extra client -o $(FULL_LOCK)
-		-o $(FULL_LOCK)
 	# the core lock starts from the full one, so the two agree on every shared version
 	cp $(FULL_LOCK) $(CORE_LOCK)
 	$(LOCK) pyproject.toml requirements/build.in -o $(CORE_LOCK)
@@ -70,11 +69,14 @@ demo: $(CORE_STAMP)  ## simulate, validate, build features, train, score two sna
 # hypothesis derandomized (a fixed seed), so a failure repeats. What the tests run against,
 # each installed if missing and idempotent: .ci/postgres installs (Debian package) and starts
 # a local PostgreSQL for the history tests and prints its URL; .ci/systemd installs
-# systemd-analyze (Debian package systemd) for the example units; .ci/airflow (test only: its
-# test is slow) installs Airflow into .venv-airflow from requirements/airflow.txt, apart from
-# .venv, and prints its interpreter, which imports the example DAG.
+# systemd-analyze (Debian package systemd) for the example units; .ci/chromium installs
+# Debian's chromium for the web pages' browser tests (tests/ui: Playwright downloads no
+# browser) and prints its path; .ci/airflow (test only: its test is slow) installs Airflow
+# into .venv-airflow from requirements/airflow.txt, apart from .venv, and prints its
+# interpreter, which imports the example DAG.
 TEST_TOOLS = set -o pipefail; .ci/systemd && url=$$(.ci/postgres | tail -n 1) && \
-	export CHURNLIGHT_TEST_POSTGRES_URL=$$url
+	export CHURNLIGHT_TEST_POSTGRES_URL=$$url && chromium=$$(.ci/chromium | tail -n 1) && \
+	export CHURNLIGHT_TEST_CHROMIUM=$$chromium
 AIRFLOW = airflow=$$(UV=$(UV) PYTHON=$(PYTHON) .ci/airflow | tail -n 1) && \
 	export CHURNLIGHT_TEST_AIRFLOW_PYTHON=$$airflow
 
@@ -83,6 +85,15 @@ test: $(FULL_STAMP)  ## the whole suite, slow, Spark and notebook tests included
 
 test-fast: $(FULL_STAMP)  ## the quick suite for iteration: no slow, Spark or notebook tests
 	$(TEST_TOOLS) && $(PY) -m pytest -n 2
+
+# The browser tests photograph every page at 1280 and 390 px into out/ui/; the README shows two.
+ui-screenshots: $(FULL_STAMP)  ## regenerate docs/img/ui-*.png (the README's screenshots of the web pages)
+	chromium=$$(.ci/chromium | tail -n 1) && export CHURNLIGHT_TEST_CHROMIUM=$$chromium && \
+		$(PY) -m pytest -m "" -q tests/ui -k axe
+	mkdir -p docs/img
+	$(PY) -c 'from PIL import Image; \
+		Image.open("out/ui/portfolio-1280.png").crop((0, 0, 1280, 960)).save("docs/img/ui-portfolio.png", optimize=True); \
+		Image.open("out/ui/account-390.png").crop((0, 0, 390, 1500)).save("docs/img/ui-account-phone.png", optimize=True)'
 
 postgres:  ## install (if missing) and start the local PostgreSQL the history tests use; prints its URL
 	.ci/postgres

@@ -36,6 +36,12 @@ BENCHMARKS: list[Benchmark] = [
         "the API on 10,000 accounts: lookups and what-if vs /healthz, batch vs LightGBM",
     ),
     Benchmark(
+        "ui",
+        "bench.ui_bench",
+        "the /ui portfolio page of 50 rows out of 10,000 accounts vs GET /v1/accounts for the "
+        "same rows (server time, in process)",
+    ),
+    Benchmark(
         "history",
         "bench.history_bench",
         "history write vs scores Parquet (10,000 accounts); refresh to ready; lookups with a "

@@ -116,6 +116,12 @@ def serve(
                 highlight=False,
                 soft_wrap=True,
             )
+        sign_in = f"the API key {key}" if key else "a read key (`churnlight keys new`)"
+        console.print(
+            f"web pages: open {base}/ui and sign in with {sign_in}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
     def failed(error: BaseException) -> None:
         err_console.print(

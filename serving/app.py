@@ -36,6 +36,7 @@ from serving.refresh import Refresher
 from serving.routes import accounts, admin, health, history, model, portfolio, score
 from serving.settings import ServingSettings, get_serving_settings
 from serving.snapshot import load_snapshot as default_snapshot_loader
+from serving.ui import routes as ui
 from serving.what_if import WhatIfWorkers
 
 log = logging.getLogger("churnlight.serving")
@@ -193,6 +194,7 @@ def create_app(
     ):
         app.include_router(router)
     add_problem_handlers(app)
+    ui.install(app, settings)  # the web pages under /ui (not in the OpenAPI document)
     app.openapi = openapi_builder(app, settings)  # type: ignore[method-assign]
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     return app

@@ -92,10 +92,15 @@ class KeyRing:
     def identify(self, key: str) -> Caller | None:
         """The caller a presented key is, comparing against every hash (constant time);
         an admin entry wins over a read entry of the same hash."""
-        presented = hash_key(key).encode()
+        return self.identify_hash(hash_key(key))
+
+    def identify_hash(self, digest: str) -> Caller | None:
+        """The caller whose configured hash is ``digest`` (``sha256:<hex>``; the web pages'
+        session keeps the hash, never the key), compared like ``identify``."""
+        presented = digest.encode()
         found: Caller | None = None
-        for name, digest, role in self.entries:
-            if hmac.compare_digest(presented, digest) and (found is None or role == "admin"):
+        for name, configured, role in self.entries:
+            if hmac.compare_digest(presented, configured) and (found is None or role == "admin"):
                 found = Caller(name, role)
         return found
 

@@ -49,6 +49,7 @@ SORT_KEYS = (
     "expansion_probability",
     "expected_expansion_mrr",
     "mrr",
+    "days_to_renewal",  # the web pages' renewal-date order (not a key of GET /v1/accounts)
 )
 SnapshotLoader = Callable[[ServingSettings], Snapshot]
 

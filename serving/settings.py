@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from features.settings import StoreSettings
@@ -138,6 +138,23 @@ class ServingSettings(StoreSettings):
         default=10_000, ge=1, description="alerts waiting for delivery; beyond: dead letter"
     )
     alerts_workers: int = Field(default=2, ge=1, le=32, description="delivery threads")
+
+    # -- the web pages (/ui) ----------------------------------------------------------------
+    ui_session_secret: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="key that signs the /ui session cookie (32+ characters); unset: a random "
+        "one per process, so sessions end when the server restarts",
+    )
+    ui_session_minutes: int = Field(
+        default=480, ge=1, le=10080, description="a /ui sign-in lasts this long"
+    )
+    ui_mlflow_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="address of the MLflow UI (e.g. http://127.0.0.1:5000): the Model page "
+        "links each champion's training run there",
+    )
 
     # -- the server -------------------------------------------------------------------------
     host: str = "127.0.0.1"

@@ -42,8 +42,8 @@ LOCAL_PATH = re.compile(r"^(/|~|[A-Za-z]:[\\/]|\\\\|file:)")
 )
 async def get_model(state: StateDep, _: ReadAccess) -> dict[str, Any]:
     return {
-        "churn": _card(state, "churn", state.churn),
-        "expansion": _card(state, "expansion", state.expansion),
+        "churn": model_card(state, "churn", state.churn),
+        "expansion": model_card(state, "expansion", state.expansion),
         "snapshot_date": state.snapshot_date,
         "accounts": state.portfolio.batch.n,
         "snapshot_origin": state.snapshot.origin.partition(":")[0],
@@ -95,7 +95,8 @@ async def get_health(request: Request, state: StateDep, _: ReadAccess) -> Respon
     return JSONResponse(state.health.to_dict())
 
 
-def _card(state: ServingState, kind: str, view: ModelView) -> dict[str, Any]:
+def model_card(state: ServingState, kind: str, view: ModelView) -> dict[str, Any]:
+    """The card of one champion (``GET /v1/model`` and the web pages' Model page)."""
     info = state.models.info(kind)
     bundle = view.bundle
     gains = bundle.importance()

@@ -128,14 +128,15 @@ async def _score(
         index = state.portfolio.index
         body = await workers.score(state.what_if_kit, items, snapshot, index, all_threads)
     else:
-        values = [_row(state, row) for row in rows]
+        values = [what_if_values(state, row) for row in rows]
         views = (state.churn, state.expansion)
         body = score_rows(values, *views, state.playbooks, state.config, all_threads, head)
     return Response(body, media_type="application/json")
 
 
-def _row(state: ServingState, row: WhatIfRow) -> dict[str, Any]:
-    """The values to score: the account's snapshot values (if given) overridden by the row's."""
+def what_if_values(state: ServingState, row: WhatIfRow) -> dict[str, Any]:
+    """The values to score: the account's snapshot values (if given) overridden by the row's
+    (checked: ``InvalidFeatures``, ``UnknownAccount``). The web pages' what-if uses it too."""
     check_features(state.feature_kinds, (state.churn, state.expansion), row.features)
     base = None
     if row.account_id is not None:

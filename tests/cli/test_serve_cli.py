@@ -161,3 +161,9 @@ def test_serve_passes_host_port_and_prints_a_curl_line(
     )
     assert match, result.output
     assert settings.api_keys == ["demo:" + hash_key(match.group(1))]
+    # the last line: where the web pages are and the key to sign in with
+    last = result.output.strip().splitlines()[-1]
+    assert (
+        last
+        == f"web pages: open http://0.0.0.0:8123/ui and sign in with the API key {match.group(1)}"
+    )

@@ -224,3 +224,17 @@ SCORE_FILE_SCHEMA = pa.schema(
     ]
 )
 """The documented columns of a score file, in order (docs/api.md)."""
+
+
+# ---- the web pages' data: markup in a CSM id, and an earlier snapshot date --------------
+
+SCRIPT = "<script>alert('x')</script>"
+JUNE = date(2024, 6, 1)
+
+
+def ui_table(n: int = 60, seed: int = 2, snapshot_date: date | None = None) -> pa.Table:
+    """The serving tests' table with one CSM id that is markup (escaping must hold)."""
+    table = make_table(n, seed) if snapshot_date is None else make_table(n, seed, snapshot_date)
+    csm = table.column("csm_id").to_pylist()
+    csm[0] = SCRIPT
+    return table.set_column(table.schema.get_field_index("csm_id"), "csm_id", pa.array(csm))

@@ -1,0 +1,1 @@
+"""Web pages for CS managers under /ui (see docs/ui.md)."""
