@@ -26,6 +26,7 @@ from serving.auth import KeyRing
 from serving.cache import ServingState, SnapshotLoader, StateHolder, build_state
 from serving.delivery import Dispatcher, load_configured_alerts
 from serving.deps import known_query
+from serving.gate import ScoreGate
 from serving.handlers import add_problem_handlers
 from serving.limits import KeyLimits
 from serving.loading import Loader, load_models
@@ -116,7 +117,7 @@ def create_app(
     app.state.limits = KeyLimits.of(
         settings.key_concurrency, settings.key_what_if_rows_per_second, settings.max_batch
     )
-    app.state.what_ifs = WhatIfWorkers(settings.what_if_processes)
+    app.state.what_ifs = WhatIfWorkers(*settings.what_if_workers())
     metrics = Metrics()
     app.state.metrics = metrics
     app.state.gauges = {
@@ -190,5 +191,9 @@ def create_app(
         app.include_router(router)
     add_problem_handlers(app)
     app.openapi = openapi_builder(app, settings)  # type: ignore[method-assign]
+    # the last added runs first: the request middleware, then the gate of scoring requests
+    app.add_middleware(
+        ScoreGate, keys=app.state.keys, limits=app.state.limits, max_batch=settings.max_batch
+    )
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 from typing import Any
 
 import httpx
@@ -131,3 +132,11 @@ def test_after_a_reload_the_worker_scores_with_the_new_models(
     assert after["results"][0]["churn_probability"] != pytest.approx(
         before["results"][0]["churn_probability"]
     )
+
+
+def test_workers_run_at_a_lower_cpu_priority(client) -> None:
+    """Where the cores are short, the event loop goes before a batch."""
+    from serving.what_if import WORKER_NICE
+
+    worker_niceness = client.app.state.what_ifs.pool.submit(os.nice, 0).result(timeout=300)
+    assert worker_niceness == min(19, os.nice(0) + WORKER_NICE)
