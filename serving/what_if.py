@@ -23,6 +23,8 @@ import math
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -44,6 +46,8 @@ SINGLE_THREAD_ROWS = 16
 single row uses every core too: its two models are explained side by side."""
 KITS_KEPT = 2
 """Kits a worker keeps: the served state's and, during a reload, the previous one's."""
+PARENT_CHECK_SECONDS = 1.0
+"""How often a worker checks that the server that started it still runs."""
 WORKER_NICE = 10
 """Added to a worker's niceness: where the cores are short, the event loop (and the other
 tenants of the machine) go first, batches take the rest."""
@@ -214,6 +218,16 @@ def _worker_start() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Batches yield the CPU to the server's event loop (lookups) and its reloads.
     os.nice(WORKER_NICE)
+    # A server that exits without stopping its pool (killed; a shutdown that does not wait
+    # for the pool's thread) left its workers waiting for batches forever.
+    parent = os.getppid()
+    threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
 
 
 class WhatIfWorkers:
