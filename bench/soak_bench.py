@@ -8,7 +8,8 @@ on 127.0.0.1, load from other processes (``bench.serving_load``).
 2. **Soak.** Lookups, portfolio pages and one-row what-ifs at once, each from its own key and
    process, for 5 minutes (20 s with ``--quick``), with ``POST /v1/admin/reload?wait=true``
    every minute (5 s). Reported: throughput, p50/p99 per kind, errors (must be 0), the reloads,
-   and the server's RSS at the start and the end of the soak (bound: growth <= 10%).
+   and the RSS of the server and its what-if workers at the start and the end of the soak
+   (bound: growth <= 10%).
 """
 
 from __future__ import annotations
@@ -72,10 +73,18 @@ def _finish(process: subprocess.Popen[str], timeout: float) -> dict[str, dict[st
     return {p["name"]: p for p in json.loads(out.strip().splitlines()[-1])}
 
 
-def _rss(pid: int) -> int:
+def _rss(pid: int) -> tuple[int, int]:
+    """RSS of the server process, and of its child processes (the what-if workers)."""
     import psutil
 
-    return int(psutil.Process(pid).memory_info().rss)
+    server = psutil.Process(pid)
+    children = 0
+    for child in server.children(recursive=True):
+        try:
+            children += child.memory_info().rss
+        except psutil.NoSuchProcess:  # pragma: no cover - a worker replaced meanwhile
+            continue
+    return int(server.memory_info().rss), children
 
 
 def _reloads(port: int, admin: str, every: float, stop: threading.Event) -> list[dict]:
@@ -236,8 +245,10 @@ def _soak(
     return {
         **out,
         "reloads": [r for r in reloads if "thread" not in r],
-        "rss_start_mb": round(rss_start / 2**20, 1),
-        "rss_end_mb": round(rss_end / 2**20, 1),
+        "rss_start_mb": round(sum(rss_start) / 2**20, 1),
+        "rss_end_mb": round(sum(rss_end) / 2**20, 1),
+        "server_rss_mb": [round(rss_start[0] / 2**20, 1), round(rss_end[0] / 2**20, 1)],
+        "workers_rss_mb": [round(rss_start[1] / 2**20, 1), round(rss_end[1] / 2**20, 1)],
     }
 
 
@@ -285,6 +296,8 @@ def report(results: dict[str, Any]) -> list[str]:
         f"({[x['seconds'] for x in soak['reloads']]} s)",
         f"  RSS {soak['rss_start_mb']} MB -> {soak['rss_end_mb']} MB "
         f"({q['rss_growth']:+.1%}; bound +{BOUNDS['rss_growth']:.0%}: "
-        f"{'met' if q['met']['rss_growth'] else 'MISSED'})",
+        f"{'met' if q['met']['rss_growth'] else 'MISSED'}; server "
+        f"{' -> '.join(map(str, soak['server_rss_mb']))} MB, what-if workers "
+        f"{' -> '.join(map(str, soak['workers_rss_mb']))} MB)",
         f"  errors: {q['soak_errors']} ({'met' if q['met']['no_errors'] else 'MISSED'})",
     ]

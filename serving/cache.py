@@ -9,6 +9,8 @@ once and uses that object throughout, so it never mixes two model versions.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import functools
 import hashlib
 import json
@@ -409,7 +411,10 @@ class StateHolder:
             log.error("load failed: %s", self.error, exc_info=not _is_expected(err))
             job.set_exception(err)
             return
-        self.state = state  # the atomic swap
+        previous, self.state = self.state, state  # the atomic swap
+        if previous is not None:
+            del previous
+            release_free_memory()
         self.reloads["ok"] += 1
         self.error = None
         self.status = "ready"
@@ -424,6 +429,19 @@ class StateHolder:
             state.seconds["total"],
         )
         job.set_result(state)
+
+
+def release_free_memory() -> None:
+    """Hand the memory freed with a replaced state back to the OS. The state is built in a
+    thread of its own (its own glibc arena) and freed piecemeal, so without a trim the server
+    kept a replaced state's pages: +14% RSS after two reloads of the soak benchmark."""
+    pa.default_memory_pool().release_unused()
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to trim
+        return
+    trim(0)
 
 
 def _is_expected(err: Exception) -> bool:

@@ -7,7 +7,8 @@ score ``CHURNLIGHT_KEY_WHAT_IF_ROWS_PER_SECOND`` what-if rows per second on aver
 bucket holding one full batch (or one second of rows, if more). Past either limit the request
 is refused at once with 429 and ``Retry-After``; nothing queues, so one key's burst neither
 grows the server's memory nor delays other keys' work beyond the cores it holds. Lookups
-(``GET``) are never limited.
+(``GET``) are never limited. ``serving.gate`` refuses before the body is read (``busy``,
+``short``, ``check``); the route then ``admit``s the validated batch.
 
 Every call happens on the event loop, so the counters need no lock.
 """
@@ -43,9 +44,26 @@ class KeyLimits:
     def of(cls, concurrency: int, rows_per_second: float, max_batch: int) -> KeyLimits:
         return cls(concurrency, rows_per_second, float(max(max_batch, rows_per_second)))
 
+    def busy(self, key: str) -> None:
+        """``RateLimited`` if ``key`` holds all its slots: ``admit`` would refuse any request."""
+        bucket = self._keys.get(key)
+        if bucket is not None and bucket.in_flight >= self.concurrency:
+            self._refusal(key, 0, self.clock())
+
+    def short(self, key: str, max_rows: int) -> bool:
+        """Whether ``key``'s bucket might refuse a batch of up to ``max_rows`` what-if rows
+        now (the rows of a request must then be counted to decide)."""
+        if self.rows_per_second <= 0:
+            return False
+        bucket = self._keys.get(key)
+        if bucket is None:
+            return self.capacity < max_rows
+        now = self.clock()
+        tokens = bucket.tokens + (now - bucket.stamp) * self.rows_per_second
+        return min(self.capacity, tokens) < max_rows
+
     def check(self, key: str, what_if_rows: int) -> None:
-        """``RateLimited`` if ``admit`` would refuse ``key`` now; takes nothing. The route
-        checks before the body is validated, so a refused batch costs little of the loop."""
+        """``RateLimited`` if ``admit`` would refuse ``key`` now; takes nothing."""
         self._refusal(key, what_if_rows, self.clock())
 
     @contextmanager

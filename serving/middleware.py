@@ -133,7 +133,7 @@ class RequestMiddleware:
     def _log(self, scope: Scope, state: dict, status: int, sent: int, started: float) -> None:
         seconds = time.perf_counter() - started
         route = scope.get("route")
-        template = getattr(route, "path", None) or "<unmatched>"
+        template = getattr(route, "path", None) or state.get("route") or "<unmatched>"
         key = state.get("key")
         self.metrics.observe(scope["method"], template, status, seconds, key or "none")
         if access_log.isEnabledFor(logging.INFO):

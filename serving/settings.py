@@ -92,10 +92,10 @@ class ServingSettings(StoreSettings):
         default=0, ge=0, description="threads of batch scoring; 0 = every core"
     )
     what_if_processes: int = Field(
-        default=1,
-        ge=1,
+        default=0,
+        ge=0,
         description="worker processes scoring what-if batches of 2 or more rows (started on "
-        "the first; each holds the served models)",
+        "the first; each holds the served models); 0 = one fewer than the cores, at least 1",
     )
 
     # -- history, refresh and alerts ------------------------------------------------------
@@ -220,6 +220,13 @@ class ServingSettings(StoreSettings):
     def threads(self) -> int:
         """Threads of batch scoring and of the snapshot's explanations."""
         return self.score_threads or os.cpu_count() or 1
+
+    def what_if_workers(self) -> tuple[int, int]:
+        """What-if worker processes, and the threads each explains with: together one core
+        fewer than ``threads()`` (at least one of each), so the event loop keeps a core."""
+        spare = max(1, self.threads() - 1)
+        processes = self.what_if_processes or spare
+        return processes, max(1, spare // processes)
 
 
 def secret_from_env(name: str) -> str | None:

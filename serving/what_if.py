@@ -21,7 +21,10 @@ import asyncio
 import json
 import math
 import multiprocessing
+import os
 import signal
+import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -43,6 +46,11 @@ SINGLE_THREAD_ROWS = 16
 single row uses every core too: its two models are explained side by side."""
 KITS_KEPT = 2
 """Kits a worker keeps: the served state's and, during a reload, the previous one's."""
+PARENT_CHECK_SECONDS = 1.0
+"""How often a worker checks that the server that started it still runs."""
+WORKER_NICE = 10
+"""Added to a worker's niceness: where the cores are short, the event loop (and the other
+tenants of the machine) go first, batches take the rest."""
 
 Item = tuple[str | None, dict[str, Any]]
 """A what-if row as a worker gets it: (account id or None, the features it gives)."""
@@ -208,16 +216,30 @@ def score_items(
 def _worker_start() -> None:
     # Ctrl-C reaches the whole process group: the server stops its workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Batches yield the CPU to the server's event loop (lookups) and its reloads.
+    os.nice(WORKER_NICE)
+    # A server that exits without stopping its pool (killed; a shutdown that does not wait
+    # for the pool's thread) left its workers waiting for batches forever.
+    parent = os.getppid()
+    threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
 
 
 class WhatIfWorkers:
-    """``processes`` worker processes (spawned on first use) scoring what-if batches.
+    """``processes`` worker processes (spawned on first use) scoring what-if batches, each
+    explaining with ``threads`` threads, at a lower CPU priority (``WORKER_NICE``).
 
     Called from the event loop only. A worker that dies fails the batches it held; the next
     batch starts a fresh pool, and a batch that met the broken pool is tried once more there."""
 
-    def __init__(self, processes: int) -> None:
+    def __init__(self, processes: int, threads: int = 1) -> None:
         self.processes = processes
+        self.threads = threads
         self._pool: ProcessPoolExecutor | None = None
         self._known: set[str] = set()
         """Tokens a worker of the current pool has loaded."""
@@ -239,7 +261,6 @@ class WhatIfWorkers:
         items: Sequence[Item],
         snapshot: pa.Table,
         index: Mapping[str, int],
-        all_threads: int,
     ) -> bytes:
         """The JSON body for what-if ``items`` scored in a worker; ``index``: the row of each
         account id in ``snapshot``. Raises what ``score_items`` raises."""
@@ -253,7 +274,7 @@ class WhatIfWorkers:
                 positions.append(len(picks))
                 picks.append(i)
         accounts = snapshot.take(pa.array(picks, pa.int64()))
-        args = (items, accounts, positions, all_threads)
+        args = (items, accounts, positions, self.threads)
         carry: WhatIfKit | str = kit.token if kit.token in self._known else kit
         try:
             body = await self._submit(carry, *args)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from serving import problems
 from serving.auth import ReadAccess
@@ -33,27 +33,11 @@ batches go to a worker process (``serving.what_if``), so lookups keep flowing me
 PATH = "/v1/score"
 
 
-async def refuse_early(request: Request, caller: ReadAccess) -> None:
-    """429 before the body is validated: a burst of refused 1,000-row batches would otherwise
-    spend ~10 ms of the event loop each on validation. FastAPI has parsed the JSON already
-    (``request.json()`` is cached); a body that is no batch counts as none."""
-    try:
-        body = await request.json()
-    except ValueError:
-        return
-    rows = body.get("rows") if isinstance(body, dict) else None
-    count = len(rows) if isinstance(rows, list) else 0
-    if count > request.app.state.settings.max_batch:
-        count = 0  # answered 413 by the route
-    request.app.state.limits.check(caller.name, count)
-
-
 @router.post(
     "",
     operation_id="score",
     response_model=ScoreResponse,
     summary="Score a batch of account ids (cached) or of feature rows (what-if, live)",
-    dependencies=[Depends(refuse_early)],
     responses=problems.responses(
         *read_errors(PATH),
         (
@@ -126,7 +110,7 @@ async def _score(
         items = [(row.account_id, row.features) for row in rows]
         snapshot = state.snapshot.table
         index = state.portfolio.index
-        body = await workers.score(state.what_if_kit, items, snapshot, index, all_threads)
+        body = await workers.score(state.what_if_kit, items, snapshot, index)
     else:
         values = [what_if_values(state, row) for row in rows]
         views = (state.churn, state.expansion)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 
 import httpx
 import pytest
@@ -118,6 +119,99 @@ def test_key_limits_count_in_flight_work_and_refill_the_bucket() -> None:
         pass
     with KeyLimits(1, 0, 20).admit("x", 10_000):  # 0: no rate limit
         pass
+
+
+def _call(app, path: str, headers: dict[str, str], body: bytes) -> tuple[list[dict], list[str]]:
+    """``app`` called as the server calls it: the messages it sent, and each ``receive``."""
+    received: list[str] = []
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        received.append("http.request")
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (name.lower().encode(), value.encode())
+            for name, value in {
+                **headers,
+                "Content-Type": "application/json",
+                "Content-Length": str(len(body)),
+            }.items()
+        ],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+    }
+    asyncio.run(app(scope, receive, send))
+    return sent, received
+
+
+def test_a_busy_key_is_refused_before_its_body_is_read(client, keys) -> None:
+    """A key holding all its slots (concurrency 2) is answered 429 from its headers: the body
+    (a full batch) is never received, so a burst of refusals costs the loop little. A
+    refusal that reads or parses the body first fails the test."""
+    body = json.dumps({"rows": [{"account_id": "A001"}] * 20}).encode()
+    limits = client.app.state.limits
+    with limits.admit("crm", 0), limits.admit("crm", 0):
+        sent, received = _call(client.app, "/v1/score", keys.read_headers, body)
+        # another key, and a GET, pass while crm is busy
+        other, _ = _call(client.app, "/v1/score", keys.admin_headers, b'{"account_ids":["A001"]}')
+        lookup = client.get("/v1/accounts/A001", headers=keys.read_headers)
+
+    assert received == []
+    start, end = sent
+    headers = dict(start["headers"])
+    assert (start["status"], headers[b"retry-after"]) == (429, b"1")
+    assert headers[b"content-type"] == b"application/problem+json"
+    problem = json.loads(end["body"])
+    assert problem["type"] == "tag:churnlight,2026:problems/rate-limited"
+    assert problem["detail"] == (
+        "key 'crm' has 2 scoring request(s) in flight, its limit (CHURNLIGHT_KEY_CONCURRENCY); "
+        "send the next when one completes"
+    )
+    assert problem["instance"] == "/v1/score" and problem["request_id"]
+    assert other[0]["status"] == 200 and lookup.status_code == 200
+    # the access log's key and route are in the metrics
+    metrics = client.get("/metrics", headers=keys.admin_headers).text
+    assert (
+        'churnlight_http_requests_total{key="crm",method="POST",route="/v1/score",status="429"}'
+        " 1.0" in metrics
+    )
+
+
+def test_a_short_bucket_counts_the_rows_and_hands_the_body_on(make_client, settings, keys):
+    """With less than a full batch in the key's bucket the rows are counted before the route
+    runs: a batch the bucket holds is answered as usual from the replayed body; one it does
+    not hold is 429, even when it would fail validation (the count comes first)."""
+    client = make_client(settings=settings.model_copy(update={"key_what_if_rows_per_second": 1}))
+    client.app.state.limits.clock = lambda: 1000.0  # no refill
+    five = {"rows": [{"account_id": f"A00{i}"} for i in range(1, 6)]}
+    ok = [client.post("/v1/score", json=five, headers=keys.read_headers) for _ in range(4)]
+    invalid = {"rows": [{"account_id": "A001", "unknown_field": 1}] * 5}
+    refused = client.post("/v1/score", json=invalid, headers=keys.read_headers)
+
+    assert [r.status_code for r in ok] == [200] * 4  # 20 rows: the bucket's one full batch
+    assert [len(r.json()["results"]) for r in ok] == [5] * 4
+    assert [x["account_id"] for x in ok[3].json()["results"]] == [f"A00{i}" for i in range(1, 6)]
+    assert_problem(
+        refused,
+        "rate-limited",
+        429,
+        "key 'crm' is over its what-if rate of 1 rows per second "
+        "(CHURNLIGHT_KEY_WHAT_IF_ROWS_PER_SECOND): 5 row(s) can be scored in 5 s",
+    )
 
 
 def test_a_key_name_is_in_the_429_and_shared_by_its_keys(make_client, settings, keys) -> None:

@@ -85,3 +85,18 @@ def test_named_keys(monkeypatch) -> None:
 def test_a_bad_key_name_is_refused(name) -> None:
     with pytest.raises(ConfigError, match=r"entry 1 is not a key hash of the form \[name:\]"):
         load_settings(api_keys=[f"{name}:" + hash_key("cl_x")])
+
+
+@pytest.mark.parametrize(
+    ("threads", "processes", "expected"),
+    [
+        (2, 0, (1, 1)),  # 2 cores: one worker on one thread, the event loop keeps a core
+        (8, 0, (7, 1)),
+        (8, 1, (1, 7)),
+        (8, 3, (3, 2)),
+        (1, 0, (1, 1)),  # one core: still one worker
+    ],
+)
+def test_what_if_workers_leave_the_event_loop_a_core(threads, processes, expected) -> None:
+    settings = ServingSettings(score_threads=threads, what_if_processes=processes)
+    assert settings.what_if_workers() == expected

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 from typing import Any
 
 import httpx
@@ -131,3 +132,56 @@ def test_after_a_reload_the_worker_scores_with_the_new_models(
     assert after["results"][0]["churn_probability"] != pytest.approx(
         before["results"][0]["churn_probability"]
     )
+
+
+def test_workers_run_at_a_lower_cpu_priority(client) -> None:
+    """Where the cores are short, the event loop goes before a batch."""
+    from serving.what_if import WORKER_NICE
+
+    worker_niceness = client.app.state.what_ifs.pool.submit(os.nice, 0).result(timeout=300)
+    assert worker_niceness == min(19, os.nice(0) + WORKER_NICE)
+
+
+SERVER = """
+import os, sys, time
+from serving.what_if import WhatIfWorkers
+
+if __name__ == "__main__":
+    workers = WhatIfWorkers(1)
+    print(workers.pool.submit(os.getpid).result(), flush=True)
+    time.sleep(600)
+"""
+
+
+def test_workers_exit_when_the_server_is_killed(tmp_path) -> None:
+    """A server killed without stopping its pool: its worker exits by itself (a worker that
+    does not watch its parent waits for batches forever, and the test times out)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    script = tmp_path / "server.py"
+    script.write_text(SERVER)
+    server = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=os.getcwd()
+    )
+    try:
+        worker = int(server.stdout.readline())
+        assert psutil.pid_exists(worker)
+    finally:
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(worker).status() == psutil.STATUS_ZOMBIE:
+                break
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.2)
+    else:
+        psutil.Process(worker).kill()
+        raise AssertionError("the worker outlived its server")
