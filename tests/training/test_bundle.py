@@ -125,7 +125,8 @@ def test_every_label_profiles_the_features_once_and_its_own_scores(trained) -> N
     data = trained.data
     bundles = [outcome.bundle for outcome in trained.labels.values()]
     assert len(bundles) == 2
-    assert len(data.derived_cache) == 1  # the features' histograms, built for the first label
+    # the features' histograms (built for the first label) and the rows' account codes
+    assert len(data.derived_cache) == 2
 
     for bundle in bundles:
         # what the profile of every row would be, built from scratch for this bundle
