@@ -152,7 +152,8 @@ def refit_on_all(
 ) -> dict[str, Any]:
     """The bundle parts of ``kind`` refit on every labelled row ``rows`` with what the
     validation rows chose (trees: the early-stopped count; additive: the strength; the blend
-    weights as stacked), keeping the calibration fitted on the validation rows."""
+    weights as stacked), keeping the calibration fitted on the validation rows. The additive
+    refit keeps the fold fit's knots and starts lbfgs from its coefficients."""
     tree = additive = None
     if kind != "additive":
         tree = model.fit_booster(
@@ -177,6 +178,7 @@ def refit_on_all(
             fits.columns,
             recipe.seed,
             candidates.additive.c,
+            start=candidates.additive,
         )
     return {
         "booster": None if tree is None else tree.booster,

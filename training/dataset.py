@@ -175,6 +175,11 @@ class ModelData:
     """FeatureSpec dicts of the features (empty in tabular mode)."""
     facts: dict[str, Any] = field(default_factory=dict)
     dropped_columns: list[str] = field(default_factory=list)
+    derived_cache: dict[Any, Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """What is computed once from these rows and reused by every label (the features'
+    reference histograms, ``training.profile``); not carried by ``dataclasses.replace``."""
 
     @property
     def feature_names(self) -> list[str]:

@@ -37,7 +37,7 @@ import ibis.expr.types as ir
 
 import features.ibis_compat  # noqa: F401  (bit_or on PySpark)
 from features.snapshots import MAX_SEGMENT_DAYS
-from features.transforms.base import KEYS
+from features.transforms.base import KEYS, exact_sum
 
 USER_WINDOW_DAYS = 60
 CORE_SHIFT = MAX_SEGMENT_DAYS
@@ -105,7 +105,7 @@ def user_segments(
     e = _segmented(events, day_segments, last_snapshot)
     grouped = e.group_by("account_id", "user_id", "segment_id").agg(
         n_events=e.count(),
-        quantity=e.quantity.fill_null(1.0).sum(),
+        quantity=exact_sum(e.quantity.fill_null(1.0)),
         marks=(e.day_bit + core.mark(e.feature)).bit_or(),
         day_num_sum=e.day_num.sum(),
         # Segment 0 has no day bits (it is unbounded); its last day is the one max needed.

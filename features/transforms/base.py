@@ -97,3 +97,29 @@ def seconds_between(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.
     the fraction on DuckDB and drops it on Spark."""
     micros = later.delta(earlier, unit="microsecond")
     return micros.cast("float64") / MICROSECONDS_PER_SECOND
+
+
+EXACT = ibis.expr.datatypes.Decimal(38, 10)
+"""The type fractional numbers are summed in: a float sum depends on the order its terms are
+added in, which a parallel engine (DuckDB's threads, Spark's partitions) does not fix, so the
+same source gave features a few ulps apart from run to run, and LightGBM, binning on
+distinct values, models a little apart. A decimal sum is exact integer arithmetic: each term
+rounded to 1e-10 (the same way every run), then summed in any order to the same total."""
+
+
+def exact_sum(value: ir.NumericValue, where: ir.BooleanValue | None = None) -> ir.FloatingValue:
+    """The sum of ``value`` (nulls skipped; null when none), the same in every run and on
+    every backend whatever the order the rows arrive in (see ``EXACT``)."""
+    return value.cast(EXACT).sum(where=where).cast("float64")
+
+
+def exact_mean(value: ir.NumericValue) -> ir.FloatingValue:
+    """The mean of ``value`` (nulls skipped; null when none), order-independent like
+    ``exact_sum``; usable with ``.over(window)`` as ``exact_window_mean``."""
+    return safe_div(exact_sum(value), value.count())
+
+
+def exact_window_mean(value: ir.NumericValue, window: object) -> ir.FloatingValue:
+    """The mean of ``value`` over ``window`` (an ``ibis.window``), order-independent."""
+    total = value.cast(EXACT).sum().over(window).cast("float64")
+    return safe_div(total, value.count().over(window))

@@ -6,7 +6,7 @@ import ibis
 import ibis.expr.types as ir
 
 from features.metadata import Family, FeatureSpec
-from features.transforms.base import KEYS, FeatureInputs, safe_div
+from features.transforms.base import KEYS, FeatureInputs, exact_sum, exact_window_mean, safe_div
 
 FAMILY: Family = "commercial"
 FEATURES = [
@@ -101,7 +101,7 @@ def mrr_and_seats(frame: ir.Table, subscriptions: ir.Table, day_column: str) -> 
     Seats are null when every covering line has null seats (SQL sum semantics)."""
     lines = covering_lines(frame, subscriptions, day_column)
     return lines.group_by(list(KEYS)).agg(
-        mrr=lines.mrr.sum(),
+        mrr=exact_sum(lines.mrr),
         seats=lines.seats.sum(),
         contract_lines=lines.subscription_id.count(),
         products_active=lines["product"].nunique(),
@@ -121,8 +121,8 @@ def build(inputs: FeatureInputs) -> ir.Table:
     out = out.drop(*[c for c in out.columns if c.endswith("_right")])
     mrr_before = out.mrr_90d_ago.fill_null(0)
     seats_before = out.seats_90d_ago
-    segment_mean = out.mrr.mean().over(
-        ibis.window(group_by=[out.segment.fill_null("unknown"), out.snapshot_date])
+    segment_mean = exact_window_mean(
+        out.mrr, ibis.window(group_by=[out.segment.fill_null("unknown"), out.snapshot_date])
     )
     return out.select(
         *KEYS,

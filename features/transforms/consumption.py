@@ -12,10 +12,12 @@ import ibis.expr.types as ir
 from features.metadata import Family, spec_maker
 from features.transforms.activity import in_segment_window, windowed_segments
 from features.transforms.base import (
+    EXACT,
     KEYS,
     FeatureInputs,
     attach,
     days_between,
+    exact_sum,
     nulls_for,
     safe_div,
 )
@@ -101,13 +103,13 @@ def build(inputs: FeatureInputs) -> ir.Table:
     # the first edge or on/after the last snapshot are in no window and drop out here).
     ds = inputs.day_segments
     dated = consumption.join(ds, consumption.date == ds.day)
-    per_segment = dated.group_by("account_id", "segment_id").agg(units=dated.units.sum())
+    per_segment = dated.group_by("account_id", "segment_id").agg(units=exact_sum(dated.units))
     w = windowed_segments(per_segment, inputs.segment_windows, 90)
     windows = w.group_by(list(KEYS)).agg(
-        consumption_7d=w.units.sum(where=in_segment_window(w, 7)),
-        consumption_30d=w.units.sum(where=in_segment_window(w, 30)),
-        consumption_31_90d=w.units.sum(where=in_segment_window(w, 90, after=30)),
-        consumption_90d=w.units.sum(),
+        consumption_7d=exact_sum(w.units, in_segment_window(w, 7)),
+        consumption_30d=exact_sum(w.units, in_segment_window(w, 30)),
+        consumption_31_90d=exact_sum(w.units, in_segment_window(w, 90, after=30)),
+        consumption_90d=exact_sum(w.units),
     )
     out = attach(
         inputs.rows,
@@ -183,13 +185,16 @@ def _current_term_usage(
     )
     stacked = points.union(starts).union(ends)
     running = stacked.mutate(
-        before=stacked.units.sum().over(
+        before=stacked.units.cast(EXACT)
+        .sum()
+        .over(
             ibis.window(
                 group_by=stacked.account_id,
                 order_by=[stacked.date, stacked.is_query.desc()],
                 rows=(None, 0),
             )
         )
+        .cast("float64")
     ).filter(ibis._.is_query == 1)
     totals = running.group_by(list(KEYS)).agg(
         before_start=running.before.max(where=running.which == "start"),

@@ -16,6 +16,8 @@ from features.transforms.base import (
     KEYS,
     FeatureInputs,
     attach,
+    exact_sum,
+    exact_window_mean,
     safe_div,
 )
 from features.transforms.commercial import mrr_and_seats
@@ -223,7 +225,7 @@ def _account_level(inputs: FeatureInputs) -> ir.Table:
     with_bits = inputs.feature_segments is None
     per_segment = {
         "n_events": us.n_events.sum(),
-        "quantity": us.quantity.sum(),
+        "quantity": exact_sum(us.quantity),
         "day_num_sum": us.day_num_sum.sum(),
     }
     if with_bits:
@@ -240,7 +242,7 @@ def _account_level(inputs: FeatureInputs) -> ir.Table:
         "events_31_90d": w.n_events.sum(where=in_segment_window(w, 90, after=30)),
         "events_90d": w.n_events.sum(where=in_90),
         "events_180d": w.n_events.sum(),
-        "quantity_30d": w.quantity.sum(where=in_30),
+        "quantity_30d": exact_sum(w.quantity, in_30),
         "age_weighted_90d": age_sum.sum(where=in_90),
     }
     if with_bits:
@@ -464,8 +466,9 @@ def build(inputs: FeatureInputs) -> ir.Table:
     )
     segment_of = inputs.table("accounts").select(seg_account="account_id", seg="segment")
     with_segment = result.left_join(segment_of, result.account_id == segment_of.seg_account)
-    segment_mean = with_segment.seat_utilization_30d.mean().over(
-        ibis.window(group_by=[with_segment.seg.fill_null("unknown"), with_segment.snapshot_date])
+    segment_mean = exact_window_mean(
+        with_segment.seat_utilization_30d,
+        ibis.window(group_by=[with_segment.seg.fill_null("unknown"), with_segment.snapshot_date]),
     )
     with_segment = with_segment.mutate(
         seat_utilization_vs_segment=safe_div(with_segment.seat_utilization_30d, segment_mean)

@@ -101,3 +101,34 @@ def test_a_single_class_is_refused() -> None:
     matrix, _ = data(200)
     with pytest.raises(TrainingError, match="single class"):
         fit_additive(matrix, np.zeros(200), np.arange(150), np.arange(150, 200), COLUMNS)
+
+
+def test_the_design_stores_only_nonzeros() -> None:
+    matrix, _ = data()
+    layout = _layout(matrix, COLUMNS)
+
+    design = _design(matrix, layout)
+
+    assert design.nnz == np.count_nonzero(design.toarray())
+
+
+def test_a_refit_from_a_fold_fit_keeps_its_knots_and_reaches_the_cold_optimum() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    matrix, y = data(6000)
+    fold = fit_additive(matrix, y, np.arange(3000), np.arange(3000, 4000), COLUMNS, c=0.3)
+    everything = np.arange(6000)
+
+    refit = fit_additive(matrix, y, everything, np.zeros(0, dtype=np.int64), COLUMNS, start=fold)
+
+    assert refit.c == fold.c and refit.layout == fold.layout
+    assert refit.model.terms[0].edges == fold.model.terms[0].edges
+    # the optimum of a cold fit of every row on the fold's knots (to lbfgs's tolerance), not
+    # the fold's own coefficients
+    cold = LogisticRegression(C=fold.c, max_iter=1000, tol=1e-8)
+    optimum = cold.fit(_design(matrix, fold.layout), y).decision_function(
+        _design(matrix, fold.layout)
+    )
+    off = np.abs(refit.raw_score(matrix) - optimum).max()
+    assert off < 0.05
+    assert np.abs(fold.raw_score(matrix) - optimum).max() > 5 * off

@@ -117,3 +117,33 @@ def test_bundle_metadata_is_written_as_plain_json(trained, tmp_path: Path) -> No
         "undefined": None,
     }
     assert load_bundle(tmp_path / "bundle").metadata == written["metadata"]
+
+
+def test_every_label_profiles_the_features_once_and_its_own_scores(trained) -> None:
+    from monitoring.profile import build_profile, column_values
+
+    data = trained.data
+    bundles = [outcome.bundle for outcome in trained.labels.values()]
+    assert len(bundles) == 2
+    # the features' histograms (built for the first label) and the rows' account codes
+    assert len(data.derived_cache) == 2
+
+    for bundle in bundles:
+        # what the profile of every row would be, built from scratch for this bundle
+        values = column_values(data.raw, data.columns)
+        kinds = {
+            c.name: "categorical" if c.kind == "categorical" else "numeric" for c in data.columns
+        }
+        scores = {bundle.label: bundle.predict_proba(data.matrix)}
+        expected = build_profile(
+            values,
+            kinds,
+            scores,
+            data.snapshot_date,
+            account=data.ids,  # type: ignore[arg-type]
+        ).to_dict()
+        assert json.dumps(bundle.metadata["profile"], sort_keys=True) == json.dumps(
+            expected, sort_keys=True
+        )
+    first, second = (b.metadata["profile"]["scores"] for b in bundles)
+    assert first.keys() != second.keys()
