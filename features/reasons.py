@@ -501,8 +501,9 @@ class ReasonBook:
         self, j: int, value: float | str | None, peer: Any, trend: int, trend_value: float | None
     ) -> str:
         spec = self.specs[j]
-        if spec is None:
-            shown = "not recorded" if value is None else format_value(value, "score")
+        if spec is None:  # a column of a plain table (tabular mode): no metadata to word it
+            unit = "category" if isinstance(value, str) else "score"
+            shown = "not recorded" if value is None else format_value(value, unit)
             return f"{self.names[j]} is {shown}"
         base = render_reason(spec, value)
         if value is None or not spec.actionable:

@@ -361,3 +361,12 @@ def test_a_family_pushing_down_on_balance_does_not_lead() -> None:
         family_contributions(champion_departures_90d=0.1, active_champions=-0.3), values, 5
     )
     assert alone.main[0]["feature"] == "champion_departures_90d"
+
+
+def test_columns_without_metadata_read_as_they_are() -> None:
+    """A plain table's columns (tabular mode) have no spec: a category is shown as its
+    text, a number as a number."""
+    plain = ReasonBook(["plan", "tenure"], [None, None], [("basic", "pro"), None])
+    assert plain.reason(0, "pro") == "plan is pro"
+    assert plain.reason(1, 12.5) == "tenure is 12.50"
+    assert plain.reason(1, None) == "tenure is not recorded"
