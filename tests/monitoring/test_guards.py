@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 from features.model_bundle import ModelBundle
+from monitoring.drift import gain_shares
 from monitoring.guards import volume_drops
 from training.data_guards import data_findings
 from training.dataset import ModelData
@@ -57,8 +58,19 @@ def test_an_informative_column_gone_constant_is_named(
 def test_a_null_feature_the_champion_barely_uses_is_not_a_refusal(
     book: tuple[ModelData, ModelBundle],
 ) -> None:
-    data, champion = book  # open_high_tickets carries well under 1% of this model's gain
-    assert data_findings(_latest_set(data, "open_high_tickets", np.nan), champion) == []
+    data, champion = book
+    # a numeric feature the model uses, but for less than the guard's 2% of its gain (which
+    # one depends on the fit): the most used of those, the case nearest the threshold
+    shares = gain_shares({champion.label: champion})[champion.label]
+    numeric = [
+        c.name
+        for c in champion.columns
+        if c.name in data.raw.schema.names
+        and pa.types.is_floating(data.raw.schema.field(c.name).type)
+    ]
+    name = max((n for n in numeric if shares.get(n, 0.0) < 0.02), key=lambda n: shares.get(n, 0.0))
+    assert 0 < shares[name] < 0.02
+    assert data_findings(_latest_set(data, name, np.nan), champion) == []
 
 
 def test_drift_on_most_of_the_gain_is_named(book: tuple[ModelData, ModelBundle]) -> None:
