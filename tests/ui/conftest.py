@@ -1,7 +1,7 @@
 """A real `churnlight serve` on 127.0.0.1 and Debian's Chromium driven by Playwright.
 
-The server serves a 60-account snapshot (one CSM id is markup) scored by two tiny models
-registered in an MLflow store, with a history of two snapshots (movers, score history). The
+The server serves a small simulated source (200 accounts x 24 months; one CSM id is markup)
+with models trained on it and a history of two scored snapshots (movers, score history). The
 browser is the system's ``chromium`` (``.ci/chromium`` installs it; ``make test`` exports its
 path as CHURNLIGHT_TEST_CHROMIUM): Playwright downloads nothing."""
 
@@ -15,17 +15,15 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from serving.auth import new_key
-from serving.history import HistoryStore
-from serving.history_rows import history_rows, new_run_id
-from tests.serving.conftest import Models, register, scored
-from tests.serving.helpers import JUNE, fit_bundle, make_table, ui_table, write_snapshot
+from tests.serving.helpers import SCRIPT
 from tests.serving.test_refresh_serve import ServerLog, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,33 +54,47 @@ class Served:
 
 @pytest.fixture(scope="session")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """`churnlight serve --source` on a small simulated source, as a user runs it: simulate,
+    build features, train (no tuning), score the last two snapshots into the history. One
+    account's CSM id in the source is markup (escaping must hold)."""
     root = tmp_path_factory.mktemp("ui-serve")
-    train = make_table(500, seed=1)
-    models = Models(fit_bundle(train, "churn_180d"), fit_bundle(train, "expand_180d"))
-    scratch = root / "bundles"
-    scratch.mkdir()
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    register(uri, "churnlight-churn", models.churn, scratch, {"churn_180d.roc_auc": 0.8})
-    register(uri, "churnlight-expansion", models.expansion, scratch, {"expand_180d.roc_auc": 0.7})
-    features = write_snapshot(ui_table(120), root / "features.parquet")
-    history = f"duckdb:///{root / 'history.duckdb'}"
-    june = scored(models, ui_table(120, seed=5, snapshot_date=JUNE))
-    HistoryStore(history).write(history_rows(june, new_run_id(), datetime.now(UTC)), "test")
+    source = root / "source"
     read, read_entry = new_key("browser")
     admin, admin_entry = new_key("ops")
-    port = free_port()
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO),
-        "CHURNLIGHT_TRACKING_URI": uri,
-        "CHURNLIGHT_HOME": str(root),
+        "CHURNLIGHT_HOME": str(root / "home"),
         "CHURNLIGHT_API_KEYS": read_entry,
         "CHURNLIGHT_ADMIN_KEYS": admin_entry,
-        "CHURNLIGHT_HISTORY_URI": history,
         "CHURNLIGHT_REFRESH_SECONDS": "0",
         "CHURNLIGHT_SCORE_THREADS": "1",
+        "CHURNLIGHT_TUNE_TRIALS": "0",
     }
-    command = [sys.executable, "-m", "churnlight", "serve", "--features", str(features)]
+    features = str(root / "features.parquet")
+    steps = [
+        ["simulate", "--accounts", "200", "--months", "24", "--seed", "3", "--out", str(source)],
+        ["features", "--source", str(source), "--out", features],
+        ["train", "--features", features, "--backtests", "1"],
+        [
+            "score",
+            "--features",
+            features,
+            "--last-snapshots",
+            "2",
+            "--out",
+            str(root / "scores.parquet"),
+        ],
+    ]
+    for step in steps:
+        if step[0] == "features":
+            _put_markup_in_a_csm_id(source / "accounts.parquet")
+        done = subprocess.run(
+            [sys.executable, "-m", "churnlight", *step], cwd=root, env=env, capture_output=True
+        )
+        assert done.returncode == 0, (step, done.stdout[-2000:], done.stderr[-2000:])
+    port = free_port()
+    command = [sys.executable, "-m", "churnlight", "serve", "--source", str(source)]
     server = subprocess.Popen(
         [*command, "--port", str(port)],
         cwd=root,
@@ -97,6 +109,20 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+MARKED = "a00001"
+"""The account whose CSM id is markup; the other account the tests open is ``OTHER``."""
+OTHER = "a00002"
+
+
+def _put_markup_in_a_csm_id(accounts: Path) -> None:
+    table = pq.read_table(accounts)
+    csm = table.column("csm_id").to_pylist()
+    ids = table.column("account_id").to_pylist()
+    csm[ids.index(MARKED)] = SCRIPT
+    index = table.schema.get_field_index("csm_id")
+    pq.write_table(table.set_column(index, "csm_id", pa.array(csm, pa.string())), accounts)
 
 
 def chromium_path() -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.serving.helpers import SCRIPT
-from tests.ui.conftest import SCREENSHOTS, Served, sign_in
+from tests.ui.conftest import MARKED, OTHER, SCREENSHOTS, Served, sign_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ui-browser")]
 
@@ -66,16 +66,18 @@ def test_the_morning_flow_in_a_browser(page, served: Served, tmp_path: Path) -> 
         page.get_by_role("img", name=f"Score history of {account}").locator("polyline").count() == 2
     )
 
-    # what-if: more departed champions -> a higher churn probability, as POST /v1/score says
+    # what-if: the model's most used actionable feature moved far -> the probability moves,
+    # as POST /v1/score says
     before = page.locator("#churn-probability").inner_text()
-    field = page.get_by_label(re.compile("champion", re.I)).first
+    field = page.locator("form.whatif input[inputmode=decimal]").first
     name = field.get_attribute("name")
-    field.fill("5")
+    value = 0.0 if float(field.input_value() or 0) != 0 else 50.0
+    field.fill(str(value))
     page.get_by_role("button", name="Rescore").click()
     changed = page.locator("#what-if-churn")
     changed.wait_for()
     scored = served.api(
-        "POST", "/v1/score", {"rows": [{"account_id": account, "features": {name: 5}}]}
+        "POST", "/v1/score", {"rows": [{"account_id": account, "features": {name: value}}]}
     )["results"][0]
     assert changed.inner_text().split()[0] == f"{scored['churn_probability']:.1%}"
     assert changed.inner_text().split()[0] != before.split()[0]
@@ -101,7 +103,7 @@ def test_no_session_or_a_forged_cookie_gets_the_sign_in_page(page, served: Serve
 
 
 def test_a_form_with_a_forged_csrf_token_is_refused(page, served: Served) -> None:
-    sign_in(page, served, path="/ui/accounts/A001")
+    sign_in(page, served, path=f"/ui/accounts/{OTHER}")
     page.locator("form.whatif input[name=csrf_token]").evaluate("e => e.value = 'forged'")
     page.get_by_role("button", name="Rescore").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Form refused"
@@ -125,9 +127,10 @@ def test_a_read_key_cannot_reload_but_an_admin_key_can(page, served: Served) -> 
 def test_markup_from_the_data_renders_as_text(page, served: Served) -> None:
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    sign_in(page, served, path="/ui/accounts/A000")
+    sign_in(page, served, path=f"/ui/accounts/{MARKED}")
     assert page.get_by_text(SCRIPT, exact=True).first.is_visible()
-    page.goto(served.base + "/ui?limit=100")
+    segment = served.api("GET", f"/v1/accounts/{MARKED}")["segment"]
+    page.goto(served.base + f"/ui?segment={segment}&limit=100")
     assert page.get_by_role("cell", name=SCRIPT, exact=True).is_visible()
     assert dialogs == []
 
@@ -144,7 +147,7 @@ def test_the_keyboard_reaches_the_content_first(page, served: Served) -> None:
 PAGES = {
     "login": "/ui/login",
     "portfolio": "/ui",
-    "account": "/ui/accounts/A001",
+    "account": f"/ui/accounts/{OTHER}",
     "movers": "/ui/movers",
     "model": "/ui/model",
 }
