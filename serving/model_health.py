@@ -123,11 +123,7 @@ def realised_from_history(
             picked = runs[runs["run_id"] == run].set_index("account_id")
             ids = rows.column("account_id").to_pylist()
             p = picked[probability].reindex(ids).to_numpy(dtype=np.float64)
-            groups = {
-                g: np.asarray(rows.column(g).to_pylist(), dtype=object)
-                for g in GROUPS
-                if g in rows.schema.names
-            }
+            groups = _groups(rows)
             out += realised_performance(
                 day.isoformat(),
                 label,
@@ -170,11 +166,7 @@ def realised_from_table(
             y = np.asarray(rows.column(label).to_pandas(), dtype=np.float64)
             if np.isnan(y).all():
                 continue
-            groups = {
-                g: np.asarray(rows.column(g).to_pylist(), dtype=object)
-                for g in GROUPS
-                if g in rows.schema.names
-            }
+            groups = _groups(rows)
             out += realised_performance(
                 day.isoformat(),
                 label,
@@ -218,3 +210,12 @@ def snapshot_age_seconds(snapshot_date: str | None, now: Any = None) -> float | 
         return None
     start = datetime.fromisoformat(snapshot_date[:10]).replace(tzinfo=UTC)
     return ((now or datetime.now(UTC)) - start).total_seconds()
+
+
+def _groups(rows: pa.Table) -> dict[str, np.ndarray]:
+    """The segment and lifecycle columns realised performance is split by, where present."""
+    return {
+        g: np.asarray(rows.column(g).to_pylist(), dtype=object)
+        for g in GROUPS
+        if g in rows.schema.names
+    }

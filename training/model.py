@@ -146,6 +146,25 @@ def pos_weight(y: np.ndarray, imbalance: Imbalance) -> float:
     return float(np.sqrt(ratio)) if imbalance == "sqrt" else float(ratio)
 
 
+def per_fit_params(
+    base: Mapping[str, Any], rows: int, params: Mapping[str, Any] | None, seed: int
+) -> dict[str, Any]:
+    """``base`` with the defaults that follow the fit's size (leaf size; bagging so each tree
+    sees about BAGGED_ROWS rows of a large table), then ``params``, then the fixed settings
+    that make a fit repeatable."""
+    low, high = MIN_DATA_IN_LEAF
+    return {
+        **base,
+        "min_data_in_leaf": int(np.clip(rows // 200, low, high)),
+        "bagging_fraction": min(base["bagging_fraction"], BAGGED_ROWS / rows),
+        **(params or {}),
+        "seed": seed,
+        "deterministic": True,
+        "force_col_wise": True,
+        "verbose": -1,
+    }
+
+
 def fit_booster(
     base: lgb.Dataset,
     y: np.ndarray,
@@ -176,16 +195,8 @@ def fit_booster(
         raise TrainingError(
             f"the fit fold ({len(y_fit)} rows) has a single class; a model needs both"
         )
-    low, high = MIN_DATA_IN_LEAF
     full = {
-        **DEFAULT_PARAMS,
-        "min_data_in_leaf": int(np.clip(len(fit_rows) // 200, low, high)),
-        "bagging_fraction": min(DEFAULT_PARAMS["bagging_fraction"], BAGGED_ROWS / len(fit_rows)),
-        **(params or {}),
-        "seed": seed,
-        "deterministic": True,
-        "force_col_wise": True,
-        "verbose": -1,
+        **per_fit_params(DEFAULT_PARAMS, len(fit_rows), params, seed),
         "scale_pos_weight": pos_weight(y_fit, imbalance),
     }
     full["num_threads"] = resolve_threads(threads, len(fit_rows))

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from training.errors import TrainingError
-from training.model import BAGGED_ROWS, DEFAULT_PARAMS, MIN_DATA_IN_LEAF
+from training.model import DEFAULT_PARAMS, per_fit_params
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -253,17 +253,8 @@ def fit_survival(
             f"no churn among the {len(fit_index)} person-periods of the fit rows; "
             "the survival model needs churns with their follow-up"
         )
-    low, high = MIN_DATA_IN_LEAF
     full = {
-        **SURVIVAL_PARAMS,
-        "min_data_in_leaf": int(np.clip(len(fit_index) // 200, low, high)),
-        # as the churn classifier: each tree sees about BAGGED_ROWS rows of a large table
-        "bagging_fraction": min(SURVIVAL_PARAMS["bagging_fraction"], BAGGED_ROWS / len(fit_index)),
-        **(params or {}),
-        "seed": seed,
-        "deterministic": True,
-        "force_col_wise": True,
-        "verbose": -1,
+        **per_fit_params(SURVIVAL_PARAMS, len(fit_index), params, seed),
         "num_threads": threads or (1 if len(fit_index) < 200_000 else 0),
     }
     countdown = [j for j, name in enumerate(feature_names) if name in COUNTDOWN_FEATURES]

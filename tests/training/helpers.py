@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -122,9 +123,14 @@ def _labels(values: np.ndarray) -> pa.Array:
 def write_synthetic(path: Path, accounts: int = 300, months: int = 24, seed: int = 0) -> Path:
     """Write a synthetic feature table (Parquet + metadata) as ``churnlight features`` would."""
     table, as_of = synthetic_table(accounts, months, seed)
-    facts = {
+    return write_feature_table(table, path, synthetic_facts(path, as_of, f"synthetic-{seed}"))
+
+
+def synthetic_facts(path: Path, as_of: date, fingerprint: str) -> dict[str, Any]:
+    """The metadata ``churnlight features`` writes beside a synthetic table at ``path``."""
+    return {
         "source": str(path.parent / "no-source"),
-        "source_fingerprint": f"synthetic-{seed}",
+        "source_fingerprint": fingerprint,
         "as_of": as_of.isoformat(),
         "horizon_days": HORIZON,
         "grace_days": GRACE,
@@ -132,7 +138,6 @@ def write_synthetic(path: Path, accounts: int = 300, months: int = 24, seed: int
         "keys": ["account_id", "snapshot_date"],
         "features": [s.to_dict() for s in SPECS],
     }
-    return write_feature_table(table, path, facts)
 
 
 # ---- a retrain in another process, for the kill and lock tests ----------------------------

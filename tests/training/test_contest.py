@@ -17,7 +17,7 @@ import pytest
 
 from features.stats import roc_auc
 from features.writer import write_feature_table
-from tests.training.helpers import GRACE, HORIZON, SPECS, synthetic_table
+from tests.training.helpers import GRACE, HORIZON, synthetic_facts, synthetic_table
 from training import dataset
 from training.locks import registry_lock
 from training.options import TrainOptions
@@ -48,18 +48,8 @@ def _as_of(table: pa.Table, as_of: date) -> pa.Table:
 
 
 def _write(table: pa.Table, as_of: date, path: Path) -> Path:
-    facts = {
-        "source": str(path.parent / "no-source"),
-        "source_fingerprint": f"synthetic-{as_of}",
-        "as_of": as_of.isoformat(),
-        "horizon_days": HORIZON,
-        "grace_days": GRACE,
-        "labels": ["churn_180d", "expand_180d"],
-        "keys": ["account_id", "snapshot_date"],
-        "features": [s.to_dict() for s in SPECS],
-    }
     path.parent.mkdir(parents=True, exist_ok=True)
-    return write_feature_table(table, path, facts)
+    return write_feature_table(table, path, synthetic_facts(path, as_of, f"synthetic-{as_of}"))
 
 
 @pytest.mark.slow
