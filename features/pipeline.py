@@ -221,19 +221,9 @@ def build_labels(
 
     Reads the source's tables as they are (for a simulator's clean output); user data goes
     through ``features.validation`` first."""
-    events = source.typed("events")
-    subscriptions = source.typed("subscriptions")
-    as_of = resolve_as_of(events, as_of)
-    options = FeatureOptions(
-        as_of=as_of,
-        horizon_days=horizon_days,
-        grace_days=grace_days,
-        warmup_days=warmup_days,
-        snapshots=snapshot_dates if snapshot_dates is not None else "monthly",
+    rows, cal, subscriptions, _ = _snapshot_frame(
+        source, as_of, horizon_days, grace_days, snapshot_dates, warmup_days
     )
-    dates = resolve_snapshot_dates(events, as_of, options)
-    cal = calendar(dates, as_of, horizon_days, grace_days)
-    rows = snapshot_rows(subscriptions, cal)
     return label_table(rows, cal, subscriptions, horizon_days, grace_days)
 
 
@@ -247,19 +237,36 @@ def build_churn_times(
     """Time to churn of every (account_id, snapshot_date) row: ``churn_days`` and
     ``churn_observed`` (``features.labels.churn_times``), on the same snapshot rows as
     ``build_labels``. Reads the source's tables as they are, like ``build_labels``."""
+    horizon_days = FeatureOptions().horizon_days
+    rows, _, subscriptions, as_of = _snapshot_frame(
+        source, as_of, horizon_days, grace_days, snapshot_dates, warmup_days
+    )
+    return churn_times(rows, subscriptions, as_of, grace_days)
+
+
+def _snapshot_frame(
+    source: Source,
+    as_of: date | None,
+    horizon_days: int,
+    grace_days: int,
+    snapshot_dates: list[date] | None,
+    warmup_days: int,
+) -> tuple[ir.Table, ir.Table, ir.Table, date]:
+    """The snapshot rows, their calendar, the subscriptions and the as-of date the label
+    builders share."""
     events = source.typed("events")
     subscriptions = source.typed("subscriptions")
     as_of = resolve_as_of(events, as_of)
     options = FeatureOptions(
         as_of=as_of,
+        horizon_days=horizon_days,
         grace_days=grace_days,
         warmup_days=warmup_days,
         snapshots=snapshot_dates if snapshot_dates is not None else "monthly",
     )
     dates = resolve_snapshot_dates(events, as_of, options)
-    cal = calendar(dates, as_of, options.horizon_days, grace_days)
-    rows = snapshot_rows(subscriptions, cal)
-    return churn_times(rows, subscriptions, as_of, grace_days)
+    cal = calendar(dates, as_of, horizon_days, grace_days)
+    return snapshot_rows(subscriptions, cal), cal, subscriptions, as_of
 
 
 @dataclass
