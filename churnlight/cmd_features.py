@@ -10,6 +10,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from churnlight.cli import app, console, friendly_errors, print_json
+from churnlight.known_plays import known_play_ids
 from churnlight.options import AsOfOption, BackendOption, JsonOption
 from features.errors import ConfigError, ValidationError
 from features.null_features import group_by_cause
@@ -79,6 +80,7 @@ def features(
         grace_days=grace_days,
         snapshots=chosen,
         latest_only=latest_only,
+        known_plays=known_play_ids(),
     )
     with Progress(
         TextColumn("{task.description}"),
@@ -114,6 +116,13 @@ def features(
         f"[green]wrote[/green] {summary.path}: {summary.rows:,} rows x {summary.features} "
         f"features, {summary.snapshots} snapshot(s), as of {summary.as_of}"
     )
+    for warning in summary.facts["validation_warnings"]:
+        console.print(
+            f"[yellow]warning[/yellow]: {warning['table']}.{warning['column']}: "
+            f"{warning['rows']:,} row(s) break '{warning['rule']}' "
+            f"(e.g. {', '.join(warning['examples'])})",
+            highlight=False,
+        )
     if summary.rows_quarantined:
         console.print(
             f"[yellow]{summary.rows_quarantined:,} row(s) quarantined[/yellow] in "

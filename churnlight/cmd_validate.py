@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from churnlight.cli import app, console, friendly_errors, print_json
+from churnlight.known_plays import known_play_ids
 from churnlight.options import AsOfOption, BackendOption, JsonOption
 from features.errors import ValidationError
 from features.sources import open_source
@@ -44,14 +45,18 @@ def validate(
 ) -> None:
     """Check a source against the data contract and report every problem at once.
 
-    Exits 1 when a problem stops the run (see docs/validation.md)."""
+    Exits 1 when a problem stops the run (see docs/validation.md). Activities naming a
+    play the playbook library does not know are a warning, not a stop."""
     src = open_source(source, backend=backend.value if backend else None)
     try:
         # A spinner while the tables are read (they may hold 10^8 rows); none under --json.
         status = console.status(f"validating {src.location}") if not as_json else nullcontext()
         with status:
             validated = validate_source(
-                src, as_of=as_of.date() if as_of else None, quarantine_dir=quarantine_dir
+                src,
+                as_of=as_of.date() if as_of else None,
+                quarantine_dir=quarantine_dir,
+                known_plays=known_play_ids(),
             )
     except ValidationError as err:
         if not isinstance(err.report, ValidationReport):

@@ -1,4 +1,7 @@
-"""The data contract, version 1, as code (docs: docs/data-contract.md).
+"""The data contract, version 1.1, as code (docs: docs/data-contract.md).
+
+1.1 (backwards compatible) added ``activities.play``, the playbook id an activity carried
+out; it is an *optional column*: a source without it is read as if it were all null.
 
 Every table, column, type and rule of a source is declared here once; sources, validation,
 the simulator and the docs read these declarations instead of repeating them.
@@ -9,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-CONTRACT_VERSION = 1
+CONTRACT_VERSION = "1.1"
+"""1.1: ``activities.play`` (optional column). Sources of version 1 stay valid."""
 
 DType = Literal["string", "date", "timestamp", "float64", "int64", "boolean"]
 
@@ -27,6 +31,8 @@ class Column:
     dtype: DType
     nullable: bool = True
     description: str = ""
+    optional: bool = False
+    """A source may lack the column (added after 1.0); it is then read as all null."""
 
 
 @dataclass(frozen=True)
@@ -104,8 +110,10 @@ class TableSpec:
         raise KeyError(name)
 
 
-def _c(name: str, dtype: DType, nullable: bool = True, description: str = "") -> Column:
-    return Column(name, dtype, nullable, description)
+def _c(
+    name: str, dtype: DType, nullable: bool = True, description: str = "", optional: bool = False
+) -> Column:
+    return Column(name, dtype, nullable, description, optional)
 
 
 ACCOUNTS = TableSpec(
@@ -256,6 +264,12 @@ ACTIVITIES = TableSpec(
         _c("account_id", "string", False),
         _c("date", "date", False),
         _c("kind", "string", False),
+        _c(
+            "play",
+            "string",
+            description="the playbook id the activity carried out; null for routine work",
+            optional=True,
+        ),
     ),
     required=False,
     date_column="date",

@@ -57,6 +57,9 @@ class FeatureOptions:
     latest_only: bool = False
     """Only the as-of snapshot (for scoring); labels are then all null."""
     with_labels: bool = True
+    known_plays: tuple[str, ...] | None = None
+    """The playbook library's play ids: activities naming another play are a validation
+    warning. None: not checked (the features package does not read the library)."""
 
 
 @dataclass
@@ -307,7 +310,12 @@ def build_features(
     con = connect(backend)
     source = open_source(source_location, backend=backend, con=con)
     quarantine_dir = out.with_name(out.stem + ".quarantine") if quarantine else None
-    validated = validate_source(source, as_of=options.as_of, quarantine_dir=quarantine_dir)
+    validated = validate_source(
+        source,
+        as_of=options.as_of,
+        quarantine_dir=quarantine_dir,
+        known_plays=options.known_plays,
+    )
     options = replace(options, as_of=validated.as_of)
     run = build_feature_table(source.con, validated.tables, options, progress=progress)
     report = validated.report
@@ -329,6 +337,7 @@ def build_features(
         "absent_tables": list(report.absent_tables),
         "null_features": [null.to_dict() for null in run.null_features],
         "validation": report.to_dict()["tables"],
+        "validation_warnings": [p for p in report.to_dict()["problems"] if not p["fatal"]],
         "quarantine_dir": str(quarantine_dir) if quarantine_dir else None,
         "labels": [churn_name, expand_name],
         "keys": list(KEYS),

@@ -245,15 +245,18 @@ def conform(raw: ir.Table, spec: TableSpec, without_empty: Collection[str] = ())
 
     Empty strings in text columns of CSV files are nulls, except in ``without_empty``:
     columns known to hold none (validation found none), spared a comparison per row.
-    Columns ``raw`` lacks raise ``SourceError``; validation reports them before this is
-    called."""
-    missing = [c.name for c in spec.columns if c.name not in raw.columns]
+    Required columns ``raw`` lacks raise ``SourceError`` (validation reports them before
+    this is called); optional ones (``Column.optional``) come back all null."""
+    missing = [c.name for c in spec.columns if c.name not in raw.columns and not c.optional]
     if missing:
         raise SourceError(
             f"table {spec.name!r} lacks column(s) {', '.join(missing)}; see " + CONTRACT_DOC
         )
     out = {}
     for col in spec.columns:
+        if col.name not in raw.columns:  # an optional column (contract 1.1): all null
+            out[col.name] = ibis.null(IBIS_TYPES[col.dtype])
+            continue
         value = raw[col.name]
         if value.type().is_string() and col.name not in without_empty:
             value = value.nullif("")

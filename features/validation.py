@@ -13,6 +13,9 @@ run, cut at the as-of date. See docs/validation.md and section 1 of the data con
   counted, and left out of the run.
 - Rows of dated tables dated on or after the as-of date are left out and counted (not a
   problem). The as-of date defaults to the day after the latest valid event timestamp.
+- A warning, never fatal: ``activities.play`` ids the playbook library does not know, when
+  the caller passes the library's ids (``known_plays``). The features package does not read
+  the library (it lives in serving, above it); the CLI reads it and hands the ids down.
 
 The work is in four modules: ``validation_rules`` compiles the contract's rules of a table
 into checks (``TablePlan``), ``validation_checks`` runs them (one aggregate per table) and
@@ -22,21 +25,24 @@ and ``quarantine_writer`` writes the rows set aside. This module runs them in or
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
 
 from features.contract import TABLES, TableSpec
 from features.errors import SourceError, ValidationError
 from features.quarantine_writer import write_quarantine
-from features.sources import Source, conform
+from features.sources import IBIS_TYPES, Source, conform
 from features.validation_checks import run_checks, table_problems
 from features.validation_report import Problem, TableCounts, ValidationReport
 from features.validation_rules import (
     RULE_HAS_EVENTS,
+    RULE_KNOWN_PLAY,
     RULE_TABLE_PRESENT,
     TablePlan,
     account_keys,
@@ -75,14 +81,17 @@ def validate_source(
     source: Source,
     as_of: date | None = None,
     quarantine_dir: Path | None = None,
+    known_plays: Collection[str] | None = None,
 ) -> ValidatedSource:
     """Check every table of ``source`` against the contract and return its clean tables.
 
     ``as_of`` is the first day outside the run (default: the day after the latest valid
     event timestamp). With ``quarantine_dir``, rows breaking row-level rules are written to
     ``<quarantine_dir>/<table>.parquet`` with a ``_reason`` column and left out; without it
-    they stop the run. Raises ``ValidationError`` (with ``.report``) when anything fatal is
-    found; the report lists every problem of every table, not just the first."""
+    they stop the run. With ``known_plays`` (the playbook library's ids), activities whose
+    ``play`` is not one of them are reported as a warning (a non-fatal problem). Raises
+    ``ValidationError`` (with ``.report``) when anything fatal is found; the report lists
+    every problem of every table, not just the first."""
     if isinstance(as_of, datetime):
         as_of = as_of.date()
     quarantine = quarantine_dir is not None
@@ -118,6 +127,11 @@ def validate_source(
                 report.problems.append(Problem("events", "ts", RULE_HAS_EVENTS, 0))
             else:
                 report.as_of = _to_date(stats.max_ts) + timedelta(days=1)
+
+    if known_plays is not None and "activities" in plans:
+        warning = unknown_plays(plans["activities"].raw, known_plays)
+        if warning is not None:
+            report.problems.append(warning)
 
     # Report in the contract's order, whatever order the tables were read in.
     table_order = {name: i for i, name in enumerate(TABLES)}
@@ -158,7 +172,35 @@ def _clean(plan: TablePlan, source: Source, as_of: date, has_invalid: bool) -> i
         t = conform(source.raw[spec.name], spec, without_empty=required)
     if spec.date_column is not None:
         t = t.filter(t[spec.date_column] < as_of_limit(spec, as_of))
-    return t.select(*spec.column_names)
+    return t.select(
+        **{
+            c.name: t[c.name] if c.name in t.columns else ibis.null(IBIS_TYPES[c.dtype])
+            for c in spec.columns
+        }
+    )
+
+
+def unknown_plays(activities: ir.Table, known: Collection[str]) -> Problem | None:
+    """A warning counting the activities whose ``play`` is set but not in ``known`` (the
+    playbook library's ids), with up to five of the unknown ids; None when every play is
+    known or the table has no ``play`` column (a version 1 source)."""
+    if "play" not in activities.columns:
+        return None
+    play = activities.play.cast("string").nullif("")
+    unknown = activities.filter(play.notnull() & ~play.isin(list(known)))
+    counts = unknown.group_by(id=play).agg(n=unknown.count()).order_by("id").to_pyarrow()
+    total = sum(counts.column("n").to_pylist())
+    if total == 0:
+        return None
+    ids = counts.column("id").to_pylist()
+    return Problem(
+        "activities",
+        "play",
+        RULE_KNOWN_PLAY,
+        total,
+        examples=[str(i) for i in ids[:5]],
+        fatal=False,
+    )
 
 
 def _to_date(value: Any) -> date:

@@ -35,6 +35,7 @@ RULE_KEY_UNIQUE = "key unique"
 RULE_NOT_NULL = "not null"
 RULE_IN_ACCOUNTS = "in accounts"
 RULE_HAS_EVENTS = "valid events to derive the as-of date"
+RULE_KNOWN_PLAY = "play in the playbook library (warning)"
 
 REASON_COLUMN = "_reason"
 """The column of a quarantine file that says which rules each row breaks."""
@@ -143,7 +144,7 @@ def plan_table(spec: TableSpec, raw: ir.Table, keys: ir.Table | None) -> TablePl
         spec=spec,
         raw=raw,
         present=present,
-        missing=[c.name for c in spec.columns if c.name not in raw.columns],
+        missing=[c.name for c in spec.columns if c.name not in raw.columns and not c.optional],
         key=key,
         base=base,
         checks=checks,

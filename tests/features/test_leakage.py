@@ -185,6 +185,12 @@ additions = st.one_of(
     st.builds(
         lambda a, d: ("activities", {"account_id": a, "date": d, "kind": "qbr"}), account, later_day
     ),
+    st.builds(  # a play run (contract 1.1) is dated CS activity like any other
+        lambda a, d, p: ("activities", {"account_id": a, "date": d, "kind": "meeting", "play": p}),
+        account,
+        later_day,
+        st.sampled_from(["champion_rescue", "renewal_discount"]),
+    ),
     st.builds(
         lambda a, d: ("invoices", {"account_id": a, "due_date": d, "amount": 9.0}),
         account,
