@@ -16,7 +16,12 @@ from churnlight.options import JsonOption
 if TYPE_CHECKING:
     from simulator.run import SimulationSummary
 
-STEP_NAMES = {"accounts": "accounts and events", "labels": "labels", "oracle": "oracle rollouts"}
+STEP_NAMES = {
+    "accounts": "accounts and events",
+    "labels": "labels",
+    "oracle": "oracle rollouts",
+    "play effects": "play effect rollouts",
+}
 
 
 @app.command("simulate")
@@ -53,12 +58,21 @@ def simulate_command(
             "--truth/--no-truth", help="Write _truth/ (labels, oracle, latent state, rates)."
         ),
     ] = True,
+    plays: Annotated[
+        bool,
+        typer.Option(
+            "--plays/--no-plays",
+            help="CSMs run plays with true effects (activities.play; _truth/play_*.parquet); "
+            "--no-plays simulates the world without them.",
+        ),
+    ] = True,
     as_json: JsonOption = False,
 ) -> None:
     """Simulate a B2B SaaS business: every contract table as Parquet, deterministic per seed,
     with churn and expansion driven by a latent account state, and its ground truth."""
     # Imported here: the simulator brings pandas, which no other command needs to start.
     from simulator.config import make_config
+    from simulator.play_catalog import PlayPolicy
     from simulator.run import simulate
 
     config = make_config(
@@ -69,6 +83,7 @@ def simulate_command(
         oracle_rows=oracle_rows,
         oracle_rollouts=rollouts,
         event_rate_scale=event_scale,
+        plays=PlayPolicy() if plays else None,
     )
     with Progress(
         TextColumn("{task.description}"),
@@ -134,4 +149,12 @@ def _print_summary(summary: SimulationSummary) -> None:
     )
     rates.add_row("oracle expansion ROC-AUC", _num(truth.oracle_expand_auc), "")
     rates.add_row("labels: chain vs features.build_labels", f"{truth.label_mismatches} differ", "0")
+    if summary.play_truth is not None:
+        plays = summary.play_truth
+        rates.add_row("play runs (activities.play)", f"{plays.runs:,}", "")
+        rates.add_row(
+            f"play effects: treated rows, sampled rows x {plays.rollouts} rollouts",
+            f"{plays.treated_rows:,}, {plays.sample_rows:,}",
+            "",
+        )
     console.print(rates)

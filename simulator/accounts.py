@@ -140,6 +140,8 @@ def draw_accounts(
         addon_mrr=np.zeros(n, dtype=np.int64).astype(float),
         quota=np.where(existing, quota_for(seats, term_months, config), 0.0),
         churn_day=np.full(n, -1, dtype=np.int64),
+        offer=np.zeros(n),
+        push=np.zeros(n),
     )
     prior = _prior_lines(existing, tenure_start, term_index, commercial, day_one, config)
     index = np.arange(first, first + n)

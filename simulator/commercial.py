@@ -41,6 +41,8 @@ class CommercialState(Arrays):
     addon_mrr: np.ndarray
     quota: np.ndarray  # units entitled over the base line's term
     churn_day: np.ndarray  # int64 day of the latest churn (-1: never)
+    offer: np.ndarray  # churn log-odds taken off at the next term end (a play; 0: none)
+    push: np.ndarray  # log-odds added to a mid-term add-on, halving monthly (a play; 0: none)
 
     @property
     def total_mrr(self) -> np.ndarray:
@@ -159,7 +161,9 @@ def step_commercial(
     ending = (status0 == CUSTOMER) & (com.term_end >= d0) & (com.term_end < d1)
     monthly = com.term_months == 1
     shifted = churn_offset(lat.health, adoption, d0, config.concept_shift, p)
-    churn = ending & (u[0] < sigmoid(churn_logit(lat, monthly, config, seg) + shifted))
+    # ``offer`` and ``push`` are 0 unless a play set them (simulator.plays): x - 0 is x.
+    churn = ending & (u[0] < sigmoid(churn_logit(lat, monthly, config, seg) + shifted - com.offer))
+    com.offer[ending] = 0.0
     churned = np.flatnonzero(churn)
     if len(churned):
         day = com.term_end[churned]
@@ -222,7 +226,9 @@ def step_commercial(
         + p.expand_health * lat.health
         + p.expand_champion_new * lat.champion_gained
         + p.expand_adoption * (adoption - 0.6)
+        + com.push
     )
+    com.push *= 0.5
     expand = np.flatnonzero(eligible & (u[10] < sigmoid(z)))
     addons: dict[str, np.ndarray] = {}
     if len(expand):

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from features.errors import ConfigError
+from simulator.play_catalog import PlayPolicy
 from simulator.shifts import ConceptShift, CovariateShift
 
 SEGMENTS = ("enterprise", "mid_market", "smb")
@@ -220,6 +221,11 @@ class SimulationConfig(BaseModel):
     )
     concept_shift: ConceptShift | None = Field(
         None, description="who churns changes from a month (simulator.shifts)"
+    )
+    plays: PlayPolicy | None = Field(
+        None,
+        description="CSMs run plays with true effects (simulator.plays); None: no plays, "
+        "the world of earlier versions (`churnlight simulate` turns them on by default)",
     )
 
     @field_validator("start_date")

@@ -43,12 +43,16 @@ from simulator.observables import (
     keyed_ids,
     next_numbers,
 )
+from simulator.play_catalog import PLAY_IDS, PLAY_KINDS
+from simulator.play_truth import PlayTruth, write_play_truth
+from simulator.plays import ChunkPlays, PlayRuns
 from simulator.truth import Truth, write_truth
 from simulator.writer import TRUTH_DIR, SourceWriter, dictionary
 
 Progress = Callable[[str, int, int], None]
 """Called as progress(step_name, done, total)."""
 CHAIN_STREAM, ACCOUNT_STREAM, OBSERVABLE_STREAM = 1, 0, 2
+PLAY_STREAM = 5
 EXTRA_MONTHS = 12
 """Months of calendar beyond the history, for rollouts that start near its end."""
 PRODUCTS = pa.array(["core_platform", "automation"])
@@ -78,6 +82,9 @@ class History:
     rows: dict[str, int]
     seconds: float
     seconds_by_step: dict[str, float] = field(default_factory=dict)
+    plays: PlayRuns | None = None
+    """Every play run (``config.plays``); None without plays. ``boundary`` holds the state
+    before the month's runs: replaying month m applies ``plays.in_month(m)`` first."""
 
     @property
     def events(self) -> int:
@@ -119,7 +126,8 @@ def generate(
     segments: list[np.ndarray] = []
     first_us: int | None = None
     last_us: int | None = None
-    writer = SourceWriter(out, config.events_row_group)
+    writer = SourceWriter(out, config.events_row_group, ("play",) if config.plays else ())
+    play_parts: list[PlayRuns] = []
     try:
         writer.write("feature_catalog", feature_catalog())
         for c, first in enumerate(chunks):
@@ -138,18 +146,34 @@ def generate(
                 config, batch, ms, np.random.default_rng([config.seed, OBSERVABLE_STREAM, c])
             )
             rng = chain_rng(config, c)
+            plays = (
+                ChunkPlays(
+                    config,
+                    config.plays,
+                    batch.csm,
+                    first,
+                    np.random.default_rng([config.seed, PLAY_STREAM, c]),
+                )
+                if config.plays
+                else None
+            )
             lines: list[dict[str, np.ndarray]] = [batch.prior_lines]
             for m in range(months):
                 boundary_parts[m].append(batch.state.copy())
                 mrr_eve[m, first : first + count] = batch.state.commercial.mrr_on(ms[m] - 1)
                 rng_states[(c, m)] = dict(rng.bit_generator.state)
+                if plays is not None:
+                    plays.month(m, int(ms[m]), batch.state, observer.champion_contact >= 0)
                 mv = advance(batch.state, int(ms[m]), int(ms[m + 1]), config, seg, rng)
                 _collect(records, mv, first)
                 lines.append(_movement_lines(mv))
                 observer.month(m, int(ms[m]), int(ms[m + 1]), batch.state, mv)
             boundary_parts[months].append(batch.state.copy())
             mrr_eve[months, first : first + count] = batch.state.commercial.mrr_on(ms[months] - 1)
-            span = _write_chunk(writer, config, batch, observer, lines, ms)
+            runs = plays.runs() if plays is not None else None
+            if runs is not None:
+                play_parts.append(runs)
+            span = _write_chunk(writer, config, batch, observer, lines, ms, runs)
             if span is not None:
                 first_us = span[0] if first_us is None else min(first_us, span[0])
                 last_us = span[1] if last_us is None else max(last_us, span[1])
@@ -182,6 +206,7 @@ def generate(
         last_event_us=last_us,
         rows=writer.rows(),
         seconds=time.perf_counter() - started,
+        plays=PlayRuns.concat(play_parts) if config.plays else None,
     )
 
 
@@ -247,6 +272,7 @@ def _write_chunk(
     obs: ChunkObserver,
     lines: list[dict[str, np.ndarray]],
     ms: np.ndarray,
+    runs: PlayRuns | None = None,
 ) -> tuple[int, int] | None:
     """Write one chunk's rows of every table; return its (first, last) event timestamps."""
     ids = pa.array(batch.ids)
@@ -371,14 +397,16 @@ def _write_chunk(
             },
         )
     if (act := rows.get("activities")) is not None:
-        writer.write(
-            "activities",
-            {
-                "account_id": ids.take(act["acc"]),
-                "date": act["date"],
-                "kind": ACTIVITY_KINDS.take(act["kind"].astype(np.int64)),
-            },
-        )
+        columns = {
+            "account_id": ids.take(act["acc"]),
+            "date": act["date"],
+            "kind": ACTIVITY_KINDS.take(act["kind"].astype(np.int64)),
+        }
+        if runs is not None:  # routine work: no play
+            columns["play"] = pa.nulls(len(act["acc"]), pa.string())
+        writer.write("activities", columns)
+    if runs is not None:
+        writer.write("activities", _play_activities(runs, ids, int(batch.index[0]), as_of))
     if (inv := rows.get("invoices")) is not None:
         writer.write(
             "invoices",
@@ -391,6 +419,19 @@ def _write_chunk(
             },
         )
     return span
+
+
+def _play_activities(runs: PlayRuns, ids: pa.Array, first: int, as_of: int) -> dict[str, Any]:
+    """The activities rows of a chunk's play runs (those dated before the as-of date)."""
+    keep = runs.day < as_of
+    kinds = pa.array([PLAY_KINDS[p] for p in PLAY_IDS])
+    play = runs.play[keep].astype(np.int64)
+    return {
+        "account_id": ids.take(runs.acc[keep] - first),
+        "date": runs.day[keep],
+        "kind": kinds.take(play),
+        "play": pa.array(PLAY_IDS).take(play),
+    }
 
 
 @dataclass
@@ -410,6 +451,8 @@ class SimulationSummary:
     events_per_second: float
     """events / seconds_generate (every table written, truth excluded)"""
     truth: Truth | None
+    play_truth: PlayTruth | None = None
+    """The plays' true effects (``config.plays`` and truth on), in ``_truth/play_*.parquet``."""
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self), default=str))
@@ -427,6 +470,11 @@ def simulate(
     history = generate(config, out_dir, progress)
     truth_started = time.perf_counter()
     truth = write_truth(history, out_dir, progress) if with_truth else None
+    play_truth = (
+        write_play_truth(history, out_dir, progress)
+        if with_truth and history.plays is not None
+        else None
+    )
     seconds_truth = time.perf_counter() - truth_started
     seconds = time.perf_counter() - started
     summary = SimulationSummary(
@@ -442,6 +490,7 @@ def simulate(
         seconds_truth=round(seconds_truth, 2),
         events_per_second=round(history.events / max(history.seconds, 1e-9)),
         truth=truth,
+        play_truth=play_truth,
     )
     if truth is not None:
         payload = {"summary": summary.to_dict(), "config": config.model_dump(mode="json")}

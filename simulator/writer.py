@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+from collections.abc import Collection
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -126,14 +128,27 @@ EVENTS_ENCODING = {"ts": "DELTA_BINARY_PACKED"}
 class SourceWriter:
     """Every contract table of one simulated source, staged then committed into ``out_dir``."""
 
-    def __init__(self, out_dir: Path, row_group_size: int) -> None:
+    def __init__(
+        self, out_dir: Path, row_group_size: int, optional_columns: Collection[str] = ()
+    ) -> None:
+        """``optional_columns``: the contract's optional columns to write (e.g. ``play``);
+        the others are left out, as a source of contract version 1 has them."""
         self.out_dir = out_dir
         self.staging = out_dir / STAGING
         _prepare(out_dir)
         shutil.rmtree(self.staging, ignore_errors=True)
         self.staging.mkdir(parents=True)
         self.sinks = {
-            name: TableSink(self.staging / f"{name}.parquet", spec, row_group_size)
+            name: TableSink(
+                self.staging / f"{name}.parquet",
+                replace(
+                    spec,
+                    columns=tuple(
+                        c for c in spec.columns if not c.optional or c.name in optional_columns
+                    ),
+                ),
+                row_group_size,
+            )
             for name, spec in TABLES.items()
             if name != "events"
         }
