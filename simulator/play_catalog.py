@@ -47,9 +47,10 @@ class PlayPolicy(BaseModel):
 
     Each month every CSM spends a capacity of plays on the accounts of their book that look
     riskiest through observable signals (no champion in the CRM, low utilisation, urgent
-    tickets, overdue invoices, a renewal within 180 days, a young account), with Gumbel noise of scale
-    ``noise`` (some randomness: overlap for the estimators). The smb pool (no named CSM)
-    works a share of its accounts. An account played is left alone for ``cooldown_months``.
+    tickets, overdue invoices, a renewal within 180 days, a young account, a detractor),
+    with Gumbel noise of scale ``noise`` (some randomness: overlap for the estimators). The
+    smb pool (no named CSM) works a share of its accounts. An account played is left alone
+    for ``cooldown_months``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
