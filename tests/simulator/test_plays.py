@@ -252,3 +252,18 @@ def test_the_cli_runs_plays_by_default_and_not_with_no_plays(tmp_path: Path) -> 
     assert off.exit_code == 0, off.output
     assert "play" not in pq.read_schema(tmp_path / "off" / "activities.parquet").names
     assert not (tmp_path / "off" / TRUTH_DIR / "play_rows.parquet").exists()
+
+
+def test_a_simulated_source_validates_against_the_playbook_library(plays_run: PlaysRun) -> None:
+    """Every simulated play is in the default library: validation warns about none."""
+    from features.sources import open_source
+    from features.validation import validate_source
+    from serving.playbooks import load_playbooks
+    from serving.settings import DEFAULT_PLAYBOOKS
+
+    known = load_playbooks(DEFAULT_PLAYBOOKS).ids
+    assert set(PLAY_IDS) <= set(known)
+    validated = validate_source(open_source(plays_run.path), known_plays=known)
+    assert validated.report.ok and validated.report.problems == []
+    warned = validate_source(open_source(plays_run.path), known_plays=known[:-1])
+    assert [p.examples for p in warned.report.problems] == [[known[-1]]]
