@@ -26,6 +26,12 @@ BENCHMARKS: list[Benchmark] = [
         "churnlight simulate, 10,000 accounts x 36 months: events/s, peak RSS, vs pyarrow floor",
     ),
     Benchmark(
+        "plays_truth",
+        "bench.plays_truth_bench",
+        "simulated plays, 2,000 x 36: naive treated-vs-untreated churn vs the true effect "
+        "(confounding), treated rows per play and segment, cost vs plays off",
+    ),
+    Benchmark(
         "features",
         "bench.features_bench",
         "churnlight features on 10,000 x 36 months vs a DuckDB floor; vs pandas on 1,000",

@@ -1,0 +1,144 @@
+"""The simulator's plays: is the naive comparison confounded, and what do plays cost?
+
+One simulation of 2,000 accounts x 36 months (seed 1; quick: 300 x 24) with plays, and the
+same config without them, in the same run. Reported per play: runs with observable labels
+(treated rows), per segment; the naive difference in churn_180d (and expand_180d) between
+treated rows and rows no play touched, against the true effect on the treated
+(``_truth/play_effects.parquet``), and the bias (naive - true). Bar (issue 18): |bias| on
+churn >= 0.03 for most plays. Cost: simulate's wall time with plays / without, generation
+and truth apart, also at the demo's size (600 x 30, seed 7). Baseline: the plays-off run.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from simulator.config import SEGMENTS, SimulationConfig
+from simulator.play_catalog import PLAY_IDS, PlayPolicy
+from simulator.run import simulate
+
+FULL = {"accounts": 2000, "months": 36, "seed": 1}
+QUICK = {"accounts": 300, "months": 24, "seed": 1}
+DEMO = {"accounts": 600, "months": 30, "seed": 7}
+BIAS_BAR = 0.03
+
+
+def _timed(config: SimulationConfig, out: Path) -> dict[str, float]:
+    started = time.perf_counter()
+    summary = simulate(config, out)
+    return {
+        "seconds": round(time.perf_counter() - started, 2),
+        "seconds_generate": summary.seconds_generate,
+        "seconds_truth": summary.seconds_truth,
+        "seconds_play_truth": summary.play_truth.seconds if summary.play_truth else 0.0,
+        "events": summary.events,
+    }
+
+
+def naive_vs_truth(path: Path) -> pd.DataFrame:
+    """Per play: treated rows, naive treated-minus-untouched difference of each label, the
+    true effect on the treated and the bias, from a simulated source's truth files."""
+    truth = path / "_truth"
+    labels = pq.read_table(truth / "labels.parquet").to_pandas()
+    labels = labels[labels["churn_180d"].notna()]
+    rows = pq.read_table(truth / "play_rows.parquet").to_pandas()
+    treated = rows[rows["treated"]][["account_id", "snapshot_date", "play"]]
+    effects = pq.read_table(truth / "play_effects.parquet").to_pandas()
+    effects = effects[effects["segment"] == "all"].set_index(["play", "label"])
+    merged = labels.merge(treated, on=["account_id", "snapshot_date"], how="left")
+    untouched = merged[merged["play"].isna()]
+    out = []
+    for play in PLAY_IDS:
+        got = merged[merged["play"] == play]
+        row: dict[str, Any] = {"play": play, "treated_rows": len(got)}
+        for label in ("churn_180d", "expand_180d"):
+            short = label.split("_")[0]
+            naive = float(got[label].mean() - untouched[label].mean()) if len(got) else None
+            true = float(effects.loc[(play, label), "true_effect"])
+            row[f"naive_{short}"] = naive
+            row[f"true_{short}"] = true
+            row[f"bias_{short}"] = None if naive is None else naive - true
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def treated_by_segment(path: Path) -> dict[str, dict[str, int]]:
+    rows = pq.read_table(path / "_truth" / "play_rows.parquet").to_pandas()
+    rows = rows[rows["treated"]]
+    counts = rows.groupby(["play", "segment"]).size()
+    return {play: {seg: int(counts.get((play, seg), 0)) for seg in SEGMENTS} for play in PLAY_IDS}
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    size = QUICK if quick else FULL
+    results: dict[str, Any] = {"config": size}
+    with tempfile.TemporaryDirectory(prefix="churnlight-plays-") as scratch:
+        root = Path(scratch)
+        on = SimulationConfig(**size, plays=PlayPolicy())
+        off = SimulationConfig(**size)
+        results["off"] = _timed(off, root / "off")
+        results["on"] = _timed(on, root / "on")
+        table = naive_vs_truth(root / "on")
+        results["plays"] = table.to_dict(orient="records")
+        results["treated_by_segment"] = treated_by_segment(root / "on")
+        if not quick:
+            results["demo_off"] = _timed(SimulationConfig(**DEMO), root / "demo_off")
+            results["demo_on"] = _timed(SimulationConfig(**DEMO, plays=PlayPolicy()), root / "d")
+    biased = [
+        r["play"]
+        for r in results["plays"]
+        if r["bias_churn"] is not None and abs(r["bias_churn"]) >= BIAS_BAR
+    ]
+    results["plays_biased"] = biased
+    results["bar_met"] = len(biased) > len(PLAY_IDS) / 2
+    results["time_ratio"] = round(results["on"]["seconds"] / results["off"]["seconds"], 2)
+    if "demo_on" in results:
+        results["demo_time_ratio"] = round(
+            results["demo_on"]["seconds"] / results["demo_off"]["seconds"], 2
+        )
+    return results
+
+
+def _f(value: float | None) -> str:
+    return "   n/a" if value is None else f"{value:+.3f}"
+
+
+def report(results: dict[str, Any]) -> list[str]:
+    size = results["config"]
+    lines = [
+        f"{size['accounts']:,} accounts x {size['months']} months, seed {size['seed']}: naive "
+        "(treated - untouched rows) vs true effect on the treated",
+        f"{'play':26} {'rows':>5} {'naive churn':>11} {'true':>7} {'bias':>7}   "
+        f"{'naive exp':>9} {'true':>7} {'bias':>7}",
+    ]
+    for r in results["plays"]:
+        lines.append(
+            f"{r['play']:26} {r['treated_rows']:5d} {_f(r['naive_churn']):>11} "
+            f"{_f(r['true_churn']):>7} {_f(r['bias_churn']):>7}   {_f(r['naive_expand']):>9} "
+            f"{_f(r['true_expand']):>7} {_f(r['bias_expand']):>7}"
+        )
+    n = len(results["plays"])
+    lines.append(
+        f"|bias| on churn >= {BIAS_BAR}: {len(results['plays_biased'])} of {n} plays "
+        f"(bar: most) -> {'met' if results['bar_met'] else 'NOT met'}"
+    )
+    lines.append("treated rows by segment (enterprise / mid_market / smb):")
+    for play, counts in results["treated_by_segment"].items():
+        lines.append(f"  {play:26} " + " / ".join(str(counts[s]) for s in SEGMENTS))
+    for key, label in (("", ""), ("demo_", " (demo size 600 x 30)")):
+        if f"{key}on" not in results:
+            continue
+        on, off = results[f"{key}on"], results[f"{key}off"]
+        lines.append(
+            f"cost{label}: {on['seconds']:.1f} s with plays vs {off['seconds']:.1f} s without "
+            f"= {results[f'{key}time_ratio']:.2f}x (generate {on['seconds_generate']:.1f} vs "
+            f"{off['seconds_generate']:.1f} s; truth {on['seconds_truth']:.1f} vs "
+            f"{off['seconds_truth']:.1f} s, of which play effects {on['seconds_play_truth']:.1f} s)"
+        )
+    return lines
