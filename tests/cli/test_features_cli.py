@@ -49,6 +49,7 @@ JSON_KEYS = [
     "absent_tables",
     "null_features",
     "validation",
+    "validation_warnings",
     "quarantine_dir",
     "labels",
     "keys",

@@ -129,3 +129,24 @@ def test_a_play_run_before_the_snapshot_counts_as_cs_activity(tmp_path: Path) ->
     after = _features_at_t(write_tables(tmp_path / "before", before))
     assert after["cs_activities_90d"] == baseline["cs_activities_90d"] + 1
     assert after["days_since_last_cs_touch"] == 1
+
+
+def test_features_cli_reports_unknown_plays_and_goes_on(
+    make_source, source_tables, tmp_path: Path
+) -> None:
+    tables = _with_plays(source_tables, "champion_rescue", "free_pizza")
+    source, out = make_source(tables), tmp_path / "features.parquet"
+    wide = {"COLUMNS": "250"}
+    result = CliRunner().invoke(
+        app, ["features", "--source", str(source), "--out", str(out)], env=wide
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "warning: activities.play: 1 row(s) break 'play in the playbook library (warning)' "
+        "(e.g. free_pizza)" in result.output
+    )
+    as_json = CliRunner().invoke(
+        app, ["features", "--source", str(source), "--out", str(out), "--json"]
+    )
+    [warning] = json.loads(as_json.output)["validation_warnings"]
+    assert (warning["column"], warning["rows"], warning["fatal"]) == ("play", 1, False)
