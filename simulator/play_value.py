@@ -90,33 +90,60 @@ def arr_kept(
     assigned = np.full(len(book), -1, dtype=np.int64)
     for a, p in zip(accounts, plays, strict=True):
         assigned[position[index[a]]] = PLAY_CODES[p]
-    draws = np.random.default_rng([cfg.seed, DRAW_STREAM, m]).random(cfg.accounts)[book]
+    draws = success_draws(history, m)[book]
 
-    seg = SegmentArrays.from_config(cfg)
+    without, with_plays = arr_by_account(history, m, book, assigned, draws, rollouts)
     t = int(ms[m])
-    per_batch = max(1, PATHS_PER_BATCH // rollouts)
-    kept = np.zeros(2)
-    for batch_no, lo in enumerate(range(0, len(book), per_batch)):
-        b = np.arange(lo, min(lo + per_batch, len(book)))
-        rep = np.repeat(b, rollouts)
-        start = history.boundary[m].take(book[rep])
-        for arm in (0, 1):
-            paths = start.copy()
-            if arm == 1:
-                rows = np.flatnonzero(assigned[rep] >= 0)
-                apply_plays(paths, rows, assigned[rep][rows], draws[rep][rows])
-            rng = np.random.default_rng([cfg.seed, VALUE_STREAM, m, batch_no])
-            j = 0
-            while ms[m + j] < t + cfg.horizon_days:
-                advance(paths, int(ms[m + j]), int(ms[m + j + 1]), cfg, seg, rng)
-                j += 1
-            kept[arm] += 12 * paths.commercial.mrr_on(int(ms[m + j]) - 1).sum() / rollouts
     return ArrKept(
         month=to_date(t),
         accounts=len(book),
         plays_applied=int((assigned >= 0).sum()),
         rollouts=rollouts,
         arr_start=float(12 * history.mrr_eve[m, book].sum()),
-        arr_without=float(kept[0]),
-        arr_with=float(kept[1]),
+        arr_without=float(without.sum()),
+        arr_with=float(with_plays.sum()),
     )
+
+
+def success_draws(history: History, month: int) -> np.ndarray:
+    """Every account's success draw for a play run in month index ``month`` (the same for
+    every assignment)."""
+    cfg = history.config
+    return np.random.default_rng([cfg.seed, DRAW_STREAM, month]).random(cfg.accounts)
+
+
+def arr_by_account(
+    history: History,
+    month: int,
+    book: np.ndarray,
+    plays: np.ndarray,
+    draws: np.ndarray,
+    rollouts: int = 100,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per account of ``book`` (account indices, active on the eve of month index
+    ``month``): the mean ARR at the end of the horizon without plays and with play code
+    ``plays[i]`` (-1: none) and success draw ``draws[i]`` applied at the month start. The
+    arms share their random numbers; batches are seeded by (seed, month, batch)."""
+    cfg = history.config
+    ms = history.month_starts
+    seg = SegmentArrays.from_config(cfg)
+    t = int(ms[month])
+    per_batch = max(1, PATHS_PER_BATCH // rollouts)
+    kept = np.zeros((2, len(book)))
+    for batch_no, lo in enumerate(range(0, len(book), per_batch)):
+        b = np.arange(lo, min(lo + per_batch, len(book)))
+        rep = np.repeat(b, rollouts)
+        start = history.boundary[month].take(book[rep])
+        for arm in (0, 1):
+            paths = start.copy()
+            if arm == 1:
+                rows = np.flatnonzero(plays[rep] >= 0)
+                apply_plays(paths, rows, plays[rep][rows], draws[rep][rows])
+            rng = np.random.default_rng([cfg.seed, VALUE_STREAM, month, batch_no])
+            j = 0
+            while ms[month + j] < t + cfg.horizon_days:
+                advance(paths, int(ms[month + j]), int(ms[month + j + 1]), cfg, seg, rng)
+                j += 1
+            arr = 12 * paths.commercial.mrr_on(int(ms[month + j]) - 1)
+            kept[arm, b] = arr.reshape(len(b), rollouts).mean(axis=1)
+    return kept[0], kept[1]
