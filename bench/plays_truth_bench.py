@@ -8,6 +8,8 @@ treated rows and rows no play touched, against the true effect on the treated
 churn >= 0.03 for most plays. Cost: simulate's wall time with plays / without, generation
 and truth apart, also at the demo's size (600 x 30, seed 7). Baseline: the plays-off run,
 alternated with the plays-on run twice; per arm the run with the least CPU time is kept.
+Last, the headroom of the prescription bar (``headroom``), through the harness
+``simulator.play_value``.
 """
 
 from __future__ import annotations
@@ -17,17 +19,23 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
 from simulator.config import SEGMENTS, SimulationConfig
+from simulator.dates import to_date
 from simulator.play_catalog import PLAY_IDS, PlayPolicy
-from simulator.run import simulate
+from simulator.play_truth import NO_PLAY, play_probabilities
+from simulator.play_value import arr_by_account, success_draws
+from simulator.plays import visible_signals
+from simulator.run import generate, simulate
 
 FULL = {"accounts": 2000, "months": 36, "seed": 1}
 QUICK = {"accounts": 300, "months": 24, "seed": 1}
 DEMO = {"accounts": 600, "months": 30, "seed": 7}
 BIAS_BAR = 0.03
+HEADROOM_SHARE = 0.06
 
 
 def _timed(config: SimulationConfig, out: Path) -> dict[str, float]:
@@ -88,6 +96,56 @@ def treated_by_segment(path: Path) -> dict[str, dict[str, int]]:
     return {play: {seg: int(counts.get((play, seg), 0)) for seg in SEGMENTS} for play in PLAY_IDS}
 
 
+def headroom(size: dict[str, int], out: Path, rollouts: int) -> dict[str, Any]:
+    """The prescription bar's headroom at month ``months - 8``: ARR saved
+    (``simulator.play_value``) when 6% of the book gets a play, three ways: the riskiest
+    accounts (no-play churn probability) with the play their situation calls for; the
+    largest revenue at risk (probability x ARR) likewise; and an oracle that knows every
+    account's true ARR saved by every play (best play, ranked by it). The estimator's
+    ranking should land between the first two and the oracle."""
+    history = generate(SimulationConfig(**size, plays=PlayPolicy()), out)
+    m = size["months"] - 8
+    book = np.flatnonzero(history.mrr_eve[m] > 0)
+    draws = success_draws(history, m)[book]
+    k = round(HEADROOM_SHARE * len(book))
+    saved = np.zeros((len(PLAY_IDS), len(book)))
+    for code in range(len(PLAY_IDS)):
+        without, with_play = arr_by_account(
+            history, m, book, np.full(len(book), code), draws, rollouts
+        )
+        saved[code] = with_play - without
+    none = np.full((1, len(book)), NO_PLAY)
+    p_churn, _ = play_probabilities(history, book, np.full(len(book), m), none, draws, 77)
+    state = history.boundary[m].take(book)
+    signals = visible_signals(
+        state,
+        int(history.month_starts[m]),
+        state.latent.champion.astype(bool),
+        np.random.default_rng(0),
+    )
+    fitting = np.argmax(signals.play_weights(state.latent.segment), axis=0)
+    best = np.argmax(saved, axis=0)
+
+    def total(order: np.ndarray, plays: np.ndarray) -> float:
+        assigned = np.full(len(book), -1)
+        assigned[order[:k]] = plays[order[:k]]
+        without, with_plays = arr_by_account(history, m, book, assigned, draws, 100)
+        return float((with_plays - without).sum())
+
+    arr = 12 * history.mrr_eve[m, book]
+    risk = total(np.argsort(-p_churn, kind="stable"), fitting)
+    at_risk = total(np.argsort(-(p_churn * arr), kind="stable"), fitting)
+    oracle = total(np.argsort(-saved[best, np.arange(len(book))], kind="stable"), best)
+    return {
+        "month": str(to_date(int(history.month_starts[m]))),
+        "book": len(book),
+        "played": k,
+        "arr_saved_risk": risk,
+        "arr_saved_revenue_at_risk": at_risk,
+        "arr_saved_oracle": oracle,
+    }
+
+
 def run(quick: bool = False) -> dict[str, Any]:
     size = QUICK if quick else FULL
     results: dict[str, Any] = {"config": size}
@@ -97,6 +155,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         table = naive_vs_truth(root / "on")
         results["plays"] = table.to_dict(orient="records")
         results["treated_by_segment"] = treated_by_segment(root / "on")
+        results["headroom"] = headroom(size, root / "headroom", 20 if quick else 30)
         if not quick:
             (root / "demo").mkdir()
             results["demo_off"], results["demo_on"] = _pair(DEMO, root / "demo", 2)
@@ -152,5 +211,13 @@ def report(results: dict[str, Any]) -> list[str]:
             f"{on['seconds_generate']:.1f} vs "
             f"{off['seconds_generate']:.1f} s; truth {on['seconds_truth']:.1f} vs "
             f"{off['seconds_truth']:.1f} s, of which play effects {on['seconds_play_truth']:.1f} s)"
+        )
+    h = results.get("headroom")
+    if h:
+        lines.append(
+            f"prescription headroom at {h['month']} ({h['played']} of {h['book']} accounts "
+            f"played): ARR saved by risk order {h['arr_saved_risk']:,.0f}, by revenue at risk "
+            f"{h['arr_saved_revenue_at_risk']:,.0f}, by the true uplift (oracle) "
+            f"{h['arr_saved_oracle']:,.0f}"
         )
     return lines
