@@ -115,7 +115,8 @@ def headroom(size: dict[str, int], out: Path, rollouts: int) -> dict[str, Any]:
         )
         saved[code] = with_play - without
     none = np.full((1, len(book)), NO_PLAY)
-    p_churn, _ = play_probabilities(history, book, np.full(len(book), m), none, draws, 77)
+    churn, _ = play_probabilities(history, book, np.full(len(book), m), none, draws, 77)
+    p_churn = churn[0]
     state = history.boundary[m].take(book)
     signals = visible_signals(
         state,
@@ -127,6 +128,7 @@ def headroom(size: dict[str, int], out: Path, rollouts: int) -> dict[str, Any]:
     best = np.argmax(saved, axis=0)
 
     def total(order: np.ndarray, plays: np.ndarray) -> float:
+        assert order.shape == (len(book),)
         assigned = np.full(len(book), -1)
         assigned[order[:k]] = plays[order[:k]]
         without, with_plays = arr_by_account(history, m, book, assigned, draws, 100)
