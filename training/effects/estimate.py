@@ -125,6 +125,14 @@ def effective_controls(t: np.ndarray, e: np.ndarray) -> float:
     return float(np.sum(w) ** 2 / np.sum(w**2))
 
 
+def too_few_runs(
+    n_treated: int, n_control: int, rules: EvidenceRules, naive: float | None = None
+) -> Estimate:
+    """The refusal of a cell with fewer treated rows than ``rules.min_treated``."""
+    reason = f"too few runs: {n_treated} treated rows (at least {rules.min_treated})"
+    return Estimate(None, None, None, None, n_treated, n_control, 0, naive=naive, reason=reason)
+
+
 def estimate_cell(
     y: np.ndarray,
     t: np.ndarray,
@@ -151,7 +159,7 @@ def estimate_cell(
         )
 
     if n_treated < rules.min_treated:
-        return refuse(f"too few runs: {n_treated} treated rows (at least {rules.min_treated})")
+        return too_few_runs(n_treated, n_control, rules, naive)
     if n_treated and n_trimmed / n_treated > rules.max_trimmed_share:
         return refuse(
             f"no overlap: {n_trimmed} of {n_treated} treated rows have almost no comparable "
