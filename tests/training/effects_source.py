@@ -36,3 +36,17 @@ def add_play_runs(source: Path, seed: int = 0, share: float = 0.1) -> int:
     out["play"] = out["play"].astype("string")
     out.to_parquet(path, index=False)
     return len(added)
+
+
+def make_play_source(directory: Path, accounts: int = 150, seed: int = 5) -> tuple[Path, Path]:
+    """A simulated source with play runs (``add_play_runs``) and its feature table."""
+    from features.pipeline import build_features
+    from simulator.config import SimulationConfig
+    from simulator.run import simulate
+
+    source = directory / "source"
+    simulate(SimulationConfig(accounts=accounts, months=20, seed=seed, oracle_rows=0), source)
+    add_play_runs(source, seed=seed)
+    features = directory / "features.parquet"
+    build_features(source, features)
+    return source, features
