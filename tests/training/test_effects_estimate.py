@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.training.effects_dgp import Dgp, make_dgp
+from bench.effects_dgp import Dgp, make_dgp
 from training.effects.estimate import Estimate, EvidenceRules, clustered_se, estimate_cell
 from training.effects.nuisance import (
     CrossFitOptions,

@@ -1,4 +1,5 @@
-"""A data-generating process with known confounding and a known effect, for the effect tests.
+"""A data-generating process with known confounding and a known effect (the effects bench and
+the estimator tests).
 
 Accounts have several monthly rows sharing an account-level shock (so rows are clustered).
 Risky rows (high x0, x1) churn more AND get the play more often: the naive comparison of
