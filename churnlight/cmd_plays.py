@@ -41,6 +41,15 @@ def plays(
         bool,
         typer.Option("--segments/--overall", help="Print every segment and stage, or overall."),
     ] = False,
+    follow_up: Annotated[
+        bool,
+        typer.Option(
+            "--follow-up",
+            help="Report, per play and per CSM, how often the recommended play was run within "
+            "30 days and what happened after, against similar accounts where it was not "
+            "(needs registered churn and expansion champions; registers nothing).",
+        ),
+    ] = False,
     register: Annotated[
         bool,
         typer.Option("--register/--no-register", help="Register the effects as the champion."),
@@ -57,6 +66,9 @@ def plays(
     from training.settings import get_training_settings
 
     library = load_playbooks(get_serving_settings().playbooks_path)
+    if follow_up:
+        _follow_up(source, features, library.ids, as_json)
+        return
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -104,3 +116,68 @@ def plays(
     pub = job.publication
     where = f"registered {pub.name}/{pub.version} (champion)" if pub.version else "not registered"
     console.print(f"MLflow run {pub.run_id}; {where}; plot: {plot}", highlight=False)
+
+
+def _follow_up(source: Path, features: Path | None, plays: list[str], as_json: bool) -> None:
+    import tempfile
+
+    from serving.recommendations import recommended_plays
+    from serving.settings import get_serving_settings
+    from training.effects.job import feature_table_of, follow_up_plays
+
+    with (
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=as_json,
+        ) as bar,
+        tempfile.TemporaryDirectory(prefix="churnlight-follow-up-") as tmp,
+    ):
+        task = bar.add_task("building the feature table", total=None)
+
+        def report(step: str, done: int, total: int) -> None:
+            bar.update(task, description=step, completed=done, total=total)
+
+        table = features or feature_table_of(source, Path(tmp), report)
+        recs = recommended_plays(table, get_serving_settings(), source, report)
+        bar.update(task, description="comparing followed and not followed", total=None)
+        result = follow_up_plays(source, table, recs.table, recs.basis, plays)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    console.print(f"Recommendations: {result.basis}", highlight=False, soft_wrap=True)
+    out = Table(title="Recommended plays: followed within 30 days, and what happened after")
+    for name in ("play", "label", "recommended", "followed", "rate", "after: followed",
+                 "not followed", "adjusted effect (95%)", "evidence"):  # fmt: skip
+        out.add_column(name)
+    for row in result.plays:
+        adjusted = (
+            ""
+            if row["effect"] is None
+            else f"{_points(row['effect'])} ({_points(row['ci_low'])} .. {_points(row['ci_high'])})"
+        )
+        out.add_row(
+            row["play"], row["label"], str(row["recommended"]), str(row["followed"]),
+            _share(row["follow_rate"]), _share(row["rate_followed"]),
+            _share(row["rate_not_followed"]), adjusted,
+            row["evidence"] + ("" if row["reason"] is None else f": {row['reason']}"),
+        )  # fmt: skip
+    console.print(out)
+    per_csm = Table(title="Per CSM (raw rates: too few rows for an adjusted comparison)")
+    keys = [k for k in (result.csms[0] if result.csms else {}) if k not in ("play", "csm_id")]
+    for name in ("play", "csm_id", *keys):
+        per_csm.add_column(name)
+    for entry in result.csms:
+        per_csm.add_row(
+            entry["play"],
+            entry["csm_id"],
+            *(str(entry[k]) if isinstance(entry[k], int) else _share(entry[k]) for k in keys),
+        )
+    console.print(per_csm)
+
+
+def _share(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.1f}%"

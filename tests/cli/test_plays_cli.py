@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from churnlight.cli import app
+from serving.settings import get_serving_settings
 from tests.training.effects_source import make_play_source
 from training.settings import get_training_settings
 
@@ -24,8 +25,10 @@ def play_source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def store_env(tmp_path: Path):
     env = {"COLUMNS": "250", "CHURNLIGHT_HOME": str(tmp_path / "home")}
     get_training_settings.cache_clear()
+    get_serving_settings.cache_clear()
     yield env
     get_training_settings.cache_clear()
+    get_serving_settings.cache_clear()
 
 
 @pytest.mark.slow
@@ -93,3 +96,50 @@ def test_a_missing_source_is_a_red_message_not_a_traceback(store_env, tmp_path) 
     assert result.exit_code == 1
     assert "error:" in result.output and "does not exist" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_follow_up_reports_per_play_and_csm_against_the_rules(play_source, store_env) -> None:
+    source, features = play_source
+    runner = CliRunner()
+    trained = runner.invoke(
+        app, ["train", "--features", str(features), "--tune", "0", "--backtests", "1", "--json"],
+        env=store_env,
+    )  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+
+    result = runner.invoke(
+        app, ["plays", "--source", str(source), "--features", str(features), "--follow-up",
+              "--json"], env=store_env,
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 1
+    report = json.loads(result.stdout)
+    assert report["recommendations"].startswith(
+        "the playbook rules applied to each snapshot with the champion models "
+        "(churnlight-churn/1, churnlight-expansion/1)"
+    )
+    rows = {(r["play"], r["label"]): r for r in report["plays"]}
+    campaign = rows[("adoption_campaign", "churn_180d")]
+    assert campaign["recommended"] > 0 and 0 < campaign["followed"] < campaign["recommended"]
+    assert campaign["follow_rate"] == pytest.approx(
+        campaign["followed"] / campaign["recommended"], abs=1e-4
+    )
+    # every play of the library is reported, followed or not
+    assert {play for play, _ in rows} >= {"champion_rescue", "overdue_invoices"}
+    per_csm = [c for c in report["csms"] if c["play"] == "adoption_campaign"]
+    assert len(per_csm) >= 2
+    assert sum(c["recommended"] for c in per_csm) == campaign["recommended"]
+    assert sum(c["followed"] for c in per_csm) == campaign["followed"]
+
+
+def test_follow_up_without_champions_is_a_red_message(play_source, store_env) -> None:
+    source, features = play_source
+    result = CliRunner().invoke(
+        app, ["plays", "--source", str(source), "--features", str(features), "--follow-up"],
+        env=store_env,
+    )  # fmt: skip
+
+    assert result.exit_code == 1
+    assert "error:" in result.output and "Traceback" not in result.output

@@ -10,14 +10,18 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from features.writer import read_feature_table
 from training.dataset import from_feature_file
 from training.effects.fit import EffectsOptions, EffectsResult, fit_effects
+from training.effects.followup import FollowUp, follow_up
 from training.effects.publish import EffectsPublication, publish_effects
 from training.effects.runs import read_play_runs
 from training.settings import TrainingSettings
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 Progress = Callable[[str, int, int], None]
 JSON_KEYS = ("play", "label", "segment", "effect", "ci_low", "ci_high", "n_treated", "evidence")
@@ -45,13 +49,8 @@ def estimate_play_effects(
     progress: Progress | None = None,
 ) -> EffectsJob:
     """Estimate every play's effects on the source's feature table, log and register them."""
-    from features.pipeline import FeatureOptions, build_features
-
     with tempfile.TemporaryDirectory(prefix="churnlight-plays-") as tmp:
-        table_path = features
-        if table_path is None:
-            table_path = Path(tmp) / "features.parquet"
-            build_features(source, table_path, FeatureOptions(), progress=progress)
+        table_path = features or feature_table_of(source, Path(tmp), progress)
         data = from_feature_file(read_feature_table(table_path))
     runs = read_play_runs(source)
     result = fit_effects(data, runs, plays, options, progress=progress)
@@ -59,3 +58,25 @@ def estimate_play_effects(
         progress("logging to MLflow", 0, 1)
     publication = publish_effects(result, settings, register=register, plot_path=plot_path)
     return EffectsJob(result, publication)
+
+
+def feature_table_of(source: Path, directory: Path, progress: Progress | None = None) -> Path:
+    """Build the source's feature table (monthly snapshots, labels) into ``directory``."""
+    from features.pipeline import FeatureOptions, build_features
+
+    path = directory / "features.parquet"
+    build_features(source, path, FeatureOptions(), progress=progress)
+    return path
+
+
+def follow_up_plays(
+    source: Path,
+    features: Path,
+    recommended: pa.Table,
+    basis: str,
+    plays: Sequence[str],
+    options: EffectsOptions | None = None,
+) -> FollowUp:
+    """The follow-up report of the source's play runs against the recommendations."""
+    data = from_feature_file(read_feature_table(features))
+    return follow_up(data, read_play_runs(source), recommended, basis, plays, options)
