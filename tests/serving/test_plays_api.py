@@ -4,73 +4,22 @@ effects model fitted and registered in the test (the way `churnlight plays` does
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
-import numpy as np
-import pyarrow as pa
 import pytest
 
-from features.model_bundle import encode
 from serving.loading import load_models
 from serving.routes.plays import NO_EFFECTS
 from tests.serving.conftest import Models, register
-from tests.serving.helpers import columns, make_table
-from training.dataset import LabelSpec, ModelData
+from tests.training.effects_source import champion_rescue_book
 from training.effects.fit import EffectsOptions, fit_effects
 from training.effects.publish import publish_effects
-from training.effects.treatment import PlayRuns
 from training.settings import TrainingSettings
-
-DATES = [date(2023, m, 1) for m in (3, 4, 5, 6, 7, 8)]
 
 
 @dataclass(frozen=True)
 class EffectsRegistry:
     tracking_uri: str
     result_rows: list[dict]
-
-
-def _book() -> tuple[ModelData, PlayRuns]:
-    """Six monthly snapshots of 300 accounts. CSMs run champion_rescue mostly where a champion
-    left (confounded: those accounts churn more), and it halves churn exactly there."""
-    rng = np.random.default_rng(5)
-    table = pa.concat_tables(
-        [make_table(300, seed=20 + i, snapshot_date=d) for i, d in enumerate(DATES)]
-    )
-    departures = np.nan_to_num(table.column("champion_departures_90d").to_numpy())
-    run = rng.random(table.num_rows) < np.where(departures >= 1, 0.5, 0.08)
-    churn = table.column("churn_180d").to_numpy().astype(float)
-    saved = run & (departures >= 1) & (churn == 1) & (rng.random(table.num_rows) < 0.5)
-    churn[saved] = 0.0
-    ids = np.asarray(table.column("account_id").to_pylist(), dtype=object)
-    snaps = table.column("snapshot_date").to_numpy().astype("datetime64[D]")
-    cols = columns()
-    data = ModelData(
-        matrix=encode(table, cols),
-        columns=cols,
-        labels={
-            "churn_180d": churn,
-            "expand_180d": table.column("expand_180d").to_numpy().astype(float),
-        },
-        label_specs=[
-            LabelSpec("churn_180d", "churn", 210),
-            LabelSpec("expand_180d", "expansion", 180),
-        ],
-        raw=table,
-        ids=ids,
-        snapshot_date=snaps,
-        groups={
-            g: np.asarray(table.column(g).to_pylist(), dtype=object)
-            for g in ("segment", "lifecycle_stage")
-        },
-        facts={"as_of": "2024-03-01"},
-    )
-    runs = PlayRuns(
-        ids[run],
-        snaps[run] + np.timedelta64(5, "D"),
-        np.full(int(run.sum()), "champion_rescue", dtype=object),
-    )
-    return data, runs
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +30,7 @@ def effects_registry(tmp_path_factory: pytest.TempPathFactory, models: Models) -
     uri = f"sqlite:///{root / 'mlflow.db'}"
     register(uri, "churnlight-churn", models.churn, scratch, {})
     register(uri, "churnlight-expansion", models.expansion, scratch, {})
-    data, runs = _book()
+    data, runs = champion_rescue_book()
     result = fit_effects(data, runs, ["champion_rescue", "adoption_campaign"], EffectsOptions())
     publish_effects(result, TrainingSettings(tracking_uri=uri), plot_path=root / "plays.png")
     return EffectsRegistry(uri, result.rows)
