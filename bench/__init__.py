@@ -81,6 +81,18 @@ BENCHMARKS: list[Benchmark] = [
         "train on 500,000 x 150 vs plain LightGBM (bound 90 s); 3,000 x 36 quality vs oracle",
     ),
     Benchmark(
+        "effects",
+        "bench.effects_bench",
+        "play effects on a confounded DGP, 5 seeds: DR interval coverage, naive bias, PEHE vs "
+        "a T-learner, fit cost",
+    ),
+    Benchmark(
+        "plays",
+        "bench.plays_bench",
+        "play effects on simulated sources vs the simulator's true effects, 5 seeds: coverage, "
+        "naive bias, PEHE vs a T-learner (needs a simulator that records plays)",
+    ),
+    Benchmark(
         "survival",
         "bench.survival_bench",
         "time to churn, 3,000 x 36 out of time: IBS vs Kaplan-Meier and Cox, Uno's C, td-AUC "

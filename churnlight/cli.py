@@ -108,6 +108,7 @@ def _register() -> None:
         cmd_info,
         cmd_keys,
         cmd_monitor,
+        cmd_plays,
         cmd_retrain,
         cmd_score,
         cmd_serve,

@@ -125,6 +125,9 @@ class StoreSettings(BaseSettings):
     )
     churn_model_name: str = "churnlight-churn"
     expansion_model_name: str = "churnlight-expansion"
+    effects_model_name: str = Field(
+        "churnlight-effects", description="the play-effects model (`churnlight plays`)"
+    )
     champion_alias: str = "champion"
 
     @model_validator(mode="after")

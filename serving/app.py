@@ -34,7 +34,7 @@ from serving.loading import Loader, load_models
 from serving.middleware import Metrics, RequestMiddleware
 from serving.openapi import openapi_builder
 from serving.refresh import Refresher
-from serving.routes import accounts, admin, health, history, model, portfolio, score
+from serving.routes import accounts, admin, health, history, model, plays, portfolio, score
 from serving.settings import ServingSettings, get_serving_settings
 from serving.snapshot import load_snapshot as default_snapshot_loader
 from serving.ui import routes as ui
@@ -193,6 +193,7 @@ def create_app(
         portfolio.router,
         score.router,
         model.router,
+        plays.router,
         admin.router,
         health.router,
     ):

@@ -117,7 +117,13 @@ def score_file(
     current: list[dict[str, Any]] = []
     records: dict[str, dict[str, Any]] = {}
     for batch in score_table(
-        snapshot.table, churn, expansion, playbooks, config, settings.threads()
+        snapshot.table,
+        churn,
+        expansion,
+        playbooks,
+        config,
+        settings.threads(),
+        effects=models.effects,
     ):
         parts.append(batch.to_arrow())
         if writer is not None:

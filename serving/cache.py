@@ -224,7 +224,13 @@ def build_state(
     playbooks = load_playbooks(settings.playbooks_path, known)
     config = ScoringConfig.from_settings(settings)
     batch = score_frame(
-        TableFrame(snapshot.table), churn, expansion, playbooks, config, settings.threads()
+        TableFrame(snapshot.table),
+        churn,
+        expansion,
+        playbooks,
+        config,
+        settings.threads(),
+        effects=models.effects,
     )
     t_scored = time.perf_counter()
     portfolio = Portfolio.build(batch)

@@ -99,3 +99,7 @@ class AlertsConfigError(ConfigError):
 
 class MovementsUnavailable(ServingError):
     """The book's MRR movements cannot be computed for the served snapshot: HTTP 503."""
+
+
+class EffectsUnavailable(ServingError):
+    """No play-effects model is registered: HTTP 503 (the scores still serve)."""

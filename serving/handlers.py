@@ -22,6 +22,7 @@ from serving import problems
 from serving.errors import MODELS_NOT_LOADED as NOT_LOADED_DETAIL
 from serving.errors import (
     AdminRequired,
+    EffectsUnavailable,
     HistoryUnavailable,
     InvalidFeatures,
     InvalidKey,
@@ -52,6 +53,7 @@ KINDS: dict[type[ServingError], ProblemType] = {
     ModelsNotLoaded: problems.MODELS_NOT_LOADED,
     HistoryUnavailable: problems.HISTORY_UNAVAILABLE,
     MovementsUnavailable: problems.MOVEMENTS_UNAVAILABLE,
+    EffectsUnavailable: problems.EFFECTS_UNAVAILABLE,
     ReloadFailed: problems.RELOAD_FAILED,
 }
 FRAMEWORK: dict[int, ProblemType] = {413: problems.BODY_TOO_LARGE}

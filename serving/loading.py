@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from features.effects_bundle import EffectsBundle, load_effects_bundle
 from features.errors import ChurnlightError
 from features.model_bundle import ARTIFACT_NAME, ModelBundle, bundle_path, load_bundle
 from serving.errors import ModelLoadError
@@ -61,6 +62,9 @@ class LoadedModels:
     expansion_info: ModelInfo
     loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     seconds: float = 0.0
+    effects: EffectsBundle | None = None
+    """The play-effects champion (``churnlight plays``); None when none is registered."""
+    effects_info: ModelInfo | None = None
 
     def bundle(self, kind: str) -> ModelBundle:
         return self.churn if kind == "churn" else self.expansion
@@ -102,13 +106,49 @@ def load_models(settings: ServingSettings) -> LoadedModels:
             ) from err
         except ChurnlightError as err:
             raise ModelLoadError(f"model {name!r}@{settings.champion_alias}: {err}") from err
+    effects, effects_info = load_effects(client, uri, settings)
     return LoadedModels(
         churn=loaded["churn"][0],
         expansion=loaded["expansion"][0],
         churn_info=loaded["churn"][1],
         expansion_info=loaded["expansion"][1],
         seconds=round(time.perf_counter() - started, 3),
+        effects=effects,
+        effects_info=effects_info,
     )
+
+
+def load_effects(
+    client: Any, uri: str, settings: ServingSettings
+) -> tuple[EffectsBundle | None, ModelInfo | None]:
+    """The play-effects champion, or (None, None) when none is registered. Effects are an
+    addition to the scores: a version that cannot be read is logged and left out (the
+    records are then as without effects), never a reason to refuse the scores."""
+    import mlflow.artifacts
+    from mlflow.exceptions import MlflowException
+
+    name, alias = settings.effects_model_name, settings.champion_alias
+    try:
+        version = client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None, None
+    try:
+        location = client.get_model_version_download_uri(name, version.version)
+        local = mlflow.artifacts.download_artifacts(artifact_uri=location, tracking_uri=uri)
+        bundle = load_effects_bundle(Path(local))
+    except (MlflowException, ChurnlightError, OSError, KeyError, ValueError) as err:
+        log.error("play effects %s@%s not loaded: %s", name, alias, err)
+        return None, None
+    info = ModelInfo(
+        kind="effects",
+        name=name,
+        version=str(version.version),
+        alias=alias,
+        run_id=version.run_id,
+        source=version.source,
+        registered_at=_iso(version.creation_timestamp),
+    )
+    return bundle, info
 
 
 def _load_one(

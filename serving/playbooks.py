@@ -77,6 +77,12 @@ class Playbook(BaseModel):
     when: list[Condition] = Field(default_factory=list)
     actions: list[str] = Field(min_length=1)
     owner: str = "csm"
+    cost: float | None = Field(
+        None,
+        ge=0,
+        description="cost of running the play once, in the currency of MRR; "
+        "subtracted from expected_arr_saved",
+    )
 
     @model_validator(mode="after")
     def _has_a_trigger(self) -> Playbook:

@@ -108,6 +108,13 @@ MOVEMENTS_UNAVAILABLE = ProblemType(
     "MRR movements not available",
     "the served snapshot names no readable source, or its subscriptions fail validation",
 )
+EFFECTS_UNAVAILABLE = ProblemType(
+    "effects-unavailable",
+    503,
+    "Play effects not available",
+    "no play-effects model is registered (run `churnlight plays --source SRC`); the scores "
+    "still serve",
+)
 RELOAD_FAILED = ProblemType(
     "reload-failed",
     503,
@@ -131,6 +138,7 @@ ALL: tuple[ProblemType, ...] = (
     HISTORY_UNAVAILABLE,
     HEALTH_UNAVAILABLE,
     MOVEMENTS_UNAVAILABLE,
+    EFFECTS_UNAVAILABLE,
     RELOAD_FAILED,
 )
 BY_URI = {kind.uri: kind for kind in ALL}

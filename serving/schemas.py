@@ -148,6 +148,20 @@ class PlaybookHit(BaseModel):
     actions: list[str]
     owner: str
     because: list[str] = Field(description="the driver features (or conditions) that matched")
+    churn_effect: float | None = Field(
+        None,
+        description="with a play-effects model (`churnlight plays`): the estimated change in "
+        "this account's churn probability if the play is run (-0.04: four points less "
+        "likely); null when the play has too little evidence. Absent without the model",
+    )
+    expand_effect: float | None = Field(
+        None, description="the same for the expansion probability (+: more likely to expand)"
+    )
+    expected_arr_saved: float | None = Field(
+        None,
+        description="12 x mrr x -churn_effect - the play's cost: ARR the play is expected to "
+        "keep; plays are ranked by it. Absent without a play-effects model",
+    )
 
 
 class AccountScore(Versions):
@@ -656,3 +670,49 @@ class ForecastResponse(BaseModel):
     )
     shock_sd: float
     horizons: list[ForecastHorizon]
+
+
+class PlayEffect(BaseModel):
+    """One cell of the play-effects table: a play's effect on one label in one group."""
+
+    play: str = Field(description="playbook id")
+    label: str = Field(description="churn_180d or expand_180d")
+    segment: str = Field(
+        description="all, a customer segment, or stage:<lifecycle stage> (the stage at the "
+        "snapshot before the play)"
+    )
+    effect: float | None = Field(
+        description="effect on the accounts that got the play (ATT): change in probability; "
+        "null when there is not enough evidence"
+    )
+    ci_low: float | None = Field(description="95% interval, clustered by account")
+    ci_high: float | None
+    n_treated: int = Field(description="account-months (feature-table rows) that got the play")
+    evidence: Literal["ok", "not enough evidence"]
+    reason: str | None = Field(description="why not enough evidence (too few runs, no overlap)")
+    ate: float | None = Field(
+        None, description="effect had every comparable account got it (ATE), beside the ATT"
+    )
+    ate_low: float | None = None
+    ate_high: float | None = None
+    naive: float | None = Field(
+        None, description="treated minus untreated rate: the biased comparison, for reference"
+    )
+    uplift_model: bool = Field(
+        description="a per-account model of this play and label ranks the accounts' playbooks"
+    )
+
+
+class PlaybookEffects(BaseModel):
+    id: str
+    title: str
+    cost: float | None = Field(description="the library's cost of one run, or null")
+    effects: list[PlayEffect]
+
+
+class PlaysResponse(BaseModel):
+    """Every play of the library with its estimated effects and the evidence behind them."""
+
+    effects_model_version: str = Field(description="registered play-effects model, name/version")
+    as_of: str | None = Field(description="as-of date of the data the effects were fitted on")
+    plays: list[PlaybookEffects]

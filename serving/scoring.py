@@ -35,11 +35,13 @@ from typing import Any, Protocol
 import numpy as np
 import pyarrow as pa
 
+from features.effects_bundle import EffectsBundle
 from features.metadata import FeatureSpec
 from features.model_bundle import ModelBundle
 from features.reasons import PeerReference, ReasonBook, ReasonConfig, Reasons
 from serving.explain import BundleExplainer, Explanation, explain_bundle
 from serving.playbooks import DriverColumns, PlaybookLibrary
+from serving.prescription import prescribe
 
 TIERS = ("low", "medium", "high", "critical")
 SIGNAL_FLOOR = 0.001
@@ -549,8 +551,11 @@ def score_frame(
     config: ScoringConfig,
     threads: int = 1,
     what_if: bool = False,
+    effects: EffectsBundle | None = None,
 ) -> ScoredBatch:
-    """Score, explain and match plays for every row of ``frame``.
+    """Score, explain and match plays for every row of ``frame``; with ``effects`` (the
+    registered play-effects model) each fitting play carries its estimated effect on the
+    account and the plays are ranked by expected ARR saved (``serving.prescription``).
 
     ``threads``: cores the explanations may use: a batch gives them to LightGBM; a single row
     explains the two models side by side when there are 2 or more."""
@@ -607,6 +612,9 @@ def score_frame(
         for name, view in views.items()
     }
     hits = playbooks.match(n, drivers, values, columns)
+    if effects is not None:
+        costs = {p.id: p.cost for p in playbooks.playbooks}
+        hits = prescribe(hits, frame.column, mrr, effects, costs)
     seconds["playbooks"] = time.perf_counter() - t0
     seconds["total"] = time.perf_counter() - started
     return ScoredBatch(
@@ -671,12 +679,12 @@ def score_table(
     config: ScoringConfig,
     threads: int,
     chunk_rows: int = CHUNK_ROWS,
+    effects: EffectsBundle | None = None,
 ) -> Iterator[ScoredBatch]:
     """``score_frame`` over a table in chunks, so memory stays bounded for any size."""
     for start in range(0, max(table.num_rows, 1), chunk_rows):
-        yield score_frame(
-            TableFrame(table.slice(start, chunk_rows)), churn, expansion, playbooks, config, threads
-        )
+        frame = TableFrame(table.slice(start, chunk_rows))
+        yield score_frame(frame, churn, expansion, playbooks, config, threads, effects=effects)
 
 
 def _explained(

@@ -1,0 +1,152 @@
+"""Play effects on simulated sources against the simulator's truth (issue 18's bars).
+
+Per seed: a simulated source (the simulator records plays in ``activities.play`` and writes
+``_truth/play_effects.parquet`` and ``_truth/play_rows.parquet``: the interface of issue 18)
+-> its feature table -> ``training.effects.fit_effects`` -> compared with the truth:
+
+- the naive comparison's bias, per (play, label): |naive - true ATT| (bar: >= 0.03 for most
+  plays, which proves the confounding is there);
+- coverage: the share of (play, label, segment) cells with evidence whose 95% interval holds
+  the true ATT (bar >= 0.9 over 5 seeds); cells the estimator refused are counted apart;
+- PEHE of the DR-learner on the treated rows against the true individual effects, over the
+  T-learner's on the same rows (bar <= 0.5).
+
+Not measured here: the ARR-saved bar (it needs the simulator to roll the future forward with
+the plays a ranking picks). ``--quick``: 2 seeds of 600 accounts x 24 months."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.training_bench import quality_source
+
+BARS = {"coverage": 0.9, "naive_bias": 0.03, "pehe_ratio": 0.5}
+STAGE_PREFIX = "stage:"
+
+
+def compare_cells(rows: list[dict[str, Any]], truth: pd.DataFrame) -> dict[str, Any]:
+    """Coverage of the estimated cells by the true ATT (``truth``: play, label, segment,
+    true_effect) and the naive comparison's bias per (play, label) of the ``all`` cells."""
+    true = {
+        (str(r.play), str(r.label), str(r.segment)): float(r.true_effect)
+        for r in truth.itertuples()
+    }
+    covered = refused = with_evidence = unmatched = 0
+    bias: dict[str, float] = {}
+    for row in rows:
+        key = (row["play"], row["label"], row["segment"])
+        if key not in true:
+            unmatched += 1  # lifecycle-stage cells: the truth has segments only
+            continue
+        if row["segment"] == "all" and row["naive"] is not None:
+            bias[f"{row['play']}/{row['label']}"] = abs(row["naive"] - true[key])
+        if row["evidence"] != "ok":
+            refused += 1
+            continue
+        with_evidence += 1
+        covered += int(row["ci_low"] <= true[key] <= row["ci_high"])
+    return {
+        "cells_with_evidence": with_evidence,
+        "cells_covered": covered,
+        "cells_refused": refused,
+        "cells_without_truth": unmatched,
+        "coverage": covered / with_evidence if with_evidence else None,
+        "naive_bias": bias,
+        "naive_biased_share": (
+            float(np.mean([b >= BARS["naive_bias"] for b in bias.values()])) if bias else None
+        ),
+    }
+
+
+def one_seed(accounts: int, months: int, seed: int) -> dict[str, Any]:
+    from features.writer import read_feature_table
+    from serving.playbooks import load_playbooks
+    from serving.settings import DEFAULT_PLAYBOOKS
+    from training.dataset import from_feature_file
+    from training.effects.fit import fit_effects
+    from training.effects.runs import read_play_runs
+    from training.effects.treatment import treated_rows
+    from training.effects.uplift import pehe, predict_uplift, t_learner
+
+    root = quality_source(accounts, months, seed, 0)
+    truth_dir = root / "source" / "_truth"
+    if not (truth_dir / "play_effects.parquet").exists():
+        raise RuntimeError(
+            f"{truth_dir} has no play_effects.parquet: this simulator records no plays "
+            "(issue 18, part 2)"
+        )
+    data = from_feature_file(read_feature_table(root / "features.parquet"))
+    runs = read_play_runs(root / "source")
+    started = time.process_time()
+    result = fit_effects(data, runs, load_playbooks(DEFAULT_PLAYBOOKS).ids)
+    cpu = time.process_time() - started
+    out = compare_cells(result.rows, pd.read_parquet(truth_dir / "play_effects.parquet"))
+    play_rows = pd.read_parquet(truth_dir / "play_rows.parquet")
+    assert data.snapshot_date is not None
+    keys = pd.DataFrame(
+        {"account_id": data.ids.astype(str), "snapshot_date": data.snapshot_date.astype(str)}
+    )
+    play_rows = play_rows.assign(
+        account_id=play_rows["account_id"].astype(str),
+        snapshot_date=pd.to_datetime(play_rows["snapshot_date"]).dt.strftime("%Y-%m-%d"),
+    )
+    treated = treated_rows(data.ids, data.snapshot_date, runs, sorted(result.facts["plays"]))
+    ratios = {}
+    for (play, label), booster in result.uplift.items():
+        known = data.labeled(label)
+        t = treated[play]
+        rows = keys.merge(play_rows[play_rows["play"] == play], how="left")
+        column = "churn_effect" if label.startswith("churn") else "expand_effect"
+        tau = rows[column].to_numpy(dtype=float)
+        mask = (t == 1) & ~np.isnan(tau)
+        if mask.sum() < 30:
+            continue
+        dr = predict_uplift(booster, data.matrix[mask])
+        two = t_learner(data.matrix[known], data.labels[label][known], t[known], data.matrix[mask])
+        ratios[f"{play}/{label}"] = pehe(dr, tau[mask]) / pehe(two, tau[mask])
+    return {**out, "seed": seed, "fit_cpu_seconds": cpu, "pehe_ratio": ratios}
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    seeds, accounts, months = (2, 600, 24) if quick else (5, 2000, 36)
+    per_seed = [one_seed(accounts, months, 100 + s) for s in range(seeds)]
+    cells = sum(s["cells_with_evidence"] for s in per_seed)
+    covered = sum(s["cells_covered"] for s in per_seed)
+    ratios = [r for s in per_seed for r in s["pehe_ratio"].values()]
+    shares = [s["naive_biased_share"] for s in per_seed if s["naive_biased_share"] is not None]
+    return {
+        "seeds": per_seed,
+        "source": f"{accounts} accounts x {months} months",
+        "coverage": covered / cells if cells else None,
+        "cells_with_evidence": cells,
+        "naive_biased_share": float(np.mean(shares)) if shares else None,
+        "pehe_ratio": float(np.mean(ratios)) if ratios else None,
+        "load_average_1m": os.getloadavg()[0],
+    }
+
+
+def _f(value: float | None, fmt: str = ".2f") -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def report(results: dict[str, Any]) -> list[str]:
+    lines = [
+        f"seed {s['seed']}: {s['cells_covered']}/{s['cells_with_evidence']} cells covered, "
+        f"{s['cells_refused']} refused; naive biased >= 0.03 in "
+        f"{_f(s['naive_biased_share'], '.0%')} of plays; PEHE ratios "
+        + ", ".join(f"{k} {v:.2f}" for k, v in s["pehe_ratio"].items())
+        + f"; fit {s['fit_cpu_seconds']:.0f} s CPU"
+        for s in results["seeds"]
+    ]
+    lines.append(
+        f"{results['source']}: coverage {_f(results['coverage'], '.0%')} of "
+        f"{results['cells_with_evidence']} cells (bar >= 90%); naive biased in "
+        f"{_f(results['naive_biased_share'], '.0%')} of plays (bar: most); PEHE ratio "
+        f"{_f(results['pehe_ratio'])} (bar <= 0.5); load {results['load_average_1m']:.2f}"
+    )
+    return lines
