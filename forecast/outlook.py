@@ -138,7 +138,8 @@ def _correct(summary: dict[str, Any], calibration: IntervalCalibration, h: int) 
             factor = calibration.factor(h, str(level))
             if factor is None:
                 continue
-            low, high = widen(value["expected"], *value[str(level)], factor)
+            low, high = value[str(level)]
+            low, high = widen(value["expected"], low, high, factor)
             value[str(level)] = list(_bounded(name, low, high, start))
 
 
