@@ -4,17 +4,40 @@ accounts the book knows."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from features.errors import ConfigError
 from forecast.book import Book
 from forecast.conformal import IntervalCalibration
 from forecast.outlook import HORIZONS, forecast_outlook, latest_scores
 from serving.errors import MovementsUnavailable
 
-__all__ = ["HORIZONS", "forecast_book"]
+__all__ = ["HORIZONS", "forecast_book", "read_calibration", "write_calibration"]
+
+
+def read_calibration(path: Path) -> IntervalCalibration | None:
+    """The interval calibration at ``path`` (None when there is no file); a file that is not
+    one is refused with a one-line ``ConfigError``."""
+    if not path.exists():
+        return None
+    try:
+        return IntervalCalibration.from_dict(json.loads(path.read_text()))
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise ConfigError(
+            f"forecast calibration {str(path)!r} is not one ({type(err).__name__}: {err}); "
+            "write it again with `churnlight forecast --source SRC --backtest N`"
+        ) from err
+
+
+def write_calibration(calibration: IntervalCalibration, path: Path) -> None:
+    """Write ``calibration`` as JSON (the folder is created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(calibration.to_dict(), indent=2) + "\n")
 
 
 def forecast_book(
