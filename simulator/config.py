@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from features.errors import ConfigError
-from simulator.shifts import ConceptShift, CovariateShift
+from simulator.shifts import ConceptShift, CovariateShift, RegimeSwitch
 
 SEGMENTS = ("enterprise", "mid_market", "smb")
 
@@ -221,6 +221,9 @@ class SimulationConfig(BaseModel):
     concept_shift: ConceptShift | None = Field(
         None, description="who churns changes from a month (simulator.shifts)"
     )
+    regime_switch: RegimeSwitch | None = Field(
+        None, description="a bad spell: churn rises for every account (simulator.shifts)"
+    )
 
     @field_validator("start_date")
     @classmethod
@@ -240,7 +243,7 @@ class SimulationConfig(BaseModel):
 
     @model_validator(mode="after")
     def _shift_starts(self) -> SimulationConfig:
-        for shift in (self.covariate_shift, self.concept_shift):
+        for shift in (self.covariate_shift, self.concept_shift, self.regime_switch):
             if shift is None:
                 continue
             if shift.start.day != 1 or shift.start <= self.start_date:
