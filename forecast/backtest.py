@@ -109,7 +109,8 @@ def _groups_of(forecast: Mapping[str, Any], horizon: int) -> dict[str, Mapping[s
 
 
 def window_scores(window: Window, horizon: int, level: str) -> dict[str, list[float]]:
-    """Per group: the conformal scores of each scored total's ``level`` interval."""
+    """Per group: the conformal scores of each scored total's ``level`` interval, in the
+    order of ``SCORED`` (a total without a value is left out)."""
     out: dict[str, list[float]] = {}
     actual = window.realised[horizon]
     for name, group in _groups_of(window.forecast, horizon).items():
@@ -160,6 +161,7 @@ def evaluate(
             for name in hits:
                 coverage.setdefault(name, {})[lvl] = _share(hits[name])
                 raw.setdefault(name, {})[lvl] = _share(raw_hits[name])
+        by_total = _coverage_by_total(per_level)
         book = coverage.pop(BOOK_KEY, dict.fromkeys(levels))
         book_raw = raw.pop(BOOK_KEY, dict.fromkeys(levels))
         report.append(
@@ -169,6 +171,7 @@ def evaluate(
                 "coverage_by_segment": dict(sorted(coverage.items())),
                 "coverage_raw": book_raw,
                 "coverage_raw_by_segment": dict(sorted(raw.items())),
+                "coverage_by_total": by_total,
                 **_errors(windows, h),
             }
         )
@@ -176,6 +179,27 @@ def evaluate(
         all_scores, len(windows), {"as_of": [w.as_of.isoformat() for w in windows]}
     )
     return {"windows": len(windows), "horizons": report}, calibration
+
+
+def _coverage_by_total(
+    per_level: Mapping[str, list[dict[str, list[float]]]],
+) -> dict[str, dict[str, float | None]]:
+    """The book's leave-one-window-out coverage of each scored total on its own (the factor
+    is still the pooled one)."""
+    hits: dict[tuple[str, str], list[bool]] = {}
+    for lvl, windows in per_level.items():
+        for i, scores in enumerate(windows):
+            others = [s for j, w in enumerate(windows) if j != i for g in w.values() for s in g]
+            factor = conformal_factor(others, float(lvl)) if others else np.inf
+            book = scores.get(BOOK_KEY, [])
+            if len(book) != len(SCORED):
+                continue
+            for total, score in zip(SCORED, book, strict=True):
+                hits.setdefault((total, lvl), []).append(score <= factor)
+    out: dict[str, dict[str, float | None]] = {}
+    for (total, lvl), values in hits.items():
+        out.setdefault(total, {})[lvl] = _share(values)
+    return out
 
 
 def _share(hits: Sequence[bool]) -> float | None:

@@ -67,6 +67,8 @@ def test_report_and_calibration_on_hand_made_windows() -> None:
     # 28th is the others' middle one, which windows 1 and 4 stay under
     assert h["coverage"] == {"0.8": 0.85, "0.9": 0.9}
     assert h["coverage_by_segment"] == {"smb": {"0.8": 0.85, "0.9": 0.9}}
+    assert h["coverage_by_total"]["churned"] == {"0.8": 0.25, "0.9": 0.5}
+    assert h["coverage_by_total"]["nrr"] == {"0.8": 1.0, "0.9": 1.0}
     # MAE of churned MRR: |100 - (100 + 10 s)| averaged = 10 * mean(s) = 13.0
     assert h["mae_churned_mrr"] == pytest.approx(13.0)
     # realised 105, 115, 130, 102 against 130 and 104
