@@ -171,14 +171,17 @@ def _expectations(
     p_churn = by_horizon(churn, h)
     ratios = sizes.expansion_for(group)
     rate, contraction_ratios = sizes.contraction_for(group)
+    small_rate, small_ratios = sizes.small_expansion_for(group)
     expansion_ratio = float(np.mean(ratios)) if len(ratios) else 0.0
     contraction_ratio = (
         float(np.mean(np.minimum(contraction_ratios, 1.0))) if len(contraction_ratios) else 0.0
     )
+    small_ratio = float(np.mean(small_ratios)) if len(small_ratios) else 0.0
     survive = 1.0 - p_churn
     churned = float((mrr * p_churn).sum())
-    expansion = float((mrr * survive * by_horizon(expand, h) * expansion_ratio).sum())
-    contraction = float((mrr * survive * (1 - (1 - rate) ** h) * contraction_ratio).sum())
+    grown = by_horizon(expand, h) * expansion_ratio + h * small_rate * small_ratio
+    expansion = float((mrr * survive * grown).sum())
+    contraction = float((mrr * survive * min(h * rate * contraction_ratio, 1.0)).sum())
     return _totals(float(mrr.sum()), churned, contraction, expansion)
 
 

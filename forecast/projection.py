@@ -20,7 +20,7 @@ corrected on out-of-time backtests (the next step). Pure functions: no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -48,9 +48,15 @@ class SizeModel:
     """Per group (and ``"*"`` for all): expansion MRR / start MRR of past expansions of
     +10% or more."""
     contraction_rate: Mapping[str, float]
-    """Per group (and ``"*"``): share of customer-months with a contraction."""
+    """Per group (and ``"*"``): contractions per customer-month, weighted by MRR (a large
+    account's contraction counts for its size)."""
     contraction_ratios: Mapping[str, np.ndarray]
     """Per group (and ``"*"``): contraction MRR / start MRR of past contractions."""
+    small_rate: Mapping[str, float] = field(default_factory=dict)
+    """Per group (and ``"*"``): expansions below +10% (price uplifts at renewal, small
+    add-ons) per customer-month, weighted by MRR. The scores do not see them (the
+    expansion label starts at +10%), so they happen at the book's past rate."""
+    small_ratios: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     def expansion_for(self, group: str) -> np.ndarray:
         return _pick(self.expansion_ratios, group)
@@ -58,6 +64,10 @@ class SizeModel:
     def contraction_for(self, group: str) -> tuple[float, np.ndarray]:
         rate = self.contraction_rate.get(group, self.contraction_rate.get("*", 0.0))
         return rate, _pick(self.contraction_ratios, group)
+
+    def small_expansion_for(self, group: str) -> tuple[float, np.ndarray]:
+        rate = self.small_rate.get(group, self.small_rate.get("*", 0.0))
+        return rate, _pick(self.small_ratios, group)
 
 
 MIN_EVENTS = 20
@@ -83,16 +93,30 @@ def learn_sizes(per_account: pd.DataFrame, groups: pd.Series | None = None) -> S
     expansion = frame["expansion"] / frame["start_mrr"]
     contraction = frame["contraction"] / frame["start_mrr"]
     grown = expansion >= EXPANSION_THRESHOLD * (1 - 1e-9)
+    small = (expansion > 0) & ~grown
     shrunk = contraction > 0
+    weight = frame["start_mrr"]
+
+    def rate(events: pd.Series, mine: pd.Series) -> float:
+        total = float(weight[mine].sum())
+        return float(weight[events & mine].sum()) / total if total > 0 else 0.0
+
+    everyone = pd.Series(True, index=frame.index)
     expansion_ratios = {"*": expansion[grown].to_numpy()}
     contraction_ratios = {"*": contraction[shrunk].to_numpy()}
-    contraction_rate = {"*": float(shrunk.mean()) if len(frame) else 0.0}
+    small_ratios = {"*": expansion[small].to_numpy()}
+    contraction_rate = {"*": rate(shrunk, everyone)}
+    small_rate = {"*": rate(small, everyone)}
     for name in label.unique():
         mine = label == name
         expansion_ratios[name] = expansion[grown & mine].to_numpy()
         contraction_ratios[name] = contraction[shrunk & mine].to_numpy()
-        contraction_rate[name] = float(shrunk[mine].mean())
-    return SizeModel(expansion_ratios, contraction_rate, contraction_ratios)
+        small_ratios[name] = expansion[small & mine].to_numpy()
+        contraction_rate[name] = rate(shrunk, mine)
+        small_rate[name] = rate(small, mine)
+    return SizeModel(
+        expansion_ratios, contraction_rate, contraction_ratios, small_rate, small_ratios
+    )
 
 
 def overdispersion(per_account: pd.DataFrame, min_customers: int = 30) -> float:
@@ -178,9 +202,10 @@ def simulate(
     """Simulated futures of the book over ``horizon_months``, per group and for ``BOOK``.
 
     In each future an account churns (losing its MRR), else it may expand (by a ratio drawn
-    from its group's past expansions) and, independently, contract (at its group's monthly
-    contraction rate, by a drawn ratio). The churn probabilities of all accounts move together
-    by one shock per future."""
+    from its group's past expansions of +10% or more) and, independently, grow a little and
+    contract in some months (each month at its group's past rate of small expansions and of
+    contractions, by a drawn ratio times the number of such months). The churn probabilities
+    of all accounts move together by one shock per future."""
     rng = np.random.default_rng(seed)
     mrr = np.asarray(mrr, dtype=float)
     groups = np.asarray(groups).astype(str)
@@ -191,18 +216,23 @@ def simulate(
     totals = {name: np.zeros((3, simulations)) for name in names}
     for name in names:
         members = groups == name
+        count = int(members.sum())
         value = mrr[members]
         rate, contraction_ratios = sizes.contraction_for(name)
-        p_contract = 1.0 - (1.0 - rate) ** horizon_months
+        small_rate, small_ratios = sizes.small_expansion_for(name)
         expansion_ratios = sizes.expansion_for(name)
         for s in range(simulations):
             p = np.minimum(p_churn[members] * factors[s], 1.0)
-            churned = rng.random(members.sum()) < p
+            churned = rng.random(count) < p
             stays = ~churned
-            grows = stays & (rng.random(members.sum()) < p_expand[members])
-            shrinks = stays & (rng.random(members.sum()) < p_contract)
+            grows = stays & (rng.random(count) < p_expand[members])
+            # contractions and small expansions: how many months of the horizon had one
+            shrinks = np.where(stays, rng.binomial(horizon_months, rate, count), 0)
+            nudges = np.where(stays, rng.binomial(horizon_months, small_rate, count), 0)
             expansion = _drawn(rng, expansion_ratios, grows) * value
-            contraction = np.minimum(_drawn(rng, contraction_ratios, shrinks), 1.0) * value
+            expansion += _drawn(rng, small_ratios, nudges > 0) * nudges * value
+            shrink = _drawn(rng, contraction_ratios, shrinks > 0) * shrinks
+            contraction = np.minimum(shrink, 1.0) * value
             totals[name][:, s] = (value[churned].sum(), contraction.sum(), expansion.sum())
     out = {
         name: Outlook(horizon_months, name, float(mrr[groups == name].sum()), *totals[name])
