@@ -70,6 +70,8 @@ class SizeModel:
         return rate, _pick(self.small_ratios, group)
 
 
+CALENDAR_MONTHS = 12
+"""The renewal calendar's period: annual terms end in the same month every year."""
 MIN_EVENTS = 20
 """A group with fewer past events uses the whole book's sizes."""
 
@@ -119,13 +121,20 @@ def learn_sizes(per_account: pd.DataFrame, groups: pd.Series | None = None) -> S
     )
 
 
-def overdispersion(per_account: pd.DataFrame, min_customers: int = 30) -> float:
+def overdispersion(
+    per_account: pd.DataFrame, min_customers: int = 30, period: int = CALENDAR_MONTHS
+) -> float:
     """The shock's standard deviation (of log M): the spread of the monthly logo churn rate
-    beyond binomial noise, by the method of moments (0 when there is none). Months are not
-    adjusted for the renewal calendar, so a book whose terms end together reads as shocked."""
+    beyond binomial noise, by the method of moments (0 when there is none).
+
+    Churn follows the renewal calendar: a book whose annual terms end in the same months
+    churns more in those months every year, which is no shock. So with ``period`` + 3 months
+    of history the spread is read from the change of each month's rate against the same month
+    a year earlier (Var(r_m - r_{m-12}) / 2: the calendar cancels, a shock does not); with
+    less, from the rates themselves (which a calendar inflates)."""
     frame = per_account[per_account["customer_start"] == 1]
     months = frame.groupby("month").agg(n=("churned_logo", "size"), k=("churned_logo", "sum"))
-    months = months[months["n"] >= min_customers]
+    months = months[months["n"] >= min_customers].sort_index()
     if len(months) < 3:
         return 0.0
     rate = months["k"] / months["n"]
@@ -133,7 +142,15 @@ def overdispersion(per_account: pd.DataFrame, min_customers: int = 30) -> float:
     if mean <= 0 or mean >= 1:
         return 0.0
     binomial = float((mean * (1 - mean) / months["n"]).mean())
-    extra = float(rate.var(ddof=1)) - binomial
+    index = {m: i for i, m in enumerate(pd.to_datetime(months.index).to_period("M"))}
+    pairs = [(index[m], index[m - period]) for m in index if m - period in index]
+    if len(pairs) >= 3:
+        values = rate.to_numpy()
+        changes = np.array([values[a] - values[b] for a, b in pairs])
+        spread = float(np.var(changes, ddof=1)) / 2
+    else:
+        spread = float(rate.var(ddof=1))
+    extra = spread - binomial
     if extra <= 0:
         return 0.0
     # rate = p * M with E[M] = 1: Var(rate) = p^2 (exp(shock_sd^2) - 1) beyond the binomial.

@@ -64,6 +64,22 @@ def test_the_shock_is_zero_for_a_steady_book_and_grows_with_bad_months() -> None
     assert 0 < moderate < wild
 
 
+def test_a_renewal_calendar_is_no_shock() -> None:
+    """Three years in which January and July churn 5% and the other months 1%: the raw rates
+    vary a lot, yet each month churns as the same month a year earlier, so no shock; a bad
+    spell in the third year is one."""
+    calendar = [0.05 if m % 6 == 0 else 0.01 for m in range(12)]
+    months = pd.date_range("2022-01-01", periods=36, freq="MS").date
+    steady = _months(calendar * 3)
+    steady["month"] = steady["month"].map(dict(enumerate(months)))
+    assert overdispersion(steady) == 0.0
+    assert overdispersion(steady, period=10**6) > 0.5  # read from the raw rates
+    bad = calendar * 2 + [r * (3 if 26 <= 24 + m < 29 else 1) for m, r in enumerate(calendar)]
+    shocked = _months(bad)
+    shocked["month"] = shocked["month"].map(dict(enumerate(months)))
+    assert overdispersion(shocked) > 0.1
+
+
 def test_no_risk_means_no_movement() -> None:
     mrr = np.full(50, 100.0)
     out = simulate(mrr, np.zeros(50), np.zeros(50), np.array(["a"] * 50), NO_SIZES, 6, 0.5, 200)
