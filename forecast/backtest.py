@@ -12,10 +12,11 @@ month; what returns from a churned account (reactivated) counts in neither, as i
 monthly definitions.
 
 Coverage is measured on the conformally corrected intervals, each window's factor taken
-from the *other* windows' scores (leave one window out), so a window never calibrates its
-own interval; ``coverage_raw`` is that of the simulated intervals as they come. Windows a
-few months apart share part of their future, so they are not independent: read coverage
-over 12 windows as a rough figure (one window is 8 points). Pure: no I/O.
+from the *other* windows' scores of the same group (the book, or one segment; leave one
+window out), so a window never calibrates its own interval; ``coverage_raw`` is that of
+the simulated intervals as they come. Windows a few months apart share part of their
+future, so they are not independent: read coverage over 12 windows as a rough figure (one
+window is 8 points). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -135,6 +136,7 @@ def evaluate(
     levels = [str(level) for level in LEVELS]
     report: list[dict[str, Any]] = []
     all_scores: dict[int, dict[str, list[float]]] = {}
+    group_scores: dict[int, dict[str, dict[str, list[float]]]] = {}
     for h in horizons:
         per_level = {lvl: [window_scores(w, h, lvl) for w in windows] for lvl in levels}
         all_scores[h] = {
@@ -147,20 +149,19 @@ def evaluate(
             hits: dict[str, list[bool]] = {}
             raw_hits: dict[str, list[bool]] = {}
             for i, scores in enumerate(per_level[lvl]):
-                others = [
-                    s
-                    for j, per_window in enumerate(per_level[lvl])
-                    if j != i
-                    for g in per_window.values()
-                    for s in g
-                ]
-                factor = conformal_factor(others, float(lvl)) if others else np.inf
-                for name, group_scores in scores.items():
-                    hits.setdefault(name, []).extend(s <= factor for s in group_scores)
-                    raw_hits.setdefault(name, []).extend(s <= 1.0 for s in group_scores)
+                for name, values in scores.items():
+                    factor = _left_out_factor(per_level[lvl], i, name, float(lvl))
+                    hits.setdefault(name, []).extend(s <= factor for s in values)
+                    raw_hits.setdefault(name, []).extend(s <= 1.0 for s in values)
             for name in hits:
                 coverage.setdefault(name, {})[lvl] = _share(hits[name])
                 raw.setdefault(name, {})[lvl] = _share(raw_hits[name])
+        group_scores[h] = {}
+        for lvl in levels:
+            for per_window in per_level[lvl]:
+                for name, values in per_window.items():
+                    key = BOOK_KEY if name == BOOK_KEY else f"segment:{name}"
+                    group_scores[h].setdefault(key, {}).setdefault(lvl, []).extend(values)
         by_total = _coverage_by_total(per_level)
         book = coverage.pop(BOOK_KEY, dict.fromkeys(levels))
         book_raw = raw.pop(BOOK_KEY, dict.fromkeys(levels))
@@ -176,7 +177,10 @@ def evaluate(
             }
         )
     calibration = calibrate(
-        all_scores, len(windows), {"as_of": [w.as_of.isoformat() for w in windows]}
+        all_scores,
+        len(windows),
+        {"as_of": [w.as_of.isoformat() for w in windows]},
+        group_scores,
     )
     return {"windows": len(windows), "horizons": report}, calibration
 
@@ -189,8 +193,7 @@ def _coverage_by_total(
     hits: dict[tuple[str, str], list[bool]] = {}
     for lvl, windows in per_level.items():
         for i, scores in enumerate(windows):
-            others = [s for j, w in enumerate(windows) if j != i for g in w.values() for s in g]
-            factor = conformal_factor(others, float(lvl)) if others else np.inf
+            factor = _left_out_factor(windows, i, BOOK_KEY, float(lvl))
             book = scores.get(BOOK_KEY, [])
             if len(book) != len(SCORED):
                 continue
@@ -200,6 +203,15 @@ def _coverage_by_total(
     for (total, lvl), values in hits.items():
         out.setdefault(total, {})[lvl] = _share(values)
     return out
+
+
+def _left_out_factor(
+    windows: Sequence[Mapping[str, list[float]]], left_out: int, group: str, level: float
+) -> float:
+    """The conformal factor of ``group`` from every window's scores of it but ``left_out``'s
+    (infinite when there are none: the interval is then not checked)."""
+    others = [s for j, w in enumerate(windows) if j != left_out for s in w.get(group, [])]
+    return conformal_factor(others, level) if others else float(np.inf)
 
 
 def _share(hits: Sequence[bool]) -> float | None:

@@ -64,10 +64,16 @@ class IntervalCalibration:
     """horizon -> how many scores the factors were taken from."""
     facts: Mapping[str, Any] = field(default_factory=dict)
     """Where the backtests ran: source, as-of dates, seed."""
+    group_factors: Mapping[int, Mapping[str, Mapping[str, float]]] = field(default_factory=dict)
+    """horizon -> group (``"*"``: the book; ``"segment:smb"``) -> level -> factor, from that
+    group's scores alone: a group whose simulated intervals run narrower than the book's gets
+    its own stretch."""
 
-    def factor(self, horizon: int, level: str) -> float | None:
-        """The factor of ``horizon`` at ``level``; None when that horizon was not backtested."""
-        return self.factors.get(horizon, {}).get(level)
+    def factor(self, horizon: int, level: str, group: str | None = None) -> float | None:
+        """The factor of ``group`` (its own when the backtests had it, else the pooled one) at
+        ``horizon`` and ``level``; None when that horizon was not backtested."""
+        own = self.group_factors.get(horizon, {}).get(group or "", {}).get(level)
+        return own if own is not None else self.factors.get(horizon, {}).get(level)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +81,10 @@ class IntervalCalibration:
             "factors": {str(h): dict(levels) for h, levels in self.factors.items()},
             "scores": {str(h): n for h, n in self.scores.items()},
             "facts": dict(self.facts),
+            "group_factors": {
+                str(h): {g: dict(levels) for g, levels in groups.items()}
+                for h, groups in self.group_factors.items()
+            },
         }
 
     @classmethod
@@ -85,13 +95,21 @@ class IntervalCalibration:
             for h, levels in data["factors"].items()
         }
         scores = {int(h): int(n) for h, n in data.get("scores", {}).items()}
-        return cls(int(data["windows"]), factors, scores, dict(data.get("facts", {})))
+        groups = {
+            int(h): {
+                str(g): {str(level): float(f) for level, f in levels.items()}
+                for g, levels in per_group.items()
+            }
+            for h, per_group in data.get("group_factors", {}).items()
+        }
+        return cls(int(data["windows"]), factors, scores, dict(data.get("facts", {})), groups)
 
 
 def calibrate(
     scores: Mapping[int, Mapping[str, Sequence[float]]],
     windows: int,
     facts: Mapping[str, Any] | None = None,
+    group_scores: Mapping[int, Mapping[str, Mapping[str, Sequence[float]]]] | None = None,
 ) -> IntervalCalibration:
     """The factors of every horizon and level from the backtests' scores (``scores[h][level]``:
     one score per window, total and group of that horizon, taken on the level's interval)."""
@@ -100,4 +118,12 @@ def calibrate(
         for h, per_level in scores.items()
     }
     counts = {h: min(len(v) for v in per_level.values()) for h, per_level in scores.items()}
-    return IntervalCalibration(windows, factors, counts, dict(facts or {}))
+    groups = {
+        h: {
+            g: {level: conformal_factor(v, float(level)) for level, v in per_level.items()}
+            for g, per_level in per_group.items()
+            if all(per_level.values())
+        }
+        for h, per_group in (group_scores or {}).items()
+    }
+    return IntervalCalibration(windows, factors, counts, dict(facts or {}), groups)

@@ -100,7 +100,8 @@ def forecast_outlook(
             summary["group"] = None if name == BOOK else name
             summary["accounts"] = int(members.sum())
             if calibration is not None:
-                _correct(summary, calibration, h)
+                key = "*" if name == BOOK else f"{by}:{name}"
+                _correct(summary, calibration, h, key)
             summary["baselines"] = {
                 "sum_of_expectations": _expectations(
                     mrr[members], churn[members], expand[members], sizes, name, h
@@ -125,7 +126,7 @@ def forecast_outlook(
     }
 
 
-def _correct(summary: dict[str, Any], calibration: IntervalCalibration, h: int) -> None:
+def _correct(summary: dict[str, Any], calibration: IntervalCalibration, h: int, group: str) -> None:
     """Widen every interval of ``summary`` by the calibration's factor of its horizon and
     level, within what the total can be (amounts >= 0; churn and contraction at most the
     start; GRR at most 1)."""
@@ -135,7 +136,7 @@ def _correct(summary: dict[str, Any], calibration: IntervalCalibration, h: int) 
         if value["expected"] is None:
             continue
         for level in LEVELS:
-            factor = calibration.factor(h, str(level))
+            factor = calibration.factor(h, str(level), group)
             if factor is None:
                 continue
             low, high = value[str(level)]

@@ -62,12 +62,12 @@ def test_report_and_calibration_on_hand_made_windows() -> None:
     assert h["months"] == 3
     # raw: churned misses in windows 2 and 3, the four other totals always hit: 18 of 20
     assert h["coverage_raw"] == {"0.8": 0.9, "0.9": 0.9}
-    # leave one window out (30 scores of the others, 24 of them 0): at 80% the 25th smallest
-    # is the others' smallest churn score, which only window 4 stays under; at 90% the
-    # 28th is the others' middle one, which windows 1 and 4 stay under
-    assert h["coverage"] == {"0.8": 0.85, "0.9": 0.9}
-    assert h["coverage_by_segment"] == {"smb": {"0.8": 0.85, "0.9": 0.9}}
-    assert h["coverage_by_total"]["churned"] == {"0.8": 0.25, "0.9": 0.5}
+    # leave one window out, per group (15 scores of the others, 12 of them 0): at 80% the
+    # 13th smallest is the others' smallest churn score, which only window 4 stays under; at
+    # 90% the 15th is the others' largest, which all but window 3 (score 3.0) stay under
+    assert h["coverage"] == {"0.8": 0.85, "0.9": 0.95}
+    assert h["coverage_by_segment"] == {"smb": {"0.8": 0.85, "0.9": 0.95}}
+    assert h["coverage_by_total"]["churned"] == {"0.8": 0.25, "0.9": 0.75}
     assert h["coverage_by_total"]["nrr"] == {"0.8": 1.0, "0.9": 1.0}
     # MAE of churned MRR: |100 - (100 + 10 s)| averaged = 10 * mean(s) = 13.0
     assert h["mae_churned_mrr"] == pytest.approx(13.0)
@@ -78,5 +78,9 @@ def test_report_and_calibration_on_hand_made_windows() -> None:
     # all 40 scores: 32 zeros, then 0.2 0.2 0.5 0.5 1.5 1.5 3 3; ranks 33 and 37
     assert calibration.factor(3, "0.8") == 0.2
     assert calibration.factor(3, "0.9") == 1.5
+    # per group: 16 zeros, then 0.2 0.5 1.5 3; ranks 17 and 19
+    assert calibration.group_factors[3]["segment:smb"] == {"0.8": 0.2, "0.9": 1.5}
+    assert calibration.factor(3, "0.9", "segment:smb") == 1.5
+    assert calibration.factor(3, "0.9", "csm:ann") == 1.5  # no own factor: the pooled one
     assert calibration.windows == 4
     assert calibration.facts["as_of"][0] == "2025-01-01"

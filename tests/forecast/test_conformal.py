@@ -63,4 +63,7 @@ def test_calibration_per_horizon_and_level_round_trips() -> None:
     assert calibration.factor(6, "0.8") is None
     again = IntervalCalibration.from_dict(calibration.to_dict())
     assert again == calibration
+    own = calibrate(scores, 2, group_scores={3: {"*": {"0.8": [5.0, 6.0], "0.9": [7.0]}}})
+    assert (own.factor(3, "0.8", "*"), own.factor(3, "0.8", "segment:smb")) == (6.0, 1.6)
+    assert IntervalCalibration.from_dict(own.to_dict()) == own
     assert (again.windows, dict(again.scores)) == (2, {3: 4})
