@@ -3,18 +3,19 @@ expanded MRR, ending MRR, GRR and NRR, with intervals from a joint Monte Carlo s
 
 Inputs per account: its MRR at the as-of date and its calibrated 180-day churn and expansion
 probabilities. A 180-day probability p implies a constant monthly hazard
-m = 1 - (1 - p) ** (1 / 6.0) (months of 30.44 days), so P(event within h months) =
+m = 1 - (1 - p) ** (1 / 5.91) (180 days in months of 30.44 days), so P(event within h months) =
 1 - (1 - m) ** h. Sizes come from the book's own history (``learn_sizes``): the expansion
-ratios of past expansions of +10% or more (the label's threshold) and the monthly incidence
-and ratio of contractions, per group.
+ratios of past expansions of +10% or more (the label's threshold), and the monthly incidence
+(weighted by MRR) and ratios of smaller expansions and of contractions, per group.
 
 Accounts are not independent: a bad quarter hits many at once. Each simulated future draws
 one factor M = exp(shock_sd * z - shock_sd ** 2 / 2), z ~ N(0, 1), that multiplies every
 account's churn probability over the horizon (capped at 1); E[M] = 1, so the expected churn
 stays the sum of the probabilities while its spread widens. ``overdispersion`` estimates
 ``shock_sd`` from how much the monthly logo churn rate varied beyond what independent
-accounts would give. Intervals are quantiles of the simulated totals; they are not yet
-corrected on out-of-time backtests (the next step). Pure functions: no I/O.
+accounts would give, against the renewal calendar. Intervals are quantiles of the simulated
+totals; ``forecast.conformal`` corrects them on out-of-time backtests. Pure functions: no
+I/O.
 """
 
 from __future__ import annotations
