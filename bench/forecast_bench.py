@@ -91,6 +91,9 @@ def _bars(calm: dict[str, Any], regime: dict[str, Any] | None) -> dict[str, Any]
 
 
 def run(quick: bool = False) -> dict[str, Any]:
+    import faulthandler
+
+    faulthandler.enable()  # a crash in a window's thread prints where it happened
     load = os.getloadavg()[0]
     if quick:
         calm = _backtest(_source("calm", 400, 30, False), 3, (3, 6))
