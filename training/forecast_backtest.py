@@ -190,15 +190,14 @@ def replay_window(
             "mrr": data.mrr[now] if data.mrr is not None else 0.0,
         }
     )
+    # The book as `churnlight forecast` shows it by default (its own simulation, the whole
+    # book's sizes), and the segments as `--by segment` shows them.
+    whole = forecast_outlook(book, scores, horizons, simulations=simulations, seed=seed)
     forecast = forecast_outlook(
-        book,
-        scores,
-        horizons,
-        by="segment",
-        simulations=simulations,
-        seed=seed,
-        with_book=True,
+        book, scores, horizons, by="segment", simulations=simulations, seed=seed
     )
+    for mine, overall in zip(forecast["horizons"], whole["horizons"], strict=True):
+        mine["groups"] = [*overall["groups"], *mine["groups"]]
     accounts = scores["account_id"].tolist()
     actual = {h: realised(history, accounts, groups, t, h) for h in horizons}
     return Window(t, forecast, actual)
