@@ -98,6 +98,12 @@ BENCHMARKS: list[Benchmark] = [
         "time to churn, 3,000 x 36 out of time: IBS vs Kaplan-Meier and Cox, Uno's C, td-AUC "
         "vs a classifier per horizon, calibration per decile, train and scoring cost",
     ),
+    Benchmark(
+        "forecast",
+        "bench.forecast_bench",
+        "book forecast backtests, 2,000 x 44 months, 14 windows, with and without a bad "
+        "quarter: interval coverage, MAE vs the trailing 3-month average",
+    ),
 ]
 
 

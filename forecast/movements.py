@@ -98,8 +98,9 @@ def account_states(subscriptions: ir.Table, days: list[date], grace_days: int) -
 
 
 def account_movements(subscriptions: ir.Table, as_of: date, grace_days: int) -> pd.DataFrame:
-    """One row per (account_id, month) in which the account was a customer at either end:
-    ``start_mrr``, the five movements, ``end_mrr`` and ``churned_logo`` (0/1)."""
+    """One row per (account_id, month) in which the account was a customer at either end,
+    sorted by month and account: ``start_mrr``, the five movements, ``end_mrr`` and
+    ``churned_logo`` (0/1)."""
     first = subscriptions.start_date.min().execute()
     if first is None or pd.isna(first):
         return _empty_account_movements()
@@ -121,7 +122,10 @@ def account_movements(subscriptions: ir.Table, as_of: date, grace_days: int) -> 
         pieces.append(_movements_of(pair).assign(month=month))
     if not pieces:
         return _empty_account_movements()
-    return pd.concat(pieces).reset_index().rename(columns={"index": "account_id"})
+    out = pd.concat(pieces).reset_index().rename(columns={"index": "account_id"})
+    # Sorted: the engine returns the states in any order, and what is learned from the rows
+    # (the forecast's size draws) must not depend on it.
+    return out.sort_values(["month", "account_id"], kind="stable").reset_index(drop=True)
 
 
 def _movements_of(pair: pd.DataFrame) -> pd.DataFrame:

@@ -3,24 +3,25 @@ expanded MRR, ending MRR, GRR and NRR, with intervals from a joint Monte Carlo s
 
 Inputs per account: its MRR at the as-of date and its calibrated 180-day churn and expansion
 probabilities. A 180-day probability p implies a constant monthly hazard
-m = 1 - (1 - p) ** (1 / 6.0) (months of 30.44 days), so P(event within h months) =
+m = 1 - (1 - p) ** (1 / 5.91) (180 days in months of 30.44 days), so P(event within h months) =
 1 - (1 - m) ** h. Sizes come from the book's own history (``learn_sizes``): the expansion
-ratios of past expansions of +10% or more (the label's threshold) and the monthly incidence
-and ratio of contractions, per group.
+ratios of past expansions of +10% or more (the label's threshold), and the monthly incidence
+(weighted by MRR) and ratios of smaller expansions and of contractions, per group.
 
 Accounts are not independent: a bad quarter hits many at once. Each simulated future draws
 one factor M = exp(shock_sd * z - shock_sd ** 2 / 2), z ~ N(0, 1), that multiplies every
 account's churn probability over the horizon (capped at 1); E[M] = 1, so the expected churn
 stays the sum of the probabilities while its spread widens. ``overdispersion`` estimates
 ``shock_sd`` from how much the monthly logo churn rate varied beyond what independent
-accounts would give. Intervals are quantiles of the simulated totals; they are not yet
-corrected on out-of-time backtests (the next step). Pure functions: no I/O.
+accounts would give, against the renewal calendar. Intervals are quantiles of the simulated
+totals; ``forecast.conformal`` corrects them on out-of-time backtests. Pure functions: no
+I/O.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -48,9 +49,15 @@ class SizeModel:
     """Per group (and ``"*"`` for all): expansion MRR / start MRR of past expansions of
     +10% or more."""
     contraction_rate: Mapping[str, float]
-    """Per group (and ``"*"``): share of customer-months with a contraction."""
+    """Per group (and ``"*"``): contractions per customer-month, weighted by MRR (a large
+    account's contraction counts for its size)."""
     contraction_ratios: Mapping[str, np.ndarray]
     """Per group (and ``"*"``): contraction MRR / start MRR of past contractions."""
+    small_rate: Mapping[str, float] = field(default_factory=dict)
+    """Per group (and ``"*"``): expansions below +10% (price uplifts at renewal, small
+    add-ons) per customer-month, weighted by MRR. The scores do not see them (the
+    expansion label starts at +10%), so they happen at the book's past rate."""
+    small_ratios: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     def expansion_for(self, group: str) -> np.ndarray:
         return _pick(self.expansion_ratios, group)
@@ -59,7 +66,13 @@ class SizeModel:
         rate = self.contraction_rate.get(group, self.contraction_rate.get("*", 0.0))
         return rate, _pick(self.contraction_ratios, group)
 
+    def small_expansion_for(self, group: str) -> tuple[float, np.ndarray]:
+        rate = self.small_rate.get(group, self.small_rate.get("*", 0.0))
+        return rate, _pick(self.small_ratios, group)
 
+
+CALENDAR_MONTHS = 12
+"""The renewal calendar's period: annual terms end in the same month every year."""
 MIN_EVENTS = 20
 """A group with fewer past events uses the whole book's sizes."""
 
@@ -83,25 +96,46 @@ def learn_sizes(per_account: pd.DataFrame, groups: pd.Series | None = None) -> S
     expansion = frame["expansion"] / frame["start_mrr"]
     contraction = frame["contraction"] / frame["start_mrr"]
     grown = expansion >= EXPANSION_THRESHOLD * (1 - 1e-9)
+    small = (expansion > 0) & ~grown
     shrunk = contraction > 0
+    weight = frame["start_mrr"]
+
+    def rate(events: pd.Series, mine: pd.Series) -> float:
+        total = float(weight[mine].sum())
+        return float(weight[events & mine].sum()) / total if total > 0 else 0.0
+
+    everyone = pd.Series(True, index=frame.index)
     expansion_ratios = {"*": expansion[grown].to_numpy()}
     contraction_ratios = {"*": contraction[shrunk].to_numpy()}
-    contraction_rate = {"*": float(shrunk.mean()) if len(frame) else 0.0}
+    small_ratios = {"*": expansion[small].to_numpy()}
+    contraction_rate = {"*": rate(shrunk, everyone)}
+    small_rate = {"*": rate(small, everyone)}
     for name in label.unique():
         mine = label == name
         expansion_ratios[name] = expansion[grown & mine].to_numpy()
         contraction_ratios[name] = contraction[shrunk & mine].to_numpy()
-        contraction_rate[name] = float(shrunk[mine].mean())
-    return SizeModel(expansion_ratios, contraction_rate, contraction_ratios)
+        small_ratios[name] = expansion[small & mine].to_numpy()
+        contraction_rate[name] = rate(shrunk, mine)
+        small_rate[name] = rate(small, mine)
+    return SizeModel(
+        expansion_ratios, contraction_rate, contraction_ratios, small_rate, small_ratios
+    )
 
 
-def overdispersion(per_account: pd.DataFrame, min_customers: int = 30) -> float:
+def overdispersion(
+    per_account: pd.DataFrame, min_customers: int = 30, period: int = CALENDAR_MONTHS
+) -> float:
     """The shock's standard deviation (of log M): the spread of the monthly logo churn rate
-    beyond binomial noise, by the method of moments (0 when there is none). Months are not
-    adjusted for the renewal calendar, so a book whose terms end together reads as shocked."""
+    beyond binomial noise, by the method of moments (0 when there is none).
+
+    Churn follows the renewal calendar: a book whose annual terms end in the same months
+    churns more in those months every year, which is no shock. So with ``period`` + 3 months
+    of history the spread is read from the change of each month's rate against the same month
+    a year earlier (Var(r_m - r_{m-12}) / 2: the calendar cancels, a shock does not); with
+    less, from the rates themselves (which a calendar inflates)."""
     frame = per_account[per_account["customer_start"] == 1]
     months = frame.groupby("month").agg(n=("churned_logo", "size"), k=("churned_logo", "sum"))
-    months = months[months["n"] >= min_customers]
+    months = months[months["n"] >= min_customers].sort_index()
     if len(months) < 3:
         return 0.0
     rate = months["k"] / months["n"]
@@ -109,7 +143,15 @@ def overdispersion(per_account: pd.DataFrame, min_customers: int = 30) -> float:
     if mean <= 0 or mean >= 1:
         return 0.0
     binomial = float((mean * (1 - mean) / months["n"]).mean())
-    extra = float(rate.var(ddof=1)) - binomial
+    index = {m: i for i, m in enumerate(pd.to_datetime(months.index).to_period("M"))}
+    pairs = [(index[m], index[m - period]) for m in index if m - period in index]
+    if len(pairs) >= 3:
+        values = rate.to_numpy()
+        changes = np.array([values[a] - values[b] for a, b in pairs])
+        spread = float(np.var(changes, ddof=1)) / 2
+    else:
+        spread = float(rate.var(ddof=1))
+    extra = spread - binomial
     if extra <= 0:
         return 0.0
     # rate = p * M with E[M] = 1: Var(rate) = p^2 (exp(shock_sd^2) - 1) beyond the binomial.
@@ -178,9 +220,10 @@ def simulate(
     """Simulated futures of the book over ``horizon_months``, per group and for ``BOOK``.
 
     In each future an account churns (losing its MRR), else it may expand (by a ratio drawn
-    from its group's past expansions) and, independently, contract (at its group's monthly
-    contraction rate, by a drawn ratio). The churn probabilities of all accounts move together
-    by one shock per future."""
+    from its group's past expansions of +10% or more) and, independently, grow a little and
+    contract in some months (each month at its group's past rate of small expansions and of
+    contractions, by a drawn ratio times the number of such months). The churn probabilities
+    of all accounts move together by one shock per future."""
     rng = np.random.default_rng(seed)
     mrr = np.asarray(mrr, dtype=float)
     groups = np.asarray(groups).astype(str)
@@ -191,18 +234,23 @@ def simulate(
     totals = {name: np.zeros((3, simulations)) for name in names}
     for name in names:
         members = groups == name
+        count = int(members.sum())
         value = mrr[members]
         rate, contraction_ratios = sizes.contraction_for(name)
-        p_contract = 1.0 - (1.0 - rate) ** horizon_months
+        small_rate, small_ratios = sizes.small_expansion_for(name)
         expansion_ratios = sizes.expansion_for(name)
         for s in range(simulations):
             p = np.minimum(p_churn[members] * factors[s], 1.0)
-            churned = rng.random(members.sum()) < p
+            churned = rng.random(count) < p
             stays = ~churned
-            grows = stays & (rng.random(members.sum()) < p_expand[members])
-            shrinks = stays & (rng.random(members.sum()) < p_contract)
+            grows = stays & (rng.random(count) < p_expand[members])
+            # contractions and small expansions: how many months of the horizon had one
+            shrinks = np.where(stays, rng.binomial(horizon_months, rate, count), 0)
+            nudges = np.where(stays, rng.binomial(horizon_months, small_rate, count), 0)
             expansion = _drawn(rng, expansion_ratios, grows) * value
-            contraction = np.minimum(_drawn(rng, contraction_ratios, shrinks), 1.0) * value
+            expansion += _drawn(rng, small_ratios, nudges > 0) * nudges * value
+            shrink = _drawn(rng, contraction_ratios, shrinks > 0) * shrinks
+            contraction = np.minimum(shrink, 1.0) * value
             totals[name][:, s] = (value[churned].sum(), contraction.sum(), expansion.sum())
     out = {
         name: Outlook(horizon_months, name, float(mrr[groups == name].sum()), *totals[name])

@@ -665,8 +665,12 @@ class ForecastResponse(BaseModel):
     method: str
     simulations: int
     intervals_backtested: bool = Field(
-        description="false: the intervals are the spread the model implies, not yet checked "
-        "on out-of-time backtests"
+        description="true: every horizon's intervals are corrected by the conformal factors "
+        "of out-of-time backtests (`churnlight forecast --backtest N`); false: they are the "
+        "spread the model implies, not checked"
+    )
+    backtest_windows: int | None = Field(
+        description="how many monthly as-of dates the correction was learned on (null: none)"
     )
     shock_sd: float
     horizons: list[ForecastHorizon]

@@ -37,6 +37,11 @@ class ServingSettings(StoreSettings):
     playbooks_path: Path = Field(
         default=DEFAULT_PLAYBOOKS, description="the playbook library (YAML)"
     )
+    forecast_calibration: Path = Field(
+        default=Path("models/forecast/calibration.json"),
+        description="interval calibration written by `churnlight forecast --backtest N`; the "
+        "forecast's intervals are corrected by it when it exists",
+    )
 
     # -- security and limits ---------------------------------------------------------------
     api_keys: Annotated[list[str], NoDecode] = Field(

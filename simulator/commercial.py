@@ -18,7 +18,7 @@ from simulator.arrays import Arrays, logit, sigmoid
 from simulator.config import SimulationConfig
 from simulator.dates import add_months
 from simulator.latent import LatentState, SegmentArrays
-from simulator.shifts import churn_offset
+from simulator.shifts import churn_offset, regime_offset
 
 PROSPECT, CUSTOMER, CHURNED = 0, 1, 2
 NEW, RENEWAL, REACTIVATION = 0, 1, 2
@@ -161,6 +161,7 @@ def step_commercial(
     ending = (status0 == CUSTOMER) & (com.term_end >= d0) & (com.term_end < d1)
     monthly = com.term_months == 1
     shifted = churn_offset(lat.health, adoption, d0, config.concept_shift, p)
+    shifted = shifted + regime_offset(d0, config.regime_switch)
     # ``offer`` and ``push`` are 0 unless a play set them (simulator.plays): x - 0 is x.
     churn = ending & (u[0] < sigmoid(churn_logit(lat, monthly, config, seg) + shifted - com.offer))
     com.offer[ending] = 0.0

@@ -22,7 +22,7 @@ from pydantic import (
 
 from features.errors import ConfigError
 from simulator.play_catalog import PlayPolicy
-from simulator.shifts import ConceptShift, CovariateShift
+from simulator.shifts import ConceptShift, CovariateShift, RegimeSwitch
 
 SEGMENTS = ("enterprise", "mid_market", "smb")
 
@@ -222,6 +222,9 @@ class SimulationConfig(BaseModel):
     concept_shift: ConceptShift | None = Field(
         None, description="who churns changes from a month (simulator.shifts)"
     )
+    regime_switch: RegimeSwitch | None = Field(
+        None, description="a bad spell: churn rises for every account (simulator.shifts)"
+    )
     plays: PlayPolicy | None = Field(
         None,
         description="CSMs run plays with true effects (simulator.plays); None: no plays, "
@@ -246,7 +249,7 @@ class SimulationConfig(BaseModel):
 
     @model_validator(mode="after")
     def _shift_starts(self) -> SimulationConfig:
-        for shift in (self.covariate_shift, self.concept_shift):
+        for shift in (self.covariate_shift, self.concept_shift, self.regime_switch):
             if shift is None:
                 continue
             if shift.start.day != 1 or shift.start <= self.start_date:

@@ -10,7 +10,12 @@ in the config the source records (``_truth/summary.json``):
   the heaviest, happiest users, now paying most, churn most). The inputs do not move at
   first; who churns does, so a model trained before the shift is now wrong.
 
-Neither draws a random number: with the same seed, a run with a switch is identical to one
+- ``RegimeSwitch``: a bad quarter. From ``start``, for ``months`` months, the churn
+  log-odds at a term end rise by ``lift`` for every account, whatever its health: many
+  accounts leave at once, which no account's own signals announce (the shared shock a book
+  forecast must allow for). Afterwards the world is as before.
+
+None draws a random number: with the same seed, a run with a switch is identical to one
 without it before ``start`` (the tests rely on that), and the oracle's rollouts, which step
 the same chain, follow the shifted world.
 """
@@ -23,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from simulator.dates import day_number
+from simulator.dates import add_months, day_number
 
 if TYPE_CHECKING:
     from simulator.config import ChainParams
@@ -55,6 +60,27 @@ class ConceptShift(BaseModel):
 
     start: date
     strength: float = Field(1.0, gt=0, le=1, description="1 reverses health and adoption")
+
+
+class RegimeSwitch(BaseModel):
+    """Churn rises for every account for ``months`` months from ``start`` (a first of the
+    month)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: date
+    months: int = Field(3, ge=1, le=24, description="how long the bad spell lasts")
+    lift: float = Field(1.0, gt=0, le=5, description="logits added to every churn decision")
+
+
+def regime_offset(month_start: int, switch: RegimeSwitch | None) -> float:
+    """What the regime switch adds to every account's churn log-odds in the month starting
+    on day ``month_start`` (0.0 outside the bad spell, or without one)."""
+    if switch is None:
+        return 0.0
+    first = day_number(switch.start)
+    end = int(add_months(np.array([first]), switch.months)[0])
+    return switch.lift if first <= month_start < end else 0.0
 
 
 def adoption_offset(

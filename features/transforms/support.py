@@ -8,7 +8,15 @@ import ibis
 import ibis.expr.types as ir
 
 from features.metadata import Family, spec_maker
-from features.transforms.base import KEYS, FeatureInputs, attach, nulls_for, seconds_between
+from features.transforms.base import (
+    KEYS,
+    MICROSECONDS_PER_SECOND,
+    FeatureInputs,
+    attach,
+    nulls_for,
+    safe_div,
+    seconds_between,
+)
 
 FAMILY: Family = "support"
 HIGH = ("urgent", "high")
@@ -102,16 +110,19 @@ def build(inputs: FeatureInputs) -> ir.Table:
         & (known.closed_at < t)
         & (known.closed_at >= known.start_90d.cast("timestamp"))
     )
-    resolution_hours = seconds_between(known.closed_at, known.opened_at) / SECONDS_PER_HOUR
+    # Means as a sum of whole microseconds (exact in any order) over a count: a float mean
+    # depends on the order DuckDB's threads add the rows in, a few ulps apart run to run.
+    age_micros = t.delta(known.opened_at, unit="microsecond")
+    resolution_micros = known.closed_at.delta(known.opened_at, unit="microsecond")
     counts = known.group_by(list(KEYS)).agg(
         open_high_tickets=(is_open & high).cast("int64").sum(),
         open_tickets=is_open.cast("int64").sum(),
         open_ticket_age_days_max=age_days.max(where=is_open),
-        open_ticket_age_days_mean=age_days.mean(where=is_open),
+        open_ticket_age_days_mean=_mean_of_micros(age_micros, is_open, SECONDS_PER_DAY),
         tickets_30d=opened_since[30].cast("int64").sum(),
         tickets_90d=opened_since[90].cast("int64").sum(),
         urgent_tickets_90d=(opened_since[90] & (known.priority == "urgent")).cast("int64").sum(),
-        resolution_hours_90d=resolution_hours.mean(where=closed_90),
+        resolution_hours_90d=_mean_of_micros(resolution_micros, closed_90, SECONDS_PER_HOUR),
     )
     zero = ["open_high_tickets", "open_tickets", "tickets_30d", "tickets_90d", "urgent_tickets_90d"]
     out = attach(inputs.rows, counts, zero)
@@ -130,3 +141,11 @@ def build(inputs: FeatureInputs) -> ir.Table:
         ),
         resolution_hours_90d=out.resolution_hours_90d,
     )
+
+
+def _mean_of_micros(
+    micros: ir.IntegerValue, where: ir.BooleanValue, seconds_per_unit: float
+) -> ir.FloatingValue:
+    """The mean of ``micros`` where ``where`` holds, in units of ``seconds_per_unit``."""
+    total = micros.sum(where=where).cast("float64") / MICROSECONDS_PER_SECOND / seconds_per_unit
+    return safe_div(total, where.cast("int64").sum())

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 
-from features.errors import ChurnlightError
+from features.errors import ChurnlightError, ConfigError
 from serving import problems
 from serving.auth import ReadAccess
 from serving.book import Book, BookError
-from serving.book_forecast import forecast_book
+from serving.book_forecast import forecast_book, read_calibration
 from serving.deps import StateDep
 from serving.errors import MovementsUnavailable
 from serving.problems import MOVEMENTS_UNAVAILABLE, example, invalid_request, read_errors
@@ -136,6 +136,14 @@ async def get_forecast(
         }
     )
     try:
+        calibration = read_calibration(request.app.state.settings.forecast_calibration)
+    except ConfigError as err:
+        log.warning("forecast calibration not readable: %s", err)
+        raise MovementsUnavailable(
+            "the forecast's interval calibration cannot be read; write it again with "
+            "`churnlight forecast --backtest N`"
+        ) from err
+    try:
         return await run_in_threadpool(
             forecast_book,
             book,
@@ -145,6 +153,8 @@ async def get_forecast(
             segment,
             csm,
             FORECAST_SIMULATIONS,
+            0,
+            calibration,
         )
     except BookError as err:
         raise RequestValidationError(

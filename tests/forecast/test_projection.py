@@ -39,8 +39,11 @@ def test_sizes_from_the_hand_made_book() -> None:
     assert sorted(sizes.expansion_ratios["*"].tolist()) == [0.3, 0.5]
     # CONTRACT -40 on 100 and ZERO -100 on 100
     assert sorted(sizes.contraction_ratios["*"].tolist()) == [0.4, 1.0]
-    customer_months = int(((per_account.customer_start == 1) & (per_account.start_mrr > 0)).sum())
-    assert sizes.contraction_rate["*"] == pytest.approx(2 / customer_months)
+    # the share of MRR-months that contracted: CONTRACT and ZERO, 100 each, at their start
+    paying = per_account[(per_account.customer_start == 1) & (per_account.start_mrr > 0)]
+    assert sizes.contraction_rate["*"] == pytest.approx(200 / paying["start_mrr"].sum())
+    # no expansion below +10% in this book
+    assert sizes.small_rate["*"] == 0.0 and len(sizes.small_ratios["*"]) == 0
 
 
 def _months(rates: list[float], customers: int = 1000) -> pd.DataFrame:
@@ -59,6 +62,22 @@ def test_the_shock_is_zero_for_a_steady_book_and_grows_with_bad_months() -> None
     moderate = overdispersion(_months([0.01, 0.03] * 6))
     wild = overdispersion(_months([0.005, 0.06] * 6))
     assert 0 < moderate < wild
+
+
+def test_a_renewal_calendar_is_no_shock() -> None:
+    """Three years in which January and July churn 5% and the other months 1%: the raw rates
+    vary a lot, yet each month churns as the same month a year earlier, so no shock; a bad
+    spell in the third year is one."""
+    calendar = [0.05 if m % 6 == 0 else 0.01 for m in range(12)]
+    months = pd.date_range("2022-01-01", periods=36, freq="MS").date
+    steady = _months(calendar * 3)
+    steady["month"] = steady["month"].map(dict(enumerate(months)))
+    assert overdispersion(steady) == 0.0
+    assert overdispersion(steady, period=10**6) > 0.5  # read from the raw rates
+    bad = calendar * 2 + [r * (3 if 26 <= 24 + m < 29 else 1) for m, r in enumerate(calendar)]
+    shocked = _months(bad)
+    shocked["month"] = shocked["month"].map(dict(enumerate(months)))
+    assert overdispersion(shocked) > 0.1
 
 
 def test_no_risk_means_no_movement() -> None:
@@ -114,3 +133,20 @@ def test_one_group_named_like_the_book_is_the_book() -> None:
     assert set(out) == {BOOK}
     expected = float((mrr * by_horizon(churn, 6)).sum())
     assert out[BOOK].churned.mean() == pytest.approx(expected, rel=0.02)
+
+
+def test_small_expansions_and_contractions_add_up_over_the_months() -> None:
+    """Every account grows 2% in 10% of its months and shrinks 5% in 20%: over 6 months the
+    expected totals are those rates times 6 times the ratio (no churn, no large expansion)."""
+    n = 2000
+    mrr = np.full(n, 100.0)
+    sizes = SizeModel(
+        {"*": np.zeros(0)},
+        {"*": 0.2},
+        {"*": np.array([0.05])},
+        {"*": 0.1},
+        {"*": np.array([0.02])},
+    )
+    out = simulate(mrr, np.zeros(n), np.zeros(n), np.full(n, "a"), sizes, 6, 0.0, 200, seed=4)
+    assert out["*"].expansion.mean() == pytest.approx(n * 100 * 0.1 * 6 * 0.02, rel=0.02)
+    assert out["*"].contraction.mean() == pytest.approx(n * 100 * 0.2 * 6 * 0.05, rel=0.02)

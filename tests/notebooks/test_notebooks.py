@@ -1,9 +1,10 @@
 """The notebooks: committed without outputs, and each runs end to end on a small simulated
 source (300 accounts x 24 months) with its plots drawn and its numbers sane.
 
-The three run in order in one xdist group and share one work dir (01 simulates the source,
+The four run in order in one xdist group and share one work dir (01 simulates the source,
 02 builds the features and trains into ``<work dir>/models``, 03 explains an account with
-those models); each also runs alone, building what it lacks. Before a notebook runs, a cell
+those models, 04 replays forecast backtests on the source); each also runs alone, building
+what it lacks. Before a notebook runs, a cell
 is put in front of it that checks every figure as it is rendered: a title, labelled axes, a
 unit in parentheses on one of them.
 """
@@ -24,7 +25,12 @@ from nbformat.v4 import new_code_cell
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
-NAMES = ["01_explore_source.ipynb", "02_train_and_compare.ipynb", "03_explain_an_account.ipynb"]
+NAMES = [
+    "01_explore_source.ipynb",
+    "02_train_and_compare.ipynb",
+    "03_explain_an_account.ipynb",
+    "04_forecast_backtest.ipynb",
+]
 ACCOUNTS = 300
 MONTHS = 24
 
@@ -79,7 +85,7 @@ def _code_cells(path: Path) -> list[Any]:
     return [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
 
 
-def test_the_three_notebooks_are_there() -> None:
+def test_the_notebooks_are_there() -> None:
     assert sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) == NAMES
 
 
@@ -280,3 +286,18 @@ def test_03_explain_an_account_scores_history_and_what_ifs(workdir: Path) -> Non
     # Platt, or none when the chosen model's own probabilities are as good.
     assert facts["churn_calibration"] in ("platt", "identity")
     print(f"03 ran in {seconds:.1f} s")
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+@pytest.mark.xdist_group("notebooks")
+def test_04_forecast_backtest_plots_forecast_against_realised(workdir: Path) -> None:
+    notebook, seconds = execute(NAMES[3], workdir)
+    facts = check_executed(notebook)
+
+    assert (facts["windows"], facts["horizons"]) == (4, [3, 6])
+    assert 0.0 <= facts["coverage_80"] <= facts["coverage_90"] <= 1.0
+    assert facts["realised_churned_min"] > 0
+    assert facts["intervals_ordered"] is True
+    assert set(facts["factors"]) == {"3", "6"}
+    print(f"04 ran in {seconds:.1f} s")

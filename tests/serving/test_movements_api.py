@@ -10,6 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from features.writer import write_feature_table
+from forecast.conformal import IntervalCalibration
+from serving.book_forecast import write_calibration
 from serving.settings import ServingSettings
 from tests.forecast.helpers import AS_OF, SEGMENTS, write_book_source
 from tests.serving.conftest import AppFactory, Keys
@@ -34,7 +36,8 @@ def book_client(make_client: AppFactory, settings: ServingSettings, tmp_path: Pa
     ids = pa.array(list(SEGMENTS), pa.string())
     table = table.set_column(table.schema.get_field_index("account_id"), "account_id", ids)
     snapshot = write_feature_table(table, tmp_path / "f.parquet", facts)
-    return make_client(settings=settings.model_copy(update={"features": snapshot}))
+    update = {"features": snapshot, "forecast_calibration": tmp_path / "no-calibration.json"}
+    return make_client(settings=settings.model_copy(update=update))
 
 
 def test_the_book_month_by_month(book_client: TestClient, keys: Keys) -> None:
@@ -92,7 +95,7 @@ def test_the_forecast_of_the_served_book(book_client: TestClient, keys: Keys) ->
     (horizon,) = body["horizons"]
     (book,) = horizon["groups"]
     assert (horizon["months"], book["group"], book["accounts"]) == (6, None, len(SEGMENTS))
-    assert body["intervals_backtested"] is False
+    assert (body["intervals_backtested"], body["backtest_windows"]) == (False, None)
     churned = book["churned"]
     assert churned["0.9"][0] <= churned["0.8"][0] <= churned["expected"] <= churned["0.8"][1]
     assert book["baselines"]["sum_of_expectations"]["churned"] == pytest.approx(
@@ -118,3 +121,43 @@ def test_a_forecast_of_accounts_the_source_lacks_is_unavailable(
     response = client.get("/v1/portfolio/forecast", headers=keys.read_headers)
     assert response.status_code == 503
     assert "none of the 20 scored accounts is in the source" in response.json()["detail"]
+
+
+def test_a_backtest_calibration_widens_the_served_intervals(
+    book_client: TestClient, keys: Keys, tmp_path: Path
+) -> None:
+    """With the calibration file the backtests write, the intervals of a backtested horizon
+    are the raw ones with both half widths doubled (factor 2), and the answer says so."""
+    params = {"horizon_months": 6}
+    raw = book_client.get("/v1/portfolio/forecast", params=params, headers=keys.read_headers)
+    factors = {"6": {"0.8": 2.0, "0.9": 2.0}}
+    write_calibration(
+        IntervalCalibration.from_dict({"windows": 14, "factors": factors}),
+        tmp_path / "no-calibration.json",
+    )
+    response = book_client.get("/v1/portfolio/forecast", params=params, headers=keys.read_headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["intervals_backtested"], body["backtest_windows"]) == (True, 14)
+    before = raw.json()["horizons"][0]["groups"][0]["expansion"]
+    after = body["horizons"][0]["groups"][0]["expansion"]
+    assert after["expected"] == before["expected"]
+    for level in ("0.8", "0.9"):
+        (low, high), (raw_low, raw_high) = after[level], before[level]
+        mid = before["expected"]
+        assert high == pytest.approx(mid + 2 * (raw_high - mid), abs=0.02)
+        assert low == pytest.approx(max(mid - 2 * (mid - raw_low), 0.0), abs=0.02)
+    # a horizon the backtests did not replay is not called backtested
+    other = book_client.get(
+        "/v1/portfolio/forecast", params={"horizon_months": 3}, headers=keys.read_headers
+    ).json()
+    assert (other["intervals_backtested"], other["backtest_windows"]) == (False, None)
+
+
+def test_an_unreadable_calibration_is_unavailable(
+    book_client: TestClient, keys: Keys, tmp_path: Path
+) -> None:
+    (tmp_path / "no-calibration.json").write_text("{not json")
+    response = book_client.get("/v1/portfolio/forecast", headers=keys.read_headers)
+    assert response.status_code == 503
+    assert "interval calibration cannot be read" in response.json()["detail"]
