@@ -92,14 +92,7 @@ SIGNALS: dict[str, tuple[str, ...]] = {
         "open_ticket_age_days_max",
         "open_ticket_age_days_mean",
     ),
-    "ticket_volume": (
-        "tickets_30d",
-        "tickets_90d",
-        "urgent_tickets_90d",
-        "tickets_365d",
-        "high_tickets_365d",
-        "tickets_trend_30_90",
-    ),
+    "ticket_volume": ("tickets_30d", "tickets_90d", "urgent_tickets_90d", "tickets_trend_30_90"),
     # -- voice of the customer -----------------------------------------------------------
     "nps": ("nps_last", "nps_change", "nps_detractor", "nps_promoter", "days_since_nps"),
     "csat": ("csat_last", "csat_mean_180d"),

@@ -1,6 +1,4 @@
-"""Support pain: open high-priority tickets, backlog and its age, urgent volume, fix speed,
-and the year's ticket history (the harm of a painful stretch outlasts its tickets: a
-customer remembers months of firefighting long after the backlog is cleared).
+"""Support pain: open high-priority tickets, backlog and its age, urgent volume, fix speed.
 
 A ticket is open at t when opened_at < t and (closed_at is null or closed_at >= t)."""
 
@@ -66,18 +64,6 @@ FEATURES = [
         "{value} urgent ticket(s) in the last 90 days",
     ),
     _spec(
-        "tickets_365d",
-        "Tickets opened in the last 365 days",
-        "count",
-        "{value} ticket(s) opened in the last 12 months",
-    ),
-    _spec(
-        "high_tickets_365d",
-        "Urgent or high-priority tickets opened in the last 365 days",
-        "count",
-        "{value} urgent or high-priority ticket(s) in the last 12 months",
-    ),
-    _spec(
         "tickets_trend_30_90",
         "Tickets opened in the last 30 days against the 30-day average of the 60 days before",
         "ratio",
@@ -110,9 +96,7 @@ def build(inputs: FeatureInputs) -> ir.Table:
     is_open = known.closed_at.isnull() | (known.closed_at >= t)
     high = known.priority.isin(HIGH)
     age_days = seconds_between(t, known.opened_at) / SECONDS_PER_DAY
-    opened_since = {
-        n: known.opened_at >= known[f"start_{n}d"].cast("timestamp") for n in (30, 90, 365)
-    }
+    opened_since = {n: known.opened_at >= known[f"start_{n}d"].cast("timestamp") for n in (30, 90)}
     closed_90 = (
         known.closed_at.notnull()
         & (known.closed_at < t)
@@ -127,19 +111,9 @@ def build(inputs: FeatureInputs) -> ir.Table:
         tickets_30d=opened_since[30].cast("int64").sum(),
         tickets_90d=opened_since[90].cast("int64").sum(),
         urgent_tickets_90d=(opened_since[90] & (known.priority == "urgent")).cast("int64").sum(),
-        tickets_365d=opened_since[365].cast("int64").sum(),
-        high_tickets_365d=(opened_since[365] & high).cast("int64").sum(),
         resolution_hours_90d=resolution_hours.mean(where=closed_90),
     )
-    zero = [
-        "open_high_tickets",
-        "open_tickets",
-        "tickets_30d",
-        "tickets_90d",
-        "urgent_tickets_90d",
-        "tickets_365d",
-        "high_tickets_365d",
-    ]
+    zero = ["open_high_tickets", "open_tickets", "tickets_30d", "tickets_90d", "urgent_tickets_90d"]
     out = attach(inputs.rows, counts, zero)
     earlier = (out.tickets_90d - out.tickets_30d).cast("float64") / 2
     return out.select(
@@ -151,8 +125,6 @@ def build(inputs: FeatureInputs) -> ir.Table:
         tickets_30d=out.tickets_30d.cast("float64"),
         tickets_90d=out.tickets_90d.cast("float64"),
         urgent_tickets_90d=out.urgent_tickets_90d.cast("float64"),
-        tickets_365d=out.tickets_365d.cast("float64"),
-        high_tickets_365d=out.high_tickets_365d.cast("float64"),
         tickets_trend_30_90=ibis.ifelse(
             earlier == 0, ibis.null("float64"), out.tickets_30d.cast("float64") / earlier
         ),

@@ -157,20 +157,6 @@ def features(tmp_path_factory: pytest.TempPathFactory):
                     "opened_at": "2024-05-10 10:00:00",
                     "priority": "normal",
                 },
-                {
-                    "ticket_id": "K5",
-                    "account_id": "A1",
-                    "opened_at": "2023-06-02 00:00:00",
-                    "closed_at": "2023-06-05 10:00:00",
-                    "priority": "high",
-                },  # t - 365 days 00:00: inside the year
-                {
-                    "ticket_id": "K6",
-                    "account_id": "A1",
-                    "opened_at": "2023-06-01 23:59:59",
-                    "closed_at": "2023-06-05 10:00:00",
-                    "priority": "urgent",
-                },  # a second earlier: outside
             ],
             "surveys": [
                 {"account_id": "A1", "date": "2024-04-01", "kind": "nps", "score": 9.0},
@@ -230,13 +216,6 @@ def test_ticket_closed_at_t_is_still_open_and_one_opened_at_t_is_not_yet(feature
     r = row(features, "A1", T)
     assert r.open_high_tickets == 1
     assert r.open_tickets == 2  # K1 and K4
-
-
-def test_the_year_of_tickets_starts_at_t_minus_365_days(features) -> None:
-    r = row(features, "A1", T)
-    assert r.tickets_90d == 3  # K1, K2, K4
-    assert r.tickets_365d == 4  # and K5, opened at t - 365 days; not K6 nor K3 (at t)
-    assert r.high_tickets_365d == 3  # K1 urgent, K2 and K5 high
 
 
 def test_latest_nps_is_the_mean_of_its_day_and_ignores_t(features) -> None:
