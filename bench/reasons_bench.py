@@ -2,7 +2,9 @@
 records, per (account, snapshot), how much each latent cause adds to the churn log-odds
 (``simulator.causes``).
 
-1. Simulate 2,000 accounts x 36 months (seed 11) with its truth.
+1. Simulate 2,000 accounts x 36 months with its truth, twice: seed 11, on which the
+   reasons' parameters (``ReasonConfig.scale_floor``) were chosen, and seed 23, which no
+   parameter was chosen on (``SEEDS``); each seed is reported and judged on its own.
 2. Features as of a cutoff 6 months before the end (labels as they were known then) train
    the churn and expansion models (``train_models``, defaults).
 3. The 6 monthly snapshots from the cutoff on (never trained on) are scored through
@@ -22,10 +24,11 @@ Measured in the same run, on the same rows:
   what the features can tell about causes with the answers given, a bound no explanation of
   a churn model is expected to pass (printed overall and per true cause).
 
-``--quick``: 400 accounts x 32 months, no bars."""
+``--quick``: 400 accounts x 32 months, one seed, no bars."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -44,6 +47,8 @@ BARS = {"overall": 0.70, "champions": 0.50, "support": 0.50}
 TOP_SHARE = 0.10
 HELD_OUT_MONTHS = 6
 NONE = "(none)"
+SEEDS = {11: "parameters chosen on it", 23: "check: nothing chosen on it"}
+QUICK_SEED = 5
 
 
 def cause_agreement(
@@ -87,9 +92,10 @@ def _source(accounts: int, months: int, seed: int, scratch: Path) -> Path:
     from simulator.run import simulate
 
     path = scratch / f"a{accounts}-m{months}-s{seed}"
-    if not (path / "_truth" / "causes.parquet").exists():
-        config = SimulationConfig(accounts=accounts, months=months, seed=seed, oracle_rows=0)
-        simulate(config, path, with_truth=True)
+    # simulated afresh every run: a kept source would keep the truth of older code
+    shutil.rmtree(path, ignore_errors=True)
+    config = SimulationConfig(accounts=accounts, months=months, seed=seed, oracle_rows=0)
+    simulate(config, path, with_truth=True)
     return path
 
 
@@ -99,6 +105,13 @@ def _months_before(day: date, months: int) -> date:
 
 
 def run(quick: bool = False) -> dict[str, Any]:
+    """One run per seed of ``SEEDS`` (``--quick``: one small run)."""
+    if quick:
+        return {"runs": [_run_seed(400, 32, QUICK_SEED, quick=True)]}
+    return {"runs": [_run_seed(2000, 36, seed, quick=False) for seed in SEEDS]}
+
+
+def _run_seed(accounts: int, months: int, seed: int, quick: bool) -> dict[str, Any]:
     from features.pipeline import FeatureOptions, build_features
     from features.writer import read_feature_table
     from serving.playbooks import load_playbooks
@@ -109,8 +122,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     from training.options import TrainOptions
     from training.train import train_models
 
-    accounts, months, seed = (400, 32, 5) if quick else (2000, 36, 11)
-    scratch = RESULTS / "reasons"
+    scratch = RESULTS / "reasons" / f"s{seed}"
     scratch.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     source = _source(accounts, months, seed, scratch)
@@ -242,8 +254,17 @@ def _ceiling(
 
 
 def report(results: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for run in results["runs"]:
+        lines.extend(_report_seed(run))
+    return lines
+
+
+def _report_seed(results: dict[str, Any]) -> list[str]:
+    role = SEEDS.get(results["seed"], "quick")
     lines = [
-        f"{results['accounts']:,} accounts x {results['months']} months (seed {results['seed']}):"
+        f"{results['accounts']:,} accounts x {results['months']} months (seed {results['seed']},"
+        f" {role}):"
         f" trained as of {results['cutoff']}, scored {results['held_out_rows']:,} rows of the "
         f"next {HELD_OUT_MONTHS} snapshots; top {TOP_SHARE:.0%}: {results['top_rows']:,} rows "
         f"(churn probability >= {results['min_top_probability']:.2f})",

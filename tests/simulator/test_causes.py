@@ -23,6 +23,7 @@ from simulator.causes import (
     reference_logit,
     reference_state,
     top_cause,
+    typical_pain_damage,
 )
 from simulator.commercial import churn_logit
 from simulator.config import ChainParams, SimulationConfig
@@ -96,10 +97,55 @@ def test_the_reference_account_has_no_cause() -> None:
     for name in CAUSES:
         assert np.all(causes[name] == 0.0), name
     assert list(top_cause(causes)) == [None, None, None]
-    # SMB by hand: intercept -2.3, health -0.15, settled adoption logit
-    # 0.45 + 0.9 * -0.15 + 0.4 = 0.715, champion present, growth 0.002.
-    smb = -2.3 - 1.0 * -0.15 - 1.5 * (1 / (1 + math.exp(-0.715)) - 0.6) - 0.7 - 25 * 0.002
+    # SMB by hand: intercept -2.3, health -0.15 plus ordinary pain's damage d, settled
+    # adoption logit 0.45 + 0.9 * (-0.15 + d) + 0.4, champion present, growth 0.002.
+    d = typical_pain_damage(CONFIG.chain)
+    adoption = 1 / (1 + math.exp(-(0.45 + 0.9 * (-0.15 + d) + 0.4)))
+    smb = -2.3 - 1.0 * (-0.15 + d) - 1.5 * (adoption - 0.6) - 0.7 - 25 * 0.002
     assert reference_logit(np.array([2]), CONFIG)[0] == pytest.approx(smb, abs=1e-12)
+    assert ref.h_pain == pytest.approx([d] * 3, abs=0)
+
+
+def test_ordinary_pain_damage_is_what_long_running_accounts_carry() -> None:
+    """``typical_pain_damage`` against the chain itself: the mean ``h_pain`` of 4,000
+    accounts over months 60-119 (the chain forgets its start in ~30 months)."""
+    seg = SegmentArrays.from_config(CONFIG)
+    state = accounts(4000, seed=11)
+    rng = np.random.default_rng(12)
+    seen = []
+    for month in range(120):
+        step_latent(state, CONFIG, seg, rng)
+        if month >= 60:
+            seen.append(state.h_pain.mean())
+
+    d = typical_pain_damage(CONFIG.chain)
+    assert -0.3 < d < -0.2  # pain_effect 0.12 x E[max(pain, 0)] ~0.315 / (1 - 0.85)
+    assert np.mean(seen) == pytest.approx(d, abs=0.01)
+
+
+def test_ordinary_pain_damage_by_hand() -> None:
+    """No noise and no spikes: no pain. Spikes every month and no noise: pain settles at
+    spike / (1 - rho) = 4, so h_pain at -0.12 x 4 / 0.15 = -3.2 (on the grid's resolution).
+    Noise only: E[max(G, 0)] = sd / sqrt(2 pi), sd = 0.35 / sqrt(1 - 0.49)."""
+    assert typical_pain_damage(ChainParams(pain_sigma=0.0, pain_spike_p=0.0)) == 0.0
+    always = ChainParams(pain_sigma=0.0, pain_spike_p=1.0)
+    assert typical_pain_damage(always) == pytest.approx(-3.2, abs=1e-3)
+    sd = 0.35 / math.sqrt(1 - 0.7**2)
+    noise = ChainParams(pain_spike_p=0.0)
+    assert typical_pain_damage(noise) == pytest.approx(
+        -0.12 * sd / math.sqrt(2 * math.pi) / 0.15, abs=1e-9
+    )
+
+
+def test_support_is_no_cause_of_an_ordinary_account() -> None:
+    """Over a long-running book the support cause is centred like the other causes (the
+    median account is ordinary), not a default positive every account carries."""
+    state = accounts(3000, seed=13, months=80)
+    causes = cause_contributions(state, CONFIG)
+
+    assert abs(np.median(causes["support"])) < 0.06
+    assert abs(np.median(causes["champions"])) < 0.06
+    assert (causes["support"] < 0).mean() > 0.4
 
 
 def test_top_cause_is_the_largest_positive_cause_or_none() -> None:
@@ -145,7 +191,8 @@ def test_support_pain_spikes_raise_the_support_cause() -> None:
 
     assert (a.pain > 1.0).all()
     assert (spiked["support"] > 0.3).all()
-    assert (quiet["support"] == 0.0).all()
+    # no pain at all for three months: less support damage than an ordinary account
+    np.testing.assert_allclose(quiet["support"], typical_pain_damage(CONFIG.chain), atol=1e-12)
 
 
 def test_payment_stress_counts_as_payments() -> None:
@@ -185,8 +232,9 @@ def test_causes_parquet_has_one_row_per_label_row_and_the_exact_split(small_run)
 
 
 def test_causes_parquet_agrees_with_the_latent_state(small_run) -> None:
-    """Rows in pain have a support cause; rows without a champion a champion cause of at
-    least 0.7; rows in payment stress a payments cause of at least 1.0."""
+    """Rows in more pain have a larger support cause, never below ordinary pain's damage
+    (no pain at all); rows without a champion a champion cause of at least 0.7; rows in
+    payment stress a payments cause of at least 1.0."""
     truth = small_run.path / "_truth"
     causes = pq.read_table(truth / "causes.parquet").to_pandas()
     latent = pq.read_table(truth / "latent.parquet").to_pandas()
@@ -197,8 +245,11 @@ def test_causes_parquet_agrees_with_the_latent_state(small_run) -> None:
     )
     assert len(rows) == len(causes)
 
-    assert (rows.loc[rows["support_pain"] > 0, "cause_support"] > 0).all()
-    assert (rows["cause_support"] >= 0).all()
+    d = typical_pain_damage(CONFIG.chain)
+    assert (rows["cause_support"] >= d - 1e-12).all()
+    in_pain = rows.loc[rows["support_pain"] > 1.0, "cause_support"]
+    calm = rows.loc[rows["support_pain"] <= 0, "cause_support"]
+    assert len(in_pain) > 20 and in_pain.median() > calm.median() + 0.1
     assert (rows.loc[~rows["champion"], "cause_champions"] >= 0.7).all()
     assert (rows.loc[rows["payment_stress"], "cause_payments"] >= 1.0).all()
     assert rows["payment_stress"].any() and (~rows["champion"]).any()
@@ -246,7 +297,7 @@ BEFORE_CAUSES = {
     "consumption.parquet": "c345522f34f59631",
     "contacts.parquet": "36d2e982dd810c6c",
     "tickets.parquet": "07580ee0a8c2d64f",
-    "surveys.parquet": "32547ed04487bad7",
+    "surveys.parquet": "58a4b9479eefbebe",  # CSAT answers to pain (CSAT_PAIN), no new draw
     "activities.parquet": "d2f9e6a77e6650ba",
     "invoices.parquet": "802e78df592e3891",
     "_truth/labels.parquet": "be35d74128864f04",
@@ -254,8 +305,10 @@ BEFORE_CAUSES = {
     "_truth/latent.parquet": "9fe70b4e8df85f29",
 }
 """Content digests of ``TINY``'s tables, recorded by commit 5e12af5 (before the health
-accumulators and causes existed) with ``content_digest``. The content, not the file bytes:
-Parquet files name the writer's version, the values must not change."""
+accumulators and causes existed) with ``content_digest``; surveys re-recorded when CSAT
+began to answer to support pain (a deterministic term: no draw and no other table moved).
+The content, not the file bytes: Parquet files name the writer's version, the values must
+not change."""
 
 
 def content_digest(path: Path) -> str:
