@@ -45,17 +45,35 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from features.model_bundle import FeatureColumn
+from features.survival_bundle import (
+    HORIZONS_DAYS,
+    PERIOD_DAYS,
+    PERIODS,
+    SurvivalBundle,
+    anchor_curve,
+    churn_by,
+    hazard_probability,
+    period_matrix,
+)
 from training.errors import TrainingError
 from training.model import DEFAULT_PARAMS, per_fit_params
+
+__all__ = [
+    "HORIZONS_DAYS",
+    "PERIODS",
+    "PERIOD_DAYS",
+    "anchor_curve",
+    "churn_by",
+    "fit_survival",
+    "followup_days",
+    "period_matrix",
+    "person_periods",
+]
 
 if TYPE_CHECKING:
     import lightgbm as lgb
 
-HORIZONS_DAYS = (30, 60, 90, 180, 270, 365)
-"""The horizons of P(churn by d) the API, batch scores and metrics report."""
-PERIOD_DAYS = 30
-PERIODS = 13
-"""13 x 30 = 390 days: the last period holds day 365."""
 ANCHOR_DAYS = 180
 MAX_PERIOD_ROWS = 1_500_000
 COUNTDOWN_FEATURES = ("days_to_renewal",)
@@ -143,6 +161,21 @@ class SurvivalFit:
     period_days: int = PERIOD_DAYS
     params: dict[str, Any] = field(default_factory=dict)
 
+    def bundle(
+        self, columns: Sequence[FeatureColumn], metadata: dict[str, Any] | None = None
+    ) -> SurvivalBundle:
+        """The fit as a survival bundle (``features.survival_bundle``) over ``columns``
+        (the encoded columns, in ``feature_names`` order)."""
+        return SurvivalBundle(
+            columns=list(columns),
+            booster=self.booster,
+            countdown=list(self.countdown),
+            platt=self.platt,
+            periods=self.periods,
+            period_days=self.period_days,
+            metadata=dict(metadata or {}),
+        )
+
     def hazards(self, matrix: np.ndarray) -> np.ndarray:
         """(rows, periods) P(churn in period k | no churn before it)."""
         n = len(matrix)
@@ -151,39 +184,11 @@ class SurvivalFit:
             np.repeat(matrix, self.periods, axis=0), period, self.countdown, self.period_days
         )
         raw = np.asarray(self.booster.predict(stacked, raw_score=True), dtype=np.float64)
-        a, b = self.platt
-        return np.asarray(1.0 / (1.0 + np.exp(-(a + b * raw)))).reshape(n, self.periods)
+        return hazard_probability(raw, self.platt).reshape(n, self.periods)
 
     def churn_by(self, matrix: np.ndarray, days: Sequence[float] = HORIZONS_DAYS) -> np.ndarray:
         """(rows, len(days)) P(churn by d), non-decreasing along ``days``."""
         return churn_by(self.hazards(matrix), days, self.period_days)
-
-
-def period_matrix(
-    rows: np.ndarray, period: np.ndarray, countdown: Sequence[int], period_days: int = PERIOD_DAYS
-) -> np.ndarray:
-    """The hazard model's input: the snapshot's features, the period, and each countdown
-    feature minus the period's first day."""
-    starts = period[:, None] * period_days
-    return np.column_stack([rows, period, rows[:, list(countdown)] - starts])
-
-
-def churn_by(
-    hazards: np.ndarray, days: Sequence[float], period_days: int = PERIOD_DAYS
-) -> np.ndarray:
-    """P(churn by d) = 1 - S(d) from per-period hazards, the hazard constant inside a period.
-
-    Days beyond the last period keep the last period's hazard."""
-    hazards = np.clip(np.asarray(hazards, dtype=np.float64), 0.0, 1.0 - 1e-12)
-    log_keep = np.log1p(-hazards)  # log(1 - h_k) <= 0
-    cumulative = np.concatenate([np.zeros((len(hazards), 1)), np.cumsum(log_keep, axis=1)], axis=1)
-    out = np.empty((len(hazards), len(days)))
-    last = hazards.shape[1] - 1
-    for j, d in enumerate(days):
-        k = min(int(d // period_days), last)
-        fraction = (d - k * period_days) / period_days
-        out[:, j] = 1.0 - np.exp(cumulative[:, k] + fraction * log_keep[:, k])
-    return out
 
 
 def fit_platt(raw: np.ndarray, y: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
@@ -200,23 +205,6 @@ def fit_platt(raw: np.ndarray, y: np.ndarray, weight: np.ndarray) -> tuple[float
         if np.abs(step).max() < 1e-10:
             break
     return float(theta[0]), float(theta[1])
-
-
-def anchor_curve(
-    churn_by_days: np.ndarray, days: Sequence[float], p_anchor: np.ndarray, anchor: float = 180
-) -> np.ndarray:
-    """Curves whose point at ``anchor`` days equals ``p_anchor`` (the calibrated classifier):
-    S'(d) = S(d) ** k per row, k = log(1 - p_anchor) / log S(anchor). Monotone stays monotone."""
-    days = list(days)
-    if anchor not in days:
-        raise TrainingError(f"anchor day {anchor} is not among the curve's days {days}")
-    eps = 1e-9
-    survival = np.clip(1.0 - np.asarray(churn_by_days, dtype=np.float64), eps, 1.0 - eps)
-    target = np.clip(1.0 - np.asarray(p_anchor, dtype=np.float64), eps, 1.0 - eps)
-    k = np.log(target) / np.log(survival[:, days.index(anchor)])
-    anchored = 1.0 - survival ** k[:, None]
-    anchored[:, days.index(anchor)] = 1.0 - target
-    return anchored
 
 
 def fit_survival(
