@@ -148,7 +148,8 @@ def recover(store: Store, settings: TrainingSettings) -> dict[str, Any]:
 
     client = store.client
     removed: list[str] = []
-    for name in (settings.churn_model_name, settings.expansion_model_name):
+    names = (settings.churn_model_name, settings.expansion_model_name)
+    for name in (*names, settings.survival_model_name):
         try:
             versions = client.search_model_versions(f"name = '{name}'")
         except MlflowException as err:
