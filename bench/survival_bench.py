@@ -313,7 +313,9 @@ def _bars(out: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def run(quick: bool = False) -> dict[str, Any]:
     if quick:
         return {"quality": quality(600, 24, 12, cut_months=9)}
-    return {"quality": quality(3000, 36, 12)}
+    from bench.survival_anchor import anchoring
+
+    return {"quality": quality(3000, 36, 12), "anchoring": anchoring(3000, 36, 12)}
 
 
 def _f(value: float | None) -> str:
@@ -354,4 +356,8 @@ def report(results: dict[str, Any]) -> list[str]:
         verdict = "holds" if bar["holds"] else "FAILS"
         lines.append(f"  bar {name}: {_f(bar['value'])} vs {bar['bound']} -> {verdict}")
     lines.append("  not measured: oracle ratios (no oracle curve yet), training on 500,000 rows")
+    if "anchoring" in results:
+        from bench.survival_anchor import report as anchoring_report
+
+        lines += anchoring_report(results["anchoring"])
     return lines
