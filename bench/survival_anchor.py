@@ -31,7 +31,7 @@ def _months_before(day: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def anchoring(accounts: int, months: int, seed: int) -> dict[str, Any]:
+def anchoring(accounts: int, months: int, seed: int, oracle_rows: int) -> dict[str, Any]:
     from features.pipeline import FeatureOptions, build_features
     from features.survival_bundle import anchor_curve
     from features.survival_stats import calibration_errors, km_calibration, td_auc
@@ -43,7 +43,7 @@ def anchoring(accounts: int, months: int, seed: int) -> dict[str, Any]:
     from training.settings import TrainingSettings
     from training.survival_eval import GRID_DAYS, curve_metrics, survival_time
 
-    root = quality_source(accounts, months, seed, 0)
+    root = quality_source(accounts, months, seed, oracle_rows)
     full = dataset.load(root / "features.parquet")
     as_of = date.fromisoformat(full.facts["as_of"])
     cut = _months_before(as_of, CUT_MONTHS)
