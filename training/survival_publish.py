@@ -7,7 +7,9 @@ The gate rule is the classifiers' (``training.gate.decide``): the time-dependent
 days stands for the ROC-AUC and the mean per-decile calibration error at 180 days (against
 Kaplan-Meier) for the ECE. The champion is the registered ``churnlight-survival@champion``,
 scored on the challenger's backtest test rows; it may have trained on labels of that window
-(its own as-of is later than the cut), which can only favour it."""
+(its own as-of is later than the cut), which can only favour it. As for the classifiers, the
+calibration bound is raised to the noise floor of the window (what a perfectly calibrated
+curve shows on that many rows, ``features.stats.ece_noise_floor``) when that is higher."""
 
 from __future__ import annotations
 
@@ -59,7 +61,8 @@ def survival_decision(
         observed = result.data.times["churn_observed"][rows]
         champion_auc = td_auc(survival_time(days), observed, risk, 180)
         scored_as = "registered model, on the challenger's backtest test rows"
-    bound = settings.promotion_max_ece
+    floor = survival.window.get("calibration_noise_floor_180")
+    bound = max(settings.promotion_max_ece, floor or 0.0)
     promote, reason = decide(
         survival.gate_auc(),
         survival.gate_calibration(),

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from features.stats import ece_noise_floor
 from features.survival_bundle import HORIZONS_DAYS, SurvivalBundle
 from training.dataset import ModelData
 from training.options import TrainOptions
@@ -154,6 +155,10 @@ def train_survival(data: ModelData, options: TrainOptions) -> SurvivalResult | N
         curve = backtest.churn_by(data.matrix[test], grid)
         test_days, test_observed = days[test], observed[test]
         metrics["survival"] = curve_metrics(test_days, test_observed, curve).to_dict()
+        # what a perfectly calibrated curve would show on these rows (censoring aside)
+        window["calibration_noise_floor_180"] = ece_noise_floor(
+            curve[:, grid.index(180)], seed=options.seed
+        )
         time_train = survival_time(days_cut[train])
         km = fit_kaplan_meier(time_train, observed_cut[train])
         metrics["kaplan_meier"] = curve_metrics(
