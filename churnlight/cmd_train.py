@@ -198,6 +198,8 @@ def print_report(payload: dict[str, Any]) -> None:
             f"{version['name']} version {version['version']}: {verdict} ({version['reason']})"
         )
     survival = payload.get("survival")
+    if facts.get("survival_note"):
+        console.print(f"  [yellow]note[/yellow]: {facts['survival_note']}", highlight=False)
     if survival:
         m = survival.get("metrics") or {}
         km = (survival.get("baselines") or {}).get("kaplan_meier") or {}

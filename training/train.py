@@ -79,6 +79,11 @@ def train_models(
         progress("done", len(specs), len(specs))
     facts = table_facts(data)
     facts["oracle"] = oracle is not None
+    if data.temporal and options.survival and survival is None:
+        facts["survival_note"] = (
+            "no survival model: the feature table has no churn_days/churn_observed (rebuild "
+            "it with `churnlight features`) or no churn to learn from"
+        )
     top = []
     churn = next((r for r in results.values() if r.kind == "churn"), None)
     if churn is not None and options.top_accounts:
