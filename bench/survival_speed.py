@@ -1,4 +1,5 @@
-"""Training the survival model on 500,000 snapshot rows against training the churn
+"""Training the survival model on 500,000 snapshot rows (``python -m bench.survival_speed
+[ROWS [CAP,CAP,...]]``) against training the churn
 classifier on the same rows (issue 19's bar: <= 3x), CPU time on one thread each (CPU time
 moves little with the machine's load; wall time on a shared machine did), for several caps
 on the person-period rows (``training.survival.MAX_PERIOD_ROWS``: periods without a churn
@@ -109,6 +110,8 @@ if __name__ == "__main__":
     import json
     import sys
 
-    result = train_time(int(sys.argv[1]) if len(sys.argv) > 1 else 500_000)
+    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 500_000
+    caps = tuple(int(c) for c in sys.argv[2].split(",")) if len(sys.argv) > 2 else CAPS
+    result = train_time(rows, caps)
     print(json.dumps(result))
     print("\n".join(report(result)))

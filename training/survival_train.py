@@ -62,11 +62,11 @@ class SurvivalResult:
 
     def gate_auc(self) -> float | None:
         """What the gate compares: the time-dependent AUC at 180 days."""
-        return self.metrics["survival"]["td_auc"].get("180")
+        return (self.metrics.get("survival") or {}).get("td_auc", {}).get("180")
 
     def gate_calibration(self) -> float | None:
         """What the gate bounds: the mean per-decile calibration error at 180 days."""
-        return self.metrics["survival"]["calibration_mean"].get("180")
+        return (self.metrics.get("survival") or {}).get("calibration_mean", {}).get("180")
 
 
 def months_before(day: date, months: int) -> date:
