@@ -3,12 +3,13 @@ calibrated churn_180d model as `churnlight train` registers it.
 
 A simulated source (the survival bench's) -> its feature table as of the cut c (16 months
 before the as-of: labels and times as they were known then) -> ``train_and_publish`` into a
-scratch registry (churn_180d and the survival model; no tuning, to keep it short) ->
-serving's ``load_models`` reads both champions back. They score the snapshots of the three
-months from c in the feature table as of the as-of, with the labels known at the as-of
-(12+ months of follow-up). Compared on those rows: the survival model's own curve, the same
-curve anchored to the registered classifier (what the API serves), and the classifier alone
-at 180 days; calibration per risk decile against Kaplan-Meier, time-dependent AUC, IBS."""
+scratch registry (churn_180d and the survival model; no tuning, to keep it short) -> both
+champions are read back from the registry (serving reads the same bundles). They score the
+snapshots of the three months from c in the feature table as of the as-of, with the labels
+known at the as-of (12+ months of follow-up). Compared on those rows: the survival model's
+own curve, the same curve anchored to the registered classifier (what the API serves), and
+the classifier alone at 180 days; calibration per risk decile against Kaplan-Meier,
+time-dependent AUC, IBS."""
 
 from __future__ import annotations
 
@@ -35,13 +36,14 @@ def anchoring(accounts: int, months: int, seed: int, oracle_rows: int) -> dict[s
     from features.pipeline import FeatureOptions, build_features
     from features.survival_bundle import anchor_curve
     from features.survival_stats import calibration_errors, km_calibration, td_auc
-    from serving.loading import load_models
-    from serving.settings import ServingSettings
     from training import dataset
     from training.options import TrainOptions
     from training.retrain import train_and_publish
     from training.settings import TrainingSettings
+    from training.store import open_store
     from training.survival_eval import GRID_DAYS, curve_metrics, survival_time
+    from training.survival_publish import load_registered_survival
+    from training.versions import champion_version, load_version_bundle
 
     root = quality_source(accounts, months, seed, oracle_rows)
     full = dataset.load(root / "features.parquet")
@@ -57,17 +59,27 @@ def anchoring(accounts: int, months: int, seed: int, oracle_rows: int) -> dict[s
         options = TrainOptions.from_settings(settings, tune_trials=0, labels=("churn_180d",))
         train_and_publish(at_cut, options, settings)
         train_seconds = time.perf_counter() - tick
-        models = load_models(ServingSettings(home=Path(home)))
-    assert models.survival is not None, "the training registered no survival model"
+        store = open_store(settings)
+        churn_version = champion_version(store, settings.churn_model_name, "champion")
+        survival_version = champion_version(store, settings.survival_model_name, "champion")
+        assert churn_version is not None and survival_version is not None
+        churn = load_version_bundle(store, settings.churn_model_name, churn_version.version)
+        survival = load_registered_survival(
+            store, settings.survival_model_name, str(survival_version.version)
+        )
+        names = {
+            "churn": f"{settings.churn_model_name}/{churn_version.version}",
+            "survival": f"{settings.survival_model_name}/{survival_version.version}",
+        }
     snapshot = full.snapshot_date
     days, observed = full.times["churn_days"], full.times["churn_observed"]
     test = np.flatnonzero(
         (snapshot >= np.datetime64(cut)) & (snapshot < np.datetime64(test_end)) & ~np.isnan(days)
     )
     raw_rows = full.raw.take(test)
-    p180 = models.churn.predict_proba(raw_rows)
+    p180 = churn.predict_proba(raw_rows)
     grid = list(GRID_DAYS)
-    own = models.survival.churn_by(models.survival.encode(raw_rows), grid)
+    own = survival.churn_by(survival.encode(raw_rows), grid)
     anchored = anchor_curve(own, grid, p180, 180)
     test_days, test_observed = days[test], observed[test]
     metrics = {
@@ -82,10 +94,7 @@ def anchoring(accounts: int, months: int, seed: int, oracle_rows: int) -> dict[s
         "test_rows": len(test),
         "test_churns": int(np.nansum(test_observed)),
         "train_seconds": round(train_seconds, 1),
-        "models": {
-            "churn": models.churn_info.label,
-            "survival": None if models.survival_info is None else models.survival_info.label,
-        },
+        "models": names,
         "metrics": metrics,
         "classifier_180": {
             "td_auc": td_auc(time_test, test_observed, p180, 180),
