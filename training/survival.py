@@ -22,9 +22,10 @@ The hazards are recalibrated (Platt: sigmoid(a + b * raw score)) on the person-p
 held-out accounts that stop the boosting: trees overshoot on the riskiest rows, and the curve
 multiplies that error period after period.
 
-Periods of rows that did not churn may be sampled (``max_period_rows``) with weight
-1 / share, so the fit's cost stays bounded on large tables; the weighted log loss keeps the
-hazards unbiased.
+Periods of rows that did not churn are sampled down to a cap (``period_row_cap``: 2 x the
+fit's snapshot rows, at least 400,000, at most 1,500,000) with weight 1 / share, so the fit's
+cost stays within about 3 x the churn classifier's on large tables; the weighted log loss
+keeps the hazards unbiased.
 
 The 180-day point and ``churn_180d``: the API's ``churn_probability`` stays the calibrated
 ``churn_180d`` classifier (it carries the gate, the calibration and the SHAP reasons). A curve
@@ -76,6 +77,17 @@ if TYPE_CHECKING:
 
 ANCHOR_DAYS = 180
 MAX_PERIOD_ROWS = 1_500_000
+MIN_PERIOD_ROWS = 400_000
+PERIOD_ROWS_PER_ROW = 2.0
+"""The fit's person-periods are capped at ``PERIOD_ROWS_PER_ROW`` x its snapshot rows,
+within [``MIN_PERIOD_ROWS``, ``MAX_PERIOD_ROWS``] (``period_row_cap``): small tables keep
+every person-period; at 500,000 snapshot rows the fit costs at most about 3 x the churn
+classifier's (``python -m bench.survival_speed``)."""
+
+
+def period_row_cap(fit_rows: int) -> int:
+    """The person-period rows a fit on ``fit_rows`` snapshot rows keeps at most."""
+    return int(np.clip(PERIOD_ROWS_PER_ROW * fit_rows, MIN_PERIOD_ROWS, MAX_PERIOD_ROWS))
 COUNTDOWN_FEATURES = ("days_to_renewal",)
 """Features in days to a known future date: each period also sees them minus its start."""
 SURVIVAL_PARAMS: dict[str, Any] = {
@@ -218,7 +230,7 @@ def fit_survival(
     valid_rows: np.ndarray,
     seed: int = 0,
     threads: int = 0,
-    max_period_rows: int = MAX_PERIOD_ROWS,
+    max_period_rows: int | None = None,
     params: dict[str, Any] | None = None,
 ) -> SurvivalFit:
     """Fit the hazard booster on the person-periods of ``fit_rows``, early-stopped on the
@@ -230,7 +242,8 @@ def fit_survival(
 
     started = time.perf_counter()
     sets = []
-    for rows, cap in ((np.asarray(fit_rows), max_period_rows), (np.asarray(valid_rows), None)):
+    cap_fit = max_period_rows or period_row_cap(len(fit_rows))
+    for rows, cap in ((np.asarray(fit_rows), cap_fit), (np.asarray(valid_rows), None)):
         pp = person_periods(
             churn_days[rows], observed[rows], followup[rows], max_rows=cap, seed=seed
         )
