@@ -88,6 +88,8 @@ classifier's (``python -m bench.survival_speed``)."""
 def period_row_cap(fit_rows: int) -> int:
     """The person-period rows a fit on ``fit_rows`` snapshot rows keeps at most."""
     return int(np.clip(PERIOD_ROWS_PER_ROW * fit_rows, MIN_PERIOD_ROWS, MAX_PERIOD_ROWS))
+
+
 COUNTDOWN_FEATURES = ("days_to_renewal",)
 """Features in days to a known future date: each period also sees them minus its start."""
 SURVIVAL_PARAMS: dict[str, Any] = {
