@@ -51,6 +51,7 @@ JSON_KEYS = [
     "validation",
     "quarantine_dir",
     "labels",
+    "times",
     "keys",
     "path",
 ]
