@@ -141,7 +141,7 @@ def features(
         for cause, names in group_by_cause(summary.null_features):
             console.print(f"  {cause}: {', '.join(names)}", highlight=False, soft_wrap=True)
     timing = ", ".join(f"{k} {v:.1f}s" for k, v in summary.seconds_per_step.items())
-    console.print(f"seconds per step: {timing}")
+    console.print(f"seconds per step: {timing}", soft_wrap=True)
 
 
 SHOWN_PROBLEMS = 3

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from churnlight.cli import app, err_console, print_json
-from churnlight.options import TimeBudgetOption, TuneOption
+from churnlight.options import SurvivalOption, TimeBudgetOption, TuneOption
 from features.errors import ChurnlightError
 
 EXIT_LOCKED = 75
@@ -29,6 +29,7 @@ def retrain_command(
     ] = None,
     tune: TuneOption = None,
     time_budget: TimeBudgetOption = None,
+    survival: SurvivalOption = True,
     quarantine: Annotated[
         bool,
         typer.Option(
@@ -66,6 +67,7 @@ def retrain_command(
             tune_trials=tune,
             tune_seconds=time_budget,
             top_accounts=0,
+            survival=survival,
         )
         job = retrain(source, settings, options, work_dir=work_dir, quarantine=quarantine)
     except LockedError as err:

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from churnlight.cli import app, console, friendly_errors, print_json
 from churnlight.metric_tables import fmt_metric, metric_table
-from churnlight.options import JsonOption, TimeBudgetOption, TuneOption
+from churnlight.options import JsonOption, SurvivalOption, TimeBudgetOption, TuneOption
 from features.errors import ConfigError
 
 MODEL_NAMES = {
@@ -94,11 +94,13 @@ def train(
         ),
     ] = True,
     top: Annotated[int, typer.Option("--top", min=0, help="Accounts most at risk to list.")] = 10,
+    survival: SurvivalOption = True,
     as_json: JsonOption = False,
 ) -> None:
     """Tune and fit the candidates of each label (LightGBM, an additive spline model, their
     blend), keep the one with the best out-of-time score, backtest it against two baselines,
-    log an MLflow run, register both models and promote the ones that pass the gate."""
+    train the time-to-churn model (unless --no-survival), log an MLflow run, register the
+    models and promote the ones that pass the gate."""
     from training.options import TrainOptions
     from training.retrain import train_and_publish
     from training.settings import get_training_settings
@@ -116,6 +118,7 @@ def train(
         truth_dir=truth,
         params=parse_params(param),
         top_accounts=top,
+        survival=survival,
     )
     with Progress(
         TextColumn("{task.description}"),
@@ -194,6 +197,24 @@ def print_report(payload: dict[str, Any]) -> None:
         console.print(
             f"{version['name']} version {version['version']}: {verdict} ({version['reason']})"
         )
+    survival = payload.get("survival")
+    if facts.get("survival_note"):
+        console.print(f"  [yellow]note[/yellow]: {facts['survival_note']}", highlight=False)
+    if survival:
+        m = survival.get("metrics") or {}
+        km = (survival.get("baselines") or {}).get("kaplan_meier") or {}
+        auc = m.get("td_auc") or {}
+        cal = m.get("calibration_max") or {}
+        console.print(
+            f"churn_time (survival), backtest {survival['window']['cut']} to "
+            f"{survival['window']['test_end']}: IBS {fmt_metric(m.get('ibs'))} (Kaplan-Meier "
+            f"{fmt_metric(km.get('ibs'))}), Uno's C {fmt_metric(m.get('uno_c'))}, td-AUC "
+            f"90/180/365 {fmt_metric(auc.get('90'))}/{fmt_metric(auc.get('180'))}/"
+            f"{fmt_metric(auc.get('365'))}, worst decile calibration 90/180 "
+            f"{fmt_metric(cal.get('90'))}/{fmt_metric(cal.get('180'))}"
+        )
+        for line in survival.get("notes") or []:
+            console.print(f"  [yellow]note[/yellow]: {line}", highlight=False)
     if payload.get("run_id"):
         console.print(f"MLflow run {payload['run_id']} in {payload.get('tracking_uri', '')}")
     top = payload.get("top_risk") or []

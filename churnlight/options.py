@@ -70,3 +70,10 @@ SegmentOption = Annotated[
 CsmOption = Annotated[
     str | None, typer.Option("--csm", help="Only this CSM (csm_id).", show_default=False)
 ]
+SurvivalOption = Annotated[
+    bool,
+    typer.Option(
+        "--survival/--no-survival",
+        help="Also train, gate and register the time-to-churn model (churnlight-survival).",
+    ),
+]

@@ -40,6 +40,9 @@ from features.transforms import FAMILY_MODULES, activity, all_feature_specs, col
 from features.transforms.base import KEYS, FeatureInputs
 
 ACTIVITY_STEPS = ("user_segments", "user_windows")
+TIME_COLUMNS = ("churn_days", "churn_observed")
+"""Time to churn or to censoring of each row (``features.labels.churn_times``), after the
+two labels: the survival model's labels, never features."""
 FEATURE_SCAN_STEP = "feature_segments"
 """Only when the core features do not fit in bits (see ``activity.CoreFeatures``)."""
 Progress = Callable[[str, int, int], None]
@@ -114,7 +117,8 @@ def build_feature_table(
     """The feature table of validated ``tables`` (contract types, clean rows, before as-of).
 
     One row per (account_id, snapshot_date) active on snapshot_date - 1, sorted by both;
-    canonical features first, then the others, then the two labels. ``con`` is the backend
+    canonical features first, then the others, then the two labels and the time to churn
+    (``TIME_COLUMNS``). ``con`` is the backend
     holding ``tables``; the calendar and window map are registered on it."""
     events = tables["events"]
     as_of = resolve_as_of(events, options.as_of)
@@ -124,9 +128,10 @@ def build_feature_table(
         *ACTIVITY_STEPS,
         *([] if core.as_bits else [FEATURE_SCAN_STEP]),
         *FAMILY_MODULES,
-        *(["labels"] if options.with_labels else []),
+        *(["labels", "churn_times"] if options.with_labels else []),
     ]
     seconds: dict[str, float] = {}
+    grace = options.grace_days
 
     cached: list[ir.Table] = []
 
@@ -195,11 +200,17 @@ def build_feature_table(
         )
         out = out.left_join(labels, list(KEYS))
         out = out.drop(*[c for c in out.columns if c.endswith("_right")])
+        times = timed("churn_times", lambda: churn_times(rows, subscriptions, as_of, grace))
+        out = out.left_join(times, list(KEYS))
+        out = out.drop(*[c for c in out.columns if c.endswith("_right")])
     else:
-        out = out.mutate(**{churn_name: ibis.null("int64"), expand_name: ibis.null("int64")})
-    ordered = out.select(*KEYS, *[s.name for s in specs], churn_name, expand_name).order_by(
-        list(KEYS)
-    )
+        out = out.mutate(
+            **{churn_name: ibis.null("int64"), expand_name: ibis.null("int64")},
+            **{name: ibis.null("int64") for name in TIME_COLUMNS},
+        )
+    ordered = out.select(
+        *KEYS, *[s.name for s in specs], churn_name, expand_name, *TIME_COLUMNS
+    ).order_by(list(KEYS))
     if progress:
         progress("write", len(steps), len(steps))
     table = ordered.to_pyarrow()
@@ -340,6 +351,7 @@ def build_features(
         "validation_warnings": [p for p in report.to_dict()["problems"] if not p["fatal"]],
         "quarantine_dir": str(quarantine_dir) if quarantine_dir else None,
         "labels": [churn_name, expand_name],
+        "times": list(TIME_COLUMNS),
         "keys": list(KEYS),
         "features": [spec.to_dict() for spec in run.specs],
     }

@@ -128,6 +128,7 @@ class StoreSettings(BaseSettings):
     effects_model_name: str = Field(
         "churnlight-effects", description="the play-effects model (`churnlight plays`)"
     )
+    survival_model_name: str = "churnlight-survival"
     champion_alias: str = "champion"
 
     @model_validator(mode="after")
@@ -212,7 +213,9 @@ class StoreSettings(BaseSettings):
         return self.state().history
 
     def model_name(self, kind: str) -> str:
-        """The registered-model name of 'churn' or 'expansion'."""
+        """The registered-model name of 'churn', 'expansion' or 'survival'."""
+        if kind == "survival":
+            return self.survival_model_name
         return self.churn_model_name if kind == "churn" else self.expansion_model_name
 
 

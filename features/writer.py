@@ -91,6 +91,7 @@ def read_feature_table(
             "write it with `churnlight features`"
         )
     file = FeatureFile(table.replace_schema_metadata(None), facts)
-    expected = {**expected_types(file.specs, file.label_columns), **(types or {})}
+    times = list(facts.get("times", []))
+    expected = {**expected_types(file.specs, [*file.label_columns, *times]), **(types or {})}
     file.table = normalise_types(file.table, expected, f"feature table {str(path)!r}")
     return file

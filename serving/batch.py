@@ -37,6 +37,7 @@ from serving.recording import HistoryWriter, alert_snapshot, current_points
 from serving.scoring import ModelView, ScoringConfig, score_table
 from serving.settings import ServingSettings
 from serving.snapshot import Snapshot, snapshot_from_file
+from serving.survival import SurvivalView
 
 Progress = Callable[[int, int], None]
 """Called as progress(rows_done, rows_total)."""
@@ -64,6 +65,9 @@ class ScoreSummary:
     """The run recorded in the history store (None: --no-history)."""
     alerts: dict[str, Any] | None = None
     """Events of the latest snapshot and their delivery (None: no alerts file)."""
+    survival_model_version: str | None = None
+    """The survival champion whose curves fill the ``churn_by_*`` columns (None: no
+    survival model registered; the columns are then absent)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "path": str(self.path)}
@@ -116,6 +120,11 @@ def score_file(
     latest = snapshot.snapshot_date
     current: list[dict[str, Any]] = []
     records: dict[str, dict[str, Any]] = {}
+    survival = None
+    if models.survival is not None and models.survival_info is not None:
+        survival = SurvivalView.of(
+            models.survival, models.survival_info.label, fallback, drivers=False
+        )
     for batch in score_table(
         snapshot.table,
         churn,
@@ -124,6 +133,7 @@ def score_file(
         config,
         settings.threads(),
         effects=models.effects,
+        survival=survival,
     ):
         parts.append(batch.to_arrow())
         if writer is not None:
@@ -182,6 +192,7 @@ def score_file(
         ),
         history=recorded,
         alerts=alerted,
+        survival_model_version=None if survival is None else survival.version,
     )
 
 

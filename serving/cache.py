@@ -41,6 +41,7 @@ from serving.refresh import inputs_stamp
 from serving.scoring import ModelView, ScoredBatch, ScoringConfig, TableFrame, score_frame
 from serving.settings import ServingSettings
 from serving.snapshot import Snapshot
+from serving.survival import SurvivalView
 from serving.what_if import WhatIfKit
 
 log = logging.getLogger("churnlight.serving")
@@ -52,6 +53,7 @@ SORT_KEYS = (
     "expected_expansion_mrr",
     "mrr",
     "days_to_renewal",  # the web pages' renewal-date order (not a key of GET /v1/accounts)
+    "churn_by_renewal",  # null (last) for every account when no survival model is served
 )
 SnapshotLoader = Callable[[ServingSettings], Snapshot]
 
@@ -107,8 +109,11 @@ class Portfolio:
         csm_id: Sequence[str] = (),
         lifecycle_stage: Sequence[str] = (),
         risk_tier: Sequence[str] = (),
+        min_churn_by_renewal: float | None = None,
+        max_churn_by_renewal: float | None = None,
     ) -> np.ndarray:
-        """Row indices matching every filter given (each a set of allowed values), sorted."""
+        """Row indices matching every filter given (each a set of allowed values; a bound on
+        ``churn_by_renewal`` keeps only accounts that have one within it), sorted."""
         order = self.orders[sort]
         if not descending:
             order = order[::-1]
@@ -121,6 +126,13 @@ class Portfolio:
         ):
             if allowed:
                 mask &= np.isin(column.astype(str), list(allowed)) & (column != None)  # noqa: E711
+        if min_churn_by_renewal is not None or max_churn_by_renewal is not None:
+            renewal = _sort_values(self.batch, "churn_by_renewal")
+            with np.errstate(invalid="ignore"):
+                if min_churn_by_renewal is not None:
+                    mask &= renewal >= min_churn_by_renewal
+                if max_churn_by_renewal is not None:
+                    mask &= renewal <= max_churn_by_renewal
         return order[mask[order]]
 
 
@@ -129,6 +141,10 @@ def _sort_values(batch: ScoredBatch, key: str) -> np.ndarray:
         return batch.churn.probability
     if key == "expansion_probability":
         return batch.expansion.probability
+    if key == "churn_by_renewal":
+        if batch.survival is None:
+            return np.full(batch.n, np.nan)
+        return batch.survival.by_renewal
     return np.asarray(getattr(batch, key), dtype=np.float64)
 
 
@@ -223,6 +239,11 @@ def build_state(
     )
     playbooks = load_playbooks(settings.playbooks_path, known)
     config = ScoringConfig.from_settings(settings)
+    survival = (
+        None
+        if models.survival is None or models.survival_info is None
+        else SurvivalView.of(models.survival, models.survival_info.label, fallback)
+    )
     batch = score_frame(
         TableFrame(snapshot.table),
         churn,
@@ -231,6 +252,7 @@ def build_state(
         config,
         settings.threads(),
         effects=models.effects,
+        survival=survival,
     )
     t_scored = time.perf_counter()
     portfolio = Portfolio.build(batch)

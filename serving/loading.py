@@ -26,6 +26,7 @@ from typing import Any
 from features.effects_bundle import EffectsBundle, load_effects_bundle
 from features.errors import ChurnlightError
 from features.model_bundle import ARTIFACT_NAME, ModelBundle, bundle_path, load_bundle
+from features.survival_bundle import SurvivalBundle, find_survival_bundle, load_survival_bundle
 from serving.errors import ModelLoadError
 from serving.settings import ServingSettings
 
@@ -65,6 +66,10 @@ class LoadedModels:
     effects: EffectsBundle | None = None
     """The play-effects champion (``churnlight plays``); None when none is registered."""
     effects_info: ModelInfo | None = None
+    survival: SurvivalBundle | None = None
+    """The ``churnlight-survival`` champion; None when none is registered (or it could not
+    be read: logged), and the churn curves are then null."""
+    survival_info: ModelInfo | None = None
 
     def bundle(self, kind: str) -> ModelBundle:
         return self.churn if kind == "churn" else self.expansion
@@ -107,6 +112,7 @@ def load_models(settings: ServingSettings) -> LoadedModels:
         except ChurnlightError as err:
             raise ModelLoadError(f"model {name!r}@{settings.champion_alias}: {err}") from err
     effects, effects_info = load_effects(client, uri, settings)
+    survival, survival_info = _load_survival(client, uri, settings)
     return LoadedModels(
         churn=loaded["churn"][0],
         expansion=loaded["expansion"][0],
@@ -115,6 +121,8 @@ def load_models(settings: ServingSettings) -> LoadedModels:
         seconds=round(time.perf_counter() - started, 3),
         effects=effects,
         effects_info=effects_info,
+        survival=survival,
+        survival_info=survival_info,
     )
 
 
@@ -151,9 +159,37 @@ def load_effects(
     return bundle, info
 
 
+def _load_survival(
+    client: Any, uri: str, settings: ServingSettings
+) -> tuple[SurvivalBundle | None, ModelInfo | None]:
+    """The survival champion, or (None, None) when there is none. A champion that cannot be
+    read is logged and left out: the scores serve without curves rather than not at all."""
+    from mlflow.exceptions import MlflowException
+
+    name, alias = settings.survival_model_name, settings.champion_alias
+    try:
+        client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None, None  # never registered, or no champion yet
+    try:
+        return _load_one(client, uri, "survival", name, alias, reader=_read_survival)
+    except (MlflowException, ChurnlightError, OSError) as err:
+        log.error("survival model %s@%s not loaded, curves are null: %s", name, alias, err)
+        return None, None
+
+
+def _read_survival(local: Path) -> SurvivalBundle:
+    return load_survival_bundle(find_survival_bundle(_artifact_dir(local)))
+
+
 def _load_one(
-    client: Any, uri: str, kind: str, name: str, alias: str
-) -> tuple[ModelBundle, ModelInfo]:
+    client: Any,
+    uri: str,
+    kind: str,
+    name: str,
+    alias: str,
+    reader: Callable[[Path], Any] | None = None,
+) -> tuple[Any, ModelInfo]:
     import mlflow.artifacts
 
     version = client.get_model_version_by_alias(name, alias)
@@ -170,7 +206,7 @@ def _load_one(
     # (./mlflow.db, creating it).
     location = client.get_model_version_download_uri(name, version.version)
     local = mlflow.artifacts.download_artifacts(artifact_uri=location, tracking_uri=uri)
-    bundle = load_bundle(find_bundle(Path(local)))
+    bundle = reader(Path(local)) if reader else load_bundle(find_bundle(Path(local)))
     info = ModelInfo(
         kind=kind,
         name=name,
@@ -184,6 +220,23 @@ def _load_one(
         tags=tags,
     )
     return bundle, info
+
+
+def _artifact_dir(model_dir: Path) -> Path:
+    """The ``bundle`` artifact's folder of a downloaded pyfunc model (via ``MLmodel``), else
+    the model directory itself."""
+    mlmodel = model_dir / "MLmodel"
+    if mlmodel.exists():
+        import yaml
+
+        spec = yaml.safe_load(mlmodel.read_text()) or {}
+        artifacts = (spec.get("flavors", {}).get("python_function", {}) or {}).get(
+            "artifacts"
+        ) or {}
+        entry = artifacts.get(ARTIFACT_NAME)
+        if isinstance(entry, dict) and entry.get("path") and (model_dir / entry["path"]).exists():
+            return model_dir / entry["path"]
+    return model_dir
 
 
 def find_bundle(model_dir: Path) -> Path:
@@ -210,6 +263,8 @@ def models_from_bundles(
     expansion: ModelBundle,
     churn_version: str = "local",
     expansion_version: str = "local",
+    survival: SurvivalBundle | None = None,
+    survival_version: str = "local",
 ) -> LoadedModels:
     """Loaded models from bundles in hand (tests, and scoring without a registry)."""
     return LoadedModels(
@@ -217,6 +272,10 @@ def models_from_bundles(
         expansion=expansion,
         churn_info=ModelInfo("churn", "churnlight-churn", churn_version, None),
         expansion_info=ModelInfo("expansion", "churnlight-expansion", expansion_version, None),
+        survival=survival,
+        survival_info=None
+        if survival is None
+        else ModelInfo("survival", "churnlight-survival", survival_version, None),
     )
 
 

@@ -164,6 +164,20 @@ class PlaybookHit(BaseModel):
     )
 
 
+class CurvePoint(BaseModel):
+    days: int = Field(description="days after the snapshot")
+    probability: float = Field(ge=0, le=1, description="P(churned by then)")
+
+
+class CurveDriver(BaseModel):
+    feature: str
+    family: str | None = None
+    value: float | str | None = Field(description="the account's value (null: missing)")
+    contribution: float = Field(
+        description="push on the hazard's log-odds, averaged over the 365 days by risk share"
+    )
+
+
 class AccountScore(Versions):
     """An account's scores, explanations and plays (contract section 4)."""
 
@@ -193,6 +207,20 @@ class AccountScore(Versions):
     expansion: ScoreExplanation
     playbooks: list[PlaybookHit]
     what_if: bool = Field(False, description="true when scored live from given values")
+    churn_curve: list[CurvePoint] | None = Field(
+        None,
+        description="P(churn by d days) at 30/60/90/180/270/365, anchored so the 180-day "
+        "point is churn_probability; null without a survival model and for what-if rows",
+    )
+    churn_by_renewal: float | None = Field(
+        None, ge=0, le=1, description="P(gone by the next renewal date, that day included)"
+    )
+    churn_curve_drivers: list[CurveDriver] | None = Field(
+        None, description="the features raising the 365-day risk most (survival model)"
+    )
+    survival_model_version: str | None = Field(
+        None, description="registered survival champion, <name>/<version>; null: none"
+    )
 
 
 class AccountSummary(BaseModel):
@@ -213,6 +241,9 @@ class AccountSummary(BaseModel):
     )
     main_reason_family: str | None = Field(None, description="the main reason's family")
     playbooks: list[str] = Field(description="ids of the plays that apply")
+    churn_by_renewal: float | None = Field(
+        None, description="P(gone by the next renewal date); null without a survival model"
+    )
 
 
 SortKey = Literal[
@@ -221,6 +252,7 @@ SortKey = Literal[
     "expansion_probability",
     "expected_expansion_mrr",
     "mrr",
+    "churn_by_renewal",
 ]
 
 

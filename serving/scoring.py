@@ -42,6 +42,7 @@ from features.reasons import PeerReference, ReasonBook, ReasonConfig, Reasons
 from serving.explain import BundleExplainer, Explanation, explain_bundle
 from serving.playbooks import DriverColumns, PlaybookLibrary
 from serving.prescription import prescribe
+from serving.survival import SurvivalScores, SurvivalView, score_curves
 
 TIERS = ("low", "medium", "high", "critical")
 SIGNAL_FLOOR = 0.001
@@ -391,6 +392,8 @@ class ScoredBatch:
     expansion_model_version: str
     what_if: bool = False
     seconds: dict[str, float] = field(default_factory=dict)
+    survival: SurvivalScores | None = None
+    """Churn curves (``serving.survival``); None when no survival model is served."""
 
     @property
     def n(self) -> int:
@@ -407,6 +410,17 @@ class ScoredBatch:
             "what_if": self.what_if,
             "churn_model_version": self.churn_model_version,
             "expansion_model_version": self.expansion_model_version,
+            **self.survival_fields(i),
+        }
+
+    def survival_fields(self, i: int) -> dict[str, Any]:
+        """The record's churn curve fields: null when no survival model is served."""
+        s = self.survival
+        return {
+            "churn_curve": None if s is None else s.curve_record(i),
+            "churn_by_renewal": None if s is None else s.renewal(i),
+            "churn_curve_drivers": None if s is None or s.drivers is None else s.drivers[i],
+            "survival_model_version": None if s is None else s.version,
         }
 
     def summary_fields(self, i: int) -> dict[str, Any]:
@@ -433,6 +447,7 @@ class ScoredBatch:
             "top_churn_reason": main["reason"] if main else None,
             "main_reason_family": main["family"] if main else None,
             "playbooks": [p["id"] for p in self.playbooks[i]],
+            "churn_by_renewal": None if self.survival is None else self.survival.renewal(i),
         }
 
     def to_arrow(self) -> pa.Table:
@@ -507,6 +522,8 @@ class ScoredBatch:
                 "expansion_main_reason": pa.array(
                     [m["reason"] if m else None for m in self.expansion.reasons.main], pa.string()
                 ),
+                # the curve's columns only with a survival model: a file without is unchanged
+                **({} if self.survival is None else self.survival.columns()),
             }
         )
 
@@ -552,10 +569,13 @@ def score_frame(
     threads: int = 1,
     what_if: bool = False,
     effects: EffectsBundle | None = None,
+    survival: SurvivalView | None = None,
 ) -> ScoredBatch:
     """Score, explain and match plays for every row of ``frame``; with ``effects`` (the
     registered play-effects model) each fitting play carries its estimated effect on the
-    account and the plays are ranked by expected ARR saved (``serving.prescription``).
+    account and the plays are ranked by expected ARR saved (``serving.prescription``); with
+    ``survival``, add each row's churn curve anchored to its churn probability
+    (``serving.survival``; its drivers only for a table, not for what-if rows).
 
     ``threads``: cores the explanations may use: a batch gives them to LightGBM; a single row
     explains the two models side by side when there are 2 or more."""
@@ -616,6 +636,24 @@ def score_frame(
         costs = {p.id: p.cost for p in playbooks.playbooks}
         hits = prescribe(hits, frame.column, mrr, effects, costs)
     seconds["playbooks"] = time.perf_counter() - t0
+    curves = None
+    if survival is not None:
+        t0 = time.perf_counter()
+        if survival.bundle.columns == churn.bundle.columns:
+            survival_matrix: np.ndarray | None = matrices["churn"]
+        elif isinstance(frame, TableFrame):
+            survival_matrix = survival.bundle.encode(frame.table)
+        else:
+            survival_matrix = None  # what-if rows encode for the classifiers' columns only
+        if survival_matrix is not None:
+            curves = score_curves(
+                survival,
+                survival_matrix,
+                churn_p,
+                _float_column(frame, "days_to_renewal", n),
+                drivers=survival.drivers and isinstance(frame, TableFrame),
+            )
+        seconds["survival"] = time.perf_counter() - t0
     seconds["total"] = time.perf_counter() - started
     return ScoredBatch(
         account_id=_object_column(frame, "account_id", n),
@@ -635,6 +673,7 @@ def score_frame(
         expansion_model_version=expansion.version,
         what_if=what_if,
         seconds=seconds,
+        survival=curves,
     )
 
 
@@ -680,11 +719,14 @@ def score_table(
     threads: int,
     chunk_rows: int = CHUNK_ROWS,
     effects: EffectsBundle | None = None,
+    survival: SurvivalView | None = None,
 ) -> Iterator[ScoredBatch]:
     """``score_frame`` over a table in chunks, so memory stays bounded for any size."""
     for start in range(0, max(table.num_rows, 1), chunk_rows):
         frame = TableFrame(table.slice(start, chunk_rows))
-        yield score_frame(frame, churn, expansion, playbooks, config, threads, effects=effects)
+        yield score_frame(
+            frame, churn, expansion, playbooks, config, threads, effects=effects, survival=survival
+        )
 
 
 def _explained(

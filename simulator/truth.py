@@ -37,6 +37,7 @@ from simulator.chain import advance
 from simulator.config import SEGMENTS
 from simulator.dates import day_number, to_date
 from simulator.latent import SegmentArrays
+from simulator.survival_truth import CURVE_DAYS, churn_by_days, curve_columns, extended_month_starts
 from simulator.writer import TRUTH_DIR
 
 if TYPE_CHECKING:
@@ -161,11 +162,16 @@ def oracle_probabilities(
     row_acc: np.ndarray,
     row_month: np.ndarray,
     progress: Progress | None = None,
+    curve: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """P(churn in [t, t + H)) and P(expansion in [t, t + H)) per row, by ``oracle_rollouts``
-    rollouts of the chain from its exact state at t = the row's month start."""
+    rollouts of the chain from its exact state at t = the row's month start. With ``curve``
+    (rows, len(CURVE_DAYS)), the same rollouts run to the longest of those days and fill it
+    with P(churn in [t, t + d)) (``simulator.survival_truth``)."""
     cfg = history.config
     ms = history.month_starts
+    until = max(cfg.horizon_days, max(CURVE_DAYS) if curve is not None else 0)
+    ms = extended_month_starts(cfg.start_date, ms, int(row_month.max(initial=0)), until)
     seg = SegmentArrays.from_config(cfg)
     rollouts = cfg.oracle_rollouts
     per_batch = max(1, PATHS_PER_BATCH // rollouts)
@@ -185,7 +191,7 @@ def oracle_probabilities(
             batch_no += 1
             rec: dict[str, list[np.ndarray]] = {k: [] for k in ("ca", "cd", "la", "ld", "lv")}
             k = 0
-            while ms[m + k] < t + cfg.horizon_days:
+            while ms[m + k] < t + until:
                 mv = advance(paths, int(ms[m + k]), int(ms[m + k + 1]), cfg, seg, rng)
                 rec["ca"].append(mv.churn_idx)
                 rec["cd"].append(mv.churn_day)
@@ -208,6 +214,8 @@ def oracle_probabilities(
                 cfg.horizon_days,
             )
             p_churn[b] = churned.reshape(len(b), rollouts).mean(axis=1)
+            if curve is not None:
+                curve[b] = churn_by_days(ca, cd, len(paths), t, CURVE_DAYS, rollouts)
             p_expand[b] = expanded.reshape(len(b), rollouts).mean(axis=1)
             done += len(b)
             if progress:
@@ -358,7 +366,8 @@ def write_truth(history: History, out_dir: str | Path, progress: Progress | None
     sample = eligible.iloc[pick].sort_values(["month", "acc"]).reset_index(drop=True)
     acc = sample["acc"].to_numpy(dtype=np.int64)
     months = sample["month"].to_numpy(dtype=np.int64)
-    p_churn, p_expand = oracle_probabilities(history, acc, months, progress)
+    curve = np.zeros((len(acc), len(CURVE_DAYS)))
+    p_churn, p_expand = oracle_probabilities(history, acc, months, progress, curve)
     oracle = pd.DataFrame(
         {
             "account_id": sample["account_id"].to_numpy(),
@@ -368,6 +377,7 @@ def write_truth(history: History, out_dir: str | Path, progress: Progress | None
             churn_name: sample[churn_name].astype("Int64").to_numpy(),
             expand_name: sample[expand_name].astype("Int64").to_numpy(),
             "mrr": history.mrr_eve[months, acc],
+            **curve_columns(curve),
             **latent_columns(history, acc, months),
         }
     )

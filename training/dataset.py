@@ -175,6 +175,9 @@ class ModelData:
     """FeatureSpec dicts of the features (empty in tabular mode)."""
     facts: dict[str, Any] = field(default_factory=dict)
     dropped_columns: list[str] = field(default_factory=list)
+    times: dict[str, np.ndarray] = field(default_factory=dict)
+    """``churn_days`` / ``churn_observed`` per row (float, NaN where null) when the feature
+    table carries them (``features.pipeline.TIME_COLUMNS``): the survival model's labels."""
     derived_cache: dict[Any, Any] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -274,6 +277,9 @@ def from_feature_file(
         groups={g: _objects(table.column(g)) for g in GROUP_COLUMNS if g in names},
         specs=spec_dicts,
         facts=dict(facts),
+        times={
+            name: _float(table.column(name)) for name in facts.get("times", []) if name in names
+        },
     )
 
 

@@ -8,7 +8,8 @@ and the decision says the contest was not held and why. The challenger must also
 calibrated, and its training
 data must not be broken against the champion's profile (``training.data_guards``: a feature
 the champion relies on all null or constant, drift on most of its gain). ``decide`` is the
-rule (pure); ``gate`` gathers its inputs from the registry."""
+rule (pure); ``gate`` gathers its inputs from the registry. The survival model's decision
+follows the same rule on its own metrics (``training.survival_publish``)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from training.evaluate import MODEL
 from training.metrics import roc_auc
 from training.results import TrainingResult
 from training.store import Store
+from training.survival_publish import survival_decision
 from training.versions import champion_version, load_version_bundle
 
 if TYPE_CHECKING:
@@ -151,4 +153,7 @@ def gate(
             data_findings=[f.to_dict() for f in findings],
             contest=None if contest is None else contest.to_dict(),
         )
+    survival = survival_decision(store, settings, result)
+    if survival is not None:
+        decisions[survival.label] = survival
     return decisions

@@ -46,6 +46,8 @@ class TrainOptions:
     """The candidate kinds the choice may register (``training.candidates.KINDS``); every
     kind is still fitted and reported."""
     top_accounts: int = 10
+    survival: bool = True
+    """Also train the time-to-churn model (``training.survival_train``); temporal mode only."""
 
     @classmethod
     def from_settings(cls, settings: TrainingSettings, **overrides: Any) -> TrainOptions:

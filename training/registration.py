@@ -149,7 +149,7 @@ def recover(store: Store, settings: TrainingSettings) -> dict[str, Any]:
     client = store.client
     removed: list[str] = []
     names = (settings.churn_model_name, settings.expansion_model_name)
-    for name in (*names, settings.effects_model_name):
+    for name in (*names, settings.effects_model_name, settings.survival_model_name):
         try:
             versions = client.search_model_versions(f"name = '{name}'")
         except MlflowException as err:

@@ -4,13 +4,16 @@ about it (``LabelResult``), and the run as a whole (``TrainingResult``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from features.model_bundle import ModelBundle
 from training.dataset import ModelData
 from training.evaluate import WindowResult, summary_row
 from training.options import TrainOptions
 from training.splits import TemporalFold
+
+if TYPE_CHECKING:
+    from training.survival_train import SurvivalResult
 
 
 @dataclass
@@ -50,4 +53,6 @@ class TrainingResult:
     top_risk: list[dict[str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     base: Any = None
+    survival: SurvivalResult | None = None
+    """The time-to-churn model (``training.survival_train``), when trained."""
     """The binned LightGBM dataset of ``data`` (reused to refit a champion's recipe)."""

@@ -29,7 +29,13 @@ if TYPE_CHECKING:
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
 BUNDLE_PACKAGE = "churnlight_bundle"
 """The package ``pyfunc_model.py`` imports the bundle code from, logged with each model."""
-BUNDLE_MODULES = ("additive.py", "errors.py", "json_encoding.py", "model_bundle.py")
+BUNDLE_MODULES = (
+    "additive.py",
+    "errors.py",
+    "json_encoding.py",
+    "model_bundle.py",
+    "survival_bundle.py",
+)
 """The modules of ``features`` that package holds: the bundle format and its one import."""
 REQUIREMENTS = ("mlflow", "lightgbm", "numpy", "pandas", "pyarrow", "scikit-learn")
 """The packages a logged model pins to the versions it was trained with."""
@@ -72,6 +78,11 @@ def log_run(
             if profile:
                 mlflow.log_dict(profile, f"monitoring/profile-{label}.json")
             logged.model_uris[label] = _log_model(root / f"model-{label}", outcome, result)
+        if result.survival is not None:
+            from training.survival_publish import LABEL, log_survival
+
+            as_of = str(result.facts.get("as_of", ""))
+            logged.model_uris[LABEL] = log_survival(root / LABEL, result.survival, as_of)
     return logged
 
 
@@ -197,6 +208,10 @@ def _run_metrics(result: TrainingResult) -> dict[str, float]:
                 metrics[f"{label}.monotone.{key}"] = float(monotone[key])
     for key, value in result.seconds.items():
         metrics[f"seconds.{key}"] = float(value)
+    if result.survival is not None:
+        from training.survival_publish import survival_metrics
+
+        metrics.update(survival_metrics(result.survival))
     return metrics
 
 
@@ -348,7 +363,7 @@ def bundle_code(directory: Path) -> Path:
     package.mkdir(parents=True, exist_ok=True)
     (package / "__init__.py").write_text(
         '"""churnlight\'s model bundle code (features/additive.py, errors.py, '
-        'json_encoding.py, model_bundle.py), logged with this model."""\n'
+        'json_encoding.py, model_bundle.py, survival_bundle.py), logged with this model."""\n'
     )
     for module in BUNDLE_MODULES:
         shutil.copyfile(source / module, package / module)

@@ -75,6 +75,10 @@ def summary_payload(
         payload["gate"] = {k: v.to_dict() for k, v in decisions.items()}
     if versions is not None:
         payload["versions"] = {k: asdict(v) for k, v in versions.items()}
+    if result.survival is not None:
+        from training.survival_publish import survival_summary
+
+        payload["survival"] = survival_summary(result.survival)
     if result.top_risk:
         payload["top_risk"] = result.top_risk
     return payload

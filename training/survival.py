@@ -22,9 +22,10 @@ The hazards are recalibrated (Platt: sigmoid(a + b * raw score)) on the person-p
 held-out accounts that stop the boosting: trees overshoot on the riskiest rows, and the curve
 multiplies that error period after period.
 
-Periods of rows that did not churn may be sampled (``max_period_rows``) with weight
-1 / share, so the fit's cost stays bounded on large tables; the weighted log loss keeps the
-hazards unbiased.
+Periods of rows that did not churn are sampled down to a cap (``period_row_cap``: 2 x the
+fit's snapshot rows, at least 400,000, at most 1,500,000) with weight 1 / share, so the fit's
+cost stays within about 3 x the churn classifier's on large tables; the weighted log loss
+keeps the hazards unbiased.
 
 The 180-day point and ``churn_180d``: the API's ``churn_probability`` stays the calibrated
 ``churn_180d`` classifier (it carries the gate, the calibration and the SHAP reasons). A curve
@@ -45,19 +46,50 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from features.model_bundle import FeatureColumn
+from features.survival_bundle import (
+    HORIZONS_DAYS,
+    PERIOD_DAYS,
+    PERIODS,
+    SurvivalBundle,
+    anchor_curve,
+    churn_by,
+    hazard_probability,
+    period_matrix,
+)
 from training.errors import TrainingError
 from training.model import DEFAULT_PARAMS, per_fit_params
+
+__all__ = [
+    "HORIZONS_DAYS",
+    "PERIODS",
+    "PERIOD_DAYS",
+    "anchor_curve",
+    "churn_by",
+    "fit_survival",
+    "followup_days",
+    "period_matrix",
+    "person_periods",
+]
 
 if TYPE_CHECKING:
     import lightgbm as lgb
 
-HORIZONS_DAYS = (30, 60, 90, 180, 270, 365)
-"""The horizons of P(churn by d) the API, batch scores and metrics report."""
-PERIOD_DAYS = 30
-PERIODS = 13
-"""13 x 30 = 390 days: the last period holds day 365."""
 ANCHOR_DAYS = 180
 MAX_PERIOD_ROWS = 1_500_000
+MIN_PERIOD_ROWS = 400_000
+PERIOD_ROWS_PER_ROW = 2.0
+"""The fit's person-periods are capped at ``PERIOD_ROWS_PER_ROW`` x its snapshot rows,
+within [``MIN_PERIOD_ROWS``, ``MAX_PERIOD_ROWS``] (``period_row_cap``): small tables keep
+every person-period; at 500,000 snapshot rows the fit costs at most about 3 x the churn
+classifier's (``python -m bench.survival_speed``)."""
+
+
+def period_row_cap(fit_rows: int) -> int:
+    """The person-period rows a fit on ``fit_rows`` snapshot rows keeps at most."""
+    return int(np.clip(PERIOD_ROWS_PER_ROW * fit_rows, MIN_PERIOD_ROWS, MAX_PERIOD_ROWS))
+
+
 COUNTDOWN_FEATURES = ("days_to_renewal",)
 """Features in days to a known future date: each period also sees them minus its start."""
 SURVIVAL_PARAMS: dict[str, Any] = {
@@ -143,6 +175,21 @@ class SurvivalFit:
     period_days: int = PERIOD_DAYS
     params: dict[str, Any] = field(default_factory=dict)
 
+    def bundle(
+        self, columns: Sequence[FeatureColumn], metadata: dict[str, Any] | None = None
+    ) -> SurvivalBundle:
+        """The fit as a survival bundle (``features.survival_bundle``) over ``columns``
+        (the encoded columns, in ``feature_names`` order)."""
+        return SurvivalBundle(
+            columns=list(columns),
+            booster=self.booster,
+            countdown=list(self.countdown),
+            platt=self.platt,
+            periods=self.periods,
+            period_days=self.period_days,
+            metadata=dict(metadata or {}),
+        )
+
     def hazards(self, matrix: np.ndarray) -> np.ndarray:
         """(rows, periods) P(churn in period k | no churn before it)."""
         n = len(matrix)
@@ -151,39 +198,11 @@ class SurvivalFit:
             np.repeat(matrix, self.periods, axis=0), period, self.countdown, self.period_days
         )
         raw = np.asarray(self.booster.predict(stacked, raw_score=True), dtype=np.float64)
-        a, b = self.platt
-        return np.asarray(1.0 / (1.0 + np.exp(-(a + b * raw)))).reshape(n, self.periods)
+        return hazard_probability(raw, self.platt).reshape(n, self.periods)
 
     def churn_by(self, matrix: np.ndarray, days: Sequence[float] = HORIZONS_DAYS) -> np.ndarray:
         """(rows, len(days)) P(churn by d), non-decreasing along ``days``."""
         return churn_by(self.hazards(matrix), days, self.period_days)
-
-
-def period_matrix(
-    rows: np.ndarray, period: np.ndarray, countdown: Sequence[int], period_days: int = PERIOD_DAYS
-) -> np.ndarray:
-    """The hazard model's input: the snapshot's features, the period, and each countdown
-    feature minus the period's first day."""
-    starts = period[:, None] * period_days
-    return np.column_stack([rows, period, rows[:, list(countdown)] - starts])
-
-
-def churn_by(
-    hazards: np.ndarray, days: Sequence[float], period_days: int = PERIOD_DAYS
-) -> np.ndarray:
-    """P(churn by d) = 1 - S(d) from per-period hazards, the hazard constant inside a period.
-
-    Days beyond the last period keep the last period's hazard."""
-    hazards = np.clip(np.asarray(hazards, dtype=np.float64), 0.0, 1.0 - 1e-12)
-    log_keep = np.log1p(-hazards)  # log(1 - h_k) <= 0
-    cumulative = np.concatenate([np.zeros((len(hazards), 1)), np.cumsum(log_keep, axis=1)], axis=1)
-    out = np.empty((len(hazards), len(days)))
-    last = hazards.shape[1] - 1
-    for j, d in enumerate(days):
-        k = min(int(d // period_days), last)
-        fraction = (d - k * period_days) / period_days
-        out[:, j] = 1.0 - np.exp(cumulative[:, k] + fraction * log_keep[:, k])
-    return out
 
 
 def fit_platt(raw: np.ndarray, y: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
@@ -202,23 +221,6 @@ def fit_platt(raw: np.ndarray, y: np.ndarray, weight: np.ndarray) -> tuple[float
     return float(theta[0]), float(theta[1])
 
 
-def anchor_curve(
-    churn_by_days: np.ndarray, days: Sequence[float], p_anchor: np.ndarray, anchor: float = 180
-) -> np.ndarray:
-    """Curves whose point at ``anchor`` days equals ``p_anchor`` (the calibrated classifier):
-    S'(d) = S(d) ** k per row, k = log(1 - p_anchor) / log S(anchor). Monotone stays monotone."""
-    days = list(days)
-    if anchor not in days:
-        raise TrainingError(f"anchor day {anchor} is not among the curve's days {days}")
-    eps = 1e-9
-    survival = np.clip(1.0 - np.asarray(churn_by_days, dtype=np.float64), eps, 1.0 - eps)
-    target = np.clip(1.0 - np.asarray(p_anchor, dtype=np.float64), eps, 1.0 - eps)
-    k = np.log(target) / np.log(survival[:, days.index(anchor)])
-    anchored = 1.0 - survival ** k[:, None]
-    anchored[:, days.index(anchor)] = 1.0 - target
-    return anchored
-
-
 def fit_survival(
     matrix: np.ndarray,
     feature_names: Sequence[str],
@@ -230,7 +232,7 @@ def fit_survival(
     valid_rows: np.ndarray,
     seed: int = 0,
     threads: int = 0,
-    max_period_rows: int = MAX_PERIOD_ROWS,
+    max_period_rows: int | None = None,
     params: dict[str, Any] | None = None,
 ) -> SurvivalFit:
     """Fit the hazard booster on the person-periods of ``fit_rows``, early-stopped on the
@@ -242,7 +244,8 @@ def fit_survival(
 
     started = time.perf_counter()
     sets = []
-    for rows, cap in ((np.asarray(fit_rows), max_period_rows), (np.asarray(valid_rows), None)):
+    cap_fit = max_period_rows or period_row_cap(len(fit_rows))
+    for rows, cap in ((np.asarray(fit_rows), cap_fit), (np.asarray(valid_rows), None)):
         pp = person_periods(
             churn_days[rows], observed[rows], followup[rows], max_rows=cap, seed=seed
         )

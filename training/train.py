@@ -15,7 +15,8 @@ Nothing here touches MLflow (``training.publish`` logs, gates and registers a
 Each final model becomes a bundle (``training.bundle_facts``) explained on the rows serving
 will explain (``training.explanations``); a temporal bundle stores the recipe that refits it
 (``training.recipe``). With a churn label, the run reports the top-risk accounts at the
-latest snapshot (``training.top_risk``).
+latest snapshot (``training.top_risk``). Unless ``options.survival`` is off, a temporal
+table's time to churn trains the survival model too (``training.survival_train``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from training.errors import TrainingError
 from training.evaluate import read_oracle
 from training.options import TrainOptions
 from training.results import LabelResult, TrainingResult
+from training.survival_train import train_survival
 from training.tabular import train_tabular
 from training.temporal import train_temporal
 from training.top_risk import top_risk_accounts
@@ -66,10 +68,22 @@ def train_models(
         else:
             results[spec.name] = train_tabular(data, spec, base, per_label)
         seconds[spec.name] = round(time.perf_counter() - tick, 3)
+    survival = None
+    if data.temporal and options.survival:
+        if progress:
+            progress("training churn_time", len(specs), len(specs))
+        tick = time.perf_counter()
+        survival = train_survival(data, options)
+        seconds["churn_time"] = round(time.perf_counter() - tick, 3)
     if progress:
         progress("done", len(specs), len(specs))
     facts = table_facts(data)
     facts["oracle"] = oracle is not None
+    if data.temporal and options.survival and survival is None:
+        facts["survival_note"] = (
+            "no survival model: the feature table has no churn_days/churn_observed (rebuild "
+            "it with `churnlight features`) or no churn to learn from"
+        )
     top = []
     churn = next((r for r in results.values() if r.kind == "churn"), None)
     if churn is not None and options.top_accounts:
@@ -84,6 +98,7 @@ def train_models(
         top,
         seconds,
         base,
+        survival,
     )
 
 

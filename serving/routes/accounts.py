@@ -120,6 +120,14 @@ async def list_accounts(
         SortKey, Query(description="highest first with order=desc")
     ] = "revenue_at_risk",
     order: Literal["asc", "desc"] = "desc",
+    min_churn_by_renewal: Annotated[
+        float | None,
+        Query(ge=0, le=1, description="keep accounts at least this likely gone by renewal"),
+    ] = None,
+    max_churn_by_renewal: Annotated[
+        float | None,
+        Query(ge=0, le=1, description="keep accounts at most this likely gone by renewal"),
+    ] = None,
     limit: Annotated[
         int, Query(ge=1, description="page size (at most CHURNLIGHT_MAX_PAGE_SIZE)")
     ] = 50,
@@ -134,6 +142,8 @@ async def list_accounts(
         csm_id=csm_id or (),
         lifecycle_stage=lifecycle_stage or (),
         risk_tier=risk_tier or (),
+        min_churn_by_renewal=min_churn_by_renewal,
+        max_churn_by_renewal=max_churn_by_renewal,
     )
     page = rows[offset : offset + limit]
     total = len(rows)

@@ -52,6 +52,7 @@ JSON_KEYS = [
     "validation_warnings",
     "quarantine_dir",
     "labels",
+    "times",
     "keys",
     "path",
 ]

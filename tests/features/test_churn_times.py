@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -108,13 +109,26 @@ def test_rows_after_the_last_confirmable_day_are_null(source) -> None:
 
 
 def test_it_agrees_with_the_180_day_label_wherever_that_is_known(source, times) -> None:
-    labels = build(source, as_of=AS_OF)
+    table = build(source, as_of=AS_OF)
+    labels = table.drop(columns=["churn_days", "churn_observed"])
     both = labels.merge(times, on=["account_id", "snapshot_date"], how="outer", indicator=True)
     assert (both._merge == "both").all()  # the same snapshot rows
     known = both[both.churn_180d.notna()]
     assert len(known) > 0 and known.churn_180d.sum() > 0
     by_180 = (known.churn_observed == 1) & (known.churn_days < 180)
     assert (by_180.astype(int) == known.churn_180d.astype(int)).all()
+
+
+def test_the_feature_table_carries_the_same_times(source, times) -> None:
+    keys = ["account_id", "snapshot_date"]
+    table = build(source, as_of=AS_OF).sort_values(keys).reset_index(drop=True)
+    want = times.sort_values(keys).reset_index(drop=True)
+    assert table[keys].astype(str).equals(want[keys].astype(str))
+    for name in ("churn_days", "churn_observed"):
+        got = table[name].to_numpy(dtype=float, na_value=np.nan)
+        expected = want[name].to_numpy(dtype=float, na_value=np.nan)
+        np.testing.assert_array_equal(got, expected)
+    assert np.isfinite(want.churn_days.to_numpy(dtype=float, na_value=np.nan)).any()
 
 
 @pytest.mark.spark

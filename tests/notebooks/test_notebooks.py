@@ -285,6 +285,13 @@ def test_03_explain_an_account_scores_history_and_what_ifs(workdir: Path) -> Non
     # A 300-account fold has fewer positives than isotonic needs (ISOTONIC_MIN_POSITIVES):
     # Platt, or none when the chosen model's own probabilities are as good.
     assert facts["churn_calibration"] in ("platt", "identity")
+    # The churn curve (survival model, trained by 02 or by 03 itself): monotone, its 180-day
+    # point the churn probability, the renewal's probability within [0, 1].
+    curve = [p["probability"] for p in facts["churn_curve"]]
+    assert [p["days"] for p in facts["churn_curve"]] == [30, 60, 90, 180, 270, 365]
+    assert curve == sorted(curve) and 0 <= curve[0] and curve[-1] <= 1
+    assert abs(curve[3] - facts["churn_probability"]) < 1e-12
+    assert facts["churn_by_renewal"] is None or 0 <= facts["churn_by_renewal"] <= 1
     print(f"03 ran in {seconds:.1f} s")
 
 

@@ -14,6 +14,7 @@ import pyarrow as pa
 from features.metadata import FeatureSpec
 from features.model_bundle import Calibration, FeatureColumn, ModelBundle, encode
 from features.reasons import peer_reference
+from features.survival_bundle import SurvivalBundle
 from features.transforms import all_feature_specs
 from features.writer import write_feature_table
 
@@ -163,6 +164,30 @@ def fit_bundle(table: pa.Table, label: str, seed: int = 7, rounds: int = 40) -> 
         "params": params,
     }
     return ModelBundle(label, cols, calibration, booster, metadata)
+
+
+def fit_survival_bundle(table: pa.Table, seed: int = 7) -> SurvivalBundle:
+    """A small time-to-churn model of ``table`` (``training.survival``): churners of
+    ``churn_180d`` churn on a day in [0, 180), the others on a day in [180, 420) or are
+    censored at 400 days."""
+    from training.survival import fit_survival
+
+    rng = np.random.default_rng(seed)
+    cols = columns()
+    matrix = encode(table, cols)
+    churned = np.asarray(table.column("churn_180d").to_numpy(), dtype=float) == 1
+    n = len(matrix)
+    days = np.where(churned, rng.integers(0, 180, n), rng.integers(180, 420, n)).astype(float)
+    observed = (churned | (days < 400)).astype(float)
+    days = np.where(observed == 1, days, 400.0)
+    rows = np.arange(n)
+    categorical = [j for j, c in enumerate(cols) if c.kind == "categorical"]
+    fit = fit_survival(
+        matrix, [c.name for c in cols], categorical, days, observed, np.full(n, 400.0),
+        rows[rows % 4 != 0], rows[rows % 4 == 0], seed=seed, threads=1,
+        params={"num_leaves": 7, "max_depth": 4},
+    )  # fmt: skip
+    return fit.bundle(cols, {"features": [s.to_dict() for s in specs()]})
 
 
 def write_snapshot(table: pa.Table, path: Path) -> Path:

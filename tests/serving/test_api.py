@@ -191,7 +191,8 @@ def test_lifecycle_filter(client, keys) -> None:
         (
             {"sort": "name"},
             "invalid request: query.sort: Input should be 'churn_probability', "
-            "'revenue_at_risk', 'expansion_probability', 'expected_expansion_mrr' or 'mrr'",
+            "'revenue_at_risk', 'expansion_probability', 'expected_expansion_mrr', 'mrr' or "
+            "'churn_by_renewal'",
         ),
         (
             {"risk_tier": "red"},

@@ -127,6 +127,7 @@ def test_oracle_is_a_calibrated_probability(small_run) -> None:
         "churn_180d",
         "expand_180d",
         "mrr",
+        *(f"p_churn_by_{d}d" for d in (30, 60, 90, 180, 270, 365)),
         "segment",
         "health",
         "health_level",

@@ -126,6 +126,36 @@ def write_synthetic(path: Path, accounts: int = 300, months: int = 24, seed: int
     return write_feature_table(table, path, synthetic_facts(path, as_of, f"synthetic-{seed}"))
 
 
+def write_synthetic_times(path: Path, accounts: int = 300, months: int = 30, seed: int = 0) -> Path:
+    """A synthetic feature table with the time to churn (``churn_days``, ``churn_observed``)
+    as ``churnlight features`` writes it: each row's churn day is drawn from a monthly hazard
+    that rises with departures and falls with utilisation, is observed when it falls on or
+    before the as-of minus the grace (else the row is censored there), and the churn label
+    is read off it (null where the follow-up is shorter than 180 days, as the contract
+    censors it)."""
+    table, as_of = synthetic_table(accounts, months, seed)
+    rng = np.random.default_rng(seed + 1)
+    departures = table.column("champion_departures_90d").to_numpy()
+    util = table.column("seat_utilization_30d").to_numpy()
+    monthly = 1 / (1 + np.exp(-(-3.6 + 1.2 * departures - 3.0 * (util - 0.7))))
+    churn_days = np.floor(rng.exponential(30.0 / monthly))
+    snapshot = table.column("snapshot_date").to_numpy().astype("datetime64[D]")
+    followup = (np.datetime64(as_of, "D") - GRACE - snapshot).astype(int).astype(float)
+    observed = churn_days <= followup
+    days = np.where(observed, churn_days, followup)
+    label = np.where(followup >= HORIZON, (observed & (days < HORIZON)).astype(float), np.nan)
+    table = table.set_column(
+        table.schema.get_field_index("churn_180d"), "churn_180d", _labels(label)
+    )
+    table = table.append_column("churn_days", pa.array(days.astype(np.int64)))
+    table = table.append_column("churn_observed", pa.array(observed.astype(np.int64)))
+    facts = {
+        **synthetic_facts(path, as_of, f"synthetic-times-{seed}"),
+        "times": ["churn_days", "churn_observed"],
+    }
+    return write_feature_table(table, path, facts)
+
+
 def synthetic_facts(path: Path, as_of: date, fingerprint: str) -> dict[str, Any]:
     """The metadata ``churnlight features`` writes beside a synthetic table at ``path``."""
     return {

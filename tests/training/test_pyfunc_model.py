@@ -83,6 +83,7 @@ def test_the_bundle_code_imports_without_churnlight(tmp_path) -> None:
         f"import sys; {blocked}\n"
         f"from {BUNDLE_PACKAGE}.model_bundle import BundleError, load_bundle\n"
         f"from {BUNDLE_PACKAGE}.errors import ChurnlightError\n"
+        f"from {BUNDLE_PACKAGE}.survival_bundle import load_survival_bundle  # noqa: F401\n"
         "assert issubclass(BundleError, ChurnlightError)\n"
         "print('imported')\n"
     )
@@ -102,6 +103,7 @@ def test_the_bundle_code_imports_without_churnlight(tmp_path) -> None:
         "errors.py",
         "json_encoding.py",
         "model_bundle.py",
+        "survival_bundle.py",
     ]
     assert result.returncode == 0, result.stderr
     assert result.stdout == "imported\n"

@@ -147,3 +147,11 @@ def test_platt_recovers_a_known_recalibration() -> None:
     assert (a, b) == pytest.approx((0.5, 0.6), abs=0.08)
     # a weight of 2 on every row is the same data counted twice: the same fit
     assert fit_platt(raw, y, np.full(len(raw), 2.0)) == pytest.approx((a, b), abs=1e-3)
+
+
+def test_the_person_period_cap_follows_the_fit_size() -> None:
+    from training.survival import period_row_cap
+
+    assert period_row_cap(10_000) == 400_000  # a small table keeps every person-period
+    assert period_row_cap(400_000) == 800_000  # 2 x the snapshot rows
+    assert period_row_cap(2_000_000) == 1_500_000

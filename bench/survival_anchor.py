@@ -1,0 +1,131 @@
+"""Anchoring the churn curve to the served 180-day score, measured out of time against the
+calibrated churn_180d model as `churnlight train` registers it.
+
+A simulated source (the survival bench's) -> its feature table as of the cut c (16 months
+before the as-of: labels and times as they were known then) -> ``train_and_publish`` into a
+scratch registry (churn_180d and the survival model; no tuning, to keep it short) -> both
+champions are read back from the registry (serving reads the same bundles). They score the
+snapshots of the three months from c in the feature table as of the as-of, with the labels
+known at the as-of (12+ months of follow-up). Compared on those rows: the survival model's
+own curve, the same curve anchored to the registered classifier (what the API serves), and
+the classifier alone at 180 days; calibration per risk decile against Kaplan-Meier,
+time-dependent AUC, IBS."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.training_bench import quality_source
+
+CUT_MONTHS = 16
+TEST_MONTHS = 3
+
+
+def _months_before(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def anchoring(accounts: int, months: int, seed: int, oracle_rows: int) -> dict[str, Any]:
+    from features.pipeline import FeatureOptions, build_features
+    from features.survival_bundle import anchor_curve
+    from features.survival_stats import calibration_errors, km_calibration, td_auc
+    from training import dataset
+    from training.options import TrainOptions
+    from training.retrain import train_and_publish
+    from training.settings import TrainingSettings
+    from training.store import open_store
+    from training.survival_eval import GRID_DAYS, curve_metrics, survival_time
+    from training.survival_publish import load_registered_survival
+    from training.versions import champion_version, load_version_bundle
+
+    root = quality_source(accounts, months, seed, oracle_rows)
+    full = dataset.load(root / "features.parquet")
+    as_of = date.fromisoformat(full.facts["as_of"])
+    cut = _months_before(as_of, CUT_MONTHS)
+    test_end = _months_before(as_of, CUT_MONTHS - TEST_MONTHS)
+    at_cut = root / f"features-asof-{cut.isoformat()}.parquet"
+    if not at_cut.exists():
+        build_features(root / "source", at_cut, FeatureOptions(as_of=cut), quarantine=True)
+    with tempfile.TemporaryDirectory(prefix="churnlight-anchor-") as home:
+        settings = TrainingSettings(home=Path(home), train_threads=1)
+        tick = time.perf_counter()
+        options = TrainOptions.from_settings(settings, tune_trials=0, labels=("churn_180d",))
+        train_and_publish(at_cut, options, settings)
+        train_seconds = time.perf_counter() - tick
+        store = open_store(settings)
+        churn_version = champion_version(store, settings.churn_model_name, "champion")
+        survival_version = champion_version(store, settings.survival_model_name, "champion")
+        assert churn_version is not None and survival_version is not None
+        churn = load_version_bundle(store, settings.churn_model_name, churn_version.version)
+        survival = load_registered_survival(
+            store, settings.survival_model_name, str(survival_version.version)
+        )
+        names = {
+            "churn": f"{settings.churn_model_name}/{churn_version.version}",
+            "survival": f"{settings.survival_model_name}/{survival_version.version}",
+        }
+    snapshot = full.snapshot_date
+    days, observed = full.times["churn_days"], full.times["churn_observed"]
+    test = np.flatnonzero(
+        (snapshot >= np.datetime64(cut)) & (snapshot < np.datetime64(test_end)) & ~np.isnan(days)
+    )
+    raw_rows = full.raw.take(test)
+    p180 = churn.predict_proba(raw_rows)
+    grid = list(GRID_DAYS)
+    own = survival.churn_by(survival.encode(raw_rows), grid)
+    anchored = anchor_curve(own, grid, p180, 180)
+    test_days, test_observed = days[test], observed[test]
+    metrics = {
+        "survival": curve_metrics(test_days, test_observed, own).to_dict(),
+        "survival_anchored": curve_metrics(test_days, test_observed, anchored).to_dict(),
+    }
+    time_test = survival_time(test_days)
+    errors = calibration_errors(km_calibration(time_test, test_observed, p180, 180))
+    return {
+        "cut": cut.isoformat(),
+        "test_end": test_end.isoformat(),
+        "test_rows": len(test),
+        "test_churns": int(np.nansum(test_observed)),
+        "train_seconds": round(train_seconds, 1),
+        "models": names,
+        "metrics": metrics,
+        "classifier_180": {
+            "td_auc": td_auc(time_test, test_observed, p180, 180),
+            "calibration_max": None if errors is None else errors[0],
+            "calibration_mean": None if errors is None else errors[1],
+        },
+    }
+
+
+def report(result: dict[str, Any]) -> list[str]:
+    def f(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    lines = [
+        f"anchoring, out of time: trained as of {result['cut']} through `churnlight train` "
+        f"(no tuning; {result['train_seconds']:.0f} s) -> {result['models']['churn']} and "
+        f"{result['models']['survival']}; tested on {result['test_rows']:,} rows to "
+        f"{result['test_end']} with {result['test_churns']} churns",
+        "  curve                 IBS    AUC90  AUC180 AUC365 cal90max cal90mean cal180max "
+        "cal180mean",
+    ]
+    for name, m in result["metrics"].items():
+        lines.append(
+            f"  {name:20} {f(m['ibs'])}  {f(m['td_auc']['90'])}  {f(m['td_auc']['180'])}  "
+            f"{f(m['td_auc']['365'])}  {f(m['calibration_max']['90'])}    "
+            f"{f(m['calibration_mean']['90'])}     {f(m['calibration_max']['180'])}     "
+            f"{f(m['calibration_mean']['180'])}"
+        )
+    c = result["classifier_180"]
+    lines.append(
+        f"  registered churn_180d alone at 180 days: AUC {f(c['td_auc'])}, calibration max "
+        f"{f(c['calibration_max'])}, mean {f(c['calibration_mean'])}"
+    )
+    return lines

@@ -1,0 +1,246 @@
+"""The survival bundle: a trained time-to-churn model on disk, shared by training and serving.
+
+``training.survival`` fits a discrete-time hazard booster; serving scores it. The two never
+import each other, so the format and the curve arithmetic live here, once. A survival bundle
+is a directory:
+
+- ``booster.txt``: the LightGBM hazard model. Its input is the feature columns (encoded like a
+  churn model's, ``features.model_bundle.encode``), then ``period`` (0, 1, ...), then each
+  countdown column minus the period's first day (``period_matrix``);
+- ``survival.json``: the columns in model order, the countdown column indices, the Platt map
+  of the hazard (hazard = sigmoid(a + b * raw score)), the period length and count, and the
+  training facts (``metadata``).
+
+Curves (``churn_by``): S(30k) = prod_{j<k} (1 - h_j), the hazard constant inside a period,
+P(churn by d) = 1 - S(d): monotone non-decreasing in d by construction.
+
+Anchoring (``anchor_curve``): S'(d) = S(d) ** k with k = log(1 - p) / log S(anchor) puts the
+curve's point at the anchor day exactly on p (the calibrated ``churn_180d`` score), keeps it
+monotone and in [0, 1]. Serving reports every curve anchored to the account's
+``churn_probability`` (docs/training.md, "Time to churn").
+
+Drivers of the 365-day risk (``SurvivalBundle.drivers``): the hazard booster's SHAP
+contributions (log-odds of the hazard) in each period the 365 days cross, averaged with
+weights equal to each period's share of the probability of churning by day 365; the
+countdown column's contribution is added to its feature's; the period's own is left out (it
+is time, not the account).
+
+Relative imports only: this module is copied with ``model_bundle.py`` into logged MLflow
+models (``training.run_logging``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import ChurnlightError
+from .json_encoding import json_default
+from .model_bundle import BOOSTER_FILE, FeatureColumn, encode
+
+if TYPE_CHECKING:
+    import lightgbm
+
+SURVIVAL_FORMAT = 1
+SURVIVAL_FILE = "survival.json"
+HORIZONS_DAYS = (30, 60, 90, 180, 270, 365)
+"""The horizons of P(churn by d) the API, batch scores and metrics report."""
+DRIVER_DAYS = 365
+PERIOD_DAYS = 30
+PERIODS = 13
+"""13 x 30 = 390 days: the last period holds day 365."""
+
+
+class SurvivalBundleError(ChurnlightError):
+    """A survival bundle is missing, incomplete or of an unknown format."""
+
+
+def period_matrix(
+    rows: np.ndarray, period: np.ndarray, countdown: Sequence[int], period_days: int = PERIOD_DAYS
+) -> np.ndarray:
+    """The hazard model's input: the snapshot's features, the period, and each countdown
+    feature minus the period's first day."""
+    starts = period[:, None] * period_days
+    return np.column_stack([rows, period, rows[:, list(countdown)] - starts])
+
+
+def churn_by(
+    hazards: np.ndarray, days: Sequence[float] | np.ndarray, period_days: int = PERIOD_DAYS
+) -> np.ndarray:
+    """P(churn by d) = 1 - S(d) from per-period hazards (rows, periods), the hazard constant
+    inside a period; ``days`` is one list for every row, or (rows,) one day per row (then the
+    result is (rows,)). Days beyond the last period keep the last period's hazard."""
+    hazards = np.clip(np.asarray(hazards, dtype=np.float64), 0.0, 1.0 - 1e-12)
+    log_keep = np.log1p(-hazards)  # log(1 - h_k) <= 0
+    cumulative = np.concatenate([np.zeros((len(hazards), 1)), np.cumsum(log_keep, axis=1)], axis=1)
+    last = hazards.shape[1] - 1
+    per_row = isinstance(days, np.ndarray) and days.ndim == 1 and len(days) == len(hazards)
+    if per_row:
+        d = np.clip(np.asarray(days, dtype=np.float64), 0.0, None)
+        k = np.minimum((d // period_days).astype(np.int64), last)
+        rows = np.arange(len(hazards))
+        fraction = (d - k * period_days) / period_days
+        return np.asarray(1.0 - np.exp(cumulative[rows, k] + fraction * log_keep[rows, k]))
+    out = np.empty((len(hazards), len(days)))
+    for j, day in enumerate(days):
+        k = min(int(day // period_days), last)
+        fraction = (day - k * period_days) / period_days
+        out[:, j] = 1.0 - np.exp(cumulative[:, k] + fraction * log_keep[:, k])
+    return out
+
+
+def anchor_curve(
+    churn_by_days: np.ndarray, days: Sequence[float], p_anchor: np.ndarray, anchor: float = 180
+) -> np.ndarray:
+    """Curves whose point at ``anchor`` days equals ``p_anchor`` (the calibrated classifier):
+    S'(d) = S(d) ** k per row, k = log(1 - p_anchor) / log S(anchor). Monotone stays monotone.
+    ``churn_by_days`` may hold extra columns past ``days`` (e.g. the renewal day): they are
+    transformed with the same k."""
+    days = list(days)
+    if anchor not in days:
+        raise SurvivalBundleError(f"anchor day {anchor} is not among the curve's days {days}")
+    eps = 1e-9
+    survival = np.clip(1.0 - np.asarray(churn_by_days, dtype=np.float64), eps, 1.0 - eps)
+    target = np.clip(1.0 - np.asarray(p_anchor, dtype=np.float64), eps, 1.0 - eps)
+    k = np.log(target) / np.log(survival[:, days.index(anchor)])
+    anchored = 1.0 - survival ** k[:, None]
+    anchored[:, days.index(anchor)] = 1.0 - target
+    return np.asarray(anchored)
+
+
+def hazard_probability(raw: np.ndarray, platt: tuple[float, float]) -> np.ndarray:
+    a, b = platt
+    return np.asarray(1.0 / (1.0 + np.exp(-(a + b * np.asarray(raw, dtype=np.float64)))))
+
+
+@dataclass
+class SurvivalBundle:
+    """A hazard booster with everything needed to draw and explain curves."""
+
+    columns: list[FeatureColumn]
+    booster: lightgbm.Booster
+    countdown: list[int] = field(default_factory=list)
+    platt: tuple[float, float] = (0.0, 1.0)
+    periods: int = PERIODS
+    period_days: int = PERIOD_DAYS
+    metadata: dict[str, Any] = field(default_factory=dict)
+    label: str = "churn_time"
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def input_columns(self) -> list[str]:
+        return list(dict.fromkeys(n for c in self.columns for n in c.source_columns))
+
+    def encode(self, frame: Any) -> np.ndarray:
+        return encode(frame, self.columns)
+
+    def stacked(self, matrix: np.ndarray, periods: int | None = None) -> np.ndarray:
+        """Each row repeated once per period, in the hazard model's input layout."""
+        count = periods or self.periods
+        period = np.tile(np.arange(count, dtype=np.float64), len(matrix))
+        return period_matrix(
+            np.repeat(matrix, count, axis=0), period, self.countdown, self.period_days
+        )
+
+    def hazards(self, matrix: np.ndarray) -> np.ndarray:
+        """(rows, periods) P(churn in period k | no churn before it)."""
+        raw = self.booster.predict(self.stacked(matrix), raw_score=True)
+        return hazard_probability(np.asarray(raw), self.platt).reshape(len(matrix), self.periods)
+
+    def churn_by(
+        self, matrix: np.ndarray, days: Sequence[float] | np.ndarray = HORIZONS_DAYS
+    ) -> np.ndarray:
+        """(rows, len(days)) P(churn by d), non-decreasing along ``days``."""
+        return churn_by(self.hazards(matrix), days, self.period_days)
+
+    def drivers(self, matrix: np.ndarray, days: int = DRIVER_DAYS) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, features) contributions to the hazard's log-odds over the first ``days``,
+        each period weighted by its share of P(churn by ``days``), and the weighted base
+        value (rows,). Costs one SHAP row per period per account."""
+        count = min(int(np.ceil(days / self.period_days)), self.periods)
+        n, f = matrix.shape
+        stacked = self.stacked(matrix, count)
+        contrib = np.asarray(self.booster.predict(stacked, pred_contrib=True), dtype=np.float64)
+        contrib = contrib.reshape(n, count, -1)
+        hazards = self.hazards(matrix)[:, :count]
+        before = np.concatenate(
+            [np.ones((n, 1)), np.cumprod(1.0 - hazards, axis=1)[:, :-1]], axis=1
+        )
+        share = before * hazards
+        # the last period counts only its days up to ``days``
+        share[:, -1] *= (days - (count - 1) * self.period_days) / self.period_days
+        weights = share / np.maximum(share.sum(axis=1, keepdims=True), 1e-300)
+        mean = np.einsum("nk,nkc->nc", weights, contrib)
+        out = mean[:, :f].copy()
+        for i, j in enumerate(self.countdown):
+            out[:, j] += mean[:, f + 1 + i]
+        return out, mean[:, -1]
+
+
+def save_survival_bundle(bundle: SurvivalBundle, directory: str | Path) -> Path:
+    """Write ``bundle`` into ``directory`` (created if needed); return the directory."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    bundle.booster.save_model(str(out / BOOSTER_FILE))
+    payload = {
+        "format": SURVIVAL_FORMAT,
+        "label": bundle.label,
+        "columns": [c.to_dict() for c in bundle.columns],
+        "countdown": list(bundle.countdown),
+        "platt": list(bundle.platt),
+        "periods": bundle.periods,
+        "period_days": bundle.period_days,
+        "metadata": bundle.metadata,
+    }
+    (out / SURVIVAL_FILE).write_text(json.dumps(payload, indent=1, default=json_default) + "\n")
+    return out
+
+
+def load_survival_bundle(directory: str | Path) -> SurvivalBundle:
+    """Read a bundle written by ``save_survival_bundle``."""
+    import lightgbm
+
+    path = Path(directory)
+    spec, booster = path / SURVIVAL_FILE, path / BOOSTER_FILE
+    if not spec.exists() or not booster.exists():
+        raise SurvivalBundleError(
+            f"{str(path)!r} is not a churnlight survival bundle (needs {SURVIVAL_FILE} and "
+            f"{BOOSTER_FILE}); load a model registered by `churnlight train`"
+        )
+    data: Mapping[str, Any] = json.loads(spec.read_text())
+    if data.get("format") != SURVIVAL_FORMAT:
+        raise SurvivalBundleError(
+            f"survival bundle {str(path)!r} has format {data.get('format')!r}; this churnlight "
+            f"reads format {SURVIVAL_FORMAT}: retrain the model or upgrade churnlight"
+        )
+    a, b = data.get("platt", (0.0, 1.0))
+    return SurvivalBundle(
+        columns=[FeatureColumn.from_dict(c) for c in data["columns"]],
+        booster=lightgbm.Booster(model_file=str(booster)),
+        countdown=[int(j) for j in data.get("countdown", [])],
+        platt=(float(a), float(b)),
+        periods=int(data.get("periods", PERIODS)),
+        period_days=int(data.get("period_days", PERIOD_DAYS)),
+        metadata=dict(data.get("metadata", {})),
+        label=str(data.get("label", "churn_time")),
+    )
+
+
+def find_survival_bundle(model_dir: str | Path) -> Path:
+    """The survival bundle inside a downloaded MLflow model directory (or the directory
+    itself)."""
+    root = Path(model_dir)
+    for candidate in (root, root / "artifacts" / "bundle"):
+        if (candidate / SURVIVAL_FILE).exists():
+            return candidate
+    raise SurvivalBundleError(
+        f"no churnlight survival bundle in {str(root)!r} (looked for {SURVIVAL_FILE} and "
+        f"artifacts/bundle/{SURVIVAL_FILE})"
+    )

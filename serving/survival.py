@@ -1,0 +1,151 @@
+"""Churn curves of scored accounts: the survival champion's P(churn by d), made to agree with
+the served 180-day score, the probability of being gone by the next renewal, and the top
+drivers of the 365-day risk.
+
+Agreement with ``churn_probability``. The API's ``churn_probability`` is the calibrated
+``churn_180d`` classifier (it carries the promotion gate, the calibration check and the SHAP
+reasons). Each curve is anchored to it (``features.survival_bundle.anchor_curve``: the
+curve's cumulative hazard is scaled so that its 180-day point equals the served score), so
+``churn_curve``'s 180-day point and ``churn_by_180d`` are ``churn_probability`` exactly and
+the curve stays monotone. The survival model decides the curve's shape: how the risk spreads
+before and after 180 days.
+
+``churn_by_renewal``: P(gone by the next renewal date), the renewal day included (the curve
+at ``days_to_renewal`` + 1 days; a churn dated on the renewal day counts); null when the
+days to renewal are unknown.
+
+Drivers: ``SurvivalBundle.drivers`` (per-period SHAP contributions of the hazard, weighted
+by each period's share of the 365-day risk), the ``DRIVER_COUNT`` largest positive ones."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from features.metadata import FeatureSpec
+from features.model_bundle import FeatureColumn
+from features.survival_bundle import HORIZONS_DAYS, SurvivalBundle, anchor_curve, churn_by
+
+ANCHOR_DAYS = 180
+DRIVER_COUNT = 3
+
+
+@dataclass
+class SurvivalView:
+    """A survival bundle prepared for scoring, with its registered version."""
+
+    bundle: SurvivalBundle
+    version: str
+    families: list[str | None]
+    drivers: bool = True
+    """Whether scoring a table also finds the drivers (the API's records do; batch files
+    carry the curve only)."""
+
+    @classmethod
+    def of(
+        cls,
+        bundle: SurvivalBundle,
+        version: str,
+        fallback_specs: Mapping[str, FeatureSpec] | None = None,
+        drivers: bool = True,
+    ) -> SurvivalView:
+        specs = bundle.metadata.get("features", [])
+        own = {s["name"]: s.get("family") for s in specs if "name" in s}
+        fallback = dict(fallback_specs or {})
+        families = [
+            own.get(n) or (fallback[n].family if n in fallback else None)
+            for n in bundle.feature_names
+        ]
+        return cls(bundle, version, families, drivers)
+
+
+@dataclass
+class SurvivalScores:
+    """Curves of n rows: P(churn by d) at ``HORIZONS_DAYS`` (anchored), by the renewal, and
+    the drivers of the 365-day risk (None when not computed)."""
+
+    curve: np.ndarray
+    """(n, len(HORIZONS_DAYS))."""
+    by_renewal: np.ndarray
+    """(n,), NaN when the renewal is unknown."""
+    drivers: list[list[dict[str, Any]]] | None
+    version: str
+
+    def curve_record(self, i: int) -> list[dict[str, Any]]:
+        return [
+            {"days": d, "probability": float(self.curve[i, j])} for j, d in enumerate(HORIZONS_DAYS)
+        ]
+
+    def renewal(self, i: int) -> float | None:
+        value = float(self.by_renewal[i])
+        return None if math.isnan(value) else value
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The batch columns ``churn_by_<d>d`` and ``churn_by_renewal``."""
+        out = {f"churn_by_{d}d": self.curve[:, j] for j, d in enumerate(HORIZONS_DAYS)}
+        out["churn_by_renewal"] = self.by_renewal
+        return out
+
+
+def score_curves(
+    view: SurvivalView,
+    matrix: np.ndarray,
+    churn_probability: np.ndarray,
+    days_to_renewal: np.ndarray,
+    drivers: bool = True,
+) -> SurvivalScores:
+    """Anchored curves of the rows of ``matrix`` (encoded for ``view.bundle``); see the
+    module docs."""
+    bundle = view.bundle
+    hazards = bundle.hazards(matrix)
+    renewal_day = np.where(np.isnan(days_to_renewal), 0.0, np.maximum(days_to_renewal, 0) + 1)
+    raw = np.column_stack(
+        [churn_by(hazards, HORIZONS_DAYS, bundle.period_days), churn_by(hazards, renewal_day)]
+    )
+    anchored = anchor_curve(raw, HORIZONS_DAYS, churn_probability, ANCHOR_DAYS)
+    by_renewal = np.where(np.isnan(days_to_renewal), np.nan, anchored[:, -1])
+    found = None
+    if drivers and len(matrix):
+        contributions, _ = bundle.drivers(matrix)
+        found = top_drivers(contributions, matrix, bundle.columns, view.families)
+    return SurvivalScores(anchored[:, :-1], by_renewal, found, view.version)
+
+
+def top_drivers(
+    contributions: np.ndarray,
+    matrix: np.ndarray,
+    columns: Sequence[FeatureColumn],
+    families: Sequence[str | None],
+    count: int = DRIVER_COUNT,
+) -> list[list[dict[str, Any]]]:
+    """Per row, the ``count`` features raising the 365-day risk most (positive contributions,
+    largest first): feature, family, value (null when missing; a categorical column's
+    category) and contribution (log-odds of the hazard)."""
+    out = []
+    for i in range(len(contributions)):
+        row = contributions[i]
+        order = [j for j in np.argsort(-row, kind="stable")[:count] if row[j] > 0]
+        out.append(
+            [
+                {
+                    "feature": columns[j].name,
+                    "family": families[j],
+                    "value": _value(columns[j], matrix[i, j]),
+                    "contribution": float(row[j]),
+                }
+                for j in order
+            ]
+        )
+    return out
+
+
+def _value(column: FeatureColumn, code: float) -> float | str | None:
+    if math.isnan(code):
+        return None
+    if column.kind == "categorical":
+        return column.categories[int(code)]
+    return float(code)
