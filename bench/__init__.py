@@ -108,10 +108,13 @@ BENCHMARKS: list[Benchmark] = [
 
 
 class BenchSettings(BaseSettings):
-    """``CHURNLIGHT_BENCH_QUICK=1`` shrinks every benchmark to a smoke run."""
+    """``CHURNLIGHT_BENCH_QUICK=1`` shrinks every benchmark to a smoke run;
+    ``CHURNLIGHT_BENCH_TRACEMALLOC=1`` runs the soak's server under tracemalloc and reports
+    where its Python allocations grew (a diagnosis: tracing changes the figures)."""
 
     model_config = SettingsConfigDict(env_prefix="CHURNLIGHT_BENCH_", extra="ignore")
     quick: bool = False
+    tracemalloc: bool = False
 
 
 @lru_cache

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from bench import get_bench_settings
 from bench.serving_bench import (
     REPO,
     SNAPSHOT,
@@ -46,6 +47,8 @@ QUICK = {"accounts": 1_000, "history": 4_000, "trees": 100, "fair": 4.0, "soak":
 RELOAD_EVERY = {"full": 60.0, "quick": 5.0}
 BOUNDS = {"p99_under_burst": 3.0, "rss_growth": 0.10}
 BURST_ROWS = 1000
+SAMPLE_EVERY = {"full": 10.0, "quick": 1.0}
+"""Seconds between two RSS samples of the soak (the time series in the results file)."""
 
 
 def _start(load: list[dict[str, Any]], port: int) -> subprocess.Popen[str]:
@@ -87,8 +90,106 @@ def _rss(pid: int) -> tuple[int, int]:
     return int(server.memory_info().rss), children
 
 
-def _reloads(port: int, admin: str, every: float, stop: threading.Event) -> list[dict]:
-    """POST /v1/admin/reload?wait=true every ``every`` seconds until ``stop``."""
+class _Tracer:
+    """Tracemalloc snapshots of a server run by ``bench.traced_serve``: ``take`` signals it and
+    waits for the file; ``growth`` compares each snapshot with the first."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir()
+        self.folder = folder
+        self.command = ["-m", "bench.traced_serve", str(folder)]
+        self.pid = 0
+        self.taken = 0
+
+    def take(self) -> None:
+        import signal
+
+        path = self.folder / f"trace-{self.taken}.pickle"
+        os.kill(self.pid, signal.SIGUSR1)
+        deadline = time.perf_counter() + 300
+        while not path.exists() and time.perf_counter() < deadline:
+            time.sleep(0.2)
+        self.taken += 1
+
+    def growth(self, top: int = 15) -> list[str]:
+        """Per snapshot after the first: its traced total, and the ``top`` lines whose
+        allocations grew most since the first (with the last snapshot's tracebacks)."""
+        import tracemalloc
+
+        def load(n: int) -> tracemalloc.Snapshot:
+            return tracemalloc.Snapshot.load(str(self.folder / f"trace-{n}.pickle"))
+
+        first = load(0)
+        lines = [f"trace 0: {sum(s.size for s in first.statistics('filename')) / 2**20:.1f} MB"]
+        last = first
+        for n in range(1, self.taken):
+            last = load(n)
+            total = sum(s.size for s in last.statistics("filename"))
+            diff = sum(s.size_diff for s in last.compare_to(first, "filename"))
+            lines.append(f"trace {n}: {total / 2**20:.1f} MB ({diff / 2**20:+.1f} MB)")
+        for stat in last.compare_to(first, "traceback")[:top]:
+            lines.append(f"{stat.size_diff / 2**20:+.2f} MB in {stat.count_diff:+,} blocks:")
+            lines.extend(f"    {frame}" for frame in stat.traceback.format()[-FRAMES_SHOWN:])
+        return lines
+
+
+FRAMES_SHOWN = 6
+
+
+def _smaps(pid: int) -> dict[str, float]:
+    """The server's resident memory (MB) by kind of mapping: ``heap`` (glibc's main arena),
+    ``anon`` (other anonymous mappings: thread arenas, large blocks, Python's object arenas,
+    Arrow's and DuckDB's allocators), ``file`` (mapped libraries and files)."""
+    out = {"heap": 0, "anon": 0, "file": 0}
+    kind: str | None = None
+    with open(f"/proc/{pid}/smaps") as lines:
+        for line in lines:
+            head, _, rest = line.partition(" ")
+            if not head.endswith(":"):  # a mapping: address perms offset dev inode [name]
+                name = rest.split()[4] if len(rest.split()) > 4 else ""
+                kind = "heap" if name == "[heap]" else "file" if name.startswith("/") else None
+                kind = kind or ("anon" if not name else None)
+            elif head == "Rss:" and kind is not None:
+                out[kind] += int(rest.split()[0])
+    return {k: round(v / 1024, 1) for k, v in out.items()}
+
+
+def _sample(pid: int, started: float) -> dict[str, Any]:
+    server, workers = _rss(pid)
+    return {
+        "t": round(time.perf_counter() - started, 1),
+        "server_mb": round(server / 2**20, 1),
+        "workers_mb": round(workers / 2**20, 1),
+        **_smaps(pid),
+    }
+
+
+def _sampler(pid: int, every: float, started: float, stop: threading.Event) -> list[dict]:
+    """RSS samples of the server and its workers every ``every`` seconds until ``stop``."""
+    samples: list[dict] = []
+
+    def loop() -> None:
+        while not stop.wait(every):
+            try:
+                samples.append(_sample(pid, started))
+            except (OSError, ValueError):  # pragma: no cover - the server exited
+                return
+
+    threading.Thread(target=loop, daemon=True).start()
+    return samples
+
+
+def _reloads(
+    port: int,
+    admin: str,
+    every: float,
+    stop: threading.Event,
+    pid: int,
+    started: float,
+    tracer: _Tracer | None = None,
+) -> list[dict]:
+    """POST /v1/admin/reload?wait=true every ``every`` seconds until ``stop``; each entry
+    holds the RSS sampled as the reload answered."""
     done: list[dict] = []
 
     def loop() -> None:
@@ -98,13 +199,21 @@ def _reloads(port: int, admin: str, every: float, stop: threading.Event) -> list
                 method="POST",
                 headers={"Authorization": f"Bearer {admin}"},
             )
-            started = time.perf_counter()
+            began = time.perf_counter()
             try:
                 with urllib.request.urlopen(request, timeout=600) as response:
                     status = response.status
             except urllib.error.HTTPError as err:
                 status = err.code
-            done.append({"status": status, "seconds": round(time.perf_counter() - started, 2)})
+            done.append(
+                {
+                    "status": status,
+                    "seconds": round(time.perf_counter() - began, 2),
+                    "after": _sample(pid, started),
+                }
+            )
+            if tracer is not None:
+                tracer.take()
 
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
@@ -149,9 +258,12 @@ def run(quick: bool = False) -> dict[str, Any]:
             "CHURNLIGHT_LOG_LEVEL": "warning",
         }
         port_args = ["--port", str(port)]
+        serve = ["serve", "--features", str(features), *port_args]
+        tracer = _Tracer(scratch / "traces") if get_bench_settings().tracemalloc else None
+        command = ["-m", "churnlight"] if tracer is None else tracer.command
         log = open(scratch / "server.log", "wb")  # noqa: SIM115 - closed below
         server = subprocess.Popen(
-            [sys.executable, "-m", "churnlight", "serve", "--features", str(features), *port_args],
+            [sys.executable, *command, *serve],
             cwd=REPO,
             env=env,
             stdout=log,
@@ -163,7 +275,11 @@ def run(quick: bool = False) -> dict[str, Any]:
             rng = np.random.default_rng(5)
             picked = [ids[i] for i in rng.permutation(len(ids))[:2000]]
             results["fairness"] = _fairness(port, keys, picked, size["fair"])
-            results["soak"] = _soak(server.pid, port, keys, admin, picked, size["soak"], every)
+            if tracer is not None:
+                tracer.pid = server.pid
+            results["soak"] = _soak(
+                server.pid, port, keys, admin, picked, size["soak"], every, tracer
+            )
         finally:
             server.terminate()
             server.wait(timeout=60)
@@ -214,6 +330,7 @@ def _soak(
     picked: list[str],
     seconds: float,
     every: float,
+    tracer: _Tracer | None = None,
 ) -> dict[str, Any]:
     lookups = _lookups(keys, picked)
     pages = [
@@ -230,9 +347,14 @@ def _soak(
         )
         for i in picked[:200]
     ]
+    started = time.perf_counter()
+    if tracer is not None:
+        tracer.take()
     rss_start = _rss(pid)
+    samples = [_sample(pid, started)]
     stop = threading.Event()
-    reloads = _reloads(port, admin, every, stop)
+    sampled = _sampler(pid, SAMPLE_EVERY["full" if seconds >= 60 else "quick"], started, stop)
+    reloads = _reloads(port, admin, every, stop, pid, started, tracer)
     kinds = {
         "lookups": _start([phase("lookups", lookups, 2, 10**9, seconds)], port),
         "pages": _start([phase("pages", pages, 1, 10**9, seconds)], port),
@@ -242,9 +364,14 @@ def _soak(
     stop.set()
     reloads[0]["thread"].join(timeout=600)
     rss_end = _rss(pid)
+    samples += sampled
+    samples.append(_sample(pid, started))
+    traced = {} if tracer is None else {"tracemalloc": tracer.growth()}
     return {
+        **traced,
         **out,
         "reloads": [r for r in reloads if "thread" not in r],
+        "samples": samples,
         "rss_start_mb": round(sum(rss_start) / 2**20, 1),
         "rss_end_mb": round(sum(rss_end) / 2**20, 1),
         "server_rss_mb": [round(rss_start[0] / 2**20, 1), round(rss_end[0] / 2**20, 1)],
@@ -300,4 +427,24 @@ def report(results: dict[str, Any]) -> list[str]:
         f"{' -> '.join(map(str, soak['server_rss_mb']))} MB, what-if workers "
         f"{' -> '.join(map(str, soak['workers_rss_mb']))} MB)",
         f"  errors: {q['soak_errors']} ({'met' if q['met']['no_errors'] else 'MISSED'})",
+        "  server RSS after each reload (MB): "
+        + ", ".join(f"{x['after']['server_mb']}" for x in soak["reloads"] if "after" in x),
+        "  RSS over time (t s: server MB [heap/anon/file] + workers MB): "
+        + "; ".join(
+            f"{x['t']:.0f}: {x['server_mb']} [{x['heap']}/{x['anon']}/{x['file']}] "
+            f"+ {x['workers_mb']}"
+            for x in _every_minute(soak["samples"])
+        ),
+        *("  " + line for line in soak.get("tracemalloc", [])),
     ]
+
+
+def _every_minute(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first sample, one per started minute, and the last."""
+    if not samples:
+        return []
+    picked = [samples[0]]
+    for x in samples[1:-1]:
+        if x["t"] // 60 > picked[-1]["t"] // 60:
+            picked.append(x)
+    return [*picked, samples[-1]] if len(samples) > 1 else picked

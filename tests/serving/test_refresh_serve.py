@@ -7,7 +7,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -18,46 +17,10 @@ import pytest
 from serving.auth import new_key
 from tests.serving.conftest import Models, register
 from tests.serving.helpers import make_table, write_snapshot
+from tests.serving.server_process import ServerLog, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ServerLog:
-    """Reads the server's JSON log lines (stderr) in a thread; ``wait_ready`` waits for the
-    'ready' line of given versions: an event, not a poll."""
-
-    def __init__(self, stream) -> None:
-        self.lines: list[str] = []
-        self._cond = threading.Condition()
-        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
-
-    def _read(self, stream) -> None:
-        for raw in stream:
-            with self._cond:
-                self.lines.append(raw.decode(errors="replace"))
-                self._cond.notify_all()
-        with self._cond:
-            self.lines.append("<eof>")
-            self._cond.notify_all()
-
-    def wait_ready(self, churn: str, expansion: str, timeout: float = 180) -> bool:
-        wanted = f"{churn} / {expansion}"
-
-        def seen() -> bool:
-            return any(
-                ("ready:" in line and wanted in line) or line == "<eof>" for line in self.lines
-            )
-
-        with self._cond:
-            self._cond.wait_for(seen, timeout)
-            return any("ready:" in line and wanted in line for line in self.lines)
 
 
 def expected(models: Models, kind: str) -> float:

@@ -24,7 +24,7 @@ import pytest
 
 from serving.auth import new_key
 from tests.serving.helpers import SCRIPT
-from tests.serving.test_refresh_serve import ServerLog, free_port
+from tests.serving.server_process import ServerLog, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "out" / "ui"
