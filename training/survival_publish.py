@@ -5,11 +5,15 @@ and ``training.summary`` call these; the register-and-promote transaction
 
 The gate rule is the classifiers' (``training.gate.decide``): the time-dependent AUC at 180
 days stands for the ROC-AUC and the mean per-decile calibration error at 180 days (against
-Kaplan-Meier) for the ECE. The champion is the registered ``churnlight-survival@champion``,
-scored on the challenger's backtest test rows; it may have trained on labels of that window
-(its own as-of is later than the cut), which can only favour it. As for the classifiers, the
-calibration bound is raised to the noise floor of the window (what a perfectly calibrated
-curve shows on that many rows, ``features.stats.ece_noise_floor``) when that is higher."""
+Kaplan-Meier) for the ECE. The champion is the registered ``churnlight-survival@champion``:
+its own model is scored on the challenger's backtest test rows when it trained on nothing
+after the cut ('registered model'); when its labels overlap the window it would be scored in
+sample, so its recipe refit before the cut is scored instead ('recipe refit', as for the
+classifiers). The survival recipe has no tuned parameters, so that refit is the challenger's
+own backtest fit: the gate then checks the challenger's calibration, not a lead. As for the
+classifiers, the calibration bound is raised to the noise floor of the window (what a
+perfectly calibrated curve shows on that many rows, ``features.stats.ece_noise_floor``) when
+that is higher."""
 
 from __future__ import annotations
 
@@ -55,12 +59,20 @@ def survival_decision(
     scored_as = None
     if current is not None and "survival" in survival.metrics:
         champion = load_registered_survival(store, name, str(current.version))
-        rows = survival.test_rows
-        risk = champion.churn_by(champion.encode(result.data.raw.take(rows)), [180])[:, 0]
-        days = result.data.times["churn_days"][rows]
-        observed = result.data.times["churn_observed"][rows]
-        champion_auc = td_auc(survival_time(days), observed, risk, 180)
-        scored_as = "registered model, on the challenger's backtest test rows"
+        champion_as_of = str(champion.metadata.get("as_of", ""))
+        if champion_as_of and champion_as_of <= str(survival.window["cut"]):
+            rows = survival.test_rows
+            risk = champion.churn_by(champion.encode(result.data.raw.take(rows)), [180])[:, 0]
+            days = result.data.times["churn_days"][rows]
+            observed = result.data.times["churn_observed"][rows]
+            champion_auc = td_auc(survival_time(days), observed, risk, 180)
+            scored_as = "registered model"
+        else:
+            # Its labels overlap the window, so its own model would be scored in sample. The
+            # survival recipe has no tuned parameters (training.survival.SURVIVAL_PARAMS), so
+            # the champion's recipe refit before the cut is the challenger's backtest fit.
+            champion_auc = survival.gate_auc()
+            scored_as = "recipe refit"
     floor = survival.window.get("calibration_noise_floor_180")
     bound = max(settings.promotion_max_ece, floor or 0.0)
     promote, reason = decide(

@@ -189,7 +189,8 @@ def test_retrain_a_simulated_source_end_to_end(store_env, tmp_path) -> None:
     assert first.exit_code == 0, first.output
     summary = json.loads(first.stdout)
     assert summary["status"] == "promoted"
-    assert sorted(summary["promoted"]) == ["churn_180d", "expand_180d"]
+    # the survival model (churn_time) trains and is gated with the two classifiers by default
+    assert sorted(summary["promoted"]) == ["churn_180d", "churn_time", "expand_180d"]
     assert summary["as_of"] == "2025-01-01"  # the source's latest data, not the clock
     assert summary["versions"]["churn_180d"]["version"] == "1"
 
