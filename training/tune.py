@@ -69,6 +69,7 @@ def tune(
     base_params: dict[str, Any],
     seconds: float | None = None,
     order: Sequence[int] | None = None,
+    prune: bool = True,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The best parameters found within ``trials`` trials and ``seconds`` (None: no time
     limit), and the facts of the search.
@@ -77,7 +78,8 @@ def tune(
     beats them on the validation folds: tuning never returns something worse there than not
     tuning. ``order``: the fold indices in the order a trial fits them (default 0, 1, ...);
     put the cheapest first, since a pruned trial stops after a fold. ``trials`` counts the
-    trials that ran to the end; pruned ones are counted apart. A trial that starts inside the
+    trials that ran to the end; pruned ones are counted apart (``prune`` False: none is
+    pruned, every trial fits every fold). A trial that starts inside the
     budget runs to its end (or its pruning), so the search can overrun ``seconds`` by one
     trial."""
     import optuna
@@ -105,7 +107,9 @@ def tune(
         return _mean(aucs)
 
     sampler = optuna.samplers.TPESampler(seed=seed)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=PRUNE_AFTER, n_warmup_steps=0)
+    pruner: Any = optuna.pruners.NopPruner()
+    if prune:
+        pruner = optuna.pruners.MedianPruner(n_startup_trials=PRUNE_AFTER, n_warmup_steps=0)
     study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
     warm = _warm_start(study, base_params, default_steps)
     remaining = None if seconds is None else seconds - default_seconds

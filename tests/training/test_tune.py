@@ -75,6 +75,19 @@ def test_a_trial_below_the_median_stops_after_its_first_fold_the_cheapest() -> N
     assert abs(math.log(best["learning_rate"] / 0.1)) == min(distance[r] for r in full)
 
 
+def test_without_pruning_every_trial_fits_every_fold() -> None:
+    fits: list[int] = []
+
+    def fit(params: dict[str, Any], fold: int) -> Fit:
+        fits.append(fold)
+        return _peaked_at(0.1)(params, fold)
+
+    _, facts = tune(fit, folds=3, trials=30, seed=2, base_params=DEFAULTS, prune=False)
+
+    assert facts["pruned"] == 0 and facts["trials"] == 30
+    assert len(fits) == 3 * 31  # the defaults and 30 trials, three folds each
+
+
 def test_the_folds_with_the_fewest_fit_rows_come_first() -> None:
     assert cheapest_first([300, 100, 200, 100]) == [1, 3, 2, 0]
 
