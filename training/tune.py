@@ -13,8 +13,9 @@ Two things make a budget go further:
 - pruning: a trial visits the folds in the caller's ``order`` (cheapest first) and stops
   after a fold when its running mean is below the median of the earlier trials' at the same
   fold (Optuna's ``MedianPruner``, after ``PRUNE_AFTER`` finished trials). On the
-  simulator's 3,000 x 36 table about half the trials stop after their first fold, which
-  costs about a quarter of a full trial (docs/training.md has the numbers).
+  simulator's 3,000 x 36 churn folds, 13 of 30 trials stopped early: 0.72x the fits and
+  0.76x the CPU of the same search unpruned, the same best trial (``python -m bench
+  tuning``).
 """
 
 from __future__ import annotations
