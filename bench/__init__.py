@@ -76,6 +76,11 @@ BENCHMARKS: list[Benchmark] = [
         "model health of 10,000 accounts x 150 features vs scoring the same snapshot",
     ),
     Benchmark(
+        "tuning",
+        "bench.tuning_bench",
+        "the search with pruning vs without on 3,000 x 36 churn folds: fits, CPU, best AUC",
+    ),
+    Benchmark(
         "training",
         "bench.training_bench",
         "train on 500,000 x 150 vs plain LightGBM (bound 90 s); 3,000 x 36 quality vs oracle",

@@ -185,7 +185,8 @@ def print_report(payload: dict[str, Any]) -> None:
         tuning = entry.get("tuning")
         if tuning:
             console.print(
-                f"  tuning: {tuning['trials']} trial(s) in {tuning['seconds']:.0f} s, "
+                f"  tuning: {tuning['trials']} trial(s) in {tuning['seconds']:.0f} s"
+                f"{_pruned(tuning)}, "
                 f"validation ROC-AUC {fmt_metric(tuning['default_valid_auc'])} with the "
                 f"defaults, {fmt_metric(tuning['best_valid_auc'])} tuned "
                 f"(kept: {tuning['chosen']})"
@@ -240,3 +241,9 @@ def print_report(payload: dict[str, Any]) -> None:
                 "; ".join(row.get("context") or []) or "-",
             )
         console.print(table)
+
+
+def _pruned(tuning: dict[str, Any]) -> str:
+    """' (+N stopped early)' when the search pruned trials."""
+    pruned = tuning.get("pruned") or 0
+    return f" (+{pruned} stopped early)" if pruned else ""

@@ -196,7 +196,7 @@ def _run_metrics(result: TrainingResult) -> dict[str, float]:
             if facts.get(key) is not None:
                 metrics[f"{label}.{key}"] = float(facts[key])
         tuning = facts.get("tuning") or {}
-        for key in ("trials", "default_valid_auc", "best_valid_auc", "gain", "seconds"):
+        for key in ("trials", "pruned", "default_valid_auc", "best_valid_auc", "gain", "seconds"):
             if tuning.get(key) is not None:
                 metrics[f"{label}.tuning.{key}"] = float(tuning[key])
         for kind, auc in ((facts.get("candidates") or {}).get("mean_roc_auc") or {}).items():

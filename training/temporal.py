@@ -4,7 +4,8 @@
    the final fold (every labeled date) for the model that is registered; on a history too
    short for one out-of-time window, folds grouped by account (``splits.GroupedFold``), and
    the run says that this evaluation is weaker;
-2. tuning: Optuna on the folds' validation AUC within the time budget (``training.tune``);
+2. tuning: Optuna on the folds' validation AUC within the time budget (``training.tune``),
+   each trial fitting the fold with the fewest fit rows first (a pruned trial stops there);
 3. monotone constraints: the final fold is fit with and without them; they are kept when they
    cost at most ``monotone_tolerance`` validation AUC;
 4. candidates (``training.candidates``): the booster, an additive model and their blend are
@@ -47,7 +48,7 @@ from training.metrics import ece_noise_floor
 from training.options import TrainOptions
 from training.recipe import FitData, Recipe
 from training.results import LabelResult
-from training.tune import tune
+from training.tune import cheapest_first, tune
 
 MONOTONE_CHECK_ROWS = 100_000
 """Above this many fit rows, the with/without comparison runs on a seeded sample of this
@@ -113,6 +114,7 @@ def train_temporal(
             options.seed,
             untuned.params,
             options.tune_seconds,
+            order=cheapest_first([len(rows[0]) for rows in fold_rows]),
         )
         recipe = untuned.with_params(params)
     tick = time.perf_counter()

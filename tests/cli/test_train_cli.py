@@ -209,3 +209,10 @@ def test_retrain_a_simulated_source_end_to_end(store_env, tmp_path) -> None:
         # Bit-identical: the features of a source are the same in every build (exact sums,
         # features.transforms.base.EXACT) and training is seeded on one thread.
         assert decision["champion_auc"] == decision["challenger_auc"]
+
+
+def test_the_tuning_line_counts_the_trials_stopped_early() -> None:
+    from churnlight.cmd_train import _pruned
+
+    assert _pruned({"trials": 8, "pruned": 39}) == " (+39 stopped early)"
+    assert _pruned({"trials": 8, "pruned": 0}) == "" == _pruned({"trials": 8})
