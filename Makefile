@@ -89,7 +89,7 @@ test-fast: $(FULL_STAMP)  ## the quick suite for iteration: no slow, Spark or no
 # The browser tests photograph every page at 1280 and 390 px into out/ui/; the README shows two.
 ui-screenshots: $(FULL_STAMP)  ## regenerate docs/img/ui-*.png (the README's screenshots of the web pages)
 	chromium=$$(.ci/chromium | tail -n 1) && export CHURNLIGHT_TEST_CHROMIUM=$$chromium && \
-		$(PY) -m pytest -m "" -q tests/ui -k axe
+		CHURNLIGHT_UI_SCREENSHOTS=1 $(PY) -m pytest -m "" -q tests/ui -k axe
 	mkdir -p docs/img
 	$(PY) -c 'from PIL import Image; \
 		Image.open("out/ui/portfolio-1280.png").crop((0, 0, 1280, 960)).save("docs/img/ui-portfolio.png", optimize=True); \
