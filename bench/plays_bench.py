@@ -16,14 +16,16 @@ the plays a ranking picks). ``--quick``: 2 seeds of 600 accounts x 24 months."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from bench.training_bench import quality_source
+from bench.training_bench import RESULTS, _digest
 
 BARS = {"coverage": 0.9, "naive_bias": 0.03, "pehe_ratio": 0.5}
 STAGE_PREFIX = "stage:"
@@ -38,6 +40,7 @@ def compare_cells(rows: list[dict[str, Any]], truth: pd.DataFrame) -> dict[str, 
     }
     covered = refused = with_evidence = unmatched = 0
     bias: dict[str, float] = {}
+    cells: list[dict[str, Any]] = []
     for row in rows:
         key = (row["play"], row["label"], row["segment"])
         if key not in true:
@@ -49,8 +52,23 @@ def compare_cells(rows: list[dict[str, Any]], truth: pd.DataFrame) -> dict[str, 
             refused += 1
             continue
         with_evidence += 1
-        covered += int(row["ci_low"] <= true[key] <= row["ci_high"])
+        hit = bool(row["ci_low"] <= true[key] <= row["ci_high"])
+        covered += int(hit)
+        cells.append(
+            {
+                "play": row["play"],
+                "label": row["label"],
+                "segment": row["segment"],
+                "effect": row["effect"],
+                "ci_low": row["ci_low"],
+                "ci_high": row["ci_high"],
+                "true": true[key],
+                "naive": row["naive"],
+                "covered": hit,
+            }
+        )
     return {
+        "cells": cells,
         "cells_with_evidence": with_evidence,
         "cells_covered": covered,
         "cells_refused": refused,
@@ -63,17 +81,39 @@ def compare_cells(rows: list[dict[str, Any]], truth: pd.DataFrame) -> dict[str, 
     }
 
 
+def plays_source(accounts: int, months: int, seed: int) -> Path:
+    """A simulated source with plays on (as ``churnlight simulate`` runs by default), its
+    truth and its feature table, cached by the code of the simulator and the feature stage."""
+    from features.pipeline import build_features
+    from simulator.config import SimulationConfig
+    from simulator.play_catalog import PlayPolicy
+    from simulator.run import simulate
+
+    key = f"plays-a{accounts}-m{months}-s{seed}-{_digest('simulator', 'features')}"
+    root = RESULTS / "sources" / key
+    done = root / "_done.json"
+    if done.exists():
+        return root
+    config = SimulationConfig(
+        accounts=accounts, months=months, seed=seed, oracle_rows=0, plays=PlayPolicy()
+    )
+    simulate(config, root / "source")
+    summary = build_features(root / "source", root / "features.parquet", quarantine=True)
+    done.write_text(json.dumps({"rows": summary.rows, "quarantined": summary.rows_quarantined}))
+    return root
+
+
 def one_seed(accounts: int, months: int, seed: int) -> dict[str, Any]:
     from features.writer import read_feature_table
     from serving.playbooks import load_playbooks
     from serving.settings import DEFAULT_PLAYBOOKS
     from training.dataset import from_feature_file
-    from training.effects.fit import fit_effects
+    from training.effects.fit import fit_effects, other_play
     from training.effects.runs import read_play_runs
     from training.effects.treatment import treated_rows
     from training.effects.uplift import pehe, predict_uplift, t_learner
 
-    root = quality_source(accounts, months, seed, 0)
+    root = plays_source(accounts, months, seed)
     truth_dir = root / "source" / "_truth"
     if not (truth_dir / "play_effects.parquet").exists():
         raise RuntimeError(
@@ -98,8 +138,8 @@ def one_seed(accounts: int, months: int, seed: int) -> dict[str, Any]:
     treated = treated_rows(data.ids, data.snapshot_date, runs, sorted(result.facts["plays"]))
     ratios = {}
     for (play, label), booster in result.uplift.items():
-        known = data.labeled(label)
         t = treated[play]
+        known = data.labeled(label) & ((t == 1) | ~other_play(treated, play))
         rows = keys.merge(play_rows[play_rows["play"] == play], how="left")
         column = "churn_effect" if label.startswith("churn") else "expand_effect"
         tau = rows[column].to_numpy(dtype=float)
