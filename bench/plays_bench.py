@@ -11,8 +11,12 @@ Per seed: a simulated source (the simulator records plays in ``activities.play``
 - PEHE of the DR-learner on the treated rows against the true individual effects, over the
   T-learner's on the same rows (bar <= 0.5).
 
-Not measured here: the ARR-saved bar (it needs the simulator to roll the future forward with
-the plays a ranking picks). ``--quick``: 2 seeds of 600 accounts x 24 months."""
+- the prescription bar (``bench.plays_value``): ARR saved by each CSM's capacity spent by
+  ``expected_arr_saved`` over the same capacity spent down the churn-risk list (bar >= 1.3),
+  rolled forward by ``simulator.play_value.arr_kept``, on the first seed.
+
+Full: 5 seeds of 1,000 accounts x 30 months (a few minutes a seed on a shared machine);
+``--quick``: 2 seeds of 600 accounts x 24 months."""
 
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ import pandas as pd
 
 from bench.training_bench import RESULTS, _digest
 
-BARS = {"coverage": 0.9, "naive_bias": 0.03, "pehe_ratio": 0.5}
+BARS = {"coverage": 0.9, "naive_bias": 0.03, "pehe_ratio": 0.5, "arr_saved_ratio": 1.3}
 STAGE_PREFIX = "stage:"
 
 
@@ -153,8 +157,11 @@ def one_seed(accounts: int, months: int, seed: int) -> dict[str, Any]:
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    seeds, accounts, months = (2, 600, 24) if quick else (5, 2000, 36)
-    per_seed = [one_seed(accounts, months, 100 + s) for s in range(seeds)]
+    from bench.plays_value import prescription
+
+    seeds, accounts, months = (2, 600, 24) if quick else (5, 1000, 30)
+    per_seed = [one_seed(accounts, months, 101 + s) for s in range(seeds)]
+    value = prescription(accounts, months, 101, rollouts=20 if quick else 50)
     cells = sum(s["cells_with_evidence"] for s in per_seed)
     covered = sum(s["cells_covered"] for s in per_seed)
     ratios = [r for s in per_seed for r in s["pehe_ratio"].values()]
@@ -166,6 +173,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "cells_with_evidence": cells,
         "naive_biased_share": float(np.mean(shares)) if shares else None,
         "pehe_ratio": float(np.mean(ratios)) if ratios else None,
+        "prescription": value,
         "load_average_1m": os.getloadavg()[0],
     }
 
@@ -189,4 +197,12 @@ def report(results: dict[str, Any]) -> list[str]:
         f"{_f(results['naive_biased_share'], '.0%')} of plays (bar: most); PEHE ratio "
         f"{_f(results['pehe_ratio'])} (bar <= 0.5); load {results['load_average_1m']:.2f}"
     )
+    v = results.get("prescription")
+    if v:
+        lines.append(
+            f"prescription at {v['month']} (seed {v['seed']}, {v['capacity']} plays of "
+            f"{v['csms']} CSMs, book {v['book']}): ARR saved by expected_arr_saved "
+            f"{v['prescribed_arr_saved']:,.0f} vs by churn risk {v['risk_arr_saved']:,.0f}: "
+            f"ratio {_f(v['ratio'])} (bar >= {BARS['arr_saved_ratio']})"
+        )
     return lines
