@@ -3,7 +3,8 @@
 
 At month ``months - 8`` of a simulated source with plays (``plays_bench.plays_source``):
 
-- models from the rows whose labels had matured by then (snapshot + 210 days <= the month):
+- models from the rows whose labels had matured by then (snapshot + 210 days <= the month;
+  an uplift model for every play with evidence and 30 treated rows, ``MIN_UPLIFT_TREATED``):
   the churn and expansion models (``training.train.train_models``, the registered bundles)
   and the play effects (``training.effects.fit_effects``, the registered effects bundle);
 - the month's book scored as serving scores it (``serving.scoring.score_table``): the YAML
@@ -29,6 +30,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 BAR = 1.3
+MIN_UPLIFT_TREATED = 30
+"""Uplift models for every play with evidence: the rows before the month are too few for the
+default 100 treated rows of most plays, and a play without one gets no expected_arr_saved."""
 
 
 def _assign(
@@ -61,7 +65,7 @@ def prescription(accounts: int, months: int, seed: int, rollouts: int = 50) -> d
     from simulator.play_value import arr_kept
     from simulator.run import generate
     from training import dataset
-    from training.effects.fit import fit_effects
+    from training.effects.fit import EffectsOptions, fit_effects
     from training.effects.publish import bundle_of
     from training.effects.runs import read_play_runs
     from training.options import TrainOptions
@@ -86,7 +90,8 @@ def prescription(accounts: int, months: int, seed: int, rollouts: int = 50) -> d
         data = dataset.load(path)
         models = train_models(data, TrainOptions(backtests=1, with_baselines=False))
         runs = read_play_runs(root / "source")
-        effects = bundle_of(fit_effects(data, runs, library.ids))
+        options = EffectsOptions(min_uplift_treated=MIN_UPLIFT_TREATED)
+        effects = bundle_of(fit_effects(data, runs, library.ids, options))
     churn = ModelView(models.labels["churn_180d"].bundle, "bench")
     expansion = ModelView(models.labels["expand_180d"].bundle, "bench")
     active = {history.account_ids[i] for i in np.flatnonzero(history.mrr_eve[m] > 0)}
@@ -97,7 +102,15 @@ def prescription(accounts: int, months: int, seed: int, rollouts: int = 50) -> d
         b for b in score_table(book, churn, expansion, library, ScoringConfig(), 1, effects=effects)
     ]
     ids = np.concatenate([b.account_id for b in plain]).astype(str)
-    csm = np.concatenate([b.csm_id for b in plain]).astype(str)
+    owner = pq.read_table(root / "source" / "accounts.parquet", columns=["account_id", "csm_id"])
+    owners = dict(
+        zip(
+            owner.column("account_id").to_pylist(),
+            [str(c) for c in owner.column("csm_id").to_pylist()],
+            strict=True,
+        )
+    )
+    csm = np.asarray([owners.get(a, "None") for a in ids.tolist()], dtype=object)
     p_churn = np.concatenate([b.churn.probability for b in plain])
     first = [
         next((h["id"] for h in hits if h["id"] in PLAY_CODES), None)
@@ -131,6 +144,7 @@ def prescription(accounts: int, months: int, seed: int, rollouts: int = 50) -> d
         "csms": len(capacity),
         "rollouts": rollouts,
         "train_rows": train.num_rows,
+        "uplift_models": sorted(f"{p}/{lb}" for p, lb in effects.uplift),
     }
     for name, score, play in (
         ("risk", p_churn, first),
