@@ -11,21 +11,27 @@ Per seed: a simulated source (the simulator records plays in ``activities.play``
 - PEHE of the DR-learner on the treated rows against the true individual effects, over the
   T-learner's on the same rows (bar <= 0.5).
 
-Not measured here: the ARR-saved bar (it needs the simulator to roll the future forward with
-the plays a ranking picks). ``--quick``: 2 seeds of 600 accounts x 24 months."""
+- the prescription bar (``bench.plays_value``): ARR saved by each CSM's capacity spent by
+  ``expected_arr_saved`` over the same capacity spent down the churn-risk list (bar >= 1.3),
+  rolled forward by ``simulator.play_value.arr_kept``, on the first seed.
+
+Full: 5 seeds of 1,000 accounts x 30 months (a few minutes a seed on a shared machine);
+``--quick``: 2 seeds of 600 accounts x 24 months."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from bench.training_bench import quality_source
+from bench.training_bench import RESULTS, _digest
 
-BARS = {"coverage": 0.9, "naive_bias": 0.03, "pehe_ratio": 0.5}
+BARS = {"coverage": 0.9, "naive_bias": 0.03, "pehe_ratio": 0.5, "arr_saved_ratio": 1.3}
 STAGE_PREFIX = "stage:"
 
 
@@ -38,6 +44,7 @@ def compare_cells(rows: list[dict[str, Any]], truth: pd.DataFrame) -> dict[str, 
     }
     covered = refused = with_evidence = unmatched = 0
     bias: dict[str, float] = {}
+    cells: list[dict[str, Any]] = []
     for row in rows:
         key = (row["play"], row["label"], row["segment"])
         if key not in true:
@@ -49,8 +56,23 @@ def compare_cells(rows: list[dict[str, Any]], truth: pd.DataFrame) -> dict[str, 
             refused += 1
             continue
         with_evidence += 1
-        covered += int(row["ci_low"] <= true[key] <= row["ci_high"])
+        hit = bool(row["ci_low"] <= true[key] <= row["ci_high"])
+        covered += int(hit)
+        cells.append(
+            {
+                "play": row["play"],
+                "label": row["label"],
+                "segment": row["segment"],
+                "effect": row["effect"],
+                "ci_low": row["ci_low"],
+                "ci_high": row["ci_high"],
+                "true": true[key],
+                "naive": row["naive"],
+                "covered": hit,
+            }
+        )
     return {
+        "cells": cells,
         "cells_with_evidence": with_evidence,
         "cells_covered": covered,
         "cells_refused": refused,
@@ -63,17 +85,39 @@ def compare_cells(rows: list[dict[str, Any]], truth: pd.DataFrame) -> dict[str, 
     }
 
 
+def plays_source(accounts: int, months: int, seed: int) -> Path:
+    """A simulated source with plays on (as ``churnlight simulate`` runs by default), its
+    truth and its feature table, cached by the code of the simulator and the feature stage."""
+    from features.pipeline import build_features
+    from simulator.config import SimulationConfig
+    from simulator.play_catalog import PlayPolicy
+    from simulator.run import simulate
+
+    key = f"plays-a{accounts}-m{months}-s{seed}-{_digest('simulator', 'features')}"
+    root = RESULTS / "sources" / key
+    done = root / "_done.json"
+    if done.exists():
+        return root
+    config = SimulationConfig(
+        accounts=accounts, months=months, seed=seed, oracle_rows=0, plays=PlayPolicy()
+    )
+    simulate(config, root / "source")
+    summary = build_features(root / "source", root / "features.parquet", quarantine=True)
+    done.write_text(json.dumps({"rows": summary.rows, "quarantined": summary.rows_quarantined}))
+    return root
+
+
 def one_seed(accounts: int, months: int, seed: int) -> dict[str, Any]:
     from features.writer import read_feature_table
     from serving.playbooks import load_playbooks
     from serving.settings import DEFAULT_PLAYBOOKS
     from training.dataset import from_feature_file
-    from training.effects.fit import fit_effects
+    from training.effects.fit import fit_effects, other_play
     from training.effects.runs import read_play_runs
     from training.effects.treatment import treated_rows
     from training.effects.uplift import pehe, predict_uplift, t_learner
 
-    root = quality_source(accounts, months, seed, 0)
+    root = plays_source(accounts, months, seed)
     truth_dir = root / "source" / "_truth"
     if not (truth_dir / "play_effects.parquet").exists():
         raise RuntimeError(
@@ -98,8 +142,8 @@ def one_seed(accounts: int, months: int, seed: int) -> dict[str, Any]:
     treated = treated_rows(data.ids, data.snapshot_date, runs, sorted(result.facts["plays"]))
     ratios = {}
     for (play, label), booster in result.uplift.items():
-        known = data.labeled(label)
         t = treated[play]
+        known = data.labeled(label) & ((t == 1) | ~other_play(treated, play))
         rows = keys.merge(play_rows[play_rows["play"] == play], how="left")
         column = "churn_effect" if label.startswith("churn") else "expand_effect"
         tau = rows[column].to_numpy(dtype=float)
@@ -113,8 +157,11 @@ def one_seed(accounts: int, months: int, seed: int) -> dict[str, Any]:
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    seeds, accounts, months = (2, 600, 24) if quick else (5, 2000, 36)
-    per_seed = [one_seed(accounts, months, 100 + s) for s in range(seeds)]
+    from bench.plays_value import prescription
+
+    seeds, accounts, months = (2, 600, 24) if quick else (5, 1000, 30)
+    per_seed = [one_seed(accounts, months, 101 + s) for s in range(seeds)]
+    value = prescription(accounts, months, 101, rollouts=20 if quick else 50)
     cells = sum(s["cells_with_evidence"] for s in per_seed)
     covered = sum(s["cells_covered"] for s in per_seed)
     ratios = [r for s in per_seed for r in s["pehe_ratio"].values()]
@@ -126,6 +173,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "cells_with_evidence": cells,
         "naive_biased_share": float(np.mean(shares)) if shares else None,
         "pehe_ratio": float(np.mean(ratios)) if ratios else None,
+        "prescription": value,
         "load_average_1m": os.getloadavg()[0],
     }
 
@@ -149,4 +197,12 @@ def report(results: dict[str, Any]) -> list[str]:
         f"{_f(results['naive_biased_share'], '.0%')} of plays (bar: most); PEHE ratio "
         f"{_f(results['pehe_ratio'])} (bar <= 0.5); load {results['load_average_1m']:.2f}"
     )
+    v = results.get("prescription")
+    if v:
+        lines.append(
+            f"prescription at {v['month']} (seed {v['seed']}, {v['capacity']} plays of "
+            f"{v['csms']} CSMs, book {v['book']}): ARR saved by expected_arr_saved "
+            f"{v['prescribed_arr_saved']:,.0f} vs by churn risk {v['risk_arr_saved']:,.0f}: "
+            f"ratio {_f(v['ratio'])} (bar >= {BARS['arr_saved_ratio']})"
+        )
     return lines

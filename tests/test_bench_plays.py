@@ -46,3 +46,21 @@ def test_coverage_counts_cells_with_evidence_against_the_truth() -> None:
         {"a/churn_180d": 0.09, "b/churn_180d": 0.01, "c/churn_180d": 0.07}
     )
     assert out["naive_biased_share"] == pytest.approx(2 / 3)
+    assert [(c["play"], c["segment"], c["covered"]) for c in out["cells"]] == [
+        ("a", "all", True),
+        ("a", "smb", False),
+        ("b", "all", True),
+    ]
+
+
+def test_each_csm_works_its_capacity_down_its_own_list() -> None:
+    import numpy as np
+
+    from bench.plays_value import _assign
+
+    csm = np.array(["a", "a", "a", "b", "b", "c"], dtype=object)
+    score = np.array([0.9, 0.5, 0.7, 0.1, 0.8, 0.99])
+    play = ["p1", "p2", None, "p3", "p4", "p5"]
+    rows, plays = _assign(csm, score, play, {"a": 1, "b": 2})
+    # a: its best account with a play (row 2 has none); b: both; c: no capacity
+    assert rows == [0, 4, 3] and plays == ["p1", "p4", "p3"]

@@ -4,7 +4,10 @@ For each play: the rows it treats (``treatment``), one propensity model cross-fi
 (shared by both labels), then per label the outcome models on the rows whose label is known
 (censored rows leave), and the doubly-robust estimate of the effect on the treated overall
 (segment ``all``), per customer segment and per lifecycle stage (``stage:<name>``), each
-judged by the evidence rules. The subgroup cells reuse the nuisances fitted on all rows.
+judged by the evidence rules. The comparison is with doing nothing: rows another play treats
+(and this one does not) leave the play's estimate, so the effect is that of running the play
+against running none, not against the mix of other plays CS ran instead. The subgroup cells
+reuse the nuisances fitted on all rows.
 A play whose overall cell has evidence and at least ``min_uplift_treated`` treated rows gets a
 DR-learner per label: the per-account change in probability the prescription ranks by.
 """
@@ -92,6 +95,16 @@ def _cells(data: ModelData) -> list[tuple[str, np.ndarray | None]]:
     return out
 
 
+def other_play(treated: dict[str, np.ndarray], play: str) -> np.ndarray:
+    """Rows treated by a play other than ``play`` (within the treatment window)."""
+    n = len(treated[play])
+    out = np.zeros(n, dtype=bool)
+    for name, t in treated.items():
+        if name != play:
+            out |= t == 1
+    return out
+
+
 def fit_effects(
     data: ModelData,
     runs: PlayRuns,
@@ -119,16 +132,18 @@ def fit_effects(
         if progress:
             progress(f"estimating {play}", i, len(every))
         t = treated[play]
+        use = (t == 1) | ~other_play(treated, play)
         if int(t.sum()) < options.rules.min_treated:
             for label in labels:
-                known = data.labeled(label)
+                known = data.labeled(label) & use
                 n_treated = int(t[known].sum())
                 est = too_few_runs(n_treated, int(known.sum()) - n_treated, options.rules)
                 rows.append(effect_row(play, label, ALL, est))
             continue
-        e = cross_fit_propensity(data.matrix, t, folds, options.crossfit)
+        e = np.full(len(t), np.nan)
+        e[use] = cross_fit_propensity(data.matrix[use], t[use], folds[use], options.crossfit)
         for label in labels:
-            known = data.labeled(label)
+            known = data.labeled(label) & use
             y = data.labels[label][known]
             x, tk, ek, gk = data.matrix[known], t[known], e[known], groups[known]
             m0, m1 = cross_fit_outcomes(x, tk, y, folds[known], options.crossfit)

@@ -1,0 +1,161 @@
+"""The prescription bar of issue 18: ARR saved by each CSM's capacity spent by
+``expected_arr_saved`` against the same capacity spent down the churn-risk list.
+
+At month ``months - 8`` of a simulated source with plays (``plays_bench.plays_source``):
+
+- models from the rows whose labels had matured by then (snapshot + 210 days <= the month;
+  an uplift model for every play with evidence and 30 treated rows, ``MIN_UPLIFT_TREATED``):
+  the churn and expansion models (``training.train.train_models``, the registered bundles)
+  and the play effects (``training.effects.fit_effects``, the registered effects bundle);
+- the month's book scored as serving scores it (``serving.scoring.score_table``): the YAML
+  rules pick the plays that fit, ``serving.prescription`` adds ``expected_arr_saved``;
+- each CSM's capacity is the number of plays the simulated CS team ran on its book that month;
+  **risk**: the CSM's accounts by churn probability, each with its first fitting play in
+  library order (the records without effects, as before issue 18); **prescribed**: the CSM's
+  accounts by the best fitting play's ``expected_arr_saved``, with that play;
+- ``simulator.play_value.arr_kept`` rolls the month forward with each assignment and
+  without any play (same random numbers, same success draws): ARR saved, and the ratio."""
+
+from __future__ import annotations
+
+import tempfile
+from collections import defaultdict
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+BAR = 1.3
+MIN_UPLIFT_TREATED = 30
+"""Uplift models for every play with evidence: the rows before the month are too few for the
+default 100 treated rows of most plays, and a play without one gets no expected_arr_saved."""
+
+
+def _assign(
+    csm: np.ndarray, score: np.ndarray, play: list[str | None], capacity: dict[str, int]
+) -> tuple[list[int], list[str]]:
+    """Per CSM, its ``capacity[csm]`` accounts with a play, highest ``score`` first."""
+    rows: list[int] = []
+    plays: list[str] = []
+    order = np.argsort(-score, kind="stable")
+    used: dict[str, int] = defaultdict(int)
+    for i in order:
+        c, p = str(csm[i]), play[i]
+        if p is None or used[c] >= capacity.get(c, 0):
+            continue
+        used[c] += 1
+        rows.append(int(i))
+        plays.append(p)
+    return rows, plays
+
+
+def prescription(accounts: int, months: int, seed: int, rollouts: int = 50) -> dict[str, Any]:
+    from bench.plays_bench import plays_source
+    from features.writer import read_feature_table
+    from serving.playbooks import load_playbooks
+    from serving.scoring import ModelView, ScoringConfig, score_table
+    from serving.settings import DEFAULT_PLAYBOOKS
+    from simulator.config import SimulationConfig
+    from simulator.dates import to_date
+    from simulator.play_catalog import PLAY_CODES, PlayPolicy
+    from simulator.play_value import arr_kept
+    from simulator.run import generate
+    from training import dataset
+    from training.effects.fit import EffectsOptions, fit_effects
+    from training.effects.publish import bundle_of
+    from training.effects.runs import read_play_runs
+    from training.options import TrainOptions
+    from training.train import train_models
+
+    root = plays_source(accounts, months, seed)
+    config = SimulationConfig(
+        accounts=accounts, months=months, seed=seed, oracle_rows=0, plays=PlayPolicy()
+    )
+    library = load_playbooks(DEFAULT_PLAYBOOKS)
+    with tempfile.TemporaryDirectory(prefix="churnlight-plays-value-") as scratch:
+        history = generate(config, Path(scratch) / "source")
+        m = months - 8
+        month = to_date(int(history.month_starts[m]))
+        file = read_feature_table(root / "features.parquet")
+        snap = file.table.column("snapshot_date").cast(pa.date32())
+        train = file.table.filter(pc.less_equal(snap, pa.scalar(month - timedelta(days=210))))
+        book = file.table.filter(pc.equal(snap, pa.scalar(month)))
+        path = Path(scratch) / "train.parquet"
+        meta = (pq.read_schema(root / "features.parquet").metadata) or {}
+        pq.write_table(train.replace_schema_metadata(meta), path)
+        data = dataset.load(path)
+        models = train_models(data, TrainOptions(backtests=1, with_baselines=False))
+        runs = read_play_runs(root / "source")
+        options = EffectsOptions(min_uplift_treated=MIN_UPLIFT_TREATED)
+        effects = bundle_of(fit_effects(data, runs, library.ids, options))
+    churn = ModelView(models.labels["churn_180d"].bundle, "bench")
+    expansion = ModelView(models.labels["expand_180d"].bundle, "bench")
+    active = {history.account_ids[i] for i in np.flatnonzero(history.mrr_eve[m] > 0)}
+    keep = [str(a) in active for a in book.column("account_id").to_pylist()]
+    book = book.filter(pa.array(keep))
+    plain = [b for b in score_table(book, churn, expansion, library, ScoringConfig(), 1)]
+    rich = [
+        b for b in score_table(book, churn, expansion, library, ScoringConfig(), 1, effects=effects)
+    ]
+    ids = np.concatenate([b.account_id for b in plain]).astype(str)
+    owner = pq.read_table(root / "source" / "accounts.parquet", columns=["account_id", "csm_id"])
+    owners = dict(
+        zip(
+            owner.column("account_id").to_pylist(),
+            [str(c) for c in owner.column("csm_id").to_pylist()],
+            strict=True,
+        )
+    )
+    csm = np.asarray([owners.get(a, "None") for a in ids.tolist()], dtype=object)
+    p_churn = np.concatenate([b.churn.probability for b in plain])
+    first = [
+        next((h["id"] for h in hits if h["id"] in PLAY_CODES), None)
+        for b in plain
+        for hits in b.playbooks
+    ]
+    best: list[str | None] = []
+    saved = []
+    for b in rich:
+        for hits in b.playbooks:
+            top = next(
+                (h for h in hits if h["id"] in PLAY_CODES and h["expected_arr_saved"] is not None),
+                None,
+            )
+            best.append(None if top is None else top["id"])
+            saved.append(-np.inf if top is None else float(top["expected_arr_saved"]))
+    index = {a: i for i, a in enumerate(history.account_ids)}
+    csm_of = dict(zip(ids.tolist(), csm.tolist(), strict=True))
+    ran = history.plays.in_month(m) if history.plays is not None else None
+    capacity: dict[str, int] = defaultdict(int)
+    if ran is not None:
+        for acc in ran.acc.tolist():
+            c = csm_of.get(str(history.account_ids[acc]))
+            if c is not None:
+                capacity[c] += 1
+    out: dict[str, Any] = {
+        "seed": seed,
+        "month": str(month),
+        "book": len(ids),
+        "capacity": int(sum(capacity.values())),
+        "csms": len(capacity),
+        "rollouts": rollouts,
+        "train_rows": train.num_rows,
+        "uplift_models": sorted(f"{p}/{lb}" for p, lb in effects.uplift),
+    }
+    for name, score, play in (
+        ("risk", p_churn, first),
+        ("prescribed", np.asarray(saved), best),
+    ):
+        rows, plays = _assign(csm, score, play, capacity)
+        kept = arr_kept(history, month, [ids[i] for i in rows], plays, rollouts)
+        assert all(ids[i] in index for i in rows)
+        out[f"{name}_played"] = len(rows)
+        out[f"{name}_arr_saved"] = kept.arr_saved
+        out[f"{name}_plays"] = {p: plays.count(p) for p in sorted(set(plays))}
+    risk = out["risk_arr_saved"]
+    out["ratio"] = out["prescribed_arr_saved"] / risk if risk > 0 else None
+    return out
