@@ -114,7 +114,8 @@ def features(
         return
     console.print(
         f"[green]wrote[/green] {summary.path}: {summary.rows:,} rows x {summary.features} "
-        f"features, {summary.snapshots} snapshot(s), as of {summary.as_of}"
+        f"features, {summary.snapshots} snapshot(s), as of {summary.as_of}",
+        soft_wrap=True,
     )
     for warning in summary.facts["validation_warnings"]:
         console.print(
@@ -122,6 +123,7 @@ def features(
             f"{warning['rows']:,} row(s) break '{warning['rule']}' "
             f"(e.g. {', '.join(warning['examples'])})",
             highlight=False,
+            soft_wrap=True,  # one warning, one line, whatever the terminal's width
         )
     if summary.rows_quarantined:
         console.print(

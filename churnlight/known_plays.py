@@ -6,17 +6,18 @@ read), so the CLI reads the library here and hands the ids down
 
 from __future__ import annotations
 
-from serving.errors import PlaybookError
+from features.errors import ChurnlightError
 from serving.playbooks import load_playbooks
-from serving.settings import get_serving_settings
+from serving.settings import load_settings
 
 
 def known_play_ids() -> tuple[str, ...] | None:
     """The ids of the configured playbook library (``CHURNLIGHT_PLAYBOOKS_PATH``), or None
     when it cannot be read: a broken library is `churnlight serve`'s error to report, and
-    must not stop a source from being validated (the play check is then skipped)."""
+    must not stop a source from being validated (the play check is then skipped). The
+    settings are read afresh: the environment of this call, not a cached earlier one."""
     try:
-        library = load_playbooks(get_serving_settings().playbooks_path)
-    except PlaybookError:
+        library = load_playbooks(load_settings().playbooks_path)
+    except ChurnlightError:  # an unreadable library, or a serving setting with a bad value
         return None
     return tuple(library.ids)

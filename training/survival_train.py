@@ -26,8 +26,9 @@ import numpy as np
 from features.stats import ece_noise_floor
 from features.survival_bundle import HORIZONS_DAYS, SurvivalBundle
 from training.dataset import ModelData
+from training.errors import TrainingError
 from training.options import TrainOptions
-from training.survival import fit_survival, followup_days
+from training.survival import SurvivalFit, fit_survival, followup_days
 from training.survival_baselines import fit_kaplan_meier
 from training.survival_eval import GRID_DAYS, curve_metrics, survival_time
 
@@ -142,41 +143,47 @@ def train_survival(data: ModelData, options: TrainOptions) -> SurvivalResult | N
     metrics: dict[str, dict[str, Any]] = {}
     curves: dict[str, Any] = {}
     threads = options.threads
+    backtest: SurvivalFit | None = None
     if len(train) and len(test) and np.nansum(observed_cut[train]) > 0:
         tick = time.perf_counter()
         fit_rows, valid_rows = _split_accounts(data.ids, train, options.seed)
         followup_cut = followup_days(snapshot, cut, grace)
-        backtest = fit_survival(
-            data.matrix, data.feature_names, categorical, days_cut, observed_cut,
-            followup_cut, fit_rows, valid_rows, seed=options.seed, threads=threads,
-        )  # fmt: skip
+        try:
+            backtest = fit_survival(
+                data.matrix, data.feature_names, categorical, days_cut, observed_cut,
+                followup_cut, fit_rows, valid_rows, seed=options.seed, threads=threads,
+            )  # fmt: skip
+        except TrainingError as err:  # e.g. the churns fell to the validation accounts
+            backtest = None
+            notes.append(f"no backtest: {err}")
         seconds["backtest_fit"] = round(time.perf_counter() - tick, 3)
-        grid = list(GRID_DAYS)
-        curve = backtest.churn_by(data.matrix[test], grid)
-        test_days, test_observed = days[test], observed[test]
-        metrics["survival"] = curve_metrics(test_days, test_observed, curve).to_dict()
-        # what a perfectly calibrated curve would show on these rows (censoring aside)
-        window["calibration_noise_floor_180"] = ece_noise_floor(
-            curve[:, grid.index(180)], seed=options.seed
-        )
-        time_train = survival_time(days_cut[train])
-        km = fit_kaplan_meier(time_train, observed_cut[train])
-        metrics["kaplan_meier"] = curve_metrics(
-            test_days, test_observed, km.churn_by(grid, len(test))
-        ).to_dict()
-        segment = data.groups.get("segment")
-        if segment is not None:
-            km_seg = fit_kaplan_meier(time_train, observed_cut[train], segment[train])
-            metrics["kaplan_meier_segment"] = curve_metrics(
-                test_days, test_observed, km_seg.churn_by(grid, len(test), segment[test])
+        if backtest is not None:
+            grid = list(GRID_DAYS)
+            curve = backtest.churn_by(data.matrix[test], grid)
+            test_days, test_observed = days[test], observed[test]
+            metrics["survival"] = curve_metrics(test_days, test_observed, curve).to_dict()
+            # what a perfectly calibrated curve would show on these rows (censoring aside)
+            window["calibration_noise_floor_180"] = ece_noise_floor(
+                curve[:, grid.index(180)], seed=options.seed
+            )
+            time_train = survival_time(days_cut[train])
+            km = fit_kaplan_meier(time_train, observed_cut[train])
+            metrics["kaplan_meier"] = curve_metrics(
+                test_days, test_observed, km.churn_by(grid, len(test))
             ).to_dict()
-        curves = {
-            "grid": grid,
-            "time": survival_time(test_days),
-            "event": test_observed,
-            "survival": curve,
-            "kaplan_meier": km.churn_by(grid, 1)[0],
-        }
+            segment = data.groups.get("segment")
+            if segment is not None:
+                km_seg = fit_kaplan_meier(time_train, observed_cut[train], segment[train])
+                metrics["kaplan_meier_segment"] = curve_metrics(
+                    test_days, test_observed, km_seg.churn_by(grid, len(test), segment[test])
+                ).to_dict()
+            curves = {
+                "grid": grid,
+                "time": survival_time(test_days),
+                "event": test_observed,
+                "survival": curve,
+                "kaplan_meier": km.churn_by(grid, 1)[0],
+            }
     else:
         notes.append("no backtest: no churn or no test rows around the cut")
 

@@ -69,11 +69,15 @@ def train_models(
             results[spec.name] = train_tabular(data, spec, base, per_label)
         seconds[spec.name] = round(time.perf_counter() - tick, 3)
     survival = None
+    survival_error = None
     if data.temporal and options.survival:
         if progress:
             progress("training churn_time", len(specs), len(specs))
         tick = time.perf_counter()
-        survival = train_survival(data, options)
+        try:
+            survival = train_survival(data, options)
+        except TrainingError as err:  # an addition: it never stops the two classifiers
+            survival_error = str(err)
         seconds["churn_time"] = round(time.perf_counter() - tick, 3)
     if progress:
         progress("done", len(specs), len(specs))
@@ -81,8 +85,10 @@ def train_models(
     facts["oracle"] = oracle is not None
     if data.temporal and options.survival and survival is None:
         facts["survival_note"] = (
-            "no survival model: the feature table has no churn_days/churn_observed (rebuild "
-            "it with `churnlight features`) or no churn to learn from"
+            f"no survival model: {survival_error}"
+            if survival_error
+            else "no survival model: the feature table has no churn_days/churn_observed "
+            "(rebuild it with `churnlight features`) or no churn to learn from"
         )
     top = []
     churn = next((r for r in results.values() if r.kind == "churn"), None)
