@@ -53,10 +53,127 @@ def _assign(
     return rows, plays
 
 
+def _best(hits: list[list[dict[str, Any]]], codes: Any) -> tuple[np.ndarray, list[str | None]]:
+    """Per account, the fitting simulator play with the highest ``expected_arr_saved`` and
+    that saving (-inf and None when no fitting play has one)."""
+    score, play = [], []
+    for row in hits:
+        ranked = [h for h in row if h["id"] in codes and h["expected_arr_saved"] is not None]
+        top = max(ranked, key=lambda h: h["expected_arr_saved"], default=None)
+        play.append(None if top is None else str(top["id"]))
+        score.append(-np.inf if top is None else float(top["expected_arr_saved"]))
+    return np.asarray(score), play
+
+
+def _dr_prescribed(
+    hits: list[list[dict[str, Any]]],
+    book: pa.Table,
+    mrr: np.ndarray,
+    effects: Any,
+    costs: dict[str, float | None],
+) -> list[list[dict[str, Any]]]:
+    """The previous prescription, for comparison: ``12 x mrr x -uplift - cost`` with the
+    per-account DR-learner's uplift."""
+    from features.model_bundle import encode
+    from serving.prescription import label_pair
+
+    label, _ = label_pair(effects)
+    matrix = encode(book, effects.columns)
+    uplift = {p: effects.uplift_of(p, label, matrix) for p, lb in effects.uplift if lb == label}
+    out = []
+    for i, row in enumerate(hits):
+        enriched = []
+        for h in row:
+            u = uplift.get(h["id"])
+            saved = None
+            if u is not None and np.isfinite(mrr[i]):
+                saved = 12.0 * float(mrr[i]) * -float(u[i]) - (costs.get(h["id"]) or 0.0)
+            enriched.append({**h, "expected_arr_saved": saved})
+        out.append(enriched)
+    return out
+
+
+def per_account_errors(
+    root: Path,
+    table: pa.Table,
+    month: Any,
+    data: Any,
+    runs: Any,
+    effects: Any,
+    churn: Any,
+) -> dict[str, dict[str, float]]:
+    """PEHE (root-mean-square error against the truth's ``play_rows``) of the per-account
+    churn effect on the treated rows after the training cut-off (held out: the models saw
+    none of them), per play with a DR-learner: the served relative cell effect
+    (``serving.prescription``: calibrated churn probability x the cell's relative effect),
+    the DR-learner and a T-learner fitted on the training rows."""
+    import pandas as pd
+
+    from features.model_bundle import encode
+    from serving.prescription import account_effect, cell_effect, label_pair
+    from training.effects.fit import other_play
+    from training.effects.treatment import treated_rows
+    from training.effects.uplift import pehe, t_learner
+
+    label, _ = label_pair(effects)
+    assert label is not None
+    snap = table.column("snapshot_date").cast(pa.date32())
+    held = table.filter(pc.greater(snap, pa.scalar(month - timedelta(days=210))))
+    ids = np.asarray(held.column("account_id").to_pylist()).astype(str)
+    dates = np.asarray(held.column("snapshot_date").cast(pa.date32()).to_pylist(), dtype="M8[D]")
+    plays = sorted({p for p, _ in effects.uplift} | set(runs.plays))
+    treated = treated_rows(ids, dates, runs, plays)
+    train_treated = treated_rows(data.ids, data.snapshot_date, runs, plays)
+    truth = pd.read_parquet(root / "source" / "_truth" / "play_rows.parquet")
+    truth = truth.assign(
+        account_id=truth["account_id"].astype(str),
+        snapshot_date=pd.to_datetime(truth["snapshot_date"]).dt.strftime("%Y-%m-%d"),
+    )
+    keys = pd.DataFrame({"account_id": ids, "snapshot_date": dates.astype(str)})
+    matrix = encode(held, effects.columns)
+    p_churn = churn.predict_proba(held)
+    segment = held.column("segment").to_pylist()
+    out: dict[str, dict[str, float]] = {}
+    for play, lb in sorted(effects.uplift):
+        if lb != label:
+            continue
+        rows = keys.merge(truth[truth["play"] == play], how="left")
+        tau = rows["churn_effect"].to_numpy(dtype=float)
+        mask = (treated[play] == 1) & ~np.isnan(tau)
+        if mask.sum() < 30:
+            continue
+        served = np.asarray(
+            [
+                np.nan if (v := account_effect(float(p_churn[i]), cell_effect(
+                    effects, play, label, segment[i]))) is None else v
+                for i in np.flatnonzero(mask)
+            ]
+        )  # fmt: skip
+        dr = effects.uplift_of(play, label, matrix[mask])
+        t = train_treated[play]
+        known = data.labeled(label) & ((t == 1) | ~other_play(train_treated, play))
+        two = t_learner(data.matrix[known], data.labels[label][known], t[known], matrix[mask])
+        truth_rows = tau[mask]
+        t_err = pehe(two, truth_rows)
+        out[play] = {
+            "rows": int(mask.sum()),
+            "served": pehe(np.nan_to_num(served), truth_rows),
+            "dr_learner": pehe(dr, truth_rows),
+            "t_learner": t_err,
+            "served_over_t": pehe(np.nan_to_num(served), truth_rows) / t_err,
+            "dr_over_t": pehe(dr, truth_rows) / t_err,
+            "zero": pehe(np.zeros(len(truth_rows)), truth_rows),
+            "served_without_effect": int(np.isnan(served).sum()),
+            "true_mean": float(truth_rows.mean()),
+        }
+    return out
+
+
 def prescription(accounts: int, months: int, seed: int, rollouts: int = 50) -> dict[str, Any]:
     from bench.plays_bench import plays_source
     from features.writer import read_feature_table
     from serving.playbooks import load_playbooks
+    from serving.prescription import prescribe
     from serving.scoring import ModelView, ScoringConfig, score_table
     from serving.settings import DEFAULT_PLAYBOOKS
     from simulator.config import SimulationConfig
@@ -112,21 +229,21 @@ def prescription(accounts: int, months: int, seed: int, rollouts: int = 50) -> d
     )
     csm = np.asarray([owners.get(a, "None") for a in ids.tolist()], dtype=object)
     p_churn = np.concatenate([b.churn.probability for b in plain])
-    first = [
-        next((h["id"] for h in hits if h["id"] in PLAY_CODES), None)
-        for b in plain
-        for hits in b.playbooks
-    ]
-    best: list[str | None] = []
-    saved = []
-    for b in rich:
-        for hits in b.playbooks:
-            top = next(
-                (h for h in hits if h["id"] in PLAY_CODES and h["expected_arr_saved"] is not None),
-                None,
-            )
-            best.append(None if top is None else top["id"])
-            saved.append(-np.inf if top is None else float(top["expected_arr_saved"]))
+    p_expand = np.concatenate([b.expansion.probability for b in plain])
+    mrr = np.concatenate([b.mrr for b in plain])
+    segment = np.concatenate([b.segment for b in plain])
+    hits = [hits for b in plain for hits in b.playbooks]
+    first = [next((h["id"] for h in row if h["id"] in PLAY_CODES), None) for row in hits]
+    costs = {p.id: p.cost for p in library.playbooks}
+    variants: dict[str, tuple[np.ndarray, list[str | None]]] = {
+        "risk": (p_churn, first),
+        "prescribed": _best([h for b in rich for h in b.playbooks], PLAY_CODES),
+        "cell_ungated": _best(
+            prescribe(hits, mrr, p_churn, p_expand, segment, effects, costs, False), PLAY_CODES
+        ),
+        "dr_learner": _best(_dr_prescribed(hits, book, mrr, effects, costs), PLAY_CODES),
+        "revenue_at_risk": (12.0 * mrr * p_churn, first),
+    }
     index = {a: i for i, a in enumerate(history.account_ids)}
     csm_of = dict(zip(ids.tolist(), csm.tolist(), strict=True))
     ran = history.plays.in_month(m) if history.plays is not None else None
@@ -146,10 +263,10 @@ def prescription(accounts: int, months: int, seed: int, rollouts: int = 50) -> d
         "train_rows": train.num_rows,
         "uplift_models": sorted(f"{p}/{lb}" for p, lb in effects.uplift),
     }
-    for name, score, play in (
-        ("risk", p_churn, first),
-        ("prescribed", np.asarray(saved), best),
-    ):
+    out["accounts_with_saving"] = {
+        name: int(np.isfinite(score).sum()) for name, (score, _) in variants.items()
+    }
+    for name, (score, play) in variants.items():
         rows, plays = _assign(csm, score, play, capacity)
         kept = arr_kept(history, month, [ids[i] for i in rows], plays, rollouts)
         assert all(ids[i] in index for i in rows)
@@ -158,4 +275,10 @@ def prescription(accounts: int, months: int, seed: int, rollouts: int = 50) -> d
         out[f"{name}_plays"] = {p: plays.count(p) for p in sorted(set(plays))}
     risk = out["risk_arr_saved"]
     out["ratio"] = out["prescribed_arr_saved"] / risk if risk > 0 else None
+    out["ratios"] = {
+        name: out[f"{name}_arr_saved"] / risk if risk > 0 else None for name in variants
+    }
+    out["per_account_error"] = per_account_errors(
+        root, file.table, month, data, runs, effects, churn.bundle
+    )
     return out

@@ -47,6 +47,8 @@ def test_naive_difference_is_biased_and_the_dr_interval_covers_the_truth(confoun
     assert not est.ci_low <= est.naive <= est.ci_high
     assert est.ate_low is not None and est.ate_high is not None
     assert est.ate_low <= float(d.tau.mean()) <= est.ate_high
+    kept_treated = (d.t == 1) & (e <= 1 - RULES.trim)
+    assert est.treated_rate == pytest.approx(float(d.y[kept_treated].mean()))
 
 
 def test_an_inert_play_gets_an_interval_holding_zero() -> None:
