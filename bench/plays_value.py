@@ -244,6 +244,11 @@ def prescription(accounts: int, months: int, seed: int, rollouts: int = 50) -> d
         "dr_learner": _best(_dr_prescribed(hits, book, mrr, effects, costs), PLAY_CODES),
         "revenue_at_risk": (12.0 * mrr * p_churn, first),
     }
+    served, served_play = variants["prescribed"]
+    variants["prescribed_then_revenue_at_risk"] = (
+        np.where(np.isfinite(served), 1e12 + served, 12.0 * mrr * p_churn),
+        [b if b is not None else f for b, f in zip(served_play, first, strict=True)],
+    )
     index = {a: i for i, a in enumerate(history.account_ids)}
     csm_of = dict(zip(ids.tolist(), csm.tolist(), strict=True))
     ran = history.plays.in_month(m) if history.plays is not None else None
