@@ -47,8 +47,16 @@ def test_naive_difference_is_biased_and_the_dr_interval_covers_the_truth(confoun
     assert not est.ci_low <= est.naive <= est.ci_high
     assert est.ate_low is not None and est.ate_high is not None
     assert est.ate_low <= float(d.tau.mean()) <= est.ate_high
-    kept_treated = (d.t == 1) & (e <= 1 - RULES.trim)
-    assert est.treated_rate == pytest.approx(float(d.y[kept_treated].mean()))
+
+
+def test_the_treated_rate_is_that_of_the_treated_rows_inside_the_overlap(confounded) -> None:
+    d, (e, m0, m1) = confounded
+    rules = EvidenceRules(trim=0.2)  # trims about 100 of the 1,380 treated rows
+    est = estimate_cell(d.y, d.t, e, m0, m1, d.groups, rules)
+    kept = (d.t == 1) & (e <= 1 - rules.trim)
+    assert est.n_trimmed_treated > 50
+    assert est.treated_rate == pytest.approx(float(d.y[kept].mean()))
+    assert est.treated_rate != pytest.approx(float(d.y[d.t == 1].mean()))
 
 
 def test_an_inert_play_gets_an_interval_holding_zero() -> None:
