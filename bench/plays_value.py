@@ -4,7 +4,7 @@
 At month ``months - 8`` of a simulated source with plays (``plays_bench.plays_source``):
 
 - models from the rows whose labels had matured by then (snapshot + 210 days <= the month;
-  an uplift model for every play with evidence and 30 treated rows, ``MIN_UPLIFT_TREATED``):
+  a DR-learner for every play with evidence and 30 treated rows, ``MIN_UPLIFT_TREATED``):
   the churn and expansion models (``training.train.train_models``, the registered bundles)
   and the play effects (``training.effects.fit_effects``, the registered effects bundle);
 - the month's book scored as serving scores it (``serving.scoring.score_table``): the YAML
@@ -12,9 +12,14 @@ At month ``months - 8`` of a simulated source with plays (``plays_bench.plays_so
 - each CSM's capacity is the number of plays the simulated CS team ran on its book that month;
   **risk**: the CSM's accounts by churn probability, each with its first fitting play in
   library order (the records without effects, as before issue 18); **prescribed**: the CSM's
-  accounts by the best fitting play's ``expected_arr_saved``, with that play;
+  accounts by the best fitting play's served ``expected_arr_saved``, with that play; for
+  comparison, the same without the interval rule (``cell_ungated``), the DR-learner's
+  per-account uplift (``dr_learner``, the previous prescription), revenue at risk with the
+  first fitting play, and the served ranking filled up by revenue at risk;
 - ``simulator.play_value.arr_kept`` rolls the month forward with each assignment and
-  without any play (same random numbers, same success draws): ARR saved, and the ratio."""
+  without any play (same random numbers, same success draws): ARR saved, and the ratio;
+- ``per_account_errors``: PEHE of the served per-account churn effect, the DR-learner's, a
+  T-learner's and of predicting 0, on the treated rows after the training cut-off."""
 
 from __future__ import annotations
 
@@ -31,8 +36,8 @@ import pyarrow.parquet as pq
 
 BAR = 1.3
 MIN_UPLIFT_TREATED = 30
-"""Uplift models for every play with evidence: the rows before the month are too few for the
-default 100 treated rows of most plays, and a play without one gets no expected_arr_saved."""
+"""DR-learners for every play with evidence (the rows before the month are too few for the
+default 100 treated rows of most plays): the comparison rows, not the served prescription."""
 
 
 def _assign(
