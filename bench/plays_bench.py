@@ -203,6 +203,13 @@ def report(results: dict[str, Any]) -> list[str]:
             f"prescription at {v['month']} (seed {v['seed']}, {v['capacity']} plays of "
             f"{v['csms']} CSMs, book {v['book']}): ARR saved by expected_arr_saved "
             f"{v['prescribed_arr_saved']:,.0f} vs by churn risk {v['risk_arr_saved']:,.0f}: "
-            f"ratio {_f(v['ratio'])} (bar >= {BARS['arr_saved_ratio']})"
+            f"ratio {_f(v['ratio'])} (bar >= {BARS['arr_saved_ratio']}); other rankings "
+            + ", ".join(f"{k} {_f(r)}" for k, r in v.get("ratios", {}).items())
         )
+        for play, e in v.get("per_account_error", {}).items():
+            lines.append(
+                f"  held-out PEHE {play} ({e['rows']} treated rows): served {e['served']:.3f}, "
+                f"DR-learner {e['dr_learner']:.3f}, T-learner {e['t_learner']:.3f}, "
+                f"zero {e['zero']:.3f}"
+            )
     return lines

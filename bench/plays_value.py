@@ -4,7 +4,7 @@
 At month ``months - 8`` of a simulated source with plays (``plays_bench.plays_source``):
 
 - models from the rows whose labels had matured by then (snapshot + 210 days <= the month;
-  an uplift model for every play with evidence and 30 treated rows, ``MIN_UPLIFT_TREATED``):
+  a DR-learner for every play with evidence and 30 treated rows, ``MIN_UPLIFT_TREATED``):
   the churn and expansion models (``training.train.train_models``, the registered bundles)
   and the play effects (``training.effects.fit_effects``, the registered effects bundle);
 - the month's book scored as serving scores it (``serving.scoring.score_table``): the YAML
@@ -12,9 +12,14 @@ At month ``months - 8`` of a simulated source with plays (``plays_bench.plays_so
 - each CSM's capacity is the number of plays the simulated CS team ran on its book that month;
   **risk**: the CSM's accounts by churn probability, each with its first fitting play in
   library order (the records without effects, as before issue 18); **prescribed**: the CSM's
-  accounts by the best fitting play's ``expected_arr_saved``, with that play;
+  accounts by the best fitting play's served ``expected_arr_saved``, with that play; for
+  comparison, the same without the interval rule (``cell_ungated``), the DR-learner's
+  per-account uplift (``dr_learner``, the previous prescription), revenue at risk with the
+  first fitting play, and the served ranking filled up by revenue at risk;
 - ``simulator.play_value.arr_kept`` rolls the month forward with each assignment and
-  without any play (same random numbers, same success draws): ARR saved, and the ratio."""
+  without any play (same random numbers, same success draws): ARR saved, and the ratio;
+- ``per_account_errors``: PEHE of the served per-account churn effect, the DR-learner's, a
+  T-learner's and of predicting 0, on the treated rows after the training cut-off."""
 
 from __future__ import annotations
 
@@ -31,8 +36,8 @@ import pyarrow.parquet as pq
 
 BAR = 1.3
 MIN_UPLIFT_TREATED = 30
-"""Uplift models for every play with evidence: the rows before the month are too few for the
-default 100 treated rows of most plays, and a play without one gets no expected_arr_saved."""
+"""DR-learners for every play with evidence (the rows before the month are too few for the
+default 100 treated rows of most plays): the comparison rows, not the served prescription."""
 
 
 def _assign(
@@ -53,10 +58,127 @@ def _assign(
     return rows, plays
 
 
+def _best(hits: list[list[dict[str, Any]]], codes: Any) -> tuple[np.ndarray, list[str | None]]:
+    """Per account, the fitting simulator play with the highest ``expected_arr_saved`` and
+    that saving (-inf and None when no fitting play has one)."""
+    score, play = [], []
+    for row in hits:
+        ranked = [h for h in row if h["id"] in codes and h["expected_arr_saved"] is not None]
+        top = max(ranked, key=lambda h: h["expected_arr_saved"], default=None)
+        play.append(None if top is None else str(top["id"]))
+        score.append(-np.inf if top is None else float(top["expected_arr_saved"]))
+    return np.asarray(score), play
+
+
+def _dr_prescribed(
+    hits: list[list[dict[str, Any]]],
+    book: pa.Table,
+    mrr: np.ndarray,
+    effects: Any,
+    costs: dict[str, float | None],
+) -> list[list[dict[str, Any]]]:
+    """The previous prescription, for comparison: ``12 x mrr x -uplift - cost`` with the
+    per-account DR-learner's uplift."""
+    from features.model_bundle import encode
+    from serving.prescription import label_pair
+
+    label, _ = label_pair(effects)
+    matrix = encode(book, effects.columns)
+    uplift = {p: effects.uplift_of(p, label, matrix) for p, lb in effects.uplift if lb == label}
+    out = []
+    for i, row in enumerate(hits):
+        enriched = []
+        for h in row:
+            u = uplift.get(h["id"])
+            saved = None
+            if u is not None and np.isfinite(mrr[i]):
+                saved = 12.0 * float(mrr[i]) * -float(u[i]) - (costs.get(h["id"]) or 0.0)
+            enriched.append({**h, "expected_arr_saved": saved})
+        out.append(enriched)
+    return out
+
+
+def per_account_errors(
+    root: Path,
+    table: pa.Table,
+    month: Any,
+    data: Any,
+    runs: Any,
+    effects: Any,
+    churn: Any,
+) -> dict[str, dict[str, float]]:
+    """PEHE (root-mean-square error against the truth's ``play_rows``) of the per-account
+    churn effect on the treated rows after the training cut-off (held out: the models saw
+    none of them), per play with a DR-learner: the served relative cell effect
+    (``serving.prescription``: calibrated churn probability x the cell's relative effect),
+    the DR-learner and a T-learner fitted on the training rows."""
+    import pandas as pd
+
+    from features.model_bundle import encode
+    from serving.prescription import account_effect, cell_effect, label_pair
+    from training.effects.fit import other_play
+    from training.effects.treatment import treated_rows
+    from training.effects.uplift import pehe, t_learner
+
+    label, _ = label_pair(effects)
+    assert label is not None
+    snap = table.column("snapshot_date").cast(pa.date32())
+    held = table.filter(pc.greater(snap, pa.scalar(month - timedelta(days=210))))
+    ids = np.asarray(held.column("account_id").to_pylist()).astype(str)
+    dates = np.asarray(held.column("snapshot_date").cast(pa.date32()).to_pylist(), dtype="M8[D]")
+    plays = sorted({p for p, _ in effects.uplift} | set(runs.plays))
+    treated = treated_rows(ids, dates, runs, plays)
+    train_treated = treated_rows(data.ids, data.snapshot_date, runs, plays)
+    truth = pd.read_parquet(root / "source" / "_truth" / "play_rows.parquet")
+    truth = truth.assign(
+        account_id=truth["account_id"].astype(str),
+        snapshot_date=pd.to_datetime(truth["snapshot_date"]).dt.strftime("%Y-%m-%d"),
+    )
+    keys = pd.DataFrame({"account_id": ids, "snapshot_date": dates.astype(str)})
+    matrix = encode(held, effects.columns)
+    p_churn = churn.predict_proba(held)
+    segment = held.column("segment").to_pylist()
+    out: dict[str, dict[str, float]] = {}
+    for play, lb in sorted(effects.uplift):
+        if lb != label:
+            continue
+        rows = keys.merge(truth[truth["play"] == play], how="left")
+        tau = rows["churn_effect"].to_numpy(dtype=float)
+        mask = (treated[play] == 1) & ~np.isnan(tau)
+        if mask.sum() < 30:
+            continue
+        served = np.asarray(
+            [
+                np.nan if (v := account_effect(float(p_churn[i]), cell_effect(
+                    effects, play, label, segment[i]))) is None else v
+                for i in np.flatnonzero(mask)
+            ]
+        )  # fmt: skip
+        dr = effects.uplift_of(play, label, matrix[mask])
+        t = train_treated[play]
+        known = data.labeled(label) & ((t == 1) | ~other_play(train_treated, play))
+        two = t_learner(data.matrix[known], data.labels[label][known], t[known], matrix[mask])
+        truth_rows = tau[mask]
+        t_err = pehe(two, truth_rows)
+        out[play] = {
+            "rows": int(mask.sum()),
+            "served": pehe(np.nan_to_num(served), truth_rows),
+            "dr_learner": pehe(dr, truth_rows),
+            "t_learner": t_err,
+            "served_over_t": pehe(np.nan_to_num(served), truth_rows) / t_err,
+            "dr_over_t": pehe(dr, truth_rows) / t_err,
+            "zero": pehe(np.zeros(len(truth_rows)), truth_rows),
+            "served_without_effect": int(np.isnan(served).sum()),
+            "true_mean": float(truth_rows.mean()),
+        }
+    return out
+
+
 def prescription(accounts: int, months: int, seed: int, rollouts: int = 50) -> dict[str, Any]:
     from bench.plays_bench import plays_source
     from features.writer import read_feature_table
     from serving.playbooks import load_playbooks
+    from serving.prescription import prescribe
     from serving.scoring import ModelView, ScoringConfig, score_table
     from serving.settings import DEFAULT_PLAYBOOKS
     from simulator.config import SimulationConfig
@@ -112,21 +234,26 @@ def prescription(accounts: int, months: int, seed: int, rollouts: int = 50) -> d
     )
     csm = np.asarray([owners.get(a, "None") for a in ids.tolist()], dtype=object)
     p_churn = np.concatenate([b.churn.probability for b in plain])
-    first = [
-        next((h["id"] for h in hits if h["id"] in PLAY_CODES), None)
-        for b in plain
-        for hits in b.playbooks
-    ]
-    best: list[str | None] = []
-    saved = []
-    for b in rich:
-        for hits in b.playbooks:
-            top = next(
-                (h for h in hits if h["id"] in PLAY_CODES and h["expected_arr_saved"] is not None),
-                None,
-            )
-            best.append(None if top is None else top["id"])
-            saved.append(-np.inf if top is None else float(top["expected_arr_saved"]))
+    p_expand = np.concatenate([b.expansion.probability for b in plain])
+    mrr = np.concatenate([b.mrr for b in plain])
+    segment = np.concatenate([b.segment for b in plain])
+    hits = [hits for b in plain for hits in b.playbooks]
+    first = [next((h["id"] for h in row if h["id"] in PLAY_CODES), None) for row in hits]
+    costs = {p.id: p.cost for p in library.playbooks}
+    variants: dict[str, tuple[np.ndarray, list[str | None]]] = {
+        "risk": (p_churn, first),
+        "prescribed": _best([h for b in rich for h in b.playbooks], PLAY_CODES),
+        "cell_ungated": _best(
+            prescribe(hits, mrr, p_churn, p_expand, segment, effects, costs, False), PLAY_CODES
+        ),
+        "dr_learner": _best(_dr_prescribed(hits, book, mrr, effects, costs), PLAY_CODES),
+        "revenue_at_risk": (12.0 * mrr * p_churn, first),
+    }
+    served, served_play = variants["prescribed"]
+    variants["prescribed_then_revenue_at_risk"] = (
+        np.where(np.isfinite(served), 1e12 + served, 12.0 * mrr * p_churn),
+        [b if b is not None else f for b, f in zip(served_play, first, strict=True)],
+    )
     index = {a: i for i, a in enumerate(history.account_ids)}
     csm_of = dict(zip(ids.tolist(), csm.tolist(), strict=True))
     ran = history.plays.in_month(m) if history.plays is not None else None
@@ -146,10 +273,10 @@ def prescription(accounts: int, months: int, seed: int, rollouts: int = 50) -> d
         "train_rows": train.num_rows,
         "uplift_models": sorted(f"{p}/{lb}" for p, lb in effects.uplift),
     }
-    for name, score, play in (
-        ("risk", p_churn, first),
-        ("prescribed", np.asarray(saved), best),
-    ):
+    out["accounts_with_saving"] = {
+        name: int(np.isfinite(score).sum()) for name, (score, _) in variants.items()
+    }
+    for name, (score, play) in variants.items():
         rows, plays = _assign(csm, score, play, capacity)
         kept = arr_kept(history, month, [ids[i] for i in rows], plays, rollouts)
         assert all(ids[i] in index for i in rows)
@@ -158,4 +285,10 @@ def prescription(accounts: int, months: int, seed: int, rollouts: int = 50) -> d
         out[f"{name}_plays"] = {p: plays.count(p) for p in sorted(set(plays))}
     risk = out["risk_arr_saved"]
     out["ratio"] = out["prescribed_arr_saved"] / risk if risk > 0 else None
+    out["ratios"] = {
+        name: out[f"{name}_arr_saved"] / risk if risk > 0 else None for name in variants
+    }
+    out["per_account_error"] = per_account_errors(
+        root, file.table, month, data, runs, effects, churn.bundle
+    )
     return out

@@ -5,28 +5,54 @@ The YAML rules (``serving.playbooks``) decide which plays fit; the registered pl
 model (``features.effects_bundle``, from ``churnlight plays``) adds to each fitting play:
 
 - ``churn_effect`` / ``expand_effect``: the estimated change in this account's probability
-  of churning / expanding within the horizon if the play is run (the play's per-account
-  uplift model; -0.04 = four points less likely to churn); null when the play has no uplift
-  model (too few runs, or no comparable accounts);
-- ``expected_arr_saved``: ARR at risk x uplift, minus the play's cost:
+  of churning / expanding within the horizon if the play is run (-0.04 = four points less
+  likely to churn). It is the play's *relative* effect, measured where the play was run,
+  applied to the account's own calibrated probability:
+  ``p_account x effect / (treated_rate - effect)``, where ``effect`` (the ATT) and
+  ``treated_rate`` (the label's rate on the treated rows) come from the play's cell of the
+  account's segment when that cell has evidence, else from the ``all`` cell. A play that cuts
+  churn by a third where it was run cuts this account's churn probability by a third.
+  Null when neither cell has evidence (too few runs, no comparable accounts), or when the
+  effects model predates ``treated_rate`` (run ``churnlight plays`` again).
+- ``expected_arr_saved``: revenue at risk x relative uplift, minus the play's cost:
   ``12 * mrr * -churn_effect - cost`` (cost from the library, 0 when it gives none); null
-  when churn_effect or mrr is.
+  when churn_effect or mrr is, and null when the churn cell's 95% interval includes 0: a play
+  not shown to change churn is not promised to save anything (its effect is still shown).
 
 The plays are ranked by ``expected_arr_saved`` (highest first), plays without one after, in
 library order. Without a registered effects model the records are exactly as before.
+
+The per-account uplift models in the bundle (DR-learners) are not served: on simulated
+sources their per-account error is larger than the two-model baseline's and than this
+relative effect's, and ranking by them saved less ARR than working down the churn-risk list
+(``python -m bench plays``; docs/plays.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from features.effects_bundle import EffectsBundle
-from features.model_bundle import encode
 
-ColumnGetter = Callable[[str], np.ndarray | None]
+ALL = "all"
+MIN_BASE_RATE = 0.01
+"""The treated rows' rate without the play (treated_rate - effect) below which the relative
+effect is not computed: dividing by a rate near zero turns noise into huge ratios."""
+REQUIRE_SIGNIFICANT = True
+"""``expected_arr_saved`` only for plays whose churn interval excludes 0."""
+
+
+@dataclass(frozen=True)
+class RelativeEffect:
+    """A play's effect on one label as a share of the rate without it (-0.3: a third less)."""
+
+    relative: float
+    significant: bool
+    segment: str
 
 
 def label_pair(effects: EffectsBundle) -> tuple[str | None, str | None]:
@@ -37,51 +63,87 @@ def label_pair(effects: EffectsBundle) -> tuple[str | None, str | None]:
     return churn, expand
 
 
+def relative_effect(cell: Mapping[str, Any] | None) -> RelativeEffect | None:
+    """The cell's ATT over the treated rows' rate without the play, or None when the cell
+    has no evidence, no ``treated_rate``, or a base rate below ``MIN_BASE_RATE``."""
+    if cell is None or cell.get("evidence") != "ok":
+        return None
+    effect, rate = cell.get("effect"), cell.get("treated_rate")
+    if effect is None or rate is None:
+        return None
+    base = float(rate) - float(effect)
+    if base < MIN_BASE_RATE:
+        return None
+    low, high = cell.get("ci_low"), cell.get("ci_high")
+    significant = low is not None and high is not None and (high < 0 or low > 0)
+    return RelativeEffect(max(float(effect) / base, -1.0), significant, str(cell["segment"]))
+
+
+def cell_effect(
+    effects: EffectsBundle, play: str, label: str, segment: str | None
+) -> RelativeEffect | None:
+    """The relative effect from the play's cell of ``segment`` if it has evidence, else from
+    its ``all`` cell."""
+    if segment is not None:
+        found = relative_effect(effects.cell(play, label, str(segment)))
+        if found is not None:
+            return found
+    return relative_effect(effects.cell(play, label, ALL))
+
+
+def account_effect(probability: float, rel: RelativeEffect | None) -> float | None:
+    """The change in the account's probability: ``probability x relative``, kept so the
+    probability with the play stays in [0, 1]."""
+    if rel is None or not np.isfinite(probability):
+        return None
+    return float(np.clip(probability * rel.relative, -probability, 1.0 - probability))
+
+
 def prescribe(
     hits: Sequence[Sequence[dict[str, Any]]],
-    column: ColumnGetter,
     mrr: np.ndarray,
+    churn_probability: np.ndarray,
+    expand_probability: np.ndarray,
+    segment: Sequence[Any] | np.ndarray,
     effects: EffectsBundle,
     costs: Mapping[str, float | None],
+    require_significant: bool = REQUIRE_SIGNIFICANT,
 ) -> list[list[dict[str, Any]]]:
     """``hits`` (per account, the fitting plays' dicts) with the effects added and re-ranked.
-    ``column`` gives the accounts' feature values by name (the effects model encodes them)."""
-    n = len(hits)
-    wanted = {hit["id"] for row in hits for hit in row}
+    The probabilities are the accounts' calibrated ones; ``segment`` their segments."""
     churn_label, expand_label = label_pair(effects)
-    uplift: dict[tuple[str, str | None], np.ndarray | None] = {}
-    matrix: np.ndarray | None = None
-    for play in sorted(wanted):
-        for label in (churn_label, expand_label):
-            if label is None or not effects.has_uplift(play, label):
-                uplift[(play, label)] = None
-                continue
-            if matrix is None:
-                inputs = {c for col in effects.columns for c in col.source_columns}
-                frame = {name: v for name in inputs if (v := column(name)) is not None}
-                matrix = (
-                    encode(frame, effects.columns)
-                    if frame
-                    else np.full((n, len(effects.columns)), np.nan)
-                )
-            uplift[(play, label)] = effects.uplift_of(play, label, matrix)
+    cache: dict[tuple[str, str | None, str | None], RelativeEffect | None] = {}
+
+    def rel(play: str, label: str | None, seg: Any) -> RelativeEffect | None:
+        key = (play, label, None if seg is None else str(seg))
+        if key not in cache:
+            cache[key] = None if label is None else cell_effect(effects, play, label, key[2])
+        return cache[key]
+
     out: list[list[dict[str, Any]]] = []
     for i, row in enumerate(hits):
         enriched = []
         for hit in row:
-            churn = uplift.get((hit["id"], churn_label))
-            expand = uplift.get((hit["id"], expand_label))
-            churn_effect = None if churn is None else round(float(churn[i]), 4)
-            expand_effect = None if expand is None else round(float(expand[i]), 4)
+            churn_rel = rel(hit["id"], churn_label, segment[i])
+            churn = account_effect(float(churn_probability[i]), churn_rel)
+            expand = account_effect(
+                float(expand_probability[i]), rel(hit["id"], expand_label, segment[i])
+            )
+            churn_effect = None if churn is None else round(churn, 4)
             saved = None
-            if churn_effect is not None and np.isfinite(mrr[i]):
+            if (
+                churn_effect is not None
+                and churn_rel is not None
+                and (churn_rel.significant or not require_significant)
+                and np.isfinite(mrr[i])
+            ):
                 cost = costs.get(hit["id"]) or 0.0
                 saved = round(12.0 * float(mrr[i]) * -churn_effect - cost, 2)
             enriched.append(
                 {
                     **hit,
                     "churn_effect": churn_effect,
-                    "expand_effect": expand_effect,
+                    "expand_effect": None if expand is None else round(expand, 4),
                     "expected_arr_saved": saved,
                 }
             )

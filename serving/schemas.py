@@ -152,7 +152,9 @@ class PlaybookHit(BaseModel):
         None,
         description="with a play-effects model (`churnlight plays`): the estimated change in "
         "this account's churn probability if the play is run (-0.04: four points less "
-        "likely); null when the play has too little evidence. Absent without the model",
+        "likely): its churn probability x the play's relative effect in the account's "
+        "segment (else overall); null when the play has too little evidence. Absent without "
+        "the model",
     )
     expand_effect: float | None = Field(
         None, description="the same for the expansion probability (+: more likely to expand)"
@@ -160,7 +162,8 @@ class PlaybookHit(BaseModel):
     expected_arr_saved: float | None = Field(
         None,
         description="12 x mrr x -churn_effect - the play's cost: ARR the play is expected to "
-        "keep; plays are ranked by it. Absent without a play-effects model",
+        "keep; plays are ranked by it. Null when the play's churn interval includes 0; absent "
+        "without a play-effects model",
     )
 
 
@@ -734,8 +737,14 @@ class PlayEffect(BaseModel):
     naive: float | None = Field(
         None, description="treated minus untreated rate: the biased comparison, for reference"
     )
+    treated_rate: float | None = Field(
+        None,
+        description="the label's rate on the accounts that got the play; minus effect, their "
+        "rate without it: effect / (treated_rate - effect) is the relative effect served",
+    )
     uplift_model: bool = Field(
-        description="a per-account model of this play and label ranks the accounts' playbooks"
+        description="a per-account uplift model of this play and label was fitted (kept for "
+        "measurement; account records use the relative effect of the cells instead)"
     )
 
 

@@ -64,3 +64,21 @@ def test_each_csm_works_its_capacity_down_its_own_list() -> None:
     rows, plays = _assign(csm, score, play, {"a": 1, "b": 2})
     # a: its best account with a play (row 2 has none); b: both; c: no capacity
     assert rows == [0, 4, 3] and plays == ["p1", "p4", "p3"]
+
+
+def test_each_account_gets_its_fitting_play_with_the_highest_saving() -> None:
+    import numpy as np
+
+    from bench.plays_value import _best
+
+    def hit(play: str, saved: float | None) -> dict:
+        return {"id": play, "expected_arr_saved": saved}
+
+    rows = [
+        [hit("a", None), hit("b", 50.0), hit("c", 900.0), hit("d", 80.0)],
+        [hit("a", None), hit("x", None)],
+    ]
+    # c is not a simulated play, so it cannot be run; a has no saving
+    score, play = _best(rows, {"a", "b", "d"})
+    assert play == ["d", None]
+    assert score[0] == 80.0 and np.isneginf(score[1])

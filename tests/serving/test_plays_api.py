@@ -58,22 +58,34 @@ def test_records_rank_fitting_plays_by_expected_arr_saved(
     page = client.get("/v1/accounts?limit=60", headers=keys.read_headers).json()
     with_rescue = [a["account_id"] for a in page["items"] if "champion_rescue" in a["playbooks"]]
     assert with_rescue
-    seen_effect = False
+    cells = {(r["play"], r["label"], r["segment"]): r for r in effects_registry.result_rows}
+    seen_effect = seen_saving = False
     for account_id in with_rescue:
         record = client.get(f"/v1/accounts/{account_id}", headers=keys.read_headers).json()
         plays = record["playbooks"]
         for play in plays:
             assert {"churn_effect", "expand_effect", "expected_arr_saved"} <= set(play)
         rescue = next(p for p in plays if p["id"] == "champion_rescue")
-        assert rescue["churn_effect"] is not None and -1 <= rescue["churn_effect"] <= 1
-        assert rescue["expected_arr_saved"] == pytest.approx(
-            12 * record["mrr"] * -rescue["churn_effect"], abs=0.02
-        )
+        # the cell's relative effect (its segment's when that has evidence) x the account's
+        # own churn probability; the rescue cell's interval excludes 0, so it saves ARR
+        cell = cells.get(("champion_rescue", "churn_180d", record["segment"]))
+        if cell is None or cell["evidence"] != "ok":
+            cell = cells[("champion_rescue", "churn_180d", "all")]
+        relative = cell["effect"] / (cell["treated_rate"] - cell["effect"])
+        p = record["churn_probability"]
+        assert rescue["churn_effect"] == pytest.approx(p * relative, abs=1e-4)
+        if cell["ci_high"] < 0:
+            assert rescue["expected_arr_saved"] == pytest.approx(
+                12 * record["mrr"] * -rescue["churn_effect"], abs=0.02
+            )
+            seen_saving = True
+        else:
+            assert rescue["expected_arr_saved"] is None
         seen_effect = seen_effect or rescue["churn_effect"] < 0
         saved = [p["expected_arr_saved"] for p in plays if p["expected_arr_saved"] is not None]
         assert saved == sorted(saved, reverse=True)
         assert plays[: len(saved)] == [p for p in plays if p["expected_arr_saved"] is not None]
-    assert seen_effect
+    assert seen_effect and seen_saving
 
     body = client.get("/v1/plays", headers=keys.read_headers).json()
     assert body["effects_model_version"] == "churnlight-effects/1"

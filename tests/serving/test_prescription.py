@@ -1,81 +1,143 @@
-"""Prescription: fitting plays get their per-account effects and are ranked by ARR saved."""
+"""Prescription: fitting plays get the relative effect of their evidence cell applied to the
+account's own probabilities, and are ranked by revenue at risk x relative uplift."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import pytest
 
 from features.effects_bundle import EffectsBundle, load_effects_bundle, save_effects_bundle
 from features.model_bundle import FeatureColumn
-from serving.prescription import prescribe
+from serving.prescription import prescribe, relative_effect
 
-X = np.array([-1.0, -1.0, 1.0, 1.0])
+NO = "not enough evidence"
 
 
-def _step(low: float, high: float) -> lgb.Booster:
-    """A one-split model: ``low`` where x < 0, ``high`` where x > 0 (exactly)."""
-    params = {
-        "objective": "regression",
-        "learning_rate": 1.0,
-        "num_leaves": 2,
-        "min_data_in_leaf": 1,
-        "min_data_in_bin": 1,
-        "verbose": -1,
+def _cell(
+    play: str,
+    segment: str,
+    effect: float | None,
+    rate: float | None,
+    ci: tuple[float, float] | None,
+    label: str = "churn_180d",
+) -> dict[str, Any]:
+    ok = effect is not None
+    return {
+        "play": play,
+        "label": label,
+        "segment": segment,
+        "effect": effect,
+        "ci_low": ci[0] if ci else None,
+        "ci_high": ci[1] if ci else None,
+        "treated_rate": rate,
+        "evidence": "ok" if ok else NO,
     }
-    data = lgb.Dataset(X.reshape(-1, 1), label=np.where(X < 0, low, high), params={"verbose": -1})
-    return lgb.train(params, data, num_boost_round=1)
 
 
 def _bundle() -> EffectsBundle:
     rows = [
-        {"play": p, "label": lb, "segment": "all"}
-        for p in ("rescue", "review", "guides")
-        for lb in ("churn_180d", "expand_180d")
+        # rescue: a quarter less churn overall (-0.10 on a 0.40 base), half in smb, and no
+        # evidence in ent (the overall cell stands in)
+        _cell("rescue", "all", -0.10, 0.30, (-0.15, -0.05)),
+        _cell("rescue", "smb", -0.20, 0.20, (-0.30, -0.10)),
+        _cell("rescue", "ent", None, None, None),
+        # review: a tenth less churn (-0.05 on 0.50), three tenths more expansion
+        _cell("review", "all", -0.05, 0.45, (-0.08, -0.02)),
+        _cell("review", "all", 0.06, 0.26, (0.01, 0.11), label="expand_180d"),
+        # guides: too few runs
+        _cell("guides", "all", None, None, None),
+        # nudge: a fifth less churn (-0.04 on 0.20), but its interval holds 0
+        _cell("nudge", "all", -0.04, 0.16, (-0.09, 0.01)),
     ]
-    return EffectsBundle(
-        columns=[FeatureColumn("x")],
-        effects=rows,
-        uplift={
-            ("rescue", "churn_180d"): _step(-0.30, -0.02),
-            ("review", "churn_180d"): _step(-0.05, -0.10),
-            ("review", "expand_180d"): _step(0.0, 0.08),
-        },
-    )
+    return EffectsBundle(columns=[FeatureColumn("x")], effects=rows)
 
 
 def _hit(play: str) -> dict:
     return {"id": play, "title": play, "score": "churn", "actions": ["a"], "owner": "csm"}
 
 
-def test_plays_are_ranked_by_expected_arr_saved_per_account(tmp_path: Path) -> None:
-    bundle = load_effects_bundle(save_effects_bundle(_bundle(), tmp_path / "effects"))
-    hits = [[_hit("guides"), _hit("review"), _hit("rescue")] for _ in range(2)]
-    x = {"x": np.array([-1.0, 1.0])}
-    out = prescribe(hits, x.get, np.array([1000.0, 1000.0]), bundle, {"review": 100.0})
+def _prescribe(
+    bundle: EffectsBundle,
+    mrr: list[float],
+    p_churn: list[float],
+    segment: list[str | None],
+    plays: tuple[str, ...] = ("guides", "nudge", "review", "rescue"),
+    p_expand: list[float] | None = None,
+) -> list[list[dict[str, Any]]]:
+    n = len(mrr)
+    return prescribe(
+        [[_hit(p) for p in plays] for _ in range(n)],
+        np.asarray(mrr, dtype=float),
+        np.asarray(p_churn, dtype=float),
+        np.asarray(p_expand if p_expand is not None else [0.5] * n, dtype=float),
+        segment,
+        bundle,
+        {"review": 100.0},
+    )
 
-    first, second = out
-    # x < 0: rescue saves 12,000 x 0.30 = 3,600; review 12,000 x 0.05 - 100 = 500
-    assert [p["id"] for p in first] == ["rescue", "review", "guides"]
-    assert first[0]["churn_effect"] == pytest.approx(-0.30)
-    assert first[0]["expected_arr_saved"] == pytest.approx(3600.0)
-    assert first[0]["expand_effect"] is None
-    assert first[1]["expected_arr_saved"] == pytest.approx(500.0)
-    assert first[1]["expand_effect"] == pytest.approx(0.0)
-    # x > 0: review saves 12,000 x 0.10 - 100 = 1,100, rescue only 240
-    assert [p["id"] for p in second] == ["review", "rescue", "guides"]
-    assert second[0]["expected_arr_saved"] == pytest.approx(1100.0)
-    assert second[0]["expand_effect"] == pytest.approx(0.08)
-    # a play without an uplift model keeps its place after the ranked ones, fields null
-    assert second[2] == {**_hit("guides"), "churn_effect": None, "expand_effect": None,
-                         "expected_arr_saved": None}  # fmt: skip
+
+def test_the_segment_cell_s_relative_effect_scales_the_account_s_own_risk(
+    tmp_path: Path,
+) -> None:
+    bundle = load_effects_bundle(save_effects_bundle(_bundle(), tmp_path / "effects"))
+    smb, ent = _prescribe(bundle, [1000.0, 1000.0], [0.4, 0.4], ["smb", "ent"])
+
+    # smb: rescue halves the 0.4 churn probability: -0.2, saving 12,000 x 0.2 = 2,400;
+    # review cuts it by a tenth: -0.04, 12,000 x 0.04 - 100 = 380
+    assert [p["id"] for p in smb] == ["rescue", "review", "guides", "nudge"]
+    assert smb[0]["churn_effect"] == pytest.approx(-0.2)
+    assert smb[0]["expected_arr_saved"] == pytest.approx(2400.0)
+    assert smb[1]["churn_effect"] == pytest.approx(-0.04)
+    assert smb[1]["expected_arr_saved"] == pytest.approx(380.0)
+    # expansion: 0.5 x 0.06 / 0.20 = +0.15; rescue has no expansion cell
+    assert smb[1]["expand_effect"] == pytest.approx(0.15)
+    assert smb[0]["expand_effect"] is None
+    # ent has no evidence for rescue: the overall cell's quarter, -0.1, 1,200
+    assert ent[0]["id"] == "rescue"
+    assert ent[0]["churn_effect"] == pytest.approx(-0.1)
+    assert ent[0]["expected_arr_saved"] == pytest.approx(1200.0)
+
+
+def test_plays_without_evidence_or_with_an_interval_holding_zero_save_nothing() -> None:
+    (plays,) = _prescribe(_bundle(), [1000.0], [0.4], [None])
+    by_id = {p["id"]: p for p in plays}
+    # guides has too few runs: no effect at all, ranked after the plays with a saving
+    assert by_id["guides"] == {**_hit("guides"), "churn_effect": None, "expand_effect": None,
+                               "expected_arr_saved": None}  # fmt: skip
+    # nudge's estimate is shown (0.4 x -0.2), but it is not promised to save anything
+    assert by_id["nudge"]["churn_effect"] == pytest.approx(-0.08)
+    assert by_id["nudge"]["expected_arr_saved"] is None
+    assert [p["id"] for p in plays] == ["rescue", "review", "guides", "nudge"]
+
+
+def test_accounts_rank_by_revenue_at_risk_times_relative_effect() -> None:
+    # same play, same cell: the saving is 12 x mrr x p x a quarter, whatever mrr or p alone say
+    mrr = [2000.0, 500.0, 3000.0]
+    p = [0.1, 0.6, 0.02]
+    out = _prescribe(_bundle(), mrr, p, ["ent", "ent", "ent"], plays=("rescue",))
+    saved = [row[0]["expected_arr_saved"] for row in out]
+    assert saved == pytest.approx([12 * m * q * 0.25 for m, q in zip(mrr, p, strict=True)])
+    assert np.argsort(saved).tolist() == [2, 0, 1]  # revenue at risk 720 < 2,400 < 3,600
 
 
 def test_an_account_without_mrr_has_effects_but_no_arr() -> None:
-    out = prescribe(
-        [[_hit("rescue")]], {"x": np.array([-1.0])}.get, np.array([np.nan]), _bundle(), {}
-    )
-    assert out[0][0]["churn_effect"] == pytest.approx(-0.30)
-    assert out[0][0]["expected_arr_saved"] is None
+    (plays,) = _prescribe(_bundle(), [float("nan")], [0.4], ["smb"], plays=("rescue",))
+    assert plays[0]["churn_effect"] == pytest.approx(-0.2)
+    assert plays[0]["expected_arr_saved"] is None
+
+
+def test_the_relative_effect_needs_a_base_rate_and_keeps_probabilities_in_range() -> None:
+    # an effects model without treated_rate (fitted before it existed) gives no effect
+    assert relative_effect({**_cell("a", "all", -0.1, None, (-0.2, -0.05))}) is None
+    # a rate without the play of ~0 would turn noise into a huge ratio: no effect
+    assert relative_effect(_cell("a", "all", -0.1, -0.095, (-0.2, -0.05))) is None
+    rel = relative_effect(_cell("a", "all", -0.1, 0.3, (-0.2, -0.05)))
+    assert rel is not None and rel.relative == pytest.approx(-0.25) and rel.significant
+    # a churn increase cannot push the probability above 1
+    bundle = EffectsBundle([FeatureColumn("x")], [_cell("harm", "all", 0.3, 0.4, (0.2, 0.4))])
+    (plays,) = _prescribe(bundle, [100.0], [0.9], [None], plays=("harm",))
+    assert plays[0]["churn_effect"] == pytest.approx(0.1)  # 0.9 x 3 clipped to 1 - 0.9
+    assert plays[0]["expected_arr_saved"] == pytest.approx(-120.0)

@@ -49,6 +49,16 @@ def test_naive_difference_is_biased_and_the_dr_interval_covers_the_truth(confoun
     assert est.ate_low <= float(d.tau.mean()) <= est.ate_high
 
 
+def test_the_treated_rate_is_that_of_the_treated_rows_inside_the_overlap(confounded) -> None:
+    d, (e, m0, m1) = confounded
+    rules = EvidenceRules(trim=0.2)  # trims about 100 of the 1,380 treated rows
+    est = estimate_cell(d.y, d.t, e, m0, m1, d.groups, rules)
+    kept = (d.t == 1) & (e <= 1 - rules.trim)
+    assert est.n_trimmed_treated > 50
+    assert est.treated_rate == pytest.approx(float(d.y[kept].mean()))
+    assert est.treated_rate != pytest.approx(float(d.y[d.t == 1].mean()))
+
+
 def test_an_inert_play_gets_an_interval_holding_zero() -> None:
     est = _estimate(make_dgp(seed=2, accounts=1000, effect_size=0.0))
     assert est.evidence == "ok"

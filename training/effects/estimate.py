@@ -60,6 +60,9 @@ class Estimate:
     naive: float | None = None
     """Treated mean minus untreated mean of y: the comparison the confounding biases."""
     reason: str | None = None
+    treated_rate: float | None = None
+    """Mean of y on the treated rows inside the overlap (the rows the ATT is about); minus
+    the ATT it is their rate without the play, the base of the play's relative effect."""
 
     @property
     def evidence(self) -> str:
@@ -195,4 +198,5 @@ def estimate_cell(
         ate_low=ate_low,
         ate_high=ate_high,
         naive=naive,
+        treated_rate=float(y[treated & keep].mean()),
     )

@@ -79,6 +79,7 @@ def effect_row(play: str, label: str, segment: str, est: Estimate) -> dict[str, 
         "ate_low": est.ate_low,
         "ate_high": est.ate_high,
         "naive": est.naive,
+        "treated_rate": est.treated_rate,
     }
 
 
