@@ -203,7 +203,11 @@ def create_app(
     app.openapi = openapi_builder(app, settings)  # type: ignore[method-assign]
     # the last added runs first: the request middleware, then the gate of scoring requests
     app.add_middleware(
-        ScoreGate, keys=app.state.keys, limits=app.state.limits, max_batch=settings.max_batch
+        ScoreGate,
+        keys=app.state.keys,
+        limits=app.state.limits,
+        max_batch=settings.max_batch,
+        refusal_delay=settings.key_refusal_delay_seconds,
     )
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     return app

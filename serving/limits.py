@@ -5,8 +5,9 @@ row live, and a cached batch copies up to ``CHURNLIGHT_MAX_BATCH`` records. Each
 (``serving.auth``) may have ``CHURNLIGHT_KEY_CONCURRENCY`` such requests in flight, and may
 score ``CHURNLIGHT_KEY_WHAT_IF_ROWS_PER_SECOND`` what-if rows per second on average, from a
 bucket holding one full batch (or one second of rows, if more). Past either limit the request
-is refused at once with 429 and ``Retry-After``; nothing queues, so one key's burst neither
-grows the server's memory nor delays other keys' work beyond the cores it holds. Lookups
+is refused with 429 and ``Retry-After`` (after a short delay: ``serving.gate``); nothing
+queues, so one key's burst neither grows the server's memory nor delays other keys' work
+beyond the cores it holds. Lookups
 (``GET``) are never limited. ``serving.gate`` refuses before the body is read (``busy``,
 ``short``, ``check``); the route then ``admit``s the validated batch.
 

@@ -58,6 +58,14 @@ class ServingSettings(StoreSettings):
     key_concurrency: int = Field(
         default=2, ge=1, description="POST /v1/score requests in flight per key name; beyond: 429"
     )
+    key_refusal_delay_seconds: float = Field(
+        default=0.25,
+        ge=0,
+        le=10,
+        description="a scoring request refused for its key's limits is answered 429 after this "
+        "many seconds (at most its Retry-After): a client resending at once costs the server "
+        "little; 0 = at once",
+    )
     key_what_if_rows_per_second: float = Field(
         default=500.0,
         ge=0,

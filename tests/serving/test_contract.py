@@ -12,6 +12,7 @@ import pytest
 
 from serving.auth import new_key
 from serving.errors import RateLimited
+from serving.gate import ScoreGate
 from serving.limits import KeyLimits
 from serving.routes.model import public_facts
 from tests.serving.conftest import Models, fixed_loader
@@ -189,6 +190,37 @@ def test_a_busy_key_is_refused_before_its_body_is_read(client, keys) -> None:
         'churnlight_http_requests_total{key="crm",method="POST",route="/v1/score",status="429"}'
         " 1.0" in metrics
     )
+
+
+def test_a_refused_request_waits_the_refusal_delay_before_its_429(client, keys) -> None:
+    """The gate answers a refusal only after the key's refusal delay (a client that resends
+    at once then sends a few requests a second, not thousands); the other requests pass
+    without waiting. The app's gate takes the delay from the settings."""
+    gate = client.app.middleware_stack
+    while not isinstance(gate, ScoreGate):
+        gate = gate.app
+    assert gate.refusal_delay == client.app.state.settings.key_refusal_delay_seconds == 0.25
+    events: list[object] = []
+
+    async def pause(seconds: float) -> None:
+        events.append(("pause", seconds))
+
+    gate.pause = pause
+    body = json.dumps({"account_ids": ["A001"]}).encode()
+    limits = client.app.state.limits
+    with limits.admit("crm", 0), limits.admit("crm", 0):
+        refused, _ = _call(client.app, "/v1/score", keys.read_headers, body)
+    events.extend(message["type"] for message in refused)
+    admitted, _ = _call(client.app, "/v1/score", keys.read_headers, body)
+
+    assert events == [("pause", 0.25), "http.response.start", "http.response.body"]
+    assert refused[0]["status"] == 429 and admitted[0]["status"] == 200
+
+    gate.refusal_delay = 0.0
+    events.clear()
+    with limits.admit("crm", 0), limits.admit("crm", 0):
+        refused, _ = _call(client.app, "/v1/score", keys.read_headers, body)
+    assert events == [] and refused[0]["status"] == 429
 
 
 def test_a_short_bucket_counts_the_rows_and_hands_the_body_on(make_client, settings, keys):
