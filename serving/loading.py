@@ -132,31 +132,18 @@ def load_effects(
     """The play-effects champion, or (None, None) when none is registered. Effects are an
     addition to the scores: a version that cannot be read is logged and left out (the
     records are then as without effects), never a reason to refuse the scores."""
-    import mlflow.artifacts
     from mlflow.exceptions import MlflowException
 
     name, alias = settings.effects_model_name, settings.champion_alias
     try:
-        version = client.get_model_version_by_alias(name, alias)
+        client.get_model_version_by_alias(name, alias)
     except MlflowException:
         return None, None
     try:
-        location = client.get_model_version_download_uri(name, version.version)
-        local = mlflow.artifacts.download_artifacts(artifact_uri=location, tracking_uri=uri)
-        bundle = load_effects_bundle(Path(local))
+        return _load_one(client, uri, "effects", name, alias, reader=load_effects_bundle)
     except (MlflowException, ChurnlightError, OSError, KeyError, ValueError) as err:
         log.error("play effects %s@%s not loaded: %s", name, alias, err)
         return None, None
-    info = ModelInfo(
-        kind="effects",
-        name=name,
-        version=str(version.version),
-        alias=alias,
-        run_id=version.run_id,
-        source=version.source,
-        registered_at=_iso(version.creation_timestamp),
-    )
-    return bundle, info
 
 
 def _load_survival(
@@ -242,20 +229,7 @@ def _artifact_dir(model_dir: Path) -> Path:
 def find_bundle(model_dir: Path) -> Path:
     """The ``bundle`` artifact of a downloaded pyfunc model directory (via ``MLmodel``, which
     records the artifact's path whatever its folder is called), else ``bundle_path``."""
-    mlmodel = model_dir / "MLmodel"
-    if mlmodel.exists():
-        import yaml
-
-        spec = yaml.safe_load(mlmodel.read_text()) or {}
-        artifacts = (spec.get("flavors", {}).get("python_function", {}) or {}).get(
-            "artifacts"
-        ) or {}
-        entry = artifacts.get(ARTIFACT_NAME)
-        if isinstance(entry, dict) and entry.get("path"):
-            candidate = model_dir / entry["path"]
-            if candidate.exists():
-                return bundle_path(candidate)
-    return bundle_path(model_dir)
+    return bundle_path(_artifact_dir(model_dir))
 
 
 def models_from_bundles(
