@@ -8,8 +8,9 @@ schemathesis's fixture-loaded schemas (``from_fixture``) do not run on pytest 9.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,10 +20,14 @@ from schemathesis.config import SchemathesisConfig
 
 from features.writer import read_feature_table, write_feature_table
 from serving.app import create_app
+from serving.loading import LoadedModels, ModelInfo
 from serving.settings import ServingSettings
 from tests.forecast.helpers import write_book_source
 from tests.serving.conftest import Keys, Models, fixed_loader
 from tests.serving.live import serve
+from tests.training.effects_source import champion_rescue_book
+from training.effects.fit import EffectsOptions, fit_effects
+from training.effects.publish import bundle_of
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 MAX_EXAMPLES = 30
@@ -75,8 +80,23 @@ def base_url(
         score_threads=1,
         key_what_if_rows_per_second=0,  # fuzzing is one client: no rate limit to trip
     )
-    with serve(create_app(app_settings, load=fixed_loader(models), wait=True)) as url:
+    with serve(create_app(app_settings, load=_with_effects(models), wait=True)) as url:
         yield url
+
+
+def _with_effects(models: Models) -> Callable[[ServingSettings], LoadedModels]:
+    """The fixed models plus a play-effects model fitted here, so ``GET /v1/plays`` answers
+    its 200 (its 503 without one is documented, and schemathesis counts a 503 to valid data
+    as a failure)."""
+    data, runs = champion_rescue_book()
+    effects = bundle_of(fit_effects(data, runs, ["champion_rescue"], EffectsOptions()))
+    info = ModelInfo(kind="effects", name="churnlight-effects", version="1", alias="champion")
+    fixed = fixed_loader(models)
+
+    def load(settings: ServingSettings) -> LoadedModels:
+        return dataclasses.replace(fixed(settings), effects=effects, effects_info=info)
+
+    return load
 
 
 schema = schemathesis.openapi.from_dict(
