@@ -45,12 +45,18 @@ from features.writer import FeatureFile
 from forecast.backtest import Window, evaluate, months_after, realised
 from forecast.book import DEFAULT_GRACE_DAYS, Book, book_from_tables
 from forecast.conformal import IntervalCalibration
+from forecast.level import rescaled, revenue_ratios
 from forecast.movements import next_month
 from forecast.outlook import HORIZONS, forecast_outlook
+from forecast.timing import CONSTANT, CURVE_COLUMNS, CURVE_DAYS, RENEWALS, SURVIVAL
 from training import calibration, dataset, model, splits
 from training.errors import TrainingError
 
 BACKTEST_PARAMS: dict[str, Any] = {"learning_rate": 0.1, "num_leaves": 15, "max_depth": 4}
+SURVIVAL_PARAMS: dict[str, Any] = {"learning_rate": 0.1}
+"""The survival fit of a window (``--timing survival``): the served model's settings at twice
+the learning rate."""
+RENEWAL_COLUMNS = ("days_to_renewal", "term_length_days")
 BACKTEST_ROUNDS = 300
 BACKTEST_PATIENCE = 20
 VALID_DATES = 2
@@ -77,6 +83,8 @@ def run_backtest(
     seed: int = 0,
     jobs: int = 2,
     progress: Progress | None = None,
+    timing: str = RENEWALS,
+    rescale: bool = True,
 ) -> BacktestResult:
     """Replay the ``windows`` latest monthly as-of dates whose longest horizon has happened
     (whole months, outside the grace period of the source's as-of date)."""
@@ -123,8 +131,9 @@ def run_backtest(
     def one(i: int) -> Window:
         nonlocal done
         window = replay_window(
-            features, books[i], history.per_account, groups, horizons, simulations, seed
-        )
+            features, books[i], history.per_account, groups, horizons, simulations, seed,
+            timing, rescale,
+        )  # fmt: skip
         done += 1
         if progress:
             progress(done, len(dates))
@@ -166,6 +175,8 @@ def replay_window(
     horizons: Sequence[int],
     simulations: int,
     seed: int,
+    timing: str = RENEWALS,
+    rescale: bool = True,
 ) -> Window:
     """One as-of date (``book.as_of``): models fit on what was known before it, the forecast
     of its accounts, and what they did (from ``history``, the full movements)."""
@@ -178,18 +189,33 @@ def replay_window(
     if not now.any():
         raise TrainingError(f"no feature rows at the backtest as-of date {t}")
     probabilities = {}
+    ratios: dict[str, float] | None = None
     with _FITS:
         for spec in data.label_specs:
-            probabilities[spec.kind] = _fit_and_score(data, spec, t, now)
+            probabilities[spec.kind], valid_rows, valid_p = _fit_and_score(data, spec, t, now)
+            if spec.kind == "churn" and rescale:
+                segment = data.groups.get("segment", np.full(len(data.ids), None))
+                ratios = revenue_ratios(
+                    _mrr(data)[valid_rows], valid_p, data.labels[spec.name][valid_rows],
+                    segment[valid_rows],
+                )  # fmt: skip
+                probabilities["churn"] = rescaled(probabilities["churn"], segment[now], ratios)
     scores = pd.DataFrame(
         {
             "account_id": data.ids[now].astype(str),
             "snapshot_date": t,
             "churn_probability": probabilities["churn"],
             "expansion_probability": probabilities["expansion"],
-            "mrr": data.mrr[now] if data.mrr is not None else 0.0,
+            "mrr": _mrr(data)[now],
+            **(_renewal_columns(data, now) if timing != CONSTANT else {}),
         }
     )
+    if timing == SURVIVAL:
+        with _FITS:
+            curve = survival_curves(data, t, now, probabilities["churn"], seed)
+        if curve is not None:
+            for j, column in enumerate(CURVE_COLUMNS):
+                scores[column] = curve[:, j]
     # The book as `churnlight forecast` shows it by default (its own simulation, the whole
     # book's sizes), and the segments as `--by segment` shows them.
     whole = forecast_outlook(book, scores, horizons, simulations=simulations, seed=seed)
@@ -198,16 +224,71 @@ def replay_window(
     )
     for mine, overall in zip(forecast["horizons"], whole["horizons"], strict=True):
         mine["groups"] = [*overall["groups"], *mine["groups"]]
+    forecast["churn_revenue_ratios"] = ratios
     accounts = scores["account_id"].tolist()
     actual = {h: realised(history, accounts, groups, t, h) for h in horizons}
     return Window(t, forecast, actual)
 
 
+def _renewal_columns(data: dataset.ModelData, now: np.ndarray) -> dict[str, np.ndarray]:
+    """``days_to_renewal`` and ``term_length_days`` of the rows of snapshot ``t`` (what the
+    score table of that date would carry), when the feature table has them."""
+    out = {}
+    for name in RENEWAL_COLUMNS:
+        if name in data.raw.column_names:
+            values = data.raw.column(name).to_numpy(zero_copy_only=False)
+            out[name] = np.asarray(values, dtype=float)[now]
+    return out
+
+
+def survival_curves(
+    data: dataset.ModelData, t: date, now: np.ndarray, churn_probability: np.ndarray, seed: int
+) -> np.ndarray | None:
+    """The survival model's curves of the rows of snapshot ``t`` (P(churn by d) at
+    ``CURVE_DAYS``), anchored to ``churn_probability`` as serving anchors them: one fit on the
+    snapshots before ``t`` with their churn times as known at ``t`` (``known_at``: a churn
+    counts when confirmed by ``t`` - grace, else the row is censored there). None without
+    churn times or churns."""
+    from features.survival_bundle import anchor_curve
+    from training.survival import fit_survival, followup_days
+    from training.survival_train import known_at
+
+    if data.snapshot_date is None or "churn_days" not in data.times:
+        return None
+    grace = int(data.facts.get("grace_days", DEFAULT_GRACE_DAYS))
+    days, observed = known_at(
+        data.times["churn_days"], data.times["churn_observed"], data.snapshot_date, t, grace
+    )
+    rows = np.flatnonzero(~np.isnan(days) & ~now)
+    if not len(rows) or np.nansum(observed[rows]) == 0:
+        return None
+    accounts = np.unique(data.ids[rows].astype(str))
+    rng = np.random.default_rng(seed)
+    held = set(rng.choice(accounts, max(len(accounts) // 5, 1), replace=False).tolist())
+    in_valid = np.array([str(a) in held for a in data.ids[rows]])
+    categorical = [j for j, c in enumerate(data.columns) if c.kind == "categorical"]
+    try:
+        fitted = fit_survival(
+            data.matrix, data.feature_names, categorical, days, observed,
+            followup_days(data.snapshot_date, t, grace), rows[~in_valid], rows[in_valid],
+            seed=seed, threads=1, params=SURVIVAL_PARAMS,
+        )  # fmt: skip
+    except TrainingError:  # e.g. no churn among the fit rows
+        return None
+    raw = fitted.churn_by(data.matrix[now], CURVE_DAYS)
+    return anchor_curve(raw, CURVE_DAYS, churn_probability, 180)
+
+
+def _mrr(data: dataset.ModelData) -> np.ndarray:
+    return data.mrr if data.mrr is not None else np.zeros(len(data.ids))
+
+
 def _fit_and_score(
     data: dataset.ModelData, spec: dataset.LabelSpec, t: date, now: np.ndarray
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A cheap fixed fit of one label on the snapshots whose label closed by ``t``; the
-    calibrated probabilities of the rows of snapshot ``t``."""
+    calibrated probabilities of the rows of snapshot ``t``, and the validation rows (the two
+    latest closed snapshot dates: out of the boosting's fit) with theirs."""
     assert data.snapshot_date is not None
     y = data.labels[spec.name]
     all_dates = sorted({d.astype("datetime64[D]").item() for d in np.unique(data.snapshot_date)})
@@ -235,4 +316,6 @@ def _fit_and_score(
         early_stopping_rounds=BACKTEST_PATIENCE,
     )
     mapping = calibration.fit_platt(fitted.raw_score(data.matrix[valid_rows]), y[valid_rows])
-    return np.asarray(mapping.apply(fitted.raw_score(data.matrix[now])), dtype=float)
+    valid_p = np.asarray(mapping.apply(fitted.raw_score(data.matrix[valid_rows])), dtype=float)
+    now_p = np.asarray(mapping.apply(fitted.raw_score(data.matrix[now])), dtype=float)
+    return now_p, valid_rows, valid_p
