@@ -22,6 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 TINY = 1e-9
+ALL_GROUPS = "(all)"
+"""The key, among a horizon's per-total factors, of a total's factor over every group's
+scores (for a group the backtests did not have, such as a CSM)."""
+TOTAL_OF = {"end_mrr": "nrr"}
+"""A corrected total without scores of its own takes another's factor: ending MRR is NRR
+times a known start."""
 
 
 def interval_score(realised: float, expected: float, low: float, high: float) -> float:
@@ -68,10 +74,27 @@ class IntervalCalibration:
     """horizon -> group (``"*"``: the book; ``"segment:smb"``) -> level -> factor, from that
     group's scores alone: a group whose simulated intervals run narrower than the book's gets
     its own stretch."""
+    total_factors: Mapping[int, Mapping[str, Mapping[str, Mapping[str, float]]]] = field(
+        default_factory=dict
+    )
+    """horizon -> group (as in ``group_factors``, and ``ALL_GROUPS``) -> total (churned,
+    contraction, expansion, grr, nrr) -> level -> factor, from that total's scores alone: one
+    factor for every total over-widens the steady ones and under-widens the others."""
 
-    def factor(self, horizon: int, level: str, group: str | None = None) -> float | None:
-        """The factor of ``group`` (its own when the backtests had it, else the pooled one) at
-        ``horizon`` and ``level``; None when that horizon was not backtested."""
+    def factor(
+        self, horizon: int, level: str, group: str | None = None, total: str | None = None
+    ) -> float | None:
+        """The factor of ``total`` in ``group`` at ``horizon`` and ``level``: the total's own
+        in the group when the backtests had it, else the total's over all groups, else the
+        group's over all its totals, else the pooled one; None when that horizon was not
+        backtested."""
+        if total is not None:
+            per_group = self.total_factors.get(horizon, {})
+            name = TOTAL_OF.get(total, total)
+            for key in (group or "", ALL_GROUPS):
+                own = per_group.get(key, {}).get(name, {}).get(level)
+                if own is not None:
+                    return own
         own = self.group_factors.get(horizon, {}).get(group or "", {}).get(level)
         return own if own is not None else self.factors.get(horizon, {}).get(level)
 
@@ -84,6 +107,13 @@ class IntervalCalibration:
             "group_factors": {
                 str(h): {g: dict(levels) for g, levels in groups.items()}
                 for h, groups in self.group_factors.items()
+            },
+            "total_factors": {
+                str(h): {
+                    g: {t: dict(levels) for t, levels in totals.items()}
+                    for g, totals in groups.items()
+                }
+                for h, groups in self.total_factors.items()
             },
         }
 
@@ -102,7 +132,19 @@ class IntervalCalibration:
             }
             for h, per_group in data.get("group_factors", {}).items()
         }
-        return cls(int(data["windows"]), factors, scores, dict(data.get("facts", {})), groups)
+        totals = {
+            int(h): {
+                str(g): {
+                    str(t): {str(level): float(f) for level, f in levels.items()}
+                    for t, levels in per_total.items()
+                }
+                for g, per_total in per_group.items()
+            }
+            for h, per_group in data.get("total_factors", {}).items()
+        }
+        return cls(
+            int(data["windows"]), factors, scores, dict(data.get("facts", {})), groups, totals
+        )
 
 
 def calibrate(
@@ -110,6 +152,8 @@ def calibrate(
     windows: int,
     facts: Mapping[str, Any] | None = None,
     group_scores: Mapping[int, Mapping[str, Mapping[str, Sequence[float]]]] | None = None,
+    total_scores: Mapping[int, Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]]]
+    | None = None,
 ) -> IntervalCalibration:
     """The factors of every horizon and level from the backtests' scores (``scores[h][level]``:
     one score per window, total and group of that horizon, taken on the level's interval)."""
@@ -126,4 +170,15 @@ def calibrate(
         }
         for h, per_group in (group_scores or {}).items()
     }
-    return IntervalCalibration(windows, factors, counts, dict(facts or {}), groups)
+    totals = {
+        h: {
+            g: {
+                t: {level: conformal_factor(v, float(level)) for level, v in per_level.items()}
+                for t, per_level in per_total.items()
+                if all(per_level.values())
+            }
+            for g, per_total in per_group.items()
+        }
+        for h, per_group in (total_scores or {}).items()
+    }
+    return IntervalCalibration(windows, factors, counts, dict(facts or {}), groups, totals)

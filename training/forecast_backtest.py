@@ -60,6 +60,8 @@ RENEWAL_COLUMNS = ("days_to_renewal", "term_length_days")
 BACKTEST_ROUNDS = 300
 BACKTEST_PATIENCE = 20
 VALID_DATES = 2
+LEVEL_MIN_CHURNS = 20
+"""A segment with fewer churns among the validation rows takes the all-rows revenue ratio."""
 _FITS = threading.Lock()
 Progress = Callable[[int, int], None]
 """Called as progress(windows_done, windows_total)."""
@@ -142,8 +144,11 @@ def run_backtest(
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         replayed = list(pool.map(one, range(len(dates))))
     report, fitted = evaluate(replayed, horizons)
+    timings = sorted({str(w.forecast["churn_timing"]) for w in replayed})
+    report["churn_timing"] = " / ".join(timings)
     facts = {**dict(fitted.facts), "source": str(source), "source_as_of": final.isoformat()}
     facts["seed"] = seed
+    facts["churn_timing"] = report["churn_timing"]
     calibrated = IntervalCalibration(fitted.windows, fitted.factors, fitted.scores, facts)
     return BacktestResult(report, calibrated, replayed)
 
@@ -197,7 +202,7 @@ def replay_window(
                 segment = data.groups.get("segment", np.full(len(data.ids), None))
                 ratios = revenue_ratios(
                     _mrr(data)[valid_rows], valid_p, data.labels[spec.name][valid_rows],
-                    segment[valid_rows],
+                    segment[valid_rows], LEVEL_MIN_CHURNS,
                 )  # fmt: skip
                 probabilities["churn"] = rescaled(probabilities["churn"], segment[now], ratios)
     scores = pd.DataFrame(
