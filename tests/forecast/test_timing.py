@@ -63,6 +63,8 @@ def test_renewals_inside_a_horizon() -> None:
     assert renewals_before(r, term, 91).tolist() == [3, 1, 0, 0, 4]
     assert renewals_before(r, term, 180).tolist() == [6, 1, 1, 0, 6]
     assert renewals_before(r, None, 91).tolist() == [1, 1, 0, 0, 1]
+    # a term ending on the horizon's end day churns in the next month: outside
+    assert renewals_before(np.array([90.0, 91.0]), None, 91).tolist() == [1, 0]
 
 
 def test_the_180_day_score_sits_on_the_renewals() -> None:
