@@ -40,7 +40,9 @@ def test_each_total_is_widened_by_its_own_factor() -> None:
     calibration = IntervalCalibration(
         3,
         {3: ones},
-        total_factors={3: {"*": {"churned": {"0.8": 0.5, "0.9": 0.5}, "nrr": ones | {"0.8": 0.25}}}},
+        total_factors={
+            3: {"*": {"churned": {"0.8": 0.5, "0.9": 0.5}, "nrr": ones | {"0.8": 0.25}}}
+        },
     )
     raw = forecast_outlook(book, scores, (3,), simulations=400, seed=1)
     fixed = forecast_outlook(book, scores, (3,), simulations=400, seed=1, calibration=calibration)
