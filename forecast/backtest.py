@@ -34,6 +34,7 @@ from forecast.conformal import (
     IntervalCalibration,
     calibrate,
     conformal_factor,
+    empirical_quantile,
     interval_score,
 )
 from forecast.movements import next_month
@@ -228,9 +229,9 @@ def _left_out_factor(
     level: float,
     total: str | None = None,
 ) -> float:
-    """The conformal factor of ``group`` (of its ``total`` alone, else of all its totals)
-    from every window's scores but ``left_out``'s (infinite when there are none: the
-    interval is then not checked)."""
+    """The factor of ``group`` (of its ``total`` alone, ``empirical_quantile``; else of all
+    its totals, ``conformal_factor``) from every window's scores but ``left_out``'s
+    (infinite when there are none: the interval is then not checked)."""
     others = [
         score
         for j, w in enumerate(windows)
@@ -238,7 +239,9 @@ def _left_out_factor(
         for name, score in w.get(group, {}).items()
         if total is None or name == total
     ]
-    return conformal_factor(others, level) if others else float(np.inf)
+    if not others:
+        return float(np.inf)
+    return conformal_factor(others, level) if total is None else empirical_quantile(others, level)
 
 
 def _share(hits: Sequence[bool]) -> float | None:
