@@ -63,7 +63,7 @@ def forecast(
         typer.Option(
             "--survival/--no-survival",
             help="Backtest: fit a survival model per window and use its churn curve (about "
-            "twice the time); default: the 180-day score at the renewal dates.",
+            "1.5 times the time); default: the 180-day score at the renewal dates.",
         ),
     ] = False,
     horizon: Annotated[
