@@ -11,8 +11,14 @@ For an as-of date T (a first of a month):
   (t + horizon + grace <= T for churn, t + horizon for expansion:
   ``training.splits.trainable_dates``); the value a full build gives it then equals the value
   a build as of T would give (its churn or growth is confirmed before T);
-- models: one cheap, fixed LightGBM fit per label (no tuning, no survival model, no
-  candidates), early-stopped and Platt-calibrated on its latest two closed snapshot dates;
+- models: one cheap, fixed LightGBM fit per label (no tuning, no candidates),
+  early-stopped and Platt-calibrated on its latest two closed snapshot dates; the churn
+  probabilities then put on the revenue scale by the realised over expected churned MRR of
+  those dates per segment (``forecast.level``; ``rescale``);
+- churn timing (``timing``): the 180-day score at the renewal dates (the feature table's
+  ``days_to_renewal`` and ``term_length_days`` at T, what T's score table carries), or
+  with ``SURVIVAL`` a survival model fit on the snapshots before T with the churn times as
+  known at T (``survival_curves``), its curve anchored to the churn score as serving does;
 - book: the MRR movements recomputed from the subscriptions that started before T (the
   contract's cut of a source at T), so sizes, the shock and the trailing baseline see
   nothing later;
