@@ -119,3 +119,12 @@ def test_a_survival_fit_per_window_gives_the_curve(source: Path, tmp_path: Path)
     )
     assert default.report["churn_timing"] == RENEWALS
     assert default.windows[0].forecast != window.forecast
+    # the CLI's --survival asks for it, and the one JSON line says so
+    args = ["forecast", "--source", str(source), "--backtest", "1", "--horizon", "3"]
+    calibration = tmp_path / "forecast" / "calibration.json"
+    result = CliRunner().invoke(
+        app, [*args, "--survival", "--calibration", str(calibration), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["churn_timing"] == SURVIVAL
+    assert json.loads(calibration.read_text())["facts"]["churn_timing"] == SURVIVAL
