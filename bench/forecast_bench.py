@@ -10,7 +10,9 @@ the feature build short; ``--quick``: 400 x 30, 3 windows, horizon 3 and 6, no b
   log-odds +1.0 for every account from 2025-03-01 for three months), inside the futures of
   the backtest windows.
 
-Each is replayed over 14 monthly as-of dates (the latest whose 12 months have happened).
+Each is replayed over 14 monthly as-of dates (the latest whose 12 months have happened), with
+the backtest's defaults: churn timing from the renewal dates, the cheap model's churn
+probabilities rescaled to revenue, each total's intervals corrected by its own factor.
 
 Bars (issue 16): coverage within +-7 points of nominal over >= 12 windows, overall and per
 segment (calm source); MAE of churned MRR and NRR at 3 and 6 months >= 25% lower than the
@@ -113,7 +115,7 @@ def _lines(name: str, result: dict[str, Any]) -> list[str]:
     lines = [
         f"{name}: {result['source']}, {report['windows']} windows {dates[0]}..{dates[-1]}, "
         f"{result['seconds']} s; shock sd {min(result['shock_sd']):.2f}-"
-        f"{max(result['shock_sd']):.2f}",
+        f"{max(result['shock_sd']):.2f}; churn timing: {report.get('churn_timing')}",
         "  h   cov80 cov90 (raw80 raw90)  per segment 80/90            MAE churned (trail, sum)"
         "          MAE NRR pt (trail, sum)   factors 80/90",
     ]
@@ -136,6 +138,9 @@ def _lines(name: str, result: dict[str, Any]) -> list[str]:
             f"{t} {_pct(v['0.8'])}/{_pct(v['0.9'])}" for t, v in h["coverage_by_total"].items()
         )
         lines.append(f"      book per total: {by_total}")
+        one = h.get("coverage_by_total_one_factor", {})
+        pooled = " ".join(f"{t} {_pct(v['0.8'])}/{_pct(v['0.9'])}" for t, v in one.items())
+        lines.append(f"      the same with one factor for all totals: {pooled}")
     return lines
 
 

@@ -58,6 +58,14 @@ def forecast(
     jobs: Annotated[
         int, typer.Option("--jobs", min=1, help="Backtest windows run at once (threads).")
     ] = 2,
+    survival: Annotated[
+        bool,
+        typer.Option(
+            "--survival/--no-survival",
+            help="Backtest: fit a survival model per window and use its churn curve (about "
+            "1.5 times the time); default: the 180-day score at the renewal dates.",
+        ),
+    ] = False,
     horizon: Annotated[
         list[int] | None,
         typer.Option("--horizon", min=1, max=24, help="Months ahead (repeat). Default: 3, 6, 12."),
@@ -96,6 +104,7 @@ def forecast(
             seed,
             jobs,
             as_json,
+            survival,
         )
         return
     if scores is None:
@@ -130,7 +139,8 @@ def forecast(
     )
     console.print(
         f"[bold]forecast[/bold] of the book scored on {result['snapshot_date']} (history as of "
-        f"{result['as_of']}; shared churn shock sd {result['shock_sd']:.2f}); {checked}",
+        f"{result['as_of']}; shared churn shock sd {result['shock_sd']:.2f}); churn timing: "
+        f"{result['churn_timing']}; {checked}",
         highlight=False,
     )
     for h in result["horizons"]:
@@ -149,9 +159,11 @@ def _backtest(
     seed: int,
     jobs: int,
     as_json: bool,
+    survival: bool = False,
 ) -> None:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from forecast.timing import RENEWALS, SURVIVAL
     from serving.book_forecast import write_calibration
     from training.forecast_backtest import run_backtest
 
@@ -176,6 +188,7 @@ def _backtest(
             seed=seed,
             jobs=jobs,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
+            timing=SURVIVAL if survival else RENEWALS,
         )
     write_calibration(result.calibration, calibration_path)
     if as_json:

@@ -66,15 +66,38 @@ def simulate_command(
             "--no-plays simulates the world without them.",
         ),
     ] = True,
+    regime_switch: Annotated[
+        str | None,
+        typer.Option(
+            "--regime-switch",
+            metavar="START[:MONTHS[:LIFT]]",
+            help="A bad spell: from START (a first of a month) for MONTHS months (3), every "
+            "account's churn log-odds at a term end rise by LIFT (1.0). E.g. 2025-03-01:3:1.0.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Simulate a B2B SaaS business: every contract table as Parquet, deterministic per seed,
     with churn and expansion driven by a latent account state, and its ground truth."""
     # Imported here: the simulator brings pandas, which no other command needs to start.
+    from features.errors import ConfigError
     from simulator.config import make_config
     from simulator.play_catalog import PlayPolicy
     from simulator.run import simulate
+    from simulator.shifts import parse_regime_switch
 
+    switch = None
+    if regime_switch is not None:
+        try:
+            switch = parse_regime_switch(regime_switch)
+        except ValueError as err:
+            raise ConfigError(f"--regime-switch {regime_switch!r}: {err}") from None
+        if switch.start.day != 1 or switch.start <= start.date():
+            raise ConfigError(
+                f"--regime-switch {regime_switch!r}: the spell must start on the first of a "
+                f"month after --start {start.date()}"
+            )
     config = make_config(
         accounts=accounts,
         months=months,
@@ -84,6 +107,7 @@ def simulate_command(
         oracle_rollouts=rollouts,
         event_rate_scale=event_scale,
         plays=PlayPolicy() if plays else None,
+        regime_switch=switch,
     )
     with Progress(
         TextColumn("{task.description}"),

@@ -29,7 +29,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecast.conformal import IntervalCalibration, calibrate, conformal_factor, interval_score
+from forecast.conformal import (
+    ALL_GROUPS,
+    IntervalCalibration,
+    calibrate,
+    conformal_factor,
+    empirical_quantile,
+    interval_score,
+)
 from forecast.movements import next_month
 from forecast.projection import LEVELS
 
@@ -109,60 +116,87 @@ def _groups_of(forecast: Mapping[str, Any], horizon: int) -> dict[str, Mapping[s
     raise ValueError(f"the forecast has no horizon of {horizon} months")
 
 
-def window_scores(window: Window, horizon: int, level: str) -> dict[str, list[float]]:
-    """Per group: the conformal scores of each scored total's ``level`` interval, in the
-    order of ``SCORED`` (a total without a value is left out)."""
-    out: dict[str, list[float]] = {}
+def window_scores(window: Window, horizon: int, level: str) -> dict[str, dict[str, float]]:
+    """Per group: the conformal score of each scored total's ``level`` interval (a total
+    without a value is left out)."""
+    out: dict[str, dict[str, float]] = {}
     actual = window.realised[horizon]
     for name, group in _groups_of(window.forecast, horizon).items():
         if name not in actual:
             continue
-        scores = []
+        scores = {}
         for total in SCORED:
             value, truth = group[total], actual[name][total]
             if value["expected"] is None or truth is None:
                 continue
             low, high = value[level]
-            scores.append(interval_score(truth, value["expected"], low, high))
+            scores[total] = interval_score(truth, value["expected"], low, high)
         out[name] = scores
     return out
+
+
+def _key(name: str) -> str:
+    return BOOK_KEY if name == BOOK_KEY else f"segment:{name}"
 
 
 def evaluate(
     windows: Sequence[Window], horizons: Sequence[int]
 ) -> tuple[dict[str, Any], IntervalCalibration]:
-    """The backtest report (one entry per horizon: coverage, coverage per segment, errors of
-    the point forecasts and of the baselines) and the calibration of all windows' scores."""
+    """The backtest report (one entry per horizon: coverage, coverage per segment and per
+    total, errors of the point forecasts and of the baselines) and the calibration of all
+    windows' scores. Coverage is that of the intervals corrected by each total's own factor
+    (per group, from the other windows); ``coverage_one_factor`` and
+    ``coverage_by_total_one_factor`` show the book with one factor for all its totals."""
     levels = [str(level) for level in LEVELS]
     report: list[dict[str, Any]] = []
     all_scores: dict[int, dict[str, list[float]]] = {}
     group_scores: dict[int, dict[str, dict[str, list[float]]]] = {}
+    total_scores: dict[int, dict[str, dict[str, dict[str, list[float]]]]] = {}
     for h in horizons:
         per_level = {lvl: [window_scores(w, h, lvl) for w in windows] for lvl in levels}
         all_scores[h] = {
-            lvl: [s for per_window in per_level[lvl] for g in per_window.values() for s in g]
+            lvl: [s for w in per_level[lvl] for g in w.values() for s in g.values()]
             for lvl in levels
         }
         coverage: dict[str, dict[str, float | None]] = {}
         raw: dict[str, dict[str, float | None]] = {}
+        by_total: dict[str, dict[str, float | None]] = {}
+        one: dict[str, dict[str, float | None]] = {}
         for lvl in levels:
             hits: dict[str, list[bool]] = {}
             raw_hits: dict[str, list[bool]] = {}
-            for i, scores in enumerate(per_level[lvl]):
+            total_hits: dict[str, list[bool]] = {}
+            one_hits: dict[str, list[bool]] = {}
+            windows_of = per_level[lvl]
+            for i, scores in enumerate(windows_of):
                 for name, values in scores.items():
-                    factor = _left_out_factor(per_level[lvl], i, name, float(lvl))
-                    hits.setdefault(name, []).extend(s <= factor for s in values)
-                    raw_hits.setdefault(name, []).extend(s <= 1.0 for s in values)
+                    pooled = _left_out_factor(windows_of, i, name, float(lvl))
+                    for total, score in values.items():
+                        factor = _left_out_factor(windows_of, i, name, float(lvl), total)
+                        hits.setdefault(name, []).append(score <= factor)
+                        raw_hits.setdefault(name, []).append(score <= 1.0)
+                        if name == BOOK_KEY:
+                            total_hits.setdefault(total, []).append(score <= factor)
+                            one_hits.setdefault(total, []).append(score <= pooled)
+                            one_hits.setdefault("", []).append(score <= pooled)
             for name in hits:
                 coverage.setdefault(name, {})[lvl] = _share(hits[name])
                 raw.setdefault(name, {})[lvl] = _share(raw_hits[name])
+            for total in total_hits:
+                by_total.setdefault(total, {})[lvl] = _share(total_hits[total])
+            for total in one_hits:
+                one.setdefault(total, {})[lvl] = _share(one_hits[total])
         group_scores[h] = {}
+        total_scores[h] = {}
         for lvl in levels:
             for per_window in per_level[lvl]:
                 for name, values in per_window.items():
-                    key = BOOK_KEY if name == BOOK_KEY else f"segment:{name}"
-                    group_scores[h].setdefault(key, {}).setdefault(lvl, []).extend(values)
-        by_total = _coverage_by_total(per_level)
+                    key = _key(name)
+                    group_scores[h].setdefault(key, {}).setdefault(lvl, []).extend(values.values())
+                    for total, score in values.items():
+                        for k in (key, ALL_GROUPS):
+                            cell = total_scores[h].setdefault(k, {}).setdefault(total, {})
+                            cell.setdefault(lvl, []).append(score)
         book = coverage.pop(BOOK_KEY, dict.fromkeys(levels))
         book_raw = raw.pop(BOOK_KEY, dict.fromkeys(levels))
         report.append(
@@ -173,6 +207,8 @@ def evaluate(
                 "coverage_raw": book_raw,
                 "coverage_raw_by_segment": dict(sorted(raw.items())),
                 "coverage_by_total": by_total,
+                "coverage_one_factor": one.pop("", dict.fromkeys(levels)),
+                "coverage_by_total_one_factor": one,
                 **_errors(windows, h),
             }
         )
@@ -181,37 +217,31 @@ def evaluate(
         len(windows),
         {"as_of": [w.as_of.isoformat() for w in windows]},
         group_scores,
+        total_scores,
     )
     return {"windows": len(windows), "horizons": report}, calibration
 
 
-def _coverage_by_total(
-    per_level: Mapping[str, list[dict[str, list[float]]]],
-) -> dict[str, dict[str, float | None]]:
-    """The book's leave-one-window-out coverage of each scored total on its own (the factor
-    is still the pooled one)."""
-    hits: dict[tuple[str, str], list[bool]] = {}
-    for lvl, windows in per_level.items():
-        for i, scores in enumerate(windows):
-            factor = _left_out_factor(windows, i, BOOK_KEY, float(lvl))
-            book = scores.get(BOOK_KEY, [])
-            if len(book) != len(SCORED):
-                continue
-            for total, score in zip(SCORED, book, strict=True):
-                hits.setdefault((total, lvl), []).append(score <= factor)
-    out: dict[str, dict[str, float | None]] = {}
-    for (total, lvl), values in hits.items():
-        out.setdefault(total, {})[lvl] = _share(values)
-    return out
-
-
 def _left_out_factor(
-    windows: Sequence[Mapping[str, list[float]]], left_out: int, group: str, level: float
+    windows: Sequence[Mapping[str, Mapping[str, float]]],
+    left_out: int,
+    group: str,
+    level: float,
+    total: str | None = None,
 ) -> float:
-    """The conformal factor of ``group`` from every window's scores of it but ``left_out``'s
+    """The factor of ``group`` (of its ``total`` alone, ``empirical_quantile``; else of all
+    its totals, ``conformal_factor``) from every window's scores but ``left_out``'s
     (infinite when there are none: the interval is then not checked)."""
-    others = [s for j, w in enumerate(windows) if j != left_out for s in w.get(group, [])]
-    return conformal_factor(others, level) if others else float(np.inf)
+    others = [
+        score
+        for j, w in enumerate(windows)
+        if j != left_out
+        for name, score in w.get(group, {}).items()
+        if total is None or name == total
+    ]
+    if not others:
+        return float(np.inf)
+    return conformal_factor(others, level) if total is None else empirical_quantile(others, level)
 
 
 def _share(hits: Sequence[bool]) -> float | None:

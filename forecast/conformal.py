@@ -22,6 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 TINY = 1e-9
+ALL_GROUPS = "(all)"
+"""The key, among a horizon's per-total factors, of a total's factor over every group's
+scores (for a group the backtests did not have, such as a CSM)."""
+TOTAL_OF = {"end_mrr": "nrr"}
+"""A corrected total without scores of its own takes another's factor: ending MRR is NRR
+times a known start."""
 
 
 def interval_score(realised: float, expected: float, low: float, high: float) -> float:
@@ -47,6 +53,19 @@ def conformal_factor(scores: Sequence[float], level: float) -> float:
     return float(ordered[rank - 1])
 
 
+def empirical_quantile(scores: Sequence[float], level: float) -> float:
+    """The ⌈n · level⌉-th smallest of the n ``scores``: the factor of one total in one group.
+    Each such cell holds one score per backtest window (about 14), where split-conformal's
+    (n + 1) rank alone puts the coverage 6 points above nominal (12 of 14 at 80%, whatever
+    the data) and tied scores push it further; the plain rank expects ⌈n · level⌉ / (n + 1)
+    (11 of 14 at 80%, 12 of 14 at 90%), a little under nominal instead."""
+    if not scores:
+        raise ValueError("no backtest scores to calibrate on")
+    ordered = sorted(scores)
+    rank = min(max(math.ceil(len(ordered) * level), 1), len(ordered))
+    return float(ordered[rank - 1])
+
+
 def widen(expected: float, low: float, high: float, factor: float) -> tuple[float, float]:
     """The interval [low, high] around ``expected`` with both half widths times ``factor``."""
     return expected - factor * (expected - low), expected + factor * (high - expected)
@@ -68,10 +87,28 @@ class IntervalCalibration:
     """horizon -> group (``"*"``: the book; ``"segment:smb"``) -> level -> factor, from that
     group's scores alone: a group whose simulated intervals run narrower than the book's gets
     its own stretch."""
+    total_factors: Mapping[int, Mapping[str, Mapping[str, Mapping[str, float]]]] = field(
+        default_factory=dict
+    )
+    """horizon -> group (as in ``group_factors``, and ``ALL_GROUPS``) -> total (churned,
+    contraction, expansion, grr, nrr) -> level -> factor, from that total's scores alone
+    (``empirical_quantile``): one factor for every total over-widens the steady ones and
+    under-widens the others."""
 
-    def factor(self, horizon: int, level: str, group: str | None = None) -> float | None:
-        """The factor of ``group`` (its own when the backtests had it, else the pooled one) at
-        ``horizon`` and ``level``; None when that horizon was not backtested."""
+    def factor(
+        self, horizon: int, level: str, group: str | None = None, total: str | None = None
+    ) -> float | None:
+        """The factor of ``total`` in ``group`` at ``horizon`` and ``level``: the total's own
+        in the group when the backtests had it, else the total's over all groups, else the
+        group's over all its totals, else the pooled one; None when that horizon was not
+        backtested."""
+        if total is not None:
+            per_group = self.total_factors.get(horizon, {})
+            name = TOTAL_OF.get(total, total)
+            for key in (group or "", ALL_GROUPS):
+                own = per_group.get(key, {}).get(name, {}).get(level)
+                if own is not None:
+                    return own
         own = self.group_factors.get(horizon, {}).get(group or "", {}).get(level)
         return own if own is not None else self.factors.get(horizon, {}).get(level)
 
@@ -84,6 +121,13 @@ class IntervalCalibration:
             "group_factors": {
                 str(h): {g: dict(levels) for g, levels in groups.items()}
                 for h, groups in self.group_factors.items()
+            },
+            "total_factors": {
+                str(h): {
+                    g: {t: dict(levels) for t, levels in totals.items()}
+                    for g, totals in groups.items()
+                }
+                for h, groups in self.total_factors.items()
             },
         }
 
@@ -102,7 +146,19 @@ class IntervalCalibration:
             }
             for h, per_group in data.get("group_factors", {}).items()
         }
-        return cls(int(data["windows"]), factors, scores, dict(data.get("facts", {})), groups)
+        totals = {
+            int(h): {
+                str(g): {
+                    str(t): {str(level): float(f) for level, f in levels.items()}
+                    for t, levels in per_total.items()
+                }
+                for g, per_total in per_group.items()
+            }
+            for h, per_group in data.get("total_factors", {}).items()
+        }
+        return cls(
+            int(data["windows"]), factors, scores, dict(data.get("facts", {})), groups, totals
+        )
 
 
 def calibrate(
@@ -110,6 +166,8 @@ def calibrate(
     windows: int,
     facts: Mapping[str, Any] | None = None,
     group_scores: Mapping[int, Mapping[str, Mapping[str, Sequence[float]]]] | None = None,
+    total_scores: Mapping[int, Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]]]
+    | None = None,
 ) -> IntervalCalibration:
     """The factors of every horizon and level from the backtests' scores (``scores[h][level]``:
     one score per window, total and group of that horizon, taken on the level's interval)."""
@@ -126,4 +184,15 @@ def calibrate(
         }
         for h, per_group in (group_scores or {}).items()
     }
-    return IntervalCalibration(windows, factors, counts, dict(facts or {}), groups)
+    totals = {
+        h: {
+            g: {
+                t: {level: empirical_quantile(v, float(level)) for level, v in per_level.items()}
+                for t, per_level in per_total.items()
+                if all(per_level.values())
+            }
+            for g, per_total in per_group.items()
+        }
+        for h, per_group in (total_scores or {}).items()
+    }
+    return IntervalCalibration(windows, factors, counts, dict(facts or {}), groups, totals)

@@ -4,9 +4,11 @@ expanded MRR, ending MRR, GRR and NRR, with intervals from a joint Monte Carlo s
 Inputs per account: its MRR at the as-of date and its calibrated 180-day churn and expansion
 probabilities. A 180-day probability p implies a constant monthly hazard
 m = 1 - (1 - p) ** (1 / 5.91) (180 days in months of 30.44 days), so P(event within h months) =
-1 - (1 - m) ** h. Sizes come from the book's own history (``learn_sizes``): the expansion
-ratios of past expansions of +10% or more (the label's threshold), and the monthly incidence
-(weighted by MRR) and ratios of smaller expansions and of contractions, per group.
+1 - (1 - m) ** h; the churn's P(within the horizon) may come instead from the survival curve or
+the renewal dates (``forecast.timing``, chosen by ``forecast.outlook``). Sizes come from the
+book's own history (``learn_sizes``): the expansion ratios of past expansions of +10% or more
+(the label's threshold), and the monthly incidence (weighted by MRR) and ratios of smaller
+expansions and of contractions, per group.
 
 Accounts are not independent: a bad quarter hits many at once. Each simulated future draws
 one factor M = exp(shock_sd * z - shock_sd ** 2 / 2), z ~ N(0, 1), that multiplies every
@@ -216,6 +218,8 @@ def simulate(
     shock_sd: float = 0.0,
     simulations: int = 2000,
     seed: int = 0,
+    churn_within: np.ndarray | None = None,
+    expand_within: np.ndarray | None = None,
 ) -> dict[str, Outlook]:
     """Simulated futures of the book over ``horizon_months``, per group and for ``BOOK``.
 
@@ -223,12 +227,22 @@ def simulate(
     from its group's past expansions of +10% or more) and, independently, grow a little and
     contract in some months (each month at its group's past rate of small expansions and of
     contractions, by a drawn ratio times the number of such months). The churn probabilities
-    of all accounts move together by one shock per future."""
+    of all accounts move together by one shock per future. ``churn_within``: each account's
+    P(churn within the horizon) when known otherwise (``forecast.timing``); default: the
+    180-day probability at a constant hazard; ``expand_within`` likewise for expansion."""
     rng = np.random.default_rng(seed)
     mrr = np.asarray(mrr, dtype=float)
     groups = np.asarray(groups).astype(str)
-    p_churn = by_horizon(churn_180, horizon_months)
-    p_expand = by_horizon(expand_180, horizon_months)
+    p_churn = (
+        by_horizon(churn_180, horizon_months)
+        if churn_within is None
+        else np.clip(np.asarray(churn_within, dtype=float), 0.0, 1.0)
+    )
+    p_expand = (
+        by_horizon(expand_180, horizon_months)
+        if expand_within is None
+        else np.clip(np.asarray(expand_within, dtype=float), 0.0, 1.0)
+    )
     factors = np.exp(rng.standard_normal(simulations) * shock_sd - shock_sd**2 / 2)
     names = sorted(set(groups.tolist()))
     totals = {name: np.zeros((3, simulations)) for name in names}

@@ -698,6 +698,12 @@ class ForecastResponse(BaseModel):
     snapshot_date: str | None
     by: Literal["segment", "csm"] | None
     method: str
+    churn_timing: str = Field(
+        description="how each account's P(churn within a horizon) was found: 'survival "
+        "curve' (the served survival model's churn curve), '180-day score at the renewal "
+        "dates' (no survival model: the 180-day score placed on the account's term ends) or "
+        "'180-day score at a constant hazard' (no renewal dates either)"
+    )
     simulations: int
     intervals_backtested: bool = Field(
         description="true: every horizon's intervals are corrected by the conformal factors "

@@ -275,6 +275,7 @@ OPTION_NAMES = {
     "oracle_rows": "--oracle-rows",
     "oracle_rollouts": "--rollouts",
     "event_rate_scale": "--event-scale",
+    "regime_switch": "--regime-switch",
 }
 
 

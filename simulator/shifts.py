@@ -106,3 +106,30 @@ def churn_offset(
         return 0.0
     usual = chain.churn_health * health + chain.churn_adoption * (adoption - 0.6)
     return -2.0 * shift.strength * usual
+
+
+def parse_regime_switch(text: str) -> RegimeSwitch:
+    """A ``RegimeSwitch`` from ``START[:MONTHS[:LIFT]]`` (``2025-03-01``, ``2025-03-01:3``,
+    ``2025-03-01:3:1.5``; the CLI's ``--regime-switch``); ``ValueError`` with a one-line
+    message for anything else (a bad date, a part that is not a number, a value out of
+    range)."""
+    from pydantic import ValidationError
+
+    parts = text.strip().split(":")
+    if not 1 <= len(parts) <= 3 or not parts[0]:
+        raise ValueError(f"{text!r} is not START[:MONTHS[:LIFT]], e.g. 2025-03-01:3:1.0")
+    try:
+        start = date.fromisoformat(parts[0])
+    except ValueError:
+        raise ValueError(f"{parts[0]!r} is not a date (YYYY-MM-DD)") from None
+    values: dict[str, object] = {"start": start}
+    for name, part, kind in zip(("months", "lift"), parts[1:], (int, float), strict=False):
+        try:
+            values[name] = kind(part)
+        except ValueError:
+            raise ValueError(f"{name} {part!r} is not a number") from None
+    try:
+        return RegimeSwitch.model_validate(values)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise ValueError(f"{first['loc'][0]} {first['input']}: {first['msg']}") from None

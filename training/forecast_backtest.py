@@ -11,8 +11,14 @@ For an as-of date T (a first of a month):
   (t + horizon + grace <= T for churn, t + horizon for expansion:
   ``training.splits.trainable_dates``); the value a full build gives it then equals the value
   a build as of T would give (its churn or growth is confirmed before T);
-- models: one cheap, fixed LightGBM fit per label (no tuning, no survival model, no
-  candidates), early-stopped and Platt-calibrated on its latest two closed snapshot dates;
+- models: one cheap, fixed LightGBM fit per label (no tuning, no candidates),
+  early-stopped and Platt-calibrated on its latest two closed snapshot dates; the churn
+  probabilities then put on the revenue scale by the realised over expected churned MRR of
+  those dates per segment (``forecast.level``; ``rescale``);
+- churn timing (``timing``): the 180-day score at the renewal dates (the feature table's
+  ``days_to_renewal`` and ``term_length_days`` at T, what T's score table carries), or
+  with ``SURVIVAL`` a survival model fit on the snapshots before T with the churn times as
+  known at T (``survival_curves``), its curve anchored to the churn score as serving does;
 - book: the MRR movements recomputed from the subscriptions that started before T (the
   contract's cut of a source at T), so sizes, the shock and the trailing baseline see
   nothing later;
@@ -45,15 +51,23 @@ from features.writer import FeatureFile
 from forecast.backtest import Window, evaluate, months_after, realised
 from forecast.book import DEFAULT_GRACE_DAYS, Book, book_from_tables
 from forecast.conformal import IntervalCalibration
+from forecast.level import rescaled, revenue_ratios
 from forecast.movements import next_month
 from forecast.outlook import HORIZONS, forecast_outlook
+from forecast.timing import CONSTANT, CURVE_COLUMNS, CURVE_DAYS, RENEWALS, SURVIVAL
 from training import calibration, dataset, model, splits
 from training.errors import TrainingError
 
 BACKTEST_PARAMS: dict[str, Any] = {"learning_rate": 0.1, "num_leaves": 15, "max_depth": 4}
+SURVIVAL_PARAMS: dict[str, Any] = {"learning_rate": 0.1}
+"""The survival fit of a window (``--timing survival``): the served model's settings at twice
+the learning rate."""
+RENEWAL_COLUMNS = ("days_to_renewal", "term_length_days")
 BACKTEST_ROUNDS = 300
 BACKTEST_PATIENCE = 20
 VALID_DATES = 2
+LEVEL_MIN_CHURNS = 20
+"""A segment with fewer churns among the validation rows takes the all-rows revenue ratio."""
 _FITS = threading.Lock()
 Progress = Callable[[int, int], None]
 """Called as progress(windows_done, windows_total)."""
@@ -77,6 +91,8 @@ def run_backtest(
     seed: int = 0,
     jobs: int = 2,
     progress: Progress | None = None,
+    timing: str = RENEWALS,
+    rescale: bool = True,
 ) -> BacktestResult:
     """Replay the ``windows`` latest monthly as-of dates whose longest horizon has happened
     (whole months, outside the grace period of the source's as-of date)."""
@@ -123,8 +139,9 @@ def run_backtest(
     def one(i: int) -> Window:
         nonlocal done
         window = replay_window(
-            features, books[i], history.per_account, groups, horizons, simulations, seed
-        )
+            features, books[i], history.per_account, groups, horizons, simulations, seed,
+            timing, rescale,
+        )  # fmt: skip
         done += 1
         if progress:
             progress(done, len(dates))
@@ -133,8 +150,11 @@ def run_backtest(
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         replayed = list(pool.map(one, range(len(dates))))
     report, fitted = evaluate(replayed, horizons)
+    timings = sorted({str(w.forecast["churn_timing"]) for w in replayed})
+    report["churn_timing"] = " / ".join(timings)
     facts = {**dict(fitted.facts), "source": str(source), "source_as_of": final.isoformat()}
     facts["seed"] = seed
+    facts["churn_timing"] = report["churn_timing"]
     calibrated = IntervalCalibration(fitted.windows, fitted.factors, fitted.scores, facts)
     return BacktestResult(report, calibrated, replayed)
 
@@ -166,6 +186,8 @@ def replay_window(
     horizons: Sequence[int],
     simulations: int,
     seed: int,
+    timing: str = RENEWALS,
+    rescale: bool = True,
 ) -> Window:
     """One as-of date (``book.as_of``): models fit on what was known before it, the forecast
     of its accounts, and what they did (from ``history``, the full movements)."""
@@ -178,18 +200,33 @@ def replay_window(
     if not now.any():
         raise TrainingError(f"no feature rows at the backtest as-of date {t}")
     probabilities = {}
+    ratios: dict[str, float] | None = None
     with _FITS:
         for spec in data.label_specs:
-            probabilities[spec.kind] = _fit_and_score(data, spec, t, now)
+            probabilities[spec.kind], valid_rows, valid_p = _fit_and_score(data, spec, t, now)
+            if spec.kind == "churn" and rescale:
+                segment = data.groups.get("segment", np.full(len(data.ids), None))
+                ratios = revenue_ratios(
+                    _mrr(data)[valid_rows], valid_p, data.labels[spec.name][valid_rows],
+                    segment[valid_rows], LEVEL_MIN_CHURNS,
+                )  # fmt: skip
+                probabilities["churn"] = rescaled(probabilities["churn"], segment[now], ratios)
     scores = pd.DataFrame(
         {
             "account_id": data.ids[now].astype(str),
             "snapshot_date": t,
             "churn_probability": probabilities["churn"],
             "expansion_probability": probabilities["expansion"],
-            "mrr": data.mrr[now] if data.mrr is not None else 0.0,
+            "mrr": _mrr(data)[now],
+            **(_renewal_columns(data, now) if timing != CONSTANT else {}),
         }
     )
+    if timing == SURVIVAL:
+        with _FITS:
+            curve = survival_curves(data, t, now, probabilities["churn"], seed)
+        if curve is not None:
+            for j, column in enumerate(CURVE_COLUMNS):
+                scores[column] = curve[:, j]
     # The book as `churnlight forecast` shows it by default (its own simulation, the whole
     # book's sizes), and the segments as `--by segment` shows them.
     whole = forecast_outlook(book, scores, horizons, simulations=simulations, seed=seed)
@@ -198,16 +235,71 @@ def replay_window(
     )
     for mine, overall in zip(forecast["horizons"], whole["horizons"], strict=True):
         mine["groups"] = [*overall["groups"], *mine["groups"]]
+    forecast["churn_revenue_ratios"] = ratios
     accounts = scores["account_id"].tolist()
     actual = {h: realised(history, accounts, groups, t, h) for h in horizons}
     return Window(t, forecast, actual)
 
 
+def _renewal_columns(data: dataset.ModelData, now: np.ndarray) -> dict[str, np.ndarray]:
+    """``days_to_renewal`` and ``term_length_days`` of the rows of snapshot ``t`` (what the
+    score table of that date would carry), when the feature table has them."""
+    out = {}
+    for name in RENEWAL_COLUMNS:
+        if name in data.raw.column_names:
+            values = data.raw.column(name).to_numpy(zero_copy_only=False)
+            out[name] = np.asarray(values, dtype=float)[now]
+    return out
+
+
+def survival_curves(
+    data: dataset.ModelData, t: date, now: np.ndarray, churn_probability: np.ndarray, seed: int
+) -> np.ndarray | None:
+    """The survival model's curves of the rows of snapshot ``t`` (P(churn by d) at
+    ``CURVE_DAYS``), anchored to ``churn_probability`` as serving anchors them: one fit on the
+    snapshots before ``t`` with their churn times as known at ``t`` (``known_at``: a churn
+    counts when confirmed by ``t`` - grace, else the row is censored there). None without
+    churn times or churns."""
+    from features.survival_bundle import anchor_curve
+    from training.survival import fit_survival, followup_days
+    from training.survival_train import known_at
+
+    if data.snapshot_date is None or "churn_days" not in data.times:
+        return None
+    grace = int(data.facts.get("grace_days", DEFAULT_GRACE_DAYS))
+    days, observed = known_at(
+        data.times["churn_days"], data.times["churn_observed"], data.snapshot_date, t, grace
+    )
+    rows = np.flatnonzero(~np.isnan(days) & ~now)
+    if not len(rows) or np.nansum(observed[rows]) == 0:
+        return None
+    accounts = np.unique(data.ids[rows].astype(str))
+    rng = np.random.default_rng(seed)
+    held = set(rng.choice(accounts, max(len(accounts) // 5, 1), replace=False).tolist())
+    in_valid = np.array([str(a) in held for a in data.ids[rows]])
+    categorical = [j for j, c in enumerate(data.columns) if c.kind == "categorical"]
+    try:
+        fitted = fit_survival(
+            data.matrix, data.feature_names, categorical, days, observed,
+            followup_days(data.snapshot_date, t, grace), rows[~in_valid], rows[in_valid],
+            seed=seed, threads=1, params=SURVIVAL_PARAMS,
+        )  # fmt: skip
+    except TrainingError:  # e.g. no churn among the fit rows
+        return None
+    raw = fitted.churn_by(data.matrix[now], CURVE_DAYS)
+    return anchor_curve(raw, CURVE_DAYS, churn_probability, 180)
+
+
+def _mrr(data: dataset.ModelData) -> np.ndarray:
+    return data.mrr if data.mrr is not None else np.zeros(len(data.ids))
+
+
 def _fit_and_score(
     data: dataset.ModelData, spec: dataset.LabelSpec, t: date, now: np.ndarray
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A cheap fixed fit of one label on the snapshots whose label closed by ``t``; the
-    calibrated probabilities of the rows of snapshot ``t``."""
+    calibrated probabilities of the rows of snapshot ``t``, and the validation rows (the two
+    latest closed snapshot dates: out of the boosting's fit) with theirs."""
     assert data.snapshot_date is not None
     y = data.labels[spec.name]
     all_dates = sorted({d.astype("datetime64[D]").item() for d in np.unique(data.snapshot_date)})
@@ -235,4 +327,6 @@ def _fit_and_score(
         early_stopping_rounds=BACKTEST_PATIENCE,
     )
     mapping = calibration.fit_platt(fitted.raw_score(data.matrix[valid_rows]), y[valid_rows])
-    return np.asarray(mapping.apply(fitted.raw_score(data.matrix[now])), dtype=float)
+    valid_p = np.asarray(mapping.apply(fitted.raw_score(data.matrix[valid_rows])), dtype=float)
+    now_p = np.asarray(mapping.apply(fitted.raw_score(data.matrix[now])), dtype=float)
+    return now_p, valid_rows, valid_p

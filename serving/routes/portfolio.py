@@ -133,6 +133,9 @@ async def get_forecast(
             "churn_probability": batch.churn.probability,
             "expansion_probability": batch.expansion.probability,
             "mrr": batch.mrr,
+            "days_to_renewal": batch.days_to_renewal,
+            # the survival champion's curve when one is served (the forecast then uses it)
+            **({} if batch.survival is None else batch.survival.columns()),
         }
     )
     try:

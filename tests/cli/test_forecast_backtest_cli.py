@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from churnlight.cli import app
+from forecast.timing import RENEWALS, SURVIVAL
 from simulator.config import make_config
 from simulator.run import simulate
 from training.forecast_backtest import run_backtest
@@ -101,3 +102,29 @@ def test_a_different_future_leaves_the_forecast_unchanged(source: Path, tmp_path
     assert first[0].realised != second[0].realised
     assert second[0].realised[3]["*"]["churned"] > first[0].realised[3]["*"]["churned"]
     assert first[1].forecast != second[1].forecast
+
+
+def test_a_survival_fit_per_window_gives_the_curve(source: Path, tmp_path: Path) -> None:
+    """``--survival``: each window fits a survival model on what was known before it and
+    forecasts with its churn curve (anchored to the window's 180-day score), and says so."""
+    result = run_backtest(
+        source, 1, tmp_path / "cache", horizons=(3,), as_of=AS_OF, simulations=200,
+        timing=SURVIVAL,
+    )  # fmt: skip
+    (window,) = result.windows
+    assert window.forecast["churn_timing"] == SURVIVAL
+    assert result.report["churn_timing"] == SURVIVAL
+    default = run_backtest(
+        source, 1, tmp_path / "cache", horizons=(3,), as_of=AS_OF, simulations=200
+    )
+    assert default.report["churn_timing"] == RENEWALS
+    assert default.windows[0].forecast != window.forecast
+    # the CLI's --survival asks for it, and the one JSON line says so
+    args = ["forecast", "--source", str(source), "--backtest", "1", "--horizon", "3"]
+    calibration = tmp_path / "forecast" / "calibration.json"
+    result = CliRunner().invoke(
+        app, [*args, "--survival", "--calibration", str(calibration), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["churn_timing"] == SURVIVAL
+    assert json.loads(calibration.read_text())["facts"]["churn_timing"] == SURVIVAL

@@ -8,12 +8,21 @@ import json
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from churnlight.cli import app
-from forecast.projection import by_horizon
+from forecast.timing import (
+    CONSTANT,
+    CURVE_COLUMNS,
+    RENEWALS,
+    SURVIVAL,
+    constant_hazard,
+    from_curve,
+    horizon_days,
+)
 from tests.forecast.helpers import write_book_source
 
 WIDE = {"COLUMNS": "200"}
@@ -54,7 +63,10 @@ def test_json_line_with_expectations_and_baselines(paths: tuple[Path, Path]) -> 
     (horizon,) = body["horizons"]
     (book,) = horizon["groups"]
     assert (horizon["months"], book["accounts"], book["start_mrr"]) == (6, 5, 560.0)
-    p = by_horizon(pd.Series([0.1, 0.2, 0.5, 0.05, 0.3]).to_numpy(), 6)
+    # no renewal dates, no curve: the 180-day score at a constant hazard over the 184 days
+    # from 2024-07-01 to 2025-01-01
+    assert body["churn_timing"] == CONSTANT and CONSTANT in body["method"]
+    p = constant_hazard(np.array([0.1, 0.2, 0.5, 0.05, 0.3]), horizon_days(date(2024, 7, 1), 6))
     expected = float((pd.Series(list(SCORED.values())).to_numpy() * p).sum())
     # amounts in cents (not 113.86564939023911)
     assert book["baselines"]["sum_of_expectations"]["churned"] == round(expected, 2)
@@ -64,6 +76,43 @@ def test_json_line_with_expectations_and_baselines(paths: tuple[Path, Path]) -> 
     assert book["nrr"]["0.8"][0] >= book["nrr"]["0.9"][0]
     # the trailing baseline: April-June churned nothing; contraction 40 + 100 over 3 months
     assert book["baselines"]["trailing_3m"]["contraction"] == pytest.approx(6 * 140 / 3)
+
+
+def test_the_churn_timing_follows_what_the_score_table_carries(
+    paths: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Days to renewal: the 180-day score sits on the term ends (annual terms; all renew
+    within the 92 days of a 3-month horizon but CONTRACT, 200 days away, beyond the score's
+    180: its own p spreads at a constant hazard); a survival curve as well: the curve, read at
+    the horizon's 92 days."""
+    source, scores = paths
+    table = pd.read_parquet(scores)
+    table["days_to_renewal"] = [30.0, 60.0, 200.0, 10.0, 80.0]
+    table["term_length_days"] = 365.0
+    args = ["forecast", "--source", str(source), "--horizon", "3", "--json"]
+
+    def run(frame: pd.DataFrame) -> dict[str, object]:
+        frame.to_parquet(tmp_path / "scores.parquet")
+        result = CliRunner().invoke(app, [*args, "--scores", str(tmp_path / "scores.parquet")])
+        assert result.exit_code == 0, result.output
+        return dict(json.loads(result.output))
+
+    def churned(body: dict[str, object]) -> float:
+        (book,) = body["horizons"][0]["groups"]  # type: ignore[index]
+        return float(book["baselines"]["sum_of_expectations"]["churned"])
+
+    body = run(table)
+    assert body["churn_timing"] == RENEWALS
+    mrr = np.array(list(SCORED.values()))
+    contract = 1 - 0.5 ** (92 / 180)
+    assert churned(body) == pytest.approx(float(mrr @ [0.1, 0.2, contract, 0.05, 0.3]), abs=0.01)
+    curve = np.outer([1.0, 0.5, 2.0, 0.2, 1.0], [0.02, 0.04, 0.06, 0.12, 0.15, 0.18])
+    for j, column in enumerate(CURVE_COLUMNS):
+        table[column] = curve[:, j]
+    body = run(table)
+    assert body["churn_timing"] == SURVIVAL
+    expected = float(mrr @ from_curve(curve, horizon_days(date(2024, 7, 1), 3)))
+    assert churned(body) == pytest.approx(expected, abs=0.01)
 
 
 def test_table_per_segment(paths: tuple[Path, Path]) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from forecast.backtest import Window, evaluate, realised
+from forecast.conformal import IntervalCalibration
 from forecast.movements import account_movements
 from tests.forecast.helpers import AS_OF, GRACE, SEGMENTS, subscriptions_table
 
@@ -62,13 +63,18 @@ def test_report_and_calibration_on_hand_made_windows() -> None:
     assert h["months"] == 3
     # raw: churned misses in windows 2 and 3, the four other totals always hit: 18 of 20
     assert h["coverage_raw"] == {"0.8": 0.9, "0.9": 0.9}
-    # leave one window out, per group (15 scores of the others, 12 of them 0): at 80% the
-    # 13th smallest is the others' smallest churn score, which only window 4 stays under; at
-    # 90% the 15th is the others' largest, which all but window 3 (score 3.0) stay under
-    assert h["coverage"] == {"0.8": 0.85, "0.9": 0.95}
-    assert h["coverage_by_segment"] == {"smb": {"0.8": 0.85, "0.9": 0.95}}
-    assert h["coverage_by_total"]["churned"] == {"0.8": 0.25, "0.9": 0.75}
+    # leave one window out, per group and total: each total's factor is the largest of the
+    # other three windows' scores of it (rank ceil(4 * level) = 4 > 3); churned: 0.5, 1.5 and
+    # 0.2 stay under the others' largest, 3.0 (window 3) does not; the other totals score 0
+    assert h["coverage"] == {"0.8": 0.95, "0.9": 0.95}
+    assert h["coverage_by_segment"] == {"smb": {"0.8": 0.95, "0.9": 0.95}}
+    assert h["coverage_by_total"]["churned"] == {"0.8": 0.75, "0.9": 0.75}
     assert h["coverage_by_total"]["nrr"] == {"0.8": 1.0, "0.9": 1.0}
+    # one factor for all totals (15 scores of the others, 12 of them 0): at 80% the 13th
+    # smallest is the others' smallest churn score, which only window 4 stays under; at 90%
+    # the 15th is the others' largest, which all but window 3 (score 3.0) stay under
+    assert h["coverage_one_factor"] == {"0.8": 0.85, "0.9": 0.95}
+    assert h["coverage_by_total_one_factor"]["churned"] == {"0.8": 0.25, "0.9": 0.75}
     # MAE of churned MRR: |100 - (100 + 10 s)| averaged = 10 * mean(s) = 13.0
     assert h["mae_churned_mrr"] == pytest.approx(13.0)
     # realised 105, 115, 130, 102 against 130 and 104
@@ -82,5 +88,14 @@ def test_report_and_calibration_on_hand_made_windows() -> None:
     assert calibration.group_factors[3]["segment:smb"] == {"0.8": 0.2, "0.9": 1.5}
     assert calibration.factor(3, "0.9", "segment:smb") == 1.5
     assert calibration.factor(3, "0.9", "csm:ann") == 1.5  # no own factor: the pooled one
+    # per total: churned's own (4 scores, rank min(ceil(5 * 0.8), 4) = 4), the others' 0;
+    # ending MRR takes NRR's; a group the backtests lack takes the total's over all groups
+    assert calibration.total_factors[3]["*"]["churned"] == {"0.8": 3.0, "0.9": 3.0}
+    assert calibration.factor(3, "0.8", "*", "nrr") == 0.0
+    assert calibration.factor(3, "0.8", "*", "end_mrr") == 0.0
+    assert calibration.factor(3, "0.8", "csm:ann", "churned") == 3.0
+    assert calibration.factor(3, "0.8", "csm:ann", "grr") == 0.0
+    # the per-total factors survive the calibration file's round trip
+    assert IntervalCalibration.from_dict(calibration.to_dict()) == calibration
     assert calibration.windows == 4
     assert calibration.facts["as_of"][0] == "2025-01-01"

@@ -11,6 +11,7 @@ from forecast.conformal import (
     IntervalCalibration,
     calibrate,
     conformal_factor,
+    empirical_quantile,
     interval_score,
     widen,
 )
@@ -37,6 +38,16 @@ def test_the_factor_is_the_conformal_rank_of_the_scores() -> None:
     assert conformal_factor([3.0, 1.0, 2.0, 0.5], 0.9) == 3.0
     with pytest.raises(ValueError, match="no backtest scores"):
         conformal_factor([], 0.8)
+
+
+def test_a_total_s_factor_is_the_plain_rank() -> None:
+    scores = [float(s) for s in range(10, 0, -1)]  # 1 .. 10
+    # split-conformal: ranks ceil(11 * level) = 9 and 10; plain: ceil(10 * level) = 8 and 9
+    assert (conformal_factor(scores, 0.8), conformal_factor(scores, 0.9)) == (9.0, 10.0)
+    assert (empirical_quantile(scores, 0.8), empirical_quantile(scores, 0.9)) == (8.0, 9.0)
+    assert empirical_quantile([2.0], 0.1) == 2.0
+    with pytest.raises(ValueError, match="no backtest scores"):
+        empirical_quantile([], 0.8)
 
 
 def test_widening_scales_each_side() -> None:

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from features.writer import write_feature_table
 from forecast.conformal import IntervalCalibration
+from forecast.timing import RENEWALS
 from serving.book_forecast import write_calibration
 from serving.settings import ServingSettings
 from tests.forecast.helpers import AS_OF, SEGMENTS, write_book_source
@@ -96,6 +97,8 @@ def test_the_forecast_of_the_served_book(book_client: TestClient, keys: Keys) ->
     (book,) = horizon["groups"]
     assert (horizon["months"], book["group"], book["accounts"]) == (6, None, len(SEGMENTS))
     assert (body["intervals_backtested"], body["backtest_windows"]) == (False, None)
+    # no survival model is served: the 180-day score sits on the snapshot's renewal dates
+    assert body["churn_timing"] == RENEWALS
     churned = book["churned"]
     assert churned["0.9"][0] <= churned["0.8"][0] <= churned["expected"] <= churned["0.8"][1]
     assert book["baselines"]["sum_of_expectations"]["churned"] == pytest.approx(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -44,6 +45,11 @@ def test_simulate_json(tmp_path) -> None:
         ("--months", "3", "--months 3: Input should be greater than or equal to 4"),
         ("--start", "2023-01-05", "--start 2023-01-05: start_date must be the first day"),
         ("--rollouts", "0", "--rollouts 0: Input should be greater than or equal to 1"),
+        ("--regime-switch", "2023-03-05", "the spell must start on the first of a month"),
+        ("--regime-switch", "2022-03-01", "the spell must start on the first of a month"),
+        ("--regime-switch", "2023-03-01:x", "months 'x' is not a number"),
+        ("--regime-switch", "2023-03-01:3:9", "lift 9.0: Input should be less than or equal to 5"),
+        ("--regime-switch", "March", "'March' is not a date (YYYY-MM-DD)"),
     ],
 )
 def test_bad_options_are_a_red_message_and_exit_1(tmp_path, option, value, message) -> None:
@@ -63,3 +69,34 @@ def test_a_folder_holding_csv_tables_is_refused(tmp_path) -> None:
 
     assert result.exit_code == 1
     assert "holds events.csv" in result.output
+
+
+def test_a_regime_switch_raises_churn_from_its_start_only(tmp_path) -> None:
+    """The same seed with and without ``--regime-switch``: the same subscriptions before the
+    spell; during it, term ends churn far more (fewer renewals start), and the switch is
+    recorded with the config."""
+    base = ["simulate", "--accounts", "300", "--months", "14", "--seed", "5", "--no-plays"]
+    base += ["--oracle-rows", "20", "--rollouts", "5"]
+    calm, bad = tmp_path / "calm", tmp_path / "bad"
+    assert CliRunner().invoke(app, [*base, "--out", str(calm)]).exit_code == 0
+    result = CliRunner().invoke(
+        app, [*base, "--out", str(bad), "--regime-switch", "2023-09-01:3:3.0"], env=WIDE
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((bad / "_truth" / "summary.json").read_text())
+    assert summary["config"]["regime_switch"] == {"start": "2023-09-01", "months": 3, "lift": 3.0}
+    calm_subs, bad_subs = (pd.read_parquet(p / "subscriptions.parquet") for p in (calm, bad))
+    start = pd.Timestamp("2023-09-01")
+
+    def before(frame: pd.DataFrame) -> pd.DataFrame:
+        rows = frame[pd.to_datetime(frame["start_date"]) < start]
+        return rows.sort_values("subscription_id").reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(before(calm_subs), before(bad_subs))
+    spell = (start, pd.Timestamp("2023-12-01"))
+
+    def renewals(frame: pd.DataFrame) -> int:
+        began = pd.to_datetime(frame["start_date"])
+        return int(((began >= spell[0]) & (began < spell[1])).sum())
+
+    assert renewals(bad_subs) < renewals(calm_subs)
