@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from churnlight.cli import app, console, friendly_errors, print_json
 from churnlight.known_plays import known_play_ids
 from churnlight.options import AsOfOption, BackendOption, JsonOption
+from churnlight.progress import COUNTS, progress_bar, step_reporter
 from features.errors import ConfigError, ValidationError
 from features.null_features import group_by_cause
 from features.pipeline import FeatureOptions, build_features
@@ -82,19 +82,9 @@ def features(
         latest_only=latest_only,
         known_plays=known_play_ids(),
     )
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=as_json or not console.is_terminal,
-    ) as bar:
+    with progress_bar(console, hidden=as_json or not console.is_terminal, counts=COUNTS) as bar:
         task = bar.add_task("validating source", total=None)
-
-        def report(step: str, done: int, total: int) -> None:
-            bar.update(task, description=f"features: {step}", completed=done, total=total)
+        report = step_reporter(bar, task, "features: ")
 
         try:
             summary = build_features(

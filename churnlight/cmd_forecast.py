@@ -20,6 +20,7 @@ from churnlight.options import (
     JsonOption,
     SegmentOption,
 )
+from churnlight.progress import COUNTS, progress_bar
 
 
 @app.command("forecast")
@@ -161,21 +162,12 @@ def _backtest(
     as_json: bool,
     survival: bool = False,
 ) -> None:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from forecast.timing import RENEWALS, SURVIVAL
     from serving.book_forecast import write_calibration
     from training.forecast_backtest import run_backtest
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=as_json or not console.is_terminal,
-    ) as bar:
+    with progress_bar(console, hidden=as_json or not console.is_terminal, counts=COUNTS) as bar:
         task = bar.add_task("backtest windows", total=windows)
         result = run_backtest(
             source,

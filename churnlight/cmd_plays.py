@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from churnlight.cli import app, console, friendly_errors, print_json
 from churnlight.options import JsonOption
+from churnlight.progress import progress_bar, step_reporter
 
 
 def _points(value: float | None) -> str:
@@ -69,18 +69,9 @@ def plays(
     if follow_up:
         _follow_up(source, features, library.ids, as_json)
         return
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=as_json,
-    ) as bar:
+    with progress_bar(console, hidden=as_json) as bar:
         task = bar.add_task("building the feature table", total=None)
-
-        def report(step: str, done: int, total: int) -> None:
-            bar.update(task, description=step, completed=done, total=total)
+        report = step_reporter(bar, task)
 
         job = estimate_play_effects(
             source,
@@ -126,21 +117,11 @@ def _follow_up(source: Path, features: Path | None, plays: list[str], as_json: b
     from training.effects.job import feature_table_of, follow_up_plays
 
     with (
-        Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-            disable=as_json,
-        ) as bar,
+        progress_bar(console, hidden=as_json) as bar,
         tempfile.TemporaryDirectory(prefix="churnlight-follow-up-") as tmp,
     ):
         task = bar.add_task("building the feature table", total=None)
-
-        def report(step: str, done: int, total: int) -> None:
-            bar.update(task, description=step, completed=done, total=total)
-
+        report = step_reporter(bar, task)
         table = features or feature_table_of(source, Path(tmp), report)
         recs = recommended_plays(table, get_serving_settings(), source, report)
         bar.update(task, description="comparing followed and not followed", total=None)

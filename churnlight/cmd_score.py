@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from churnlight.cli import app, console, friendly_errors, print_json
 from churnlight.options import JsonOption
+from churnlight.progress import COUNTS, progress_bar
 
 
 @app.command("score")
@@ -65,15 +65,7 @@ def score(
     from serving.settings import load_settings
 
     settings = load_settings()
-    with Progress(
-        TextColumn("scoring"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} rows"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=as_json,
-    ) as bar:
+    with progress_bar(console, hidden=as_json, counts=COUNTS + " rows", label="scoring") as bar:
         task = bar.add_task("score", total=None)
         summary = score_file(
             features,

@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import TaskID
 from rich.table import Table
 
 from churnlight.cli import app, console, friendly_errors, print_json
 from churnlight.options import JsonOption
+from churnlight.progress import COUNTS, progress_bar
 
 if TYPE_CHECKING:
     from simulator.run import SimulationSummary
@@ -109,15 +110,7 @@ def simulate_command(
         plays=PlayPolicy() if plays else None,
         regime_switch=switch,
     )
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=as_json,
-    ) as bar:
+    with progress_bar(console, hidden=as_json, counts=COUNTS) as bar:
         tasks: dict[str, TaskID] = {}
 
         def report(step: str, done: int, total: int) -> None:

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from churnlight.cli import app, console, friendly_errors, print_json
 from churnlight.metric_tables import fmt_metric, metric_table
 from churnlight.options import JsonOption, SurvivalOption, TimeBudgetOption, TuneOption
+from churnlight.progress import progress_bar, step_reporter
 from features.errors import ConfigError
 
 MODEL_NAMES = {
@@ -120,18 +120,9 @@ def train(
         top_accounts=top,
         survival=survival,
     )
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=as_json,
-    ) as bar:
+    with progress_bar(console, hidden=as_json) as bar:
         task = bar.add_task("reading the feature table", total=None)
-
-        def report(step: str, done: int, total: int) -> None:
-            bar.update(task, description=step, completed=done, total=total)
+        report = step_reporter(bar, task)
 
         job = train_and_publish(
             features,
