@@ -7,9 +7,10 @@ scratch registry (churn_180d and the survival model; no tuning, to keep it short
 champions are read back from the registry (serving reads the same bundles). They score the
 snapshots of the three months from c in the feature table as of the as-of, with the labels
 known at the as-of (12+ months of follow-up). Compared on those rows: the survival model's
-own curve, the same curve anchored to the registered classifier (what the API serves), and
-the classifier alone at 180 days; calibration per risk decile against Kaplan-Meier,
-time-dependent AUC, IBS."""
+own curve, the same curve anchored to the registered classifier two ways (every period's
+hazard moved by one log-odds per account, what the API serves; and the earlier power of the
+survival curve), and the classifier alone at 180 days; calibration per risk decile against
+Kaplan-Meier, time-dependent AUC, IBS, and the oracle's ratios."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.survival_oracle import oracle_ratios
 from bench.training_bench import quality_source
 
 CUT_MONTHS = 16
@@ -34,7 +36,7 @@ def _months_before(day: date, months: int) -> date:
 
 def anchoring(accounts: int, months: int, seed: int, oracle_rows: int) -> dict[str, Any]:
     from features.pipeline import FeatureOptions, build_features
-    from features.survival_bundle import anchor_curve
+    from features.survival_bundle import anchor_curve, anchor_hazards, churn_by
     from features.survival_stats import calibration_errors, km_calibration, td_auc
     from training import dataset
     from training.options import TrainOptions
@@ -79,13 +81,31 @@ def anchoring(accounts: int, months: int, seed: int, oracle_rows: int) -> dict[s
     raw_rows = full.raw.take(test)
     p180 = churn.predict_proba(raw_rows)
     grid = list(GRID_DAYS)
-    own = survival.churn_by(survival.encode(raw_rows), grid)
-    anchored = anchor_curve(own, grid, p180, 180)
+    hazards = survival.hazards(survival.encode(raw_rows))
+    own = churn_by(hazards, grid, survival.period_days)
+    curves = {
+        "survival": own,
+        # what the API serves: every period's hazard moved by one log-odds per account
+        "anchored_hazard_odds": churn_by(
+            anchor_hazards(hazards, p180, 180, survival.period_days), grid, survival.period_days
+        ),
+        # the earlier anchoring: the cumulative hazard scaled per account
+        "anchored_power": anchor_curve(own, grid, p180, 180),
+    }
     test_days, test_observed = days[test], observed[test]
     metrics = {
-        "survival": curve_metrics(test_days, test_observed, own).to_dict(),
-        "survival_anchored": curve_metrics(test_days, test_observed, anchored).to_dict(),
+        name: curve_metrics(test_days, test_observed, curve).to_dict()
+        for name, curve in curves.items()
     }
+    oracle = oracle_ratios(
+        root / "source" / "_truth",
+        full.ids[test],
+        snapshot[test],
+        test_days,
+        test_observed,
+        curves,
+        grid,
+    )
     time_test = survival_time(test_days)
     errors = calibration_errors(km_calibration(time_test, test_observed, p180, 180))
     return {
@@ -96,6 +116,7 @@ def anchoring(accounts: int, months: int, seed: int, oracle_rows: int) -> dict[s
         "train_seconds": round(train_seconds, 1),
         "models": names,
         "metrics": metrics,
+        "oracle": oracle,
         "classifier_180": {
             "td_auc": td_auc(time_test, test_observed, p180, 180),
             "calibration_max": None if errors is None else errors[0],
@@ -128,4 +149,13 @@ def report(result: dict[str, Any]) -> list[str]:
         f"  registered churn_180d alone at 180 days: AUC {f(c['td_auc'])}, calibration max "
         f"{f(c['calibration_max'])}, mean {f(c['calibration_mean'])}"
     )
+    oracle = result.get("oracle")
+    if oracle:
+        for name, ratio in oracle["ratio"].items():
+            lines.append(
+                f"  {name:20} AUC ratio to the oracle {f(ratio['90'])}/{f(ratio['180'])}/"
+                f"{f(ratio['365'])} on {oracle['rows']:,} rows; IBS "
+                f"{f(oracle['metrics'][name]['ibs'])} vs the oracle's "
+                f"{f(oracle['metrics']['oracle']['ibs'])}"
+            )
     return lines
