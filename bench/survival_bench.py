@@ -117,7 +117,7 @@ def _classifier(
 def quality(
     accounts: int, months: int, seed: int, cut_months: int = CUT_MONTHS, oracle_rows: int = 0
 ) -> dict[str, Any]:
-    from features.survival_bundle import anchor_hazards, churn_by
+    from features.survival_bundle import anchor_curve
     from features.writer import read_feature_table
     from training.dataset import from_feature_file
     from training.model import base_dataset, fit_booster
@@ -208,9 +208,7 @@ def quality(
 
     # anchored the way the API anchors (to the registered, calibrated churn_180d there:
     # bench/survival_anchor.py; here to the dedicated 180-day classifier)
-    curves["survival_anchored"] = churn_by(
-        anchor_hazards(survival.hazards(x_test), dedicated[180], 180), grid
-    )
+    curves["survival_anchored"] = anchor_curve(curves["survival"], grid, dedicated[180])
     risks["survival_anchored"] = None
 
     metrics = {

@@ -152,35 +152,6 @@ def anchor_curve(
     return np.asarray(anchored)
 
 
-def anchor_hazards(
-    hazards: np.ndarray,
-    p_anchor: np.ndarray,
-    anchor: float = 180,
-    period_days: int = PERIOD_DAYS,
-    iterations: int = 100,
-) -> np.ndarray:
-    """Hazards (rows, periods) whose curve (``churn_by``) reaches ``p_anchor`` at ``anchor``
-    days: every period's hazard of a row moves by the same log-odds c, h'_k = sigmoid(logit
-    h_k + c), c found by bisection. It is the row's intercept in the hazard model: the risk
-    moves where the model puts it, in log-odds, so a period of low hazard stays low whatever
-    the 180-day point asks (the power ``anchor_curve`` multiplies every period's cumulative
-    hazard alike). Monotone by construction."""
-    eps = 1e-12
-    h = np.clip(np.asarray(hazards, dtype=np.float64), eps, 1.0 - eps)
-    logit = np.log(h) - np.log1p(-h)
-    target = np.clip(np.asarray(p_anchor, dtype=np.float64), 1e-9, 1.0 - 1e-9)
-    day = np.full(len(h), float(anchor))
-    low, high = np.full(len(h), -40.0), np.full(len(h), 40.0)
-    for _ in range(iterations):
-        middle = (low + high) / 2.0
-        reached = churn_by(1.0 / (1.0 + np.exp(-(logit + middle[:, None]))), day, period_days)
-        above = reached > target
-        high = np.where(above, middle, high)
-        low = np.where(above, low, middle)
-    shift = (low + high) / 2.0
-    return np.asarray(1.0 / (1.0 + np.exp(-(logit + shift[:, None]))))
-
-
 def hazard_probability(raw: np.ndarray, platt: tuple[float, float]) -> np.ndarray:
     a, b = platt
     return np.asarray(1.0 / (1.0 + np.exp(-(a + b * np.asarray(raw, dtype=np.float64)))))

@@ -1,5 +1,4 @@
 """The survival bundle's arithmetic on hand-made cases: the renewal cycle each period sees,
-the anchoring of a curve to the served 180-day score by one log-odds shift of its hazards,
 and a bundle written and read back with its cycle."""
 
 from __future__ import annotations
@@ -7,13 +6,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pytest
 
 from features.survival_bundle import (
-    HORIZONS_DAYS,
     SurvivalBundle,
-    anchor_hazards,
-    churn_by,
     cycle_columns,
     load_survival_bundle,
     period_matrix,
@@ -55,36 +50,6 @@ def test_the_period_matrix_appends_the_cycle_after_the_countdown() -> None:
     assert got.tolist() == [[5, 100, 365, 0, 100, 100, 0, 0], [5, 100, 365, 4, -20, 345, 0, 1]]
     # without a cycle, the layout bundles written before it expect
     assert period_matrix(rows, np.array([0.0, 1.0]), countdown=[1]).shape == (2, 5)
-
-
-def _hazards() -> np.ndarray:
-    """Three accounts: flat, a renewal spike in month 4, most risk in the first month."""
-    flat = np.full(13, 0.01)
-    spike = np.full(13, 0.005)
-    spike[3] = 0.3
-    early = np.full(13, 0.002)
-    early[0] = 0.2
-    return np.vstack([flat, spike, early])
-
-
-@pytest.mark.parametrize("p180", [0.02, 0.3, 0.9])
-def test_hazard_anchoring_lands_on_the_score_and_keeps_the_curve_monotone(p180: float) -> None:
-    hazards = _hazards()
-    target = np.full(3, p180)
-    moved = anchor_hazards(hazards, target)
-    curve = churn_by(moved, HORIZONS_DAYS)
-    np.testing.assert_allclose(curve[:, HORIZONS_DAYS.index(180)], target, rtol=0, atol=1e-12)
-    assert (np.diff(churn_by(moved, list(range(0, 400, 5))), axis=1) >= 0).all()
-    assert ((curve >= 0) & (curve <= 1)).all()
-    # one log-odds shift per account: the months keep their order and their odds ratios
-    logit = np.log(moved / (1 - moved)) - np.log(hazards / (1 - hazards))
-    np.testing.assert_allclose(logit, logit[:, :1] * np.ones((1, 13)), atol=1e-9)
-
-
-def test_hazard_anchoring_leaves_a_curve_already_on_the_score() -> None:
-    hazards = _hazards()
-    own = churn_by(hazards, [180])[:, 0]
-    np.testing.assert_allclose(anchor_hazards(hazards, own), hazards, rtol=1e-9)
 
 
 def test_a_bundle_keeps_its_cycle_through_disk(tmp_path) -> None:

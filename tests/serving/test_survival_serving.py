@@ -173,6 +173,26 @@ def test_the_account_record_carries_the_curve(make_client, keys: Keys, models, s
     )
 
 
+def test_records_by_id_and_in_a_batch_carry_the_same_drivers_and_etag(
+    make_client, keys: Keys, models, survival
+) -> None:
+    client = make_client(load=_loader(models, survival))
+    batch = client.post(
+        "/v1/score", json={"account_ids": ["A003", "A001"]}, headers=keys.read_headers
+    ).json()
+    first = client.get("/v1/accounts/A001", headers=keys.read_headers)
+    again = client.get("/v1/accounts/A001", headers=keys.read_headers)
+    assert batch["results"][1] == first.json() == again.json()
+    assert first.json()["churn_curve_drivers"]
+    assert first.headers["ETag"] == again.headers["ETag"]
+    assert (
+        batch["results"][0]["churn_curve_drivers"]
+        == (
+            client.get("/v1/accounts/A003", headers=keys.read_headers).json()["churn_curve_drivers"]
+        )
+    )
+
+
 def test_the_portfolio_sorts_and_filters_by_churn_by_renewal(
     make_client, keys: Keys, models, survival
 ) -> None:
