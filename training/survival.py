@@ -15,8 +15,13 @@ dropping the survivors of that period would inflate its hazard.
 
 A churn date sits mostly at a contract's end, which is known at t: ``days_to_renewal`` is
 also given to each period as a countdown from the period's start (days_to_renewal - 30k), so
-a single split finds "the renewal falls in this period" (``COUNTDOWN_FEATURES``). It uses
-nothing the snapshot does not know.
+a single split finds "the renewal falls in this period" (``COUNTDOWN_FEATURES``), and with
+``term_length_days`` the renewal cycle (``features.survival_bundle.cycle_columns``: days to
+the next renewal on or after the period's start, one inside the period, renewals passed), so
+a monthly term's renewals and an annual term's second one are seen too. Both use nothing the
+snapshot does not know. Measured out of time (docs/training.md): the cycle lowers the IBS
+(0.0634 -> 0.0629 on the bench's test rows, the same on two fit seeds) and lifts the AUC at
+365 days by 0.002-0.004.
 
 The hazards are recalibrated (Platt: sigmoid(a + b * raw score)) on the person-periods of the
 held-out accounts that stop the boosting: trees overshoot on the riskiest rows, and the curve
