@@ -123,7 +123,8 @@ def report(result: dict[str, Any]) -> list[str]:
     s, a = result["cpu_seconds"], result["added"]
     return [
         f"serving state build, {result['accounts']} accounts (score + serialise, CPU s, one "
-        f"thread, best of 3; load {result['load_average_1m']}):",
+        f"thread, best of 3; classifiers {result['trees']['classifiers']} trees, survival "
+        f"{result['trees']['survival']} trees; load {result['load_average_1m']}):",
         f"  no survival {s['none']:.3f} s; curves + drivers up front {s['eager']:.3f} s "
         f"(+{100 * a['eager']:.0f}%); curves, drivers on demand {s['lazy']:.3f} s "
         f"(+{100 * a['lazy']:.0f}%; {result['lazy_over_eager']:.2f}x up front)",
