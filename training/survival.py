@@ -27,7 +27,7 @@ The hazards are recalibrated (Platt: sigmoid(a + b * raw score)) on the person-p
 held-out accounts that stop the boosting: trees overshoot on the riskiest rows, and the curve
 multiplies that error period after period.
 
-Periods of rows that did not churn are sampled down to a cap (``period_row_cap``: 2 x the
+Periods of rows that did not churn are sampled down to a cap (``period_row_cap``: 1 x the
 fit's snapshot rows, at least 400,000, at most 1,500,000) with weight 1 / share, so the fit's
 cost stays within about 3 x the churn classifier's on large tables; the weighted log loss
 keeps the hazards unbiased.
@@ -85,11 +85,12 @@ if TYPE_CHECKING:
 ANCHOR_DAYS = 180
 MAX_PERIOD_ROWS = 1_500_000
 MIN_PERIOD_ROWS = 400_000
-PERIOD_ROWS_PER_ROW = 2.0
+PERIOD_ROWS_PER_ROW = 1.0
 """The fit's person-periods are capped at ``PERIOD_ROWS_PER_ROW`` x its snapshot rows,
 within [``MIN_PERIOD_ROWS``, ``MAX_PERIOD_ROWS``] (``period_row_cap``): small tables keep
-every person-period; at 500,000 snapshot rows the fit costs at most about 3 x the churn
-classifier's (``python -m bench.survival_speed``)."""
+every person-period; at 500,000 snapshot rows (400,000 fit rows) the fit costs about 2.9 x
+the churn classifier's (``python -m bench.survival_speed``: 3.05 x at 600,000 periods, 3.64 x
+at 800,000, the earlier 2 x the rows, with the slower learning rate's ~600 trees)."""
 
 
 def period_row_cap(fit_rows: int) -> int:
