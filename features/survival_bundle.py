@@ -48,7 +48,10 @@ from .model_bundle import BOOSTER_FILE, FeatureColumn, encode
 if TYPE_CHECKING:
     import lightgbm
 
-SURVIVAL_FORMAT = 1
+SURVIVAL_FORMAT = 2
+"""2 added ``cycle`` (the renewal cycle columns): a reader of format 1 would feed such a
+booster too few columns, so it refuses it; this one reads both (format 1: no cycle)."""
+READS_FORMATS = (1, 2)
 SURVIVAL_FILE = "survival.json"
 HORIZONS_DAYS = (30, 60, 90, 180, 270, 365)
 """The horizons of P(churn by d) the API, batch scores and metrics report."""
@@ -261,10 +264,11 @@ def load_survival_bundle(directory: str | Path) -> SurvivalBundle:
             f"{BOOSTER_FILE}); load a model registered by `churnlight train`"
         )
     data: Mapping[str, Any] = json.loads(spec.read_text())
-    if data.get("format") != SURVIVAL_FORMAT:
+    if data.get("format") not in READS_FORMATS:
         raise SurvivalBundleError(
             f"survival bundle {str(path)!r} has format {data.get('format')!r}; this churnlight "
-            f"reads format {SURVIVAL_FORMAT}: retrain the model or upgrade churnlight"
+            f"reads formats {', '.join(map(str, READS_FORMATS))}: retrain the model or upgrade "
+            "churnlight"
         )
     a, b = data.get("platt", (0.0, 1.0))
     return SurvivalBundle(

@@ -3,12 +3,15 @@ and a bundle written and read back with its cycle."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
+import pytest
 
 from features.survival_bundle import (
     SurvivalBundle,
+    SurvivalBundleError,
     cycle_columns,
     load_survival_bundle,
     period_matrix,
@@ -75,6 +78,19 @@ def test_a_bundle_keeps_its_cycle_through_disk(tmp_path) -> None:
     bundle = SurvivalBundle(columns=columns, booster=booster, countdown=[0], cycle=[0, 1])
     back = load_survival_bundle(save_survival_bundle(bundle, tmp_path / "bundle"))
     assert back.cycle == [0, 1]
+    # a format-1 bundle (written before the cycle) reads as one without it
+    spec = tmp_path / "bundle" / "survival.json"
+    old = json.loads(spec.read_text())
+    old["format"] = 1
+    del old["cycle"]
+    spec.write_text(json.dumps(old))
+    assert load_survival_bundle(tmp_path / "bundle").cycle == []
+    old["format"] = 3
+    spec.write_text(json.dumps(old))
+    with pytest.raises(
+        SurvivalBundleError, match="has format 3; this churnlight reads formats 1, 2"
+    ):
+        load_survival_bundle(tmp_path / "bundle")
     np.testing.assert_allclose(back.hazards(rows), bundle.hazards(rows))
     # the cycle columns' contributions count for days_to_renewal
     contributions, _ = back.drivers(rows[:5])
