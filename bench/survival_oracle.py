@@ -1,6 +1,14 @@
 """The survival bench's oracle ratios: on the test rows the simulator's truth has an oracle
 curve for (``p_churn_by_<d>d`` in ``_truth/oracle.parquet``, a random sample of rows), the
-time-dependent AUC of each model's P(churn by d) over the oracle's at 90/180/365 days."""
+time-dependent AUC of each model's P(churn by d) over the oracle's at 90/180/365 days.
+
+On the same rows, what is achievable at all: the oracle's own integrated Brier score and
+Uno's C next to every model's (``oracle_metrics``). The oracle knows the chain's full state,
+so no model on the features can beat it: its IBS over Kaplan-Meier's is the floor of the
+"IBS <= 0.6 x Kaplan-Meier" bar on this simulator. The oracle's curve has points at 30, 60,
+90, 180, 270 and 365 days only; between them it is interpolated linearly in log S
+(``oracle_on_grid``), and ``ibs_coarse`` (every model scored on those six days only, where the
+oracle is exact) checks that the interpolation does not handicap it."""
 
 from __future__ import annotations
 
@@ -20,8 +28,10 @@ def oracle_ratios(
     observed: np.ndarray,
     curves: dict[str, np.ndarray],
     grid: list[int],
+    risks: dict[str, np.ndarray | None] | None = None,
 ) -> dict[str, Any] | None:
-    """None when the truth has no oracle curve. ``curves``: model -> (rows, len(grid))."""
+    """None when the truth has no oracle curve. ``curves``: model -> (rows, len(grid));
+    ``risks``: a model's own ranking score for Uno's C (else its P(churn by 365))."""
     import pandas as pd
 
     from features.survival_stats import td_auc
@@ -49,10 +59,59 @@ def oracle_ratios(
     out["auc"]["oracle"] = {str(d): v for d, v in oracle_auc.items()}
     out["ratio"] = {}
     for name, curve in curves.items():
+        if name.startswith("kaplan_meier"):
+            continue
         aucs = {d: td_auc(time, event, curve[rows, grid.index(d)], d) for d in AUC_DAYS}
         out["auc"][name] = {str(d): v for d, v in aucs.items()}
         out["ratio"][name] = {
             str(d): None if aucs[d] is None or not oracle_auc[d] else aucs[d] / oracle_auc[d]
             for d in AUC_DAYS
+        }
+    on_rows = {n: c[rows] for n, c in curves.items()}
+    own_risks = {n: r[rows] for n, r in (risks or {}).items() if r is not None}
+    out["metrics"] = oracle_metrics(
+        time, event, oracle_on_grid(oracle, at, grid), grid, on_rows, own_risks
+    )
+    return out
+
+
+def oracle_on_grid(oracle: Any, at: np.ndarray, grid: list[int]) -> np.ndarray:
+    """(len(at), len(grid)) the oracle's P(churn by d) on ``grid``: its own points where it
+    has them, log S interpolated linearly between them (S(0) = 1)."""
+    from simulator.survival_truth import CURVE_DAYS
+
+    points = np.column_stack(
+        [np.zeros(len(at))]
+        + [np.log(np.clip(1.0 - oracle[f"p_churn_by_{d}d"].to_numpy()[at], 1e-9, 1.0))
+           for d in CURVE_DAYS]
+    )  # fmt: skip
+    days = np.array([0, *CURVE_DAYS], dtype=float)
+    log_s = np.stack([np.interp(grid, days, row) for row in points])
+    return np.asarray(1.0 - np.exp(log_s))
+
+
+def oracle_metrics(
+    time: np.ndarray,
+    event: np.ndarray,
+    oracle_curve: np.ndarray,
+    grid: list[int],
+    curves: dict[str, np.ndarray],
+    risks: dict[str, np.ndarray],
+) -> dict[str, dict[str, float | None]]:
+    """IBS over ``grid``, IBS on the oracle's six days only (``ibs_coarse``) and Uno's C up
+    to 365 days (risk: ``risks[name]``, else P(churn by 365)) of the oracle and each model,
+    all on the same rows."""
+    from features.survival_stats import integrated_brier, uno_c
+    from simulator.survival_truth import CURVE_DAYS
+
+    coarse = [grid.index(d) for d in CURVE_DAYS]
+    grid_array, coarse_days = np.asarray(grid, dtype=float), np.asarray(CURVE_DAYS, dtype=float)
+    out: dict[str, dict[str, float | None]] = {}
+    for name, curve in {"oracle": oracle_curve, **curves}.items():
+        risk = risks.get(name, curve[:, grid.index(365)])
+        out[name] = {
+            "ibs": integrated_brier(time, event, curve, grid_array),
+            "ibs_coarse": integrated_brier(time, event, curve[:, coarse], coarse_days),
+            "uno_c": uno_c(time, event, risk, 365),
         }
     return out

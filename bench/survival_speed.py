@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-CAPS = (1_500_000, 1_000_000, 600_000)
+CAPS = (800_000, 600_000, 400_000)
 
 
 def _times(data: Any, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

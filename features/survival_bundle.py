@@ -6,8 +6,11 @@ is a directory:
 
 - ``booster.txt``: the LightGBM hazard model. Its input is the feature columns (encoded like a
   churn model's, ``features.model_bundle.encode``), then ``period`` (0, 1, ...), then each
-  countdown column minus the period's first day (``period_matrix``);
-- ``survival.json``: the columns in model order, the countdown column indices, the Platt map
+  countdown column minus the period's first day, then (when the model has them) the period's
+  renewal cycle: days to the next renewal, whether one falls in the period, renewals passed
+  (``period_matrix``, ``cycle_columns``);
+- ``survival.json``: the columns in model order, the countdown and cycle column indices
+  (``cycle`` is absent from bundles written before it: no cycle columns), the Platt map
   of the hazard (hazard = sigmoid(a + b * raw score)), the period length and count, and the
   training facts (``metadata``).
 
@@ -22,8 +25,8 @@ monotone and in [0, 1]. Serving reports every curve anchored to the account's
 Drivers of the 365-day risk (``SurvivalBundle.drivers``): the hazard booster's SHAP
 contributions (log-odds of the hazard) in each period the 365 days cross, averaged with
 weights equal to each period's share of the probability of churning by day 365; the
-countdown column's contribution is added to its feature's; the period's own is left out (it
-is time, not the account).
+countdown column's contribution is added to its feature's, the cycle columns' to
+``days_to_renewal``'s; the period's own is left out (it is time, not the account).
 
 Relative imports only: this module is copied with ``model_bundle.py`` into logged MLflow
 models (``training.run_logging``)."""
@@ -45,7 +48,10 @@ from .model_bundle import BOOSTER_FILE, FeatureColumn, encode
 if TYPE_CHECKING:
     import lightgbm
 
-SURVIVAL_FORMAT = 1
+SURVIVAL_FORMAT = 2
+"""2 added ``cycle`` (the renewal cycle columns): a reader of format 1 would feed such a
+booster too few columns, so it refuses it; this one reads both (format 1: no cycle)."""
+READS_FORMATS = (1, 2)
 SURVIVAL_FILE = "survival.json"
 HORIZONS_DAYS = (30, 60, 90, 180, 270, 365)
 """The horizons of P(churn by d) the API, batch scores and metrics report."""
@@ -59,13 +65,50 @@ class SurvivalBundleError(ChurnlightError):
     """A survival bundle is missing, incomplete or of an unknown format."""
 
 
-def period_matrix(
-    rows: np.ndarray, period: np.ndarray, countdown: Sequence[int], period_days: int = PERIOD_DAYS
+CYCLE_COLUMNS = ("days_to_renewal", "term_length_days")
+"""With both features, each period also gets the renewal cycle (``cycle_columns``)."""
+CYCLE_FEATURES = ("next_renewal_from_period", "renewal_in_period", "renewals_before_period")
+
+
+def cycle_columns(
+    days_to_renewal: np.ndarray, term_days: np.ndarray, start: np.ndarray, period_days: int
 ) -> np.ndarray:
-    """The hazard model's input: the snapshot's features, the period, and each countdown
-    feature minus the period's first day."""
+    """(rows, 3) the renewal cycle seen from a period starting ``start`` days after the
+    snapshot: days from the period's start to the first renewal on or after it (the term
+    repeats every ``term_days``), 1 when that renewal falls inside the period, and the
+    renewals passed before the period. NaN where the renewal or the term is unknown; a
+    renewal already passed with no term to repeat it gives no next renewal (NaN) and 1 past."""
+    to_first = np.asarray(days_to_renewal, dtype=np.float64) - start
+    term = np.asarray(term_days, dtype=np.float64)
+    cycling = np.isfinite(term) & (term > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        after = np.where(to_first >= 0, to_first, np.where(cycling, np.mod(to_first, term), np.nan))
+        passed = np.where(
+            to_first >= 0,
+            0.0,
+            np.where(cycling, np.floor((-to_first - 1) / term) + 1, 1.0),
+        )
+        inside = np.where(np.isnan(after), np.nan, (after < period_days).astype(np.float64))
+    passed = np.where(np.isnan(to_first), np.nan, passed)
+    return np.column_stack([after, inside, passed])
+
+
+def period_matrix(
+    rows: np.ndarray,
+    period: np.ndarray,
+    countdown: Sequence[int],
+    period_days: int = PERIOD_DAYS,
+    cycle: Sequence[int] = (),
+) -> np.ndarray:
+    """The hazard model's input: the snapshot's features, the period, each countdown
+    feature minus the period's first day, and with ``cycle`` (the column indices of
+    ``CYCLE_COLUMNS``) the period's renewal cycle (``cycle_columns``)."""
     starts = period[:, None] * period_days
-    return np.column_stack([rows, period, rows[:, list(countdown)] - starts])
+    parts = [rows, period, rows[:, list(countdown)] - starts]
+    if len(cycle) == 2:
+        renewal, term = cycle
+        parts.append(cycle_columns(rows[:, renewal], rows[:, term], starts[:, 0], period_days))
+    return np.column_stack(parts)
 
 
 def churn_by(
@@ -129,6 +172,8 @@ class SurvivalBundle:
     period_days: int = PERIOD_DAYS
     metadata: dict[str, Any] = field(default_factory=dict)
     label: str = "churn_time"
+    cycle: list[int] = field(default_factory=list)
+    """Column indices of ``CYCLE_COLUMNS`` when the model sees the renewal cycle, else []."""
 
     @property
     def feature_names(self) -> list[str]:
@@ -146,7 +191,7 @@ class SurvivalBundle:
         count = periods or self.periods
         period = np.tile(np.arange(count, dtype=np.float64), len(matrix))
         return period_matrix(
-            np.repeat(matrix, count, axis=0), period, self.countdown, self.period_days
+            np.repeat(matrix, count, axis=0), period, self.countdown, self.period_days, self.cycle
         )
 
     def hazards(self, matrix: np.ndarray) -> np.ndarray:
@@ -181,6 +226,9 @@ class SurvivalBundle:
         out = mean[:, :f].copy()
         for i, j in enumerate(self.countdown):
             out[:, j] += mean[:, f + 1 + i]
+        if self.cycle:  # the cycle is the renewal's: its columns count for days_to_renewal
+            first = f + 1 + len(self.countdown)
+            out[:, self.cycle[0]] += mean[:, first : first + len(CYCLE_FEATURES)].sum(axis=1)
         return out, mean[:, -1]
 
 
@@ -194,6 +242,7 @@ def save_survival_bundle(bundle: SurvivalBundle, directory: str | Path) -> Path:
         "label": bundle.label,
         "columns": [c.to_dict() for c in bundle.columns],
         "countdown": list(bundle.countdown),
+        "cycle": list(bundle.cycle),
         "platt": list(bundle.platt),
         "periods": bundle.periods,
         "period_days": bundle.period_days,
@@ -215,16 +264,18 @@ def load_survival_bundle(directory: str | Path) -> SurvivalBundle:
             f"{BOOSTER_FILE}); load a model registered by `churnlight train`"
         )
     data: Mapping[str, Any] = json.loads(spec.read_text())
-    if data.get("format") != SURVIVAL_FORMAT:
+    if data.get("format") not in READS_FORMATS:
         raise SurvivalBundleError(
             f"survival bundle {str(path)!r} has format {data.get('format')!r}; this churnlight "
-            f"reads format {SURVIVAL_FORMAT}: retrain the model or upgrade churnlight"
+            f"reads formats {', '.join(map(str, READS_FORMATS))}: retrain the model or upgrade "
+            "churnlight"
         )
     a, b = data.get("platt", (0.0, 1.0))
     return SurvivalBundle(
         columns=[FeatureColumn.from_dict(c) for c in data["columns"]],
         booster=lightgbm.Booster(model_file=str(booster)),
         countdown=[int(j) for j in data.get("countdown", [])],
+        cycle=[int(j) for j in data.get("cycle", [])],
         platt=(float(a), float(b)),
         periods=int(data.get("periods", PERIODS)),
         period_days=int(data.get("period_days", PERIOD_DAYS)),

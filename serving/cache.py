@@ -68,23 +68,34 @@ class Portfolio:
 
     batch: ScoredBatch
     index: dict[str, int]
-    responses: list[bytes]
+    responses: list[bytes | None]
+    """Each account's response; None until asked for when its curve drivers are found on
+    demand (read them with ``response_at`` / ``responses_at``)."""
     etags: list[str]
-    """Strong ETag of each response: a hash of its bytes, so a reload that leaves a record
-    as it was leaves its ETag too."""
+    """Strong ETag of each response: a hash of its bytes (without the curve drivers found on
+    demand, which follow from the same rows and model), so a reload that leaves a record as
+    it was leaves its ETag too."""
     summaries: list[dict[str, Any]]
     orders: dict[str, np.ndarray]
     """sort key -> row order, highest first (ties by account_id)."""
+    heads: list[bytes] | None = None
+    """With drivers on demand: each response without its closing brace and its
+    ``churn_curve_drivers`` (added last, when the record is first asked for)."""
 
     @classmethod
     def build(cls, batch: ScoredBatch) -> Portfolio:
         ids = batch.account_id
         index = {str(a): i for i, a in enumerate(ids)}
-        responses = [
-            json.dumps(batch.record(i), allow_nan=False, separators=(",", ":")).encode()
+        deferred = batch.survival is not None and batch.survival.lazy is not None
+        bodies = [
+            json.dumps(
+                batch.record(i, curve_drivers=not deferred), allow_nan=False, separators=(",", ":")
+            ).encode()
             for i in range(batch.n)
         ]
-        etags = [f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"' for body in responses]
+        etags = [f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"' for body in bodies]
+        responses: list[bytes | None] = [None] * batch.n if deferred else list(bodies)
+        heads = [body[:-1] for body in bodies] if deferred else None
         summaries = [batch.summary(i) for i in range(batch.n)]
         tiebreak = np.argsort(np.asarray(ids, dtype=str), kind="stable")
         orders = {}
@@ -93,7 +104,7 @@ class Portfolio:
             # highest first, NaN last, ties in account_id order
             keyed = np.where(np.isnan(values), -np.inf, values)
             orders[key] = tiebreak[np.argsort(-keyed, kind="stable")]
-        return cls(batch, index, responses, etags, summaries, orders)
+        return cls(batch, index, responses, etags, summaries, orders, heads)
 
     def position(self, account_id: str, snapshot_date: str | None) -> int:
         """The account's row; ``UnknownAccount`` when it is not in the snapshot."""
@@ -103,7 +114,23 @@ class Portfolio:
         return i
 
     def response(self, account_id: str, snapshot_date: str | None) -> bytes:
-        return self.responses[self.position(account_id, snapshot_date)]
+        return self.response_at(self.position(account_id, snapshot_date))
+
+    def response_at(self, i: int) -> bytes:
+        """Row i's response (its curve drivers found now if they are on demand)."""
+        return self.responses_at([i])[0]
+
+    def responses_at(self, rows: Sequence[int]) -> list[bytes]:
+        """The responses of ``rows``; the curve drivers missing among them are found in one
+        call and kept (``serving.survival.LazyDrivers``)."""
+        missing = sorted({i for i in rows if self.responses[i] is None})
+        if missing:
+            survival, heads = self.batch.survival, self.heads
+            assert survival is not None and heads is not None
+            for i, drivers in zip(missing, survival.drivers_at(missing), strict=True):
+                tail = json.dumps(drivers, allow_nan=False, separators=(",", ":")).encode()
+                self.responses[i] = heads[i] + b',"churn_curve_drivers":' + tail + b"}"
+        return [r for r in (self.responses[i] for i in rows) if r is not None]
 
     def select(
         self,
@@ -246,7 +273,7 @@ def build_state(
     survival = (
         None
         if models.survival is None or models.survival_info is None
-        else SurvivalView.of(models.survival, models.survival_info.label, fallback)
+        else SurvivalView.of(models.survival, models.survival_info.label, fallback, lazy=True)
     )
     batch = score_frame(
         TableFrame(snapshot.table),

@@ -422,7 +422,9 @@ class ScoredBatch:
             rows_dropped=True,
         )
 
-    def record(self, i: int) -> dict[str, Any]:
+    def record(self, i: int, curve_drivers: bool = True) -> dict[str, Any]:
+        """Row i's AccountScore; without ``curve_drivers`` the record has no
+        ``churn_curve_drivers`` key (the served portfolio adds it on demand)."""
         self._check_rows()
         return {
             **self.summary_fields(i),
@@ -434,18 +436,20 @@ class ScoredBatch:
             "what_if": self.what_if,
             "churn_model_version": self.churn_model_version,
             "expansion_model_version": self.expansion_model_version,
-            **self.survival_fields(i),
+            **self.survival_fields(i, curve_drivers),
         }
 
-    def survival_fields(self, i: int) -> dict[str, Any]:
+    def survival_fields(self, i: int, curve_drivers: bool = True) -> dict[str, Any]:
         """The record's churn curve fields: null when no survival model is served."""
         s = self.survival
-        return {
+        out: dict[str, Any] = {
             "churn_curve": None if s is None else s.curve_record(i),
             "churn_by_renewal": None if s is None else s.renewal(i),
-            "churn_curve_drivers": None if s is None or s.drivers is None else s.drivers[i],
-            "survival_model_version": None if s is None else s.version,
         }
+        if curve_drivers:
+            out["churn_curve_drivers"] = None if s is None else s.driver_record(i)
+        out["survival_model_version"] = None if s is None else s.version
+        return out
 
     def summary_fields(self, i: int) -> dict[str, Any]:
         return {

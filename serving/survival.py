@@ -15,13 +15,18 @@ at ``days_to_renewal`` + 1 days; a churn dated on the renewal day counts); null 
 days to renewal are unknown.
 
 Drivers: ``SurvivalBundle.drivers`` (per-period SHAP contributions of the hazard, weighted
-by each period's share of the 365-day risk), the ``DRIVER_COUNT`` largest positive ones."""
+by each period's share of the 365-day risk), the ``DRIVER_COUNT`` largest positive ones. They
+cost one SHAP row per period (13) per account, more than the rest of the account's scoring:
+the served portfolio finds them lazily (``SurvivalView.lazy``): scoring keeps the encoded rows,
+and a record's drivers are computed the first time it is asked for, then kept
+(``SurvivalScores.drivers_at``)."""
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -44,6 +49,9 @@ class SurvivalView:
     drivers: bool = True
     """Whether scoring a table also finds the drivers (the API's records do; batch files
     carry the curve only)."""
+    lazy: bool = False
+    """With ``drivers``: find them when a record asks (``SurvivalScores.drivers_at``), not
+    when the table is scored."""
 
     @classmethod
     def of(
@@ -52,6 +60,7 @@ class SurvivalView:
         version: str,
         fallback_specs: Mapping[str, FeatureSpec] | None = None,
         drivers: bool = True,
+        lazy: bool = False,
     ) -> SurvivalView:
         specs = bundle.metadata.get("features", [])
         own = {s["name"]: s.get("family") for s in specs if "name" in s}
@@ -60,7 +69,30 @@ class SurvivalView:
             own.get(n) or (fallback[n].family if n in fallback else None)
             for n in bundle.feature_names
         ]
-        return cls(bundle, version, families, drivers)
+        return cls(bundle, version, families, drivers, lazy)
+
+
+@dataclass
+class LazyDrivers:
+    """The drivers of a scored table, found per row on demand and kept."""
+
+    view: SurvivalView
+    matrix: np.ndarray
+    found: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def rows(self, rows: Sequence[int]) -> list[list[dict[str, Any]]]:
+        """The drivers of ``rows``, those not found yet computed together (one SHAP call)."""
+        missing = sorted({int(i) for i in rows} - self.found.keys())
+        if missing:
+            at = np.asarray(missing, dtype=np.int64)
+            contributions, _ = self.view.bundle.drivers(self.matrix[at])
+            found = top_drivers(
+                contributions, self.matrix[at], self.view.bundle.columns, self.view.families
+            )
+            with self.lock:
+                self.found.update(zip(missing, found, strict=True))
+        return [self.found[int(i)] for i in rows]
 
 
 @dataclass
@@ -74,6 +106,20 @@ class SurvivalScores:
     """(n,), NaN when the renewal is unknown."""
     drivers: list[list[dict[str, Any]]] | None
     version: str
+    lazy: LazyDrivers | None = None
+    """When the drivers are found on demand (``drivers`` is then None)."""
+
+    def drivers_at(self, rows: Sequence[int]) -> list[list[dict[str, Any]] | None]:
+        """The drivers of ``rows``: computed ones, found on demand, or None per row."""
+        if self.drivers is not None:
+            return [self.drivers[i] for i in rows]
+        if self.lazy is not None:
+            return list(self.lazy.rows(rows))
+        return [None for _ in rows]
+
+    def driver_record(self, i: int) -> list[dict[str, Any]] | None:
+        """Row i's drivers of the 365-day risk (None when not computed)."""
+        return self.drivers_at([i])[0]
 
     def curve_record(self, i: int) -> list[dict[str, Any]]:
         return [
@@ -97,9 +143,11 @@ def score_curves(
     churn_probability: np.ndarray,
     days_to_renewal: np.ndarray,
     drivers: bool = True,
+    lazy: bool | None = None,
 ) -> SurvivalScores:
     """Anchored curves of the rows of ``matrix`` (encoded for ``view.bundle``); see the
-    module docs."""
+    module docs. With ``drivers``, their drivers now, or on demand with ``lazy`` (default:
+    ``view.lazy``), keeping ``matrix``."""
     bundle = view.bundle
     hazards = bundle.hazards(matrix)
     renewal_day = np.where(np.isnan(days_to_renewal), 0.0, np.maximum(days_to_renewal, 0) + 1)
@@ -108,11 +156,13 @@ def score_curves(
     )
     anchored = anchor_curve(raw, HORIZONS_DAYS, churn_probability, ANCHOR_DAYS)
     by_renewal = np.where(np.isnan(days_to_renewal), np.nan, anchored[:, -1])
-    found = None
-    if drivers and len(matrix):
+    found, pending = None, None
+    if drivers and (view.lazy if lazy is None else lazy):
+        pending = LazyDrivers(view, matrix)
+    elif drivers and len(matrix):
         contributions, _ = bundle.drivers(matrix)
         found = top_drivers(contributions, matrix, bundle.columns, view.families)
-    return SurvivalScores(anchored[:, :-1], by_renewal, found, view.version)
+    return SurvivalScores(anchored[:, :-1], by_renewal, found, view.version, pending)
 
 
 def top_drivers(

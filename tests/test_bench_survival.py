@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pytest
 
+from bench.survival_anchor import anchor_hazards
 from bench.survival_bench import _bars, _months_before
+from bench.survival_oracle import oracle_on_grid
+from features.survival_bundle import HORIZONS_DAYS, anchor_curve, churn_by
 
 
 def test_the_cut_is_whole_months_before_the_as_of() -> None:
@@ -43,3 +47,59 @@ def test_bars_are_ratios_to_the_baselines_of_the_same_run() -> None:
     assert not bars["td_auc_180_vs_classifier"]["holds"]  # 0.80 / 0.85 = 0.94
     assert not bars["train_time_ratio"]["holds"] and bars["scoring_added"]["holds"]
     assert bars["calibration_max_180"]["holds"]
+
+
+def _hazards() -> np.ndarray:
+    """Three accounts: flat, a renewal spike in month 4, most risk in the first month."""
+    flat = np.full(13, 0.01)
+    spike = np.full(13, 0.005)
+    spike[3] = 0.3
+    early = np.full(13, 0.002)
+    early[0] = 0.2
+    return np.vstack([flat, spike, early])
+
+
+@pytest.mark.parametrize("p180", [0.02, 0.3, 0.9])
+def test_hazard_anchoring_lands_on_the_score_and_keeps_the_curve_monotone(p180: float) -> None:
+    hazards = _hazards()
+    target = np.full(3, p180)
+    moved = anchor_hazards(hazards, target)
+    curve = churn_by(moved, HORIZONS_DAYS)
+    np.testing.assert_allclose(curve[:, HORIZONS_DAYS.index(180)], target, rtol=0, atol=1e-12)
+    assert (np.diff(churn_by(moved, list(range(0, 400, 5))), axis=1) >= 0).all()
+    assert ((curve >= 0) & (curve <= 1)).all()
+    # one log-odds shift per account: the months keep their order and their odds ratios
+    logit = np.log(moved / (1 - moved)) - np.log(hazards / (1 - hazards))
+    np.testing.assert_allclose(logit, logit[:, :1] * np.ones((1, 13)), atol=1e-9)
+
+
+def test_hazard_anchoring_leaves_a_curve_already_on_the_score() -> None:
+    hazards = _hazards()
+    own = churn_by(hazards, [180])[:, 0]
+    np.testing.assert_allclose(anchor_hazards(hazards, own), hazards, rtol=1e-9)
+
+
+def test_power_and_log_odds_anchoring_agree_at_small_hazards() -> None:
+    """Both scale a small hazard by about the same factor: the bench finds them equal."""
+    hazards = np.full((1, 13), 0.004)
+    own = churn_by(hazards, HORIZONS_DAYS)
+    target = own[:, 3] * 1.5
+    moved = churn_by(anchor_hazards(hazards, target), HORIZONS_DAYS)
+    np.testing.assert_allclose(moved, anchor_curve(own, HORIZONS_DAYS, target), rtol=2e-3)
+
+
+def test_the_oracle_curve_is_interpolated_in_log_survival_between_its_days() -> None:
+    import pandas as pd
+
+    from simulator.survival_truth import CURVE_DAYS
+
+    s = {30: 0.9, 60: 0.8, 90: 0.8, 180: 0.5, 270: 0.4, 365: 0.2}
+    oracle = pd.DataFrame({f"p_churn_by_{d}d": [1 - s[d]] for d in CURVE_DAYS})
+    grid = [30, 45, 60, 75, 90, 135, 180, 365]
+    got = oracle_on_grid(oracle, np.array([0]), grid)[0]
+    expected = {30: 0.1, 60: 0.2, 90: 0.2, 180: 0.5, 365: 0.8}
+    for d, p in expected.items():
+        assert got[grid.index(d)] == pytest.approx(p)
+    assert got[grid.index(45)] == pytest.approx(1 - np.sqrt(0.9 * 0.8))
+    assert got[grid.index(75)] == pytest.approx(0.2)  # flat between two equal points
+    assert got[grid.index(135)] == pytest.approx(1 - np.sqrt(0.8 * 0.5))

@@ -70,13 +70,13 @@ async def get_account(
         Header(description="ETag(s) of a copy the client holds: 304 when one is current"),
     ] = None,
 ) -> Response:
-    # Serialised once when the snapshot was scored: a lookup is a dictionary read.
+    # Serialised once when the snapshot was scored (the curve drivers when first asked for).
     portfolio = state.portfolio
     i = portfolio.position(account_id, state.snapshot_date)
     etag = portfolio.etags[i]
     if if_none_match is not None and _matches(if_none_match, etag):
         return Response(status_code=304, headers={"ETag": etag})
-    return Response(portfolio.responses[i], media_type="application/json", headers={"ETag": etag})
+    return Response(portfolio.response_at(i), media_type="application/json", headers={"ETag": etag})
 
 
 def _matches(header: str, etag: str) -> bool:

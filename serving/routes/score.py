@@ -94,14 +94,15 @@ async def _score(
     head = {"snapshot_date": state.snapshot_date, **state.versions}
     if payload.account_ids is not None:
         portfolio = state.portfolio
-        found: list[bytes] = []
+        at: list[int] = []
         missing: list[str] = []
         for account_id in payload.account_ids:
             i = portfolio.index.get(account_id)
             if i is None:
                 missing.append(account_id)
             else:
-                found.append(portfolio.responses[i])
+                at.append(i)
+        found = portfolio.responses_at(at)
         tail = json.dumps({"not_found": missing, **head})
         body = b'{"results":[' + b",".join(found) + b"]," + tail[1:].encode()
         return Response(body, media_type="application/json")

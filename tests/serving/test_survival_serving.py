@@ -4,11 +4,14 @@ a survival model."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pyarrow as pa
 import pytest
 
 from features.survival_bundle import HORIZONS_DAYS, churn_by
+from serving.cache import Portfolio
 from serving.loading import models_from_bundles
 from serving.playbooks import load_playbooks
 from serving.scoring import ModelView, ScoredBatch, ScoringConfig, TableFrame, score_frame
@@ -30,10 +33,12 @@ def table() -> pa.Table:
     return make_table(60, seed=2)
 
 
-def _score(models: Models, table: pa.Table, survival=None) -> ScoredBatch:
+def _score(models: Models, table: pa.Table, survival=None, lazy: bool = False) -> ScoredBatch:
     churn = ModelView(models.churn, "churnlight-churn/1")
     expansion = ModelView(models.expansion, "churnlight-expansion/1")
-    view = None if survival is None else SurvivalView.of(survival, "churnlight-survival/3")
+    view = (
+        None if survival is None else SurvivalView.of(survival, "churnlight-survival/3", lazy=lazy)
+    )
     playbooks = load_playbooks(DEFAULT_PLAYBOOKS)
     return score_frame(
         TableFrame(table), churn, expansion, playbooks, ScoringConfig(), survival=view
@@ -103,6 +108,31 @@ def test_drivers_of_the_365_day_risk_are_the_largest_positive_contributions(
     assert record["survival_model_version"] == "churnlight-survival/3"
 
 
+def test_curve_drivers_found_on_demand_are_those_found_up_front(
+    models: Models, table: pa.Table, survival
+) -> None:
+    eager = _score(models, table, survival)
+    lazy = _score(models, table, survival, lazy=True)
+    assert lazy.survival is not None and lazy.survival.lazy is not None
+    assert lazy.survival.drivers is None
+    portfolio = Portfolio.build(lazy)
+    # building the portfolio (every record serialised) found no driver
+    assert lazy.survival.lazy.found == {} and portfolio.responses[5] is None
+    body = json.loads(portfolio.response_at(5))
+    assert body == json.loads(json.dumps(eager.record(5)))
+    assert set(lazy.survival.lazy.found) == {5}
+    # several at once, in the order asked, each kept once found
+    bodies = [json.loads(b) for b in portfolio.responses_at([7, 5, 9])]
+    assert [b["account_id"] for b in bodies] == [str(lazy.account_id[i]) for i in (7, 5, 9)]
+    assert [b["churn_curve_drivers"] for b in bodies] == [
+        eager.survival.drivers[i] for i in (7, 5, 9)
+    ]
+    assert set(lazy.survival.lazy.found) == {5, 7, 9}
+    assert portfolio.responses[7] is not None and portfolio.responses[8] is None
+    # a record read from the batch itself (alerts) finds its own
+    assert lazy.record(11)["churn_curve_drivers"] == eager.survival.drivers[11]
+
+
 def test_without_a_survival_model_the_fields_are_null_and_the_file_unchanged(
     models: Models, table: pa.Table, survival
 ) -> None:
@@ -140,6 +170,26 @@ def test_the_account_record_carries_the_curve(make_client, keys: Keys, models, s
     assert 0 <= body["churn_by_renewal"] <= 1
     assert body["churn_curve_drivers"] and body["survival_model_version"] == (
         "churnlight-survival/3"
+    )
+
+
+def test_records_by_id_and_in_a_batch_carry_the_same_drivers_and_etag(
+    make_client, keys: Keys, models, survival
+) -> None:
+    client = make_client(load=_loader(models, survival))
+    batch = client.post(
+        "/v1/score", json={"account_ids": ["A003", "A001"]}, headers=keys.read_headers
+    ).json()
+    first = client.get("/v1/accounts/A001", headers=keys.read_headers)
+    again = client.get("/v1/accounts/A001", headers=keys.read_headers)
+    assert batch["results"][1] == first.json() == again.json()
+    assert first.json()["churn_curve_drivers"]
+    assert first.headers["ETag"] == again.headers["ETag"]
+    assert (
+        batch["results"][0]["churn_curve_drivers"]
+        == (
+            client.get("/v1/accounts/A003", headers=keys.read_headers).json()["churn_curve_drivers"]
+        )
     )
 
 

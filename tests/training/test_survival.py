@@ -153,5 +153,5 @@ def test_the_person_period_cap_follows_the_fit_size() -> None:
     from training.survival import period_row_cap
 
     assert period_row_cap(10_000) == 400_000  # a small table keeps every person-period
-    assert period_row_cap(400_000) == 800_000  # 2 x the snapshot rows
+    assert period_row_cap(600_000) == 600_000  # as many as the snapshot rows
     assert period_row_cap(2_000_000) == 1_500_000
