@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.reasons_bench import BARS, cause_agreement, report
+from bench.reasons_bench import BARS, cause_agreement, pool_agreement, report
 
 FAMILIES = {
     "champions": ("champions",),
@@ -70,3 +70,38 @@ def test_the_report_judges_each_seed_on_its_own() -> None:
     assert support[0].endswith("agreement 50% (bar >= 50%: met)")
     assert support[1].endswith("agreement 20% (bar >= 50%: NOT met)")
     assert sum("bar >= 70%: NOT met" in line for line in lines) == 2
+
+
+def test_pooling_adds_the_seeds_confusion_tables() -> None:
+    one = cause_agreement(["support", "usage_depth"], ["support", "value"], FAMILIES)
+    two = cause_agreement(
+        ["usage_depth", "support", "champions"], ["support", "support", "value"], FAMILIES
+    )
+
+    pooled = pool_agreement([one, two], FAMILIES)
+
+    assert pooled["rows"] == 5
+    assert pooled["agreement"] == pytest.approx(3 / 5)
+    assert pooled["by_cause"] == {
+        "support": {"rows": 3, "agreement": pytest.approx(2 / 3)},
+        "value": {"rows": 2, "agreement": 0.5},
+    }
+    assert pooled["confusion"]["support"] == {"support": 2, "usage_depth": 1}
+    # the same as one run over all the rows
+    every = cause_agreement(
+        ["support", "usage_depth", "usage_depth", "support", "champions"],
+        ["support", "value", "support", "support", "value"],
+        FAMILIES,
+    )
+    assert pooled["agreement"] == pytest.approx(every["agreement"])
+
+
+def test_the_report_judges_the_pooled_rows_too() -> None:
+    runs = [_run(11, 0.5), _run(23, 0.2)]
+    pooled = {**pool_agreement(runs, {"support": ("support",)}), "bars": BARS}
+
+    lines = report({"runs": runs, "pooled": pooled})
+
+    at = lines.index("pooled over seeds 11, 23:")
+    assert "of 60 rows" in lines[at + 1]
+    assert lines[at + 2].endswith("agreement 33% (bar >= 50%: NOT met)")
