@@ -13,10 +13,13 @@ Per seed: a simulated source (the simulator records plays in ``activities.play``
 
 - the prescription bar (``bench.plays_value``): ARR saved by each CSM's capacity spent by
   ``expected_arr_saved`` over the same capacity spent down the churn-risk list (bar >= 1.3),
-  rolled forward by ``simulator.play_value.arr_kept``, on the first seed.
+  rolled forward by ``simulator.play_value.arr_kept``; and the held-out PEHE of the served
+  per-account effect over the T-learner's (bar <= 0.5): per seed and pooled over
+  ``PRESCRIPTION``'s seeds (a longer, bigger source: models as of month 26 of 36).
 
-Full: 5 seeds of 1,000 accounts x 30 months (a few minutes a seed on a shared machine);
-``--quick``: 2 seeds of 600 accounts x 24 months."""
+Full: 5 seeds of 1,000 accounts x 30 months (a few minutes a seed on a shared machine) and
+the prescription on 3 seeds of 1,500 x 36 (about 2 minutes of CPU a seed); ``--quick``: 2
+seeds of 600 accounts x 24 months, the prescription on one seed of 600 x 30."""
 
 from __future__ import annotations
 
