@@ -13,16 +13,20 @@ Per seed: a simulated source (the simulator records plays in ``activities.play``
 
 - the prescription bar (``bench.plays_value``): ARR saved by each CSM's capacity spent by
   ``expected_arr_saved`` over the same capacity spent down the churn-risk list (bar >= 1.3),
-  rolled forward by ``simulator.play_value.arr_kept``, on the first seed.
+  rolled forward by ``simulator.play_value.arr_kept``; and the held-out PEHE of the served
+  per-account effect over the T-learner's (bar <= 0.5): per seed and pooled over
+  ``PRESCRIPTION``'s seeds (a longer, bigger source: models as of month 26 of 36).
 
-Full: 5 seeds of 1,000 accounts x 30 months (a few minutes a seed on a shared machine);
-``--quick``: 2 seeds of 600 accounts x 24 months."""
+Full: 5 seeds of 1,000 accounts x 30 months (a few minutes a seed on a shared machine) and
+the prescription on 3 seeds of 1,500 x 36 (about 2 minutes of CPU a seed); ``--quick``: 2
+seeds of 600 accounts x 24 months, the prescription on one seed of 600 x 30."""
 
 from __future__ import annotations
 
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -156,12 +160,27 @@ def one_seed(accounts: int, months: int, seed: int) -> dict[str, Any]:
     return {**out, "seed": seed, "fit_cpu_seconds": cpu, "pehe_ratio": ratios}
 
 
+@dataclass(frozen=True)
+class PrescriptionRun:
+    accounts: int
+    months: int
+    seeds: tuple[int, ...]
+    rollouts: int
+
+
+PRESCRIPTION = PrescriptionRun(1500, 36, (101, 102, 103), 50)
+QUICK_PRESCRIPTION = PrescriptionRun(600, 30, (101,), 20)
+"""The prescription bar's sources: longer and bigger than the coverage bar's, so that the
+models as of the cut-off (36 - 10 months) see enough runs of each play."""
+
+
 def run(quick: bool = False) -> dict[str, Any]:
-    from bench.plays_value import prescription
+    from bench.plays_value import pooled, prescription
 
     seeds, accounts, months = (2, 600, 24) if quick else (5, 1000, 30)
     per_seed = [one_seed(accounts, months, 101 + s) for s in range(seeds)]
-    value = prescription(accounts, months, 101, rollouts=20 if quick else 50)
+    p = QUICK_PRESCRIPTION if quick else PRESCRIPTION
+    values = [prescription(p.accounts, p.months, seed, p.rollouts) for seed in p.seeds]
     cells = sum(s["cells_with_evidence"] for s in per_seed)
     covered = sum(s["cells_covered"] for s in per_seed)
     ratios = [r for s in per_seed for r in s["pehe_ratio"].values()]
@@ -173,7 +192,9 @@ def run(quick: bool = False) -> dict[str, Any]:
         "cells_with_evidence": cells,
         "naive_biased_share": float(np.mean(shares)) if shares else None,
         "pehe_ratio": float(np.mean(ratios)) if ratios else None,
-        "prescription": value,
+        "prescription_source": f"{p.accounts} accounts x {p.months} months",
+        "prescriptions": values,
+        "prescription": pooled(values),
         "load_average_1m": os.getloadavg()[0],
     }
 
@@ -197,14 +218,13 @@ def report(results: dict[str, Any]) -> list[str]:
         f"{_f(results['naive_biased_share'], '.0%')} of plays (bar: most); PEHE ratio "
         f"{_f(results['pehe_ratio'])} (bar <= 0.5); load {results['load_average_1m']:.2f}"
     )
-    v = results.get("prescription")
-    if v:
+    for v in results.get("prescriptions", []):
         lines.append(
-            f"prescription at {v['month']} (seed {v['seed']}, {v['capacity']} plays of "
-            f"{v['csms']} CSMs, book {v['book']}): ARR saved by expected_arr_saved "
-            f"{v['prescribed_arr_saved']:,.0f} vs by churn risk {v['risk_arr_saved']:,.0f}: "
-            f"ratio {_f(v['ratio'])} (bar >= {BARS['arr_saved_ratio']}); other rankings "
-            + ", ".join(f"{k} {_f(r)}" for k, r in v.get("ratios", {}).items())
+            f"prescription seed {v['seed']}, models as of {v['cutoff']}, "
+            f"{len(v['months'])} months, {v['capacity']} plays: ARR saved by "
+            f"expected_arr_saved {v['prescribed_arr_saved']:,.0f} vs by churn risk "
+            f"{v['risk_arr_saved']:,.0f}: ratio {_f(v['ratio'])}; other rankings "
+            + ", ".join(f"{k} {_f(r)}" for k, r in v["ratios"].items())
         )
         for play, e in v.get("per_account_error", {}).items():
             lines.append(
@@ -212,4 +232,13 @@ def report(results: dict[str, Any]) -> list[str]:
                 f"DR-learner {e['dr_learner']:.3f}, T-learner {e['t_learner']:.3f}, "
                 f"zero {e['zero']:.3f}"
             )
+    pool = results.get("prescription")
+    if pool:
+        lines.append(
+            f"prescription pooled over seeds {pool['seeds']} ({results['prescription_source']}): "
+            f"ARR saved ratio {_f(pool['ratio'])} (bar >= {BARS['arr_saved_ratio']}); "
+            f"PEHE over the T-learner's on {pool['pehe_rows']} held-out treated rows: "
+            + ", ".join(f"{k} {_f(r)}" for k, r in pool["pehe_over_t"].items())
+            + f" (bar <= {BARS['pehe_ratio']})"
+        )
     return lines

@@ -41,16 +41,26 @@ default 100 treated rows of most plays): the comparison rows, not the served pre
 
 
 def _assign(
-    csm: np.ndarray, score: np.ndarray, play: list[str | None], capacity: dict[str, int]
+    csm: np.ndarray,
+    score: np.ndarray,
+    play: list[str | None],
+    capacity: dict[str, int],
+    then: np.ndarray | None = None,
 ) -> tuple[list[int], list[str]]:
-    """Per CSM, its ``capacity[csm]`` accounts with a play, highest ``score`` first."""
+    """Per CSM, its ``capacity[csm]`` accounts with a play, highest ``score`` first; rows
+    whose score is -inf (no saving) come after, by ``then`` (the churn risk: the list's
+    default order), so every ranking works the same number of accounts. Without ``then``
+    they are left out."""
     rows: list[int] = []
     plays: list[str] = []
-    order = np.argsort(-score, kind="stable")
+    tie = np.zeros(len(score)) if then is None else -np.asarray(then, dtype=float)
+    order = np.lexsort((tie, -score))
     used: dict[str, int] = defaultdict(int)
     for i in order:
         c, p = str(csm[i]), play[i]
         if p is None or used[c] >= capacity.get(c, 0):
+            continue
+        if then is None and not np.isfinite(score[i]):
             continue
         used[c] += 1
         rows.append(int(i))
@@ -58,14 +68,19 @@ def _assign(
     return rows, plays
 
 
-def _best(hits: list[list[dict[str, Any]]], codes: Any) -> tuple[np.ndarray, list[str | None]]:
+def _best(
+    hits: list[list[dict[str, Any]]], codes: Any, fallback: list[str | None] | None = None
+) -> tuple[np.ndarray, list[str | None]]:
     """Per account, the fitting simulator play with the highest ``expected_arr_saved`` and
-    that saving (-inf and None when no fitting play has one)."""
+    that saving; -inf and ``fallback[i]`` (None without) when no fitting play has one."""
     score, play = [], []
-    for row in hits:
+    for i, row in enumerate(hits):
         ranked = [h for h in row if h["id"] in codes and h["expected_arr_saved"] is not None]
         top = max(ranked, key=lambda h: h["expected_arr_saved"], default=None)
-        play.append(None if top is None else str(top["id"]))
+        if top is None:
+            play.append(None if fallback is None else fallback[i])
+        else:
+            play.append(str(top["id"]))
         score.append(-np.inf if top is None else float(top["expected_arr_saved"]))
     return np.asarray(score), play
 
@@ -74,17 +89,20 @@ def _dr_prescribed(
     hits: list[list[dict[str, Any]]],
     book: pa.Table,
     mrr: np.ndarray,
+    p_churn: np.ndarray,
     effects: Any,
-    costs: dict[str, float | None],
+    library: Any,
 ) -> list[list[dict[str, Any]]]:
-    """The previous prescription, for comparison: ``12 x mrr x -uplift - cost`` with the
-    per-account DR-learner's uplift."""
+    """The previous prescription, for comparison: ``expected_arr_saved`` as served (cost and
+    discount included) with the per-account DR-learner's uplift."""
     from features.model_bundle import encode
     from serving.prescription import label_pair
 
     label, _ = label_pair(effects)
     matrix = encode(book, effects.columns)
     uplift = {p: effects.uplift_of(p, label, matrix) for p, lb in effects.uplift if lb == label}
+    costs = {p.id: p.cost or 0.0 for p in library.playbooks}
+    discounts = {p.id: p.discount or 0.0 for p in library.playbooks}
     out = []
     for i, row in enumerate(hits):
         enriched = []
@@ -92,7 +110,9 @@ def _dr_prescribed(
             u = uplift.get(h["id"])
             saved = None
             if u is not None and np.isfinite(mrr[i]):
-                saved = 12.0 * float(mrr[i]) * -float(u[i]) - (costs.get(h["id"]) or 0.0)
+                arr, effect = 12.0 * float(mrr[i]), float(u[i])
+                given = discounts.get(h["id"], 0.0) * arr * (1.0 - float(p_churn[i]) - effect)
+                saved = arr * -effect - costs.get(h["id"], 0.0) - given
             enriched.append({**h, "expected_arr_saved": saved})
         out.append(enriched)
     return out
@@ -174,17 +194,110 @@ def per_account_errors(
     return out
 
 
-def prescription(accounts: int, months: int, seed: int, rollouts: int = 50) -> dict[str, Any]:
+EFFECT_RANKINGS = ("prescribed", "cell_ungated", "dr_learner")
+"""The rankings by an estimated saving: accounts without one follow by churn risk."""
+
+
+def month_value(
+    history: Any,
+    m: int,
+    table: pa.Table,
+    churn: Any,
+    expansion: Any,
+    effects: Any,
+    library: Any,
+    owners: dict[str, str],
+    rollouts: int,
+) -> dict[str, Any]:
+    """ARR saved at month index ``m`` of ``history`` by each ranking of the month's book
+    (the feature rows of that month of accounts active on its eve), each CSM working the
+    number of plays the simulated CS team ran on its book that month."""
+    from serving.prescription import prescribe
+    from serving.scoring import ScoringConfig, score_table
+    from simulator.dates import to_date
+    from simulator.play_catalog import PLAY_CODES
+    from simulator.play_value import arr_kept
+
+    month = to_date(int(history.month_starts[m]))
+    snap = table.column("snapshot_date").cast(pa.date32())
+    book = table.filter(pc.equal(snap, pa.scalar(month)))
+    active = {history.account_ids[i] for i in np.flatnonzero(history.mrr_eve[m] > 0)}
+    book = book.filter(pa.array([str(a) in active for a in book.column("account_id").to_pylist()]))
+    config = ScoringConfig()
+    plain = list(score_table(book, churn, expansion, library, config, 1))
+    rich = list(score_table(book, churn, expansion, library, config, 1, effects=effects))
+    ids = np.concatenate([b.account_id for b in plain]).astype(str)
+    csm = np.asarray([owners.get(a, "None") for a in ids.tolist()], dtype=object)
+    p_churn = np.concatenate([b.churn.probability for b in plain])
+    p_expand = np.concatenate([b.expansion.probability for b in plain])
+    mrr = np.concatenate([b.mrr for b in plain])
+    segment = np.concatenate([b.segment for b in plain])
+    hits = [hits for b in plain for hits in b.playbooks]
+    first = [next((h["id"] for h in row if h["id"] in PLAY_CODES), None) for row in hits]
+    costs = {p.id: p.cost for p in library.playbooks}
+    discounts = {p.id: p.discount for p in library.playbooks}
+    served = _best([h for b in rich for h in b.playbooks], PLAY_CODES, first)
+    variants: dict[str, tuple[np.ndarray, list[str | None]]] = {
+        "risk": (p_churn, first),
+        "prescribed": served,
+        "prescribed_strict": served,
+        "cell_ungated": _best(
+            prescribe(hits, mrr, p_churn, p_expand, segment, effects, costs, False, discounts),
+            PLAY_CODES,
+            first,
+        ),
+        "dr_learner": _best(
+            _dr_prescribed(hits, book, mrr, p_churn, effects, library), PLAY_CODES, first
+        ),
+        "revenue_at_risk": (12.0 * mrr * p_churn, first),
+    }
+    ran = history.plays.in_month(m) if history.plays is not None else None
+    csm_of = dict(zip(ids.tolist(), csm.tolist(), strict=True))
+    capacity: dict[str, int] = defaultdict(int)
+    if ran is not None:
+        for acc in ran.acc.tolist():
+            c = csm_of.get(str(history.account_ids[acc]))
+            if c is not None:
+                capacity[c] += 1
+    out: dict[str, Any] = {
+        "month": str(month),
+        "book": len(ids),
+        "capacity": int(sum(capacity.values())),
+        "csms": len(capacity),
+        "accounts_with_saving": {
+            name: int(np.isfinite(variants[name][0]).sum()) for name in EFFECT_RANKINGS
+        },
+    }
+    for name, (score, play) in variants.items():
+        then = p_churn if name in EFFECT_RANKINGS else None
+        rows, plays = _assign(csm, score, play, capacity, then)
+        kept = arr_kept(history, month, [ids[i] for i in rows], plays, rollouts)
+        out[f"{name}_played"] = len(rows)
+        out[f"{name}_ranked"] = int(np.isfinite(score[rows]).sum()) if rows else 0
+        out[f"{name}_arr_saved"] = kept.arr_saved
+        out[f"{name}_plays"] = {p: plays.count(p) for p in sorted(set(plays))}
+    return out
+
+
+def prescription(
+    accounts: int,
+    months: int,
+    seed: int,
+    rollouts: int = 50,
+    back: int = 10,
+    eval_months: int = 4,
+) -> dict[str, Any]:
+    """The prescription bar on one seed: models as of month ``months - back`` (the rows whose
+    labels had matured by then), ARR saved at that month and the ``eval_months - 1`` after it
+    (the same models, as a deployment would keep them), pooled."""
     from bench.plays_bench import plays_source
     from features.writer import read_feature_table
     from serving.playbooks import load_playbooks
-    from serving.prescription import prescribe
-    from serving.scoring import ModelView, ScoringConfig, score_table
+    from serving.scoring import ModelView
     from serving.settings import DEFAULT_PLAYBOOKS
     from simulator.config import SimulationConfig
     from simulator.dates import to_date
-    from simulator.play_catalog import PLAY_CODES, PlayPolicy
-    from simulator.play_value import arr_kept
+    from simulator.play_catalog import PlayPolicy
     from simulator.run import generate
     from training import dataset
     from training.effects.fit import EffectsOptions, fit_effects
@@ -200,12 +313,11 @@ def prescription(accounts: int, months: int, seed: int, rollouts: int = 50) -> d
     library = load_playbooks(DEFAULT_PLAYBOOKS)
     with tempfile.TemporaryDirectory(prefix="churnlight-plays-value-") as scratch:
         history = generate(config, Path(scratch) / "source")
-        m = months - 8
-        month = to_date(int(history.month_starts[m]))
+        c = months - back
+        cutoff = to_date(int(history.month_starts[c]))
         file = read_feature_table(root / "features.parquet")
         snap = file.table.column("snapshot_date").cast(pa.date32())
-        train = file.table.filter(pc.less_equal(snap, pa.scalar(month - timedelta(days=210))))
-        book = file.table.filter(pc.equal(snap, pa.scalar(month)))
+        train = file.table.filter(pc.less_equal(snap, pa.scalar(cutoff - timedelta(days=210))))
         path = Path(scratch) / "train.parquet"
         meta = (pq.read_schema(root / "features.parquet").metadata) or {}
         pq.write_table(train.replace_schema_metadata(meta), path)
@@ -216,14 +328,6 @@ def prescription(accounts: int, months: int, seed: int, rollouts: int = 50) -> d
         effects = bundle_of(fit_effects(data, runs, library.ids, options))
     churn = ModelView(models.labels["churn_180d"].bundle, "bench")
     expansion = ModelView(models.labels["expand_180d"].bundle, "bench")
-    active = {history.account_ids[i] for i in np.flatnonzero(history.mrr_eve[m] > 0)}
-    keep = [str(a) in active for a in book.column("account_id").to_pylist()]
-    book = book.filter(pa.array(keep))
-    plain = [b for b in score_table(book, churn, expansion, library, ScoringConfig(), 1)]
-    rich = [
-        b for b in score_table(book, churn, expansion, library, ScoringConfig(), 1, effects=effects)
-    ]
-    ids = np.concatenate([b.account_id for b in plain]).astype(str)
     owner = pq.read_table(root / "source" / "accounts.parquet", columns=["account_id", "csm_id"])
     owners = dict(
         zip(
@@ -232,63 +336,61 @@ def prescription(accounts: int, months: int, seed: int, rollouts: int = 50) -> d
             strict=True,
         )
     )
-    csm = np.asarray([owners.get(a, "None") for a in ids.tolist()], dtype=object)
-    p_churn = np.concatenate([b.churn.probability for b in plain])
-    p_expand = np.concatenate([b.expansion.probability for b in plain])
-    mrr = np.concatenate([b.mrr for b in plain])
-    segment = np.concatenate([b.segment for b in plain])
-    hits = [hits for b in plain for hits in b.playbooks]
-    first = [next((h["id"] for h in row if h["id"] in PLAY_CODES), None) for row in hits]
-    costs = {p.id: p.cost for p in library.playbooks}
-    variants: dict[str, tuple[np.ndarray, list[str | None]]] = {
-        "risk": (p_churn, first),
-        "prescribed": _best([h for b in rich for h in b.playbooks], PLAY_CODES),
-        "cell_ungated": _best(
-            prescribe(hits, mrr, p_churn, p_expand, segment, effects, costs, False), PLAY_CODES
-        ),
-        "dr_learner": _best(_dr_prescribed(hits, book, mrr, effects, costs), PLAY_CODES),
-        "revenue_at_risk": (12.0 * mrr * p_churn, first),
-    }
-    served, served_play = variants["prescribed"]
-    variants["prescribed_then_revenue_at_risk"] = (
-        np.where(np.isfinite(served), 1e12 + served, 12.0 * mrr * p_churn),
-        [b if b is not None else f for b, f in zip(served_play, first, strict=True)],
-    )
-    index = {a: i for i, a in enumerate(history.account_ids)}
-    csm_of = dict(zip(ids.tolist(), csm.tolist(), strict=True))
-    ran = history.plays.in_month(m) if history.plays is not None else None
-    capacity: dict[str, int] = defaultdict(int)
-    if ran is not None:
-        for acc in ran.acc.tolist():
-            c = csm_of.get(str(history.account_ids[acc]))
-            if c is not None:
-                capacity[c] += 1
+    per_month = [
+        month_value(history, m, file.table, churn, expansion, effects, library, owners, rollouts)
+        for m in range(c, min(c + eval_months, months))
+    ]
     out: dict[str, Any] = {
         "seed": seed,
-        "month": str(month),
-        "book": len(ids),
-        "capacity": int(sum(capacity.values())),
-        "csms": len(capacity),
+        "cutoff": str(cutoff),
+        "months": per_month,
+        "capacity": sum(v["capacity"] for v in per_month),
         "rollouts": rollouts,
         "train_rows": train.num_rows,
         "uplift_models": sorted(f"{p}/{lb}" for p, lb in effects.uplift),
+        "evidence_cells": sorted(
+            f"{r['play']}/{r['segment']}"
+            for r in effects.effects
+            if r["evidence"] == "ok" and str(r["label"]).startswith("churn")
+        ),
     }
-    out["accounts_with_saving"] = {
-        name: int(np.isfinite(score).sum()) for name, (score, _) in variants.items()
-    }
-    for name, (score, play) in variants.items():
-        rows, plays = _assign(csm, score, play, capacity)
-        kept = arr_kept(history, month, [ids[i] for i in rows], plays, rollouts)
-        assert all(ids[i] in index for i in rows)
-        out[f"{name}_played"] = len(rows)
-        out[f"{name}_arr_saved"] = kept.arr_saved
-        out[f"{name}_plays"] = {p: plays.count(p) for p in sorted(set(plays))}
+    names = [k[: -len("_arr_saved")] for k in per_month[0] if k.endswith("_arr_saved")]
+    for name in names:
+        out[f"{name}_arr_saved"] = float(sum(v[f"{name}_arr_saved"] for v in per_month))
+        out[f"{name}_played"] = int(sum(v[f"{name}_played"] for v in per_month))
     risk = out["risk_arr_saved"]
     out["ratio"] = out["prescribed_arr_saved"] / risk if risk > 0 else None
-    out["ratios"] = {
-        name: out[f"{name}_arr_saved"] / risk if risk > 0 else None for name in variants
-    }
+    out["ratios"] = {name: out[f"{name}_arr_saved"] / risk if risk > 0 else None for name in names}
     out["per_account_error"] = per_account_errors(
-        root, file.table, month, data, runs, effects, churn.bundle
+        root, file.table, cutoff, data, runs, effects, churn.bundle
     )
     return out
+
+
+def pooled(values: list[dict[str, Any]]) -> dict[str, Any]:
+    """The prescription bar over seeds: ARR saved summed over every seed and month per
+    ranking, over the risk order's; and the per-account errors pooled over seeds and plays
+    (root-mean-square over all held-out treated rows) of the served effect, the DR-learner
+    and predicting 0, each over the T-learner's."""
+    names = [k[: -len("_arr_saved")] for k in values[0] if k.endswith("_arr_saved")]
+    saved = {name: float(sum(v[f"{name}_arr_saved"] for v in values)) for name in names}
+    risk = saved["risk"]
+    squares: dict[str, float] = defaultdict(float)
+    rows = 0
+    for v in values:
+        for e in v["per_account_error"].values():
+            rows += e["rows"]
+            for key in ("served", "dr_learner", "t_learner", "zero"):
+                squares[key] += e["rows"] * e[key] ** 2
+    t = squares["t_learner"]
+    return {
+        "seeds": [v["seed"] for v in values],
+        "arr_saved": saved,
+        "ratio": saved["prescribed"] / risk if risk > 0 else None,
+        "ratios": {name: s / risk if risk > 0 else None for name, s in saved.items()},
+        "pehe_rows": rows,
+        "pehe_over_t": {
+            key: float(np.sqrt(squares[key] / t)) if t > 0 else None
+            for key in ("served", "dr_learner", "zero")
+        },
+    }

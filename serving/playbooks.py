@@ -83,6 +83,13 @@ class Playbook(BaseModel):
         description="cost of running the play once, in the currency of MRR; "
         "subtracted from expected_arr_saved",
     )
+    discount: float | None = Field(
+        None,
+        ge=0,
+        lt=1,
+        description="share of the price the play gives away at the renewal (0.15: 15% off); "
+        "the ARR expected to stay x this share is subtracted from expected_arr_saved",
+    )
 
     @model_validator(mode="after")
     def _has_a_trigger(self) -> Playbook:

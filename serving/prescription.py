@@ -8,14 +8,21 @@ model (``features.effects_bundle``, from ``churnlight plays``) adds to each fitt
   of churning / expanding within the horizon if the play is run (-0.04 = four points less
   likely to churn). It is the play's *relative* effect, measured where the play was run,
   applied to the account's own calibrated probability:
-  ``p_account x effect / (treated_rate - effect)``, where ``effect`` (the ATT) and
+  ``p_account x shrink x effect / (treated_rate - effect)``, where ``effect`` (the ATT) and
   ``treated_rate`` (the label's rate on the treated rows) come from the play's cell of the
   account's segment when that cell has evidence, else from the ``all`` cell. A play that cuts
   churn by a third where it was run cuts this account's churn probability by a third.
+  ``shrink = max(0, 1 - (se / effect)^2)`` (``se`` from the 95% interval) is the empirical
+  Bayes posterior mean's factor under a normal prior on the cell's effect whose variance is
+  estimated from the cell itself (``effect^2 - se^2``): an estimate within one standard error
+  of 0 serves 0, a precise one (|effect| = 4 se) keeps 94% of itself. Without it, noisy cells
+  sent their noise, times the account's risk, into every record (``python -m bench plays``).
   Null when neither cell has evidence (too few runs, no comparable accounts), or when the
   effects model predates ``treated_rate`` (run ``churnlight plays`` again).
-- ``expected_arr_saved``: revenue at risk x relative uplift, minus the play's cost:
-  ``12 * mrr * -churn_effect - cost`` (cost from the library, 0 when it gives none); null
+- ``expected_arr_saved``: revenue at risk x relative uplift, minus the play's cost and, for
+  a play that gives a discount, the ARR the discount gives away on the accounts expected to
+  stay: ``12 * mrr * -churn_effect - cost - discount * 12 * mrr * (1 - p_churn -
+  churn_effect)`` (cost and discount from the library, 0 when it gives none); null
   when churn_effect or mrr is, and null when the churn cell's 95% interval includes 0: a play
   not shown to change churn is not promised to save anything (its effect is still shown).
 
@@ -39,6 +46,8 @@ import numpy as np
 from features.effects_bundle import EffectsBundle
 
 ALL = "all"
+Z95 = 1.96
+"""The normal quantile of the cells' 95% intervals (``training.effects.estimate``)."""
 MIN_BASE_RATE = 0.01
 """The treated rows' rate without the play (treated_rate - effect) below which the relative
 effect is not computed: dividing by a rate near zero turns noise into huge ratios."""
@@ -51,8 +60,10 @@ class RelativeEffect:
     """A play's effect on one label as a share of the rate without it (-0.3: a third less)."""
 
     relative: float
+    """Shrunk towards 0 by the cell's precision (``shrink``)."""
     significant: bool
     segment: str
+    shrink: float = 1.0
 
 
 def label_pair(effects: EffectsBundle) -> tuple[str | None, str | None]:
@@ -64,8 +75,9 @@ def label_pair(effects: EffectsBundle) -> tuple[str | None, str | None]:
 
 
 def relative_effect(cell: Mapping[str, Any] | None) -> RelativeEffect | None:
-    """The cell's ATT over the treated rows' rate without the play, or None when the cell
-    has no evidence, no ``treated_rate``, or a base rate below ``MIN_BASE_RATE``."""
+    """The cell's ATT over the treated rows' rate without the play, shrunk towards 0 by its
+    precision (module docstring), or None when the cell has no evidence, no
+    ``treated_rate``, or a base rate below ``MIN_BASE_RATE``."""
     if cell is None or cell.get("evidence") != "ok":
         return None
     effect, rate = cell.get("effect"), cell.get("treated_rate")
@@ -76,7 +88,12 @@ def relative_effect(cell: Mapping[str, Any] | None) -> RelativeEffect | None:
         return None
     low, high = cell.get("ci_low"), cell.get("ci_high")
     significant = low is not None and high is not None and (high < 0 or low > 0)
-    return RelativeEffect(max(float(effect) / base, -1.0), significant, str(cell["segment"]))
+    shrink = 1.0
+    if low is not None and high is not None and float(effect) != 0.0:
+        se = (float(high) - float(low)) / (2.0 * Z95)
+        shrink = max(0.0, 1.0 - (se / float(effect)) ** 2)
+    relative = max(shrink * float(effect) / base, -1.0)
+    return RelativeEffect(relative, significant, str(cell["segment"]), shrink)
 
 
 def cell_effect(
@@ -108,9 +125,11 @@ def prescribe(
     effects: EffectsBundle,
     costs: Mapping[str, float | None],
     require_significant: bool = REQUIRE_SIGNIFICANT,
+    discounts: Mapping[str, float | None] | None = None,
 ) -> list[list[dict[str, Any]]]:
     """``hits`` (per account, the fitting plays' dicts) with the effects added and re-ranked.
-    The probabilities are the accounts' calibrated ones; ``segment`` their segments."""
+    The probabilities are the accounts' calibrated ones; ``segment`` their segments;
+    ``costs`` and ``discounts`` the library's per play."""
     churn_label, expand_label = label_pair(effects)
     cache: dict[tuple[str, str | None, str | None], RelativeEffect | None] = {}
 
@@ -138,7 +157,10 @@ def prescribe(
                 and np.isfinite(mrr[i])
             ):
                 cost = costs.get(hit["id"]) or 0.0
-                saved = round(12.0 * float(mrr[i]) * -churn_effect - cost, 2)
+                arr = 12.0 * float(mrr[i])
+                stay = 1.0 - float(churn_probability[i]) - churn_effect
+                given = ((discounts or {}).get(hit["id"]) or 0.0) * arr * stay
+                saved = round(arr * -churn_effect - cost - given, 2)
             enriched.append(
                 {
                     **hit,

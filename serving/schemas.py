@@ -153,17 +153,18 @@ class PlaybookHit(BaseModel):
         description="with a play-effects model (`churnlight plays`): the estimated change in "
         "this account's churn probability if the play is run (-0.04: four points less "
         "likely): its churn probability x the play's relative effect in the account's "
-        "segment (else overall); null when the play has too little evidence. Absent without "
-        "the model",
+        "segment (else overall), shrunk towards 0 by the estimate's precision; null when the "
+        "play has too little evidence. Absent without the model",
     )
     expand_effect: float | None = Field(
         None, description="the same for the expansion probability (+: more likely to expand)"
     )
     expected_arr_saved: float | None = Field(
         None,
-        description="12 x mrr x -churn_effect - the play's cost: ARR the play is expected to "
-        "keep; plays are ranked by it. Null when the play's churn interval includes 0; absent "
-        "without a play-effects model",
+        description="12 x mrr x -churn_effect - the play's cost - for a discount, the ARR it "
+        "gives away on the accounts expected to stay: ARR the play is expected to keep; plays "
+        "are ranked by it. Null when the play's churn interval includes 0; absent without a "
+        "play-effects model",
     )
 
 

@@ -668,7 +668,10 @@ def score_frame(
     hits = playbooks.match(n, drivers, values, columns)
     if effects is not None:
         costs = {p.id: p.cost for p in playbooks.playbooks}
-        hits = prescribe(hits, mrr, churn_p, expansion_p, segment, effects, costs)
+        discounts = {p.id: p.discount for p in playbooks.playbooks}
+        hits = prescribe(
+            hits, mrr, churn_p, expansion_p, segment, effects, costs, discounts=discounts
+        )
     seconds["playbooks"] = time.perf_counter() - t0
     curves = None
     if survival is not None:

@@ -82,3 +82,62 @@ def test_each_account_gets_its_fitting_play_with_the_highest_saving() -> None:
     score, play = _best(rows, {"a", "b", "d"})
     assert play == ["d", None]
     assert score[0] == 80.0 and np.isneginf(score[1])
+
+
+def test_accounts_without_a_saving_follow_by_churn_risk_so_every_ranking_works_its_capacity() -> (
+    None
+):
+    import numpy as np
+
+    from bench.plays_value import _assign
+
+    csm = np.array(["a", "a", "a", "a", "b"], dtype=object)
+    saving = np.array([-np.inf, 300.0, -np.inf, -np.inf, -np.inf])
+    risk = np.array([0.2, 0.1, 0.6, 0.4, 0.3])
+    play = ["p1", "p2", "p3", "p4", "p5"]
+    rows, plays = _assign(csm, saving, play, {"a": 3, "b": 1}, then=risk)
+    # a: the account with a saving, then the riskiest without one; b works its one account
+    assert rows == [1, 2, 3, 4] and plays == ["p2", "p3", "p4", "p5"]
+    # Without the fill (the served ranking alone) nothing without a saving is worked.
+    strict_rows, _ = _assign(csm, saving, play, {"a": 3, "b": 1})
+    assert strict_rows == [1]
+
+
+def test_an_account_without_a_saving_keeps_its_records_first_fitting_play() -> None:
+    from bench.plays_value import _best
+
+    rows = [
+        [{"id": "a", "expected_arr_saved": None}, {"id": "b", "expected_arr_saved": None}],
+        [{"id": "a", "expected_arr_saved": None}, {"id": "b", "expected_arr_saved": 5.0}],
+    ]
+    _, play = _best(rows, {"a", "b"}, fallback=["a", "a"])
+    assert play == ["a", "b"]
+
+
+def test_the_pooled_bar_sums_arr_over_seeds_and_pools_errors_by_rows() -> None:
+    from bench.plays_value import pooled
+
+    def seed(risk: float, prescribed: float, errors: dict) -> dict:
+        return {
+            "seed": 1,
+            "risk_arr_saved": risk,
+            "prescribed_arr_saved": prescribed,
+            "per_account_error": errors,
+        }
+
+    def err(rows: int, served: float, t: float) -> dict:
+        return {"rows": rows, "served": served, "dr_learner": t, "t_learner": t, "zero": 0.1}
+
+    out = pooled(
+        [
+            seed(100.0, 200.0, {"x": err(10, 0.1, 0.2)}),
+            seed(300.0, 300.0, {"x": err(30, 0.1, 0.4), "y": err(60, 0.2, 0.2)}),
+        ]
+    )
+    assert out["ratio"] == pytest.approx(500 / 400)
+    assert out["ratios"]["risk"] == pytest.approx(1.0)
+    assert out["pehe_rows"] == 100
+    served = 10 * 0.01 + 30 * 0.01 + 60 * 0.04
+    t = 10 * 0.04 + 30 * 0.16 + 60 * 0.04
+    assert out["pehe_over_t"]["served"] == pytest.approx((served / t) ** 0.5)
+    assert out["pehe_over_t"]["dr_learner"] == pytest.approx(1.0)

@@ -66,12 +66,15 @@ def test_records_rank_fitting_plays_by_expected_arr_saved(
         for play in plays:
             assert {"churn_effect", "expand_effect", "expected_arr_saved"} <= set(play)
         rescue = next(p for p in plays if p["id"] == "champion_rescue")
-        # the cell's relative effect (its segment's when that has evidence) x the account's
-        # own churn probability; the rescue cell's interval excludes 0, so it saves ARR
+        # the cell's relative effect (its segment's when that has evidence), shrunk by its
+        # precision, x the account's own churn probability; the rescue cell's interval
+        # excludes 0, so it saves ARR
         cell = cells.get(("champion_rescue", "churn_180d", record["segment"]))
         if cell is None or cell["evidence"] != "ok":
             cell = cells[("champion_rescue", "churn_180d", "all")]
-        relative = cell["effect"] / (cell["treated_rate"] - cell["effect"])
+        se = (cell["ci_high"] - cell["ci_low"]) / (2 * 1.96)
+        shrink = max(0.0, 1 - (se / cell["effect"]) ** 2)
+        relative = shrink * cell["effect"] / (cell["treated_rate"] - cell["effect"])
         p = record["churn_probability"]
         assert rescue["churn_effect"] == pytest.approx(p * relative, abs=1e-4)
         if cell["ci_high"] < 0:

@@ -14,6 +14,14 @@ from features.model_bundle import FeatureColumn
 from serving.prescription import prescribe, relative_effect
 
 NO = "not enough evidence"
+HALF = 0.75
+"""The served share of a cell's effect whose standard error is half of it: 1 - 0.5^2."""
+
+
+def _ci(effect: float, se_share: float = 0.5) -> tuple[float, float]:
+    """A 95% interval whose standard error is ``se_share`` x |effect|."""
+    half = 1.96 * se_share * abs(effect)
+    return (effect - half, effect + half)
 
 
 def _cell(
@@ -41,16 +49,16 @@ def _bundle() -> EffectsBundle:
     rows = [
         # rescue: a quarter less churn overall (-0.10 on a 0.40 base), half in smb, and no
         # evidence in ent (the overall cell stands in)
-        _cell("rescue", "all", -0.10, 0.30, (-0.15, -0.05)),
-        _cell("rescue", "smb", -0.20, 0.20, (-0.30, -0.10)),
+        _cell("rescue", "all", -0.10, 0.30, _ci(-0.10)),
+        _cell("rescue", "smb", -0.20, 0.20, _ci(-0.20)),
         _cell("rescue", "ent", None, None, None),
         # review: a tenth less churn (-0.05 on 0.50), three tenths more expansion
-        _cell("review", "all", -0.05, 0.45, (-0.08, -0.02)),
-        _cell("review", "all", 0.06, 0.26, (0.01, 0.11), label="expand_180d"),
+        _cell("review", "all", -0.05, 0.45, _ci(-0.05)),
+        _cell("review", "all", 0.06, 0.26, _ci(0.06), label="expand_180d"),
         # guides: too few runs
         _cell("guides", "all", None, None, None),
-        # nudge: a fifth less churn (-0.04 on 0.20), but its interval holds 0
-        _cell("nudge", "all", -0.04, 0.16, (-0.09, 0.01)),
+        # nudge: a fifth less churn (-0.04 on 0.20), but its interval holds 0 (se 0.6 x 0.04)
+        _cell("nudge", "all", -0.04, 0.16, _ci(-0.04, 0.6)),
     ]
     return EffectsBundle(columns=[FeatureColumn("x")], effects=rows)
 
@@ -85,20 +93,21 @@ def test_the_segment_cell_s_relative_effect_scales_the_account_s_own_risk(
     bundle = load_effects_bundle(save_effects_bundle(_bundle(), tmp_path / "effects"))
     smb, ent = _prescribe(bundle, [1000.0, 1000.0], [0.4, 0.4], ["smb", "ent"])
 
-    # smb: rescue halves the 0.4 churn probability: -0.2, saving 12,000 x 0.2 = 2,400;
-    # review cuts it by a tenth: -0.04, 12,000 x 0.04 - 100 = 380
+    # smb: rescue halves the 0.4 churn probability, shrunk by its standard error (half the
+    # effect: 3/4 kept): -0.15, saving 12,000 x 0.15 = 1,800; review cuts it by a tenth,
+    # shrunk: -0.03, 12,000 x 0.03 - 100 = 260
     assert [p["id"] for p in smb] == ["rescue", "review", "guides", "nudge"]
-    assert smb[0]["churn_effect"] == pytest.approx(-0.2)
-    assert smb[0]["expected_arr_saved"] == pytest.approx(2400.0)
-    assert smb[1]["churn_effect"] == pytest.approx(-0.04)
-    assert smb[1]["expected_arr_saved"] == pytest.approx(380.0)
-    # expansion: 0.5 x 0.06 / 0.20 = +0.15; rescue has no expansion cell
-    assert smb[1]["expand_effect"] == pytest.approx(0.15)
+    assert smb[0]["churn_effect"] == pytest.approx(-0.2 * HALF)
+    assert smb[0]["expected_arr_saved"] == pytest.approx(1800.0)
+    assert smb[1]["churn_effect"] == pytest.approx(-0.04 * HALF)
+    assert smb[1]["expected_arr_saved"] == pytest.approx(260.0)
+    # expansion: 0.5 x 0.06 / 0.20 = +0.15, shrunk; rescue has no expansion cell
+    assert smb[1]["expand_effect"] == pytest.approx(0.15 * HALF, abs=1e-4)
     assert smb[0]["expand_effect"] is None
-    # ent has no evidence for rescue: the overall cell's quarter, -0.1, 1,200
+    # ent has no evidence for rescue: the overall cell's quarter, -0.1 shrunk, 900
     assert ent[0]["id"] == "rescue"
-    assert ent[0]["churn_effect"] == pytest.approx(-0.1)
-    assert ent[0]["expected_arr_saved"] == pytest.approx(1200.0)
+    assert ent[0]["churn_effect"] == pytest.approx(-0.1 * HALF)
+    assert ent[0]["expected_arr_saved"] == pytest.approx(900.0)
 
 
 def test_plays_without_evidence_or_with_an_interval_holding_zero_save_nothing() -> None:
@@ -107,8 +116,9 @@ def test_plays_without_evidence_or_with_an_interval_holding_zero_save_nothing() 
     # guides has too few runs: no effect at all, ranked after the plays with a saving
     assert by_id["guides"] == {**_hit("guides"), "churn_effect": None, "expand_effect": None,
                                "expected_arr_saved": None}  # fmt: skip
-    # nudge's estimate is shown (0.4 x -0.2), but it is not promised to save anything
-    assert by_id["nudge"]["churn_effect"] == pytest.approx(-0.08)
+    # nudge's estimate is shown (0.4 x -0.2, shrunk to 1 - 0.6^2 = 0.64 of itself), but it
+    # is not promised to save anything
+    assert by_id["nudge"]["churn_effect"] == pytest.approx(-0.08 * 0.64, abs=1e-4)
     assert by_id["nudge"]["expected_arr_saved"] is None
     assert [p["id"] for p in plays] == ["rescue", "review", "guides", "nudge"]
 
@@ -119,13 +129,14 @@ def test_accounts_rank_by_revenue_at_risk_times_relative_effect() -> None:
     p = [0.1, 0.6, 0.02]
     out = _prescribe(_bundle(), mrr, p, ["ent", "ent", "ent"], plays=("rescue",))
     saved = [row[0]["expected_arr_saved"] for row in out]
-    assert saved == pytest.approx([12 * m * q * 0.25 for m, q in zip(mrr, p, strict=True)])
+    expected = [12 * m * q * 0.25 * HALF for m, q in zip(mrr, p, strict=True)]
+    assert saved == pytest.approx(expected, rel=0.02)  # churn_effect is rounded to 4 places
     assert np.argsort(saved).tolist() == [2, 0, 1]  # revenue at risk 720 < 2,400 < 3,600
 
 
 def test_an_account_without_mrr_has_effects_but_no_arr() -> None:
     (plays,) = _prescribe(_bundle(), [float("nan")], [0.4], ["smb"], plays=("rescue",))
-    assert plays[0]["churn_effect"] == pytest.approx(-0.2)
+    assert plays[0]["churn_effect"] == pytest.approx(-0.2 * HALF)
     assert plays[0]["expected_arr_saved"] is None
 
 
@@ -134,10 +145,40 @@ def test_the_relative_effect_needs_a_base_rate_and_keeps_probabilities_in_range(
     assert relative_effect({**_cell("a", "all", -0.1, None, (-0.2, -0.05))}) is None
     # a rate without the play of ~0 would turn noise into a huge ratio: no effect
     assert relative_effect(_cell("a", "all", -0.1, -0.095, (-0.2, -0.05))) is None
-    rel = relative_effect(_cell("a", "all", -0.1, 0.3, (-0.2, -0.05)))
-    assert rel is not None and rel.relative == pytest.approx(-0.25) and rel.significant
+    rel = relative_effect(_cell("a", "all", -0.1, 0.3, _ci(-0.1)))
+    assert rel is not None and rel.relative == pytest.approx(-0.25 * HALF) and rel.significant
     # a churn increase cannot push the probability above 1
     bundle = EffectsBundle([FeatureColumn("x")], [_cell("harm", "all", 0.3, 0.4, (0.2, 0.4))])
     (plays,) = _prescribe(bundle, [100.0], [0.9], [None], plays=("harm",))
     assert plays[0]["churn_effect"] == pytest.approx(0.1)  # 0.9 x 3 clipped to 1 - 0.9
     assert plays[0]["expected_arr_saved"] == pytest.approx(-120.0)
+
+
+def test_a_cell_is_served_shrunk_by_its_precision() -> None:
+    # within one standard error of 0: nothing is served, whatever the point estimate
+    noisy = relative_effect(_cell("a", "all", -0.1, 0.3, _ci(-0.1, 1.2)))
+    assert noisy is not None and noisy.relative == 0.0 and not noisy.significant
+    # four standard errors from 0: 1 - 1/16 of it
+    sharp = relative_effect(_cell("a", "all", -0.1, 0.3, _ci(-0.1, 0.25)))
+    assert sharp is not None and sharp.relative == pytest.approx(-0.25 * (1 - 1 / 16))
+    # a cell without an interval (none recorded) is served as estimated
+    bare = relative_effect(_cell("a", "all", -0.1, 0.3, None))
+    assert bare is not None and bare.relative == pytest.approx(-0.25)
+
+
+def test_a_discount_gives_away_its_share_of_the_arr_expected_to_stay() -> None:
+    bundle = EffectsBundle([FeatureColumn("x")], [_cell("deal", "all", -0.1, 0.3, _ci(-0.1))])
+    (plays,) = prescribe(
+        [[_hit("deal")]],
+        np.array([1000.0]),
+        np.array([0.4]),
+        np.array([0.5]),
+        [None],
+        bundle,
+        {},
+        discounts={"deal": 0.15},
+    )
+    # churn 0.4 -> 0.325 (a quarter less, shrunk to 3/4); the 0.675 that stays pays 15% less:
+    # 12,000 x 0.075 - 0.15 x 12,000 x 0.675 = 900 - 1,215
+    assert plays[0]["churn_effect"] == pytest.approx(-0.075)
+    assert plays[0]["expected_arr_saved"] == pytest.approx(900.0 - 1215.0)
