@@ -89,7 +89,7 @@ def forecast(
 
     from features.errors import ConfigError, SourceError
     from serving.book import read_book
-    from serving.book_forecast import HORIZONS, forecast_book, read_calibration
+    from serving.book_forecast import HORIZONS, OutlookRequest, forecast_book, read_calibration
     from serving.settings import get_serving_settings
 
     calibration_path = calibration or get_serving_settings().forecast_calibration
@@ -119,9 +119,7 @@ def forecast(
     book = read_book(
         source, as_of=as_of.date() if as_of else None, backend=backend.value if backend else None
     )
-    result = forecast_book(
-        book,
-        table,
+    request = OutlookRequest(
         horizons=horizon or HORIZONS,
         by=by.value if by else None,
         segment=segment,
@@ -130,6 +128,7 @@ def forecast(
         seed=seed,
         calibration=read_calibration(calibration_path),
     )
+    result = forecast_book(book, table, request)
     if as_json:
         print_json(result)
         return

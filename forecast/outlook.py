@@ -7,6 +7,7 @@ plain sum of per-account expectations). Pure: the book and the scores come in.""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -56,16 +57,24 @@ def latest_scores(scores: pd.DataFrame) -> pd.DataFrame:
     return latest.reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class OutlookRequest:
+    """What a forecast is asked for: horizons (months), grouping (``by`` segment or CSM),
+    filters, the simulation's size and seed, and the backtested interval calibration."""
+
+    horizons: Sequence[int] = HORIZONS
+    by: str | None = None
+    segment: str | None = None
+    csm: str | None = None
+    simulations: int = 2000
+    seed: int = 0
+    calibration: IntervalCalibration | None = None
+
+
 def forecast_outlook(
     book: Book,
     latest: pd.DataFrame,
-    horizons: Sequence[int] = HORIZONS,
-    by: str | None = None,
-    segment: str | None = None,
-    csm: str | None = None,
-    simulations: int = 2000,
-    seed: int = 0,
-    calibration: IntervalCalibration | None = None,
+    request: OutlookRequest = OutlookRequest(),
     with_book: bool = False,
 ) -> dict[str, Any]:
     """Expected churned, contracted and expanded MRR, ending MRR, GRR and NRR of the accounts
@@ -74,6 +83,8 @@ def forecast_outlook(
     trailing baseline come from ``book`` (its history up to its as-of date only); with
     ``calibration`` the intervals of every horizon it holds are widened by its factors.
     Amounts are rounded to cents, ratios to 4 places."""
+    horizons, by, segment, csm = request.horizons, request.by, request.segment, request.csm
+    simulations, seed, calibration = request.simulations, request.seed, request.calibration
     if by is not None and by not in GROUP_COLUMNS:
         raise BookError(f"cannot group by {by!r}; choose {' or '.join(GROUP_COLUMNS)}", "by")
     accounts = book.accounts.set_index("account_id")

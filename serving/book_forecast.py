@@ -5,7 +5,6 @@ accounts the book knows."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +13,10 @@ import pandas as pd
 from features.errors import ConfigError
 from forecast.book import Book
 from forecast.conformal import IntervalCalibration
-from forecast.outlook import HORIZONS, forecast_outlook, latest_scores
+from forecast.outlook import HORIZONS, OutlookRequest, forecast_outlook, latest_scores
 from serving.errors import MovementsUnavailable
 
-__all__ = ["HORIZONS", "forecast_book", "read_calibration", "write_calibration"]
+__all__ = ["HORIZONS", "OutlookRequest", "forecast_book", "read_calibration", "write_calibration"]
 
 
 def read_calibration(path: Path) -> IntervalCalibration | None:
@@ -41,15 +40,7 @@ def write_calibration(calibration: IntervalCalibration, path: Path) -> None:
 
 
 def forecast_book(
-    book: Book,
-    scores: pd.DataFrame,
-    horizons: Sequence[int] = HORIZONS,
-    by: str | None = None,
-    segment: str | None = None,
-    csm: str | None = None,
-    simulations: int = 2000,
-    seed: int = 0,
-    calibration: IntervalCalibration | None = None,
+    book: Book, scores: pd.DataFrame, request: OutlookRequest = OutlookRequest()
 ) -> dict[str, Any]:
     """Expected churned, contracted and expanded MRR, ending MRR, GRR and NRR of the scored
     accounts over each horizon, with 80% and 90% intervals, overall (or per group)."""
@@ -59,6 +50,4 @@ def forecast_book(
             f"none of the {len(latest):,} scored accounts is in the source's accounts table; "
             "score the source the book is read from"
         )
-    return forecast_outlook(
-        book, latest, horizons, by, segment, csm, simulations, seed, calibration
-    )
+    return forecast_outlook(book, latest, request)

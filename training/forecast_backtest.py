@@ -36,7 +36,7 @@ import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,7 @@ from forecast.book import DEFAULT_GRACE_DAYS, Book, book_from_tables
 from forecast.conformal import IntervalCalibration
 from forecast.level import rescaled, revenue_ratios
 from forecast.movements import next_month
-from forecast.outlook import HORIZONS, forecast_outlook
+from forecast.outlook import HORIZONS, OutlookRequest, forecast_outlook
 from forecast.timing import CONSTANT, CURVE_COLUMNS, CURVE_DAYS, RENEWALS, SURVIVAL
 from training import calibration, dataset, model, splits
 from training.errors import TrainingError
@@ -229,10 +229,9 @@ def replay_window(
                 scores[column] = curve[:, j]
     # The book as `churnlight forecast` shows it by default (its own simulation, the whole
     # book's sizes), and the segments as `--by segment` shows them.
-    whole = forecast_outlook(book, scores, horizons, simulations=simulations, seed=seed)
-    forecast = forecast_outlook(
-        book, scores, horizons, by="segment", simulations=simulations, seed=seed
-    )
+    request = OutlookRequest(horizons, simulations=simulations, seed=seed)
+    whole = forecast_outlook(book, scores, request)
+    forecast = forecast_outlook(book, scores, replace(request, by="segment"))
     for mine, overall in zip(forecast["horizons"], whole["horizons"], strict=True):
         mine["groups"] = [*overall["groups"], *mine["groups"]]
     forecast["churn_revenue_ratios"] = ratios

@@ -14,7 +14,7 @@ from features.errors import ChurnlightError, ConfigError
 from serving import problems
 from serving.auth import ReadAccess
 from serving.book import Book, BookError
-from serving.book_forecast import forecast_book, read_calibration
+from serving.book_forecast import OutlookRequest, forecast_book, read_calibration
 from serving.deps import StateDep
 from serving.errors import MovementsUnavailable
 from serving.problems import MOVEMENTS_UNAVAILABLE, example, invalid_request, read_errors
@@ -151,13 +151,9 @@ async def get_forecast(
             forecast_book,
             book,
             scores,
-            (horizon_months,),
-            by,
-            segment,
-            csm,
-            FORECAST_SIMULATIONS,
-            0,
-            calibration,
+            OutlookRequest(
+                (horizon_months,), by, segment, csm, FORECAST_SIMULATIONS, 0, calibration
+            ),
         )
     except BookError as err:
         raise RequestValidationError(

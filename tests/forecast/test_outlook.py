@@ -4,13 +4,15 @@ NRR's, a total without one with its group's."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import ibis
 import pandas as pd
 import pytest
 
 from forecast.book import book_from_tables
 from forecast.conformal import IntervalCalibration
-from forecast.outlook import forecast_outlook
+from forecast.outlook import OutlookRequest, forecast_outlook
 from tests.forecast.helpers import AS_OF, CSMS, GRACE, SEGMENTS, subscriptions_table
 
 SCORED = {"NEW": 100.0, "EXPAND": 150.0, "CONTRACT": 60.0, "LATE": 130.0, "BACK": 120.0}
@@ -44,8 +46,9 @@ def test_each_total_is_widened_by_its_own_factor() -> None:
             3: {"*": {"churned": {"0.8": 0.5, "0.9": 0.5}, "nrr": ones | {"0.8": 0.25}}}
         },
     )
-    raw = forecast_outlook(book, scores, (3,), simulations=400, seed=1)
-    fixed = forecast_outlook(book, scores, (3,), simulations=400, seed=1, calibration=calibration)
+    request = OutlookRequest((3,), simulations=400, seed=1)
+    raw = forecast_outlook(book, scores, request)
+    fixed = forecast_outlook(book, scores, replace(request, calibration=calibration))
     (before,) = raw["horizons"][0]["groups"]
     (after,) = fixed["horizons"][0]["groups"]
 
