@@ -154,35 +154,59 @@ def refit_on_all(
     validation rows chose (trees: the early-stopped count; additive: the strength; the blend
     weights as stacked), keeping the calibration fitted on the validation rows. The additive
     refit keeps the fold fit's knots and starts lbfgs from its coefficients."""
-    tree = additive = None
-    if kind != "additive":
-        tree = model.fit_booster(
-            fits.base,
-            fits.y,
-            rows,
-            np.zeros(0, dtype=np.int64),
-            fits.columns,
-            params=recipe.params,
-            monotone=recipe.monotone,
-            seed=recipe.seed,
-            threads=fits.threads,
-            imbalance=recipe.imbalance,
-            max_rounds=max(candidates.tree.best_iteration, 1),
-        )
-    if kind != "lightgbm":
-        additive = fit_additive(
-            fits.matrix,
-            fits.y,
-            rows,
-            np.zeros(0, dtype=np.int64),
-            fits.columns,
-            recipe.seed,
-            candidates.additive.c,
-            start=candidates.additive,
-        )
+    tree = None if kind == "additive" else refit_tree(candidates.tree, recipe, fits, rows)
+    additive = None if kind == "lightgbm" else _refit_additive(candidates, recipe, fits, rows)
     return {
         "booster": None if tree is None else tree.booster,
         "additive": None if additive is None else additive.model,
         "blend": candidates.blend if kind == "blend" else None,
         "fit": tree or candidates.tree,
     }
+
+
+def refit_candidates(
+    candidates: Candidates, recipe: Recipe, fits: FitData, rows: np.ndarray
+) -> Candidates:
+    """Every candidate refit on ``rows`` as ``refit_on_all`` refits the registered one (the
+    tree count, strength, blend weights and calibrations the validation rows chose): how a
+    backtest window scores the recipe that is registered, which trains on every row whose
+    label has closed, the validation rows included."""
+    return Candidates(
+        refit_tree(candidates.tree, recipe, fits, rows),
+        _refit_additive(candidates, recipe, fits, rows),
+        candidates.blend,
+        candidates.calibrations,
+        candidates.facts,
+    )
+
+
+def refit_tree(tree: model.Fit, recipe: Recipe, fits: FitData, rows: np.ndarray) -> model.Fit:
+    """The booster of ``recipe`` refit on ``rows`` with ``tree``'s early-stopped count."""
+    return model.fit_booster(
+        fits.base,
+        fits.y,
+        rows,
+        np.zeros(0, dtype=np.int64),
+        fits.columns,
+        params=recipe.params,
+        monotone=recipe.monotone,
+        seed=recipe.seed,
+        threads=fits.threads,
+        imbalance=recipe.imbalance,
+        max_rounds=max(tree.best_iteration, 1),
+    )
+
+
+def _refit_additive(
+    candidates: Candidates, recipe: Recipe, fits: FitData, rows: np.ndarray
+) -> AdditiveFit:
+    return fit_additive(
+        fits.matrix,
+        fits.y,
+        rows,
+        np.zeros(0, dtype=np.int64),
+        fits.columns,
+        recipe.seed,
+        candidates.additive.c,
+        start=candidates.additive,
+    )

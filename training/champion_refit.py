@@ -2,7 +2,9 @@
 
 The two must be compared on the same rows without the champion having seen their labels:
 its registered model is used when every label it trained on had closed by the window's
-cutoff; otherwise its recipe (``training.recipe``) is refit on the window's own training rows.
+cutoff; otherwise its recipe (``training.recipe``) is refit on the window's own training rows
+as the challenger's window was (fit, validated, then refit on every labeled row before the
+cutoff: ``training.temporal``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import numpy as np
 
 from features.model_bundle import ModelBundle, encode
 from training import model, splits
-from training.candidates import fit_candidates
+from training.candidates import fit_candidates, refit_candidates, refit_tree
 from training.errors import TrainingError
 from training.recipe import FitData, Recipe
 from training.results import TrainingResult
@@ -25,7 +27,8 @@ def score_champion_on_fold(
     """Probabilities of the champion on the challenger's last backtest window: (p, rows,
     how). The champion's registered model is used when every label it trained on had closed
     by the window's cutoff; otherwise its recipe (parameters, constraints, calibration) is
-    refit on the window's own training rows, since its model has seen the window's labels.
+    refit on the window's own training rows (fit, validated, then refit on every labeled
+    row before the cutoff), since its model has seen the window's labels.
     A recipe key the champion's bundle lacks takes the ``Recipe`` default, except the seed
     and holdout share, which take the challenger's run's."""
     outcome = result.labels[label]
@@ -55,11 +58,15 @@ def score_champion_on_fold(
     )
     fits = FitData(base, y, champion.columns, matrix, options.threads)
     valid_rows = np.flatnonzero(valid & labeled)
+    every_fit, every_valid, _ = fold.masks(data.snapshot_date)  # type: ignore[arg-type]
+    refit_rows = np.flatnonzero((every_fit | every_valid) & labeled)
     if recipe.kind != "lightgbm":
         candidates = fit_candidates(
             recipe, fits, np.flatnonzero(fit & labeled), valid_rows, additive_c=recipe.additive_c
         )
-        return candidates.predict(recipe.kind, matrix[test_rows]), test_rows, "recipe refit"
+        refit = refit_candidates(candidates, recipe, fits, refit_rows)
+        return refit.predict(recipe.kind, matrix[test_rows]), test_rows, "recipe refit"
     fitted = recipe.fit(fits, np.flatnonzero(fit & labeled), valid_rows)
     cal, _ = recipe.calibrate(fitted, fits, valid_rows)
-    return cal.apply(fitted.raw_score(matrix[test_rows])), test_rows, "recipe refit"
+    tree = refit_tree(fitted, recipe, fits, refit_rows)
+    return cal.apply(tree.raw_score(matrix[test_rows])), test_rows, "recipe refit"

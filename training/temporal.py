@@ -9,9 +9,11 @@
 3. monotone constraints: the final fold is fit with and without them; they are kept when they
    cost at most ``monotone_tolerance`` validation AUC;
 4. candidates (``training.candidates``): the booster, an additive model and their blend are
-   fit on each backtest window's training rows and scored on its test rows, with the health
-   scorecard and the logistic regression fit on the same rows (overall, per segment and
-   lifecycle stage, and against the simulator's oracle when there is one); the candidate
+   fit on each backtest window's training rows, refit on every labeled row whose label had
+   closed by its cutoff (as the registered model is refit on every labeled row) and scored
+   on its test rows, with the health scorecard and the logistic regression fit on those
+   rows (overall, per segment and lifecycle stage, and against the simulator's oracle when
+   there is one); the candidate
    with the best mean out-of-time ROC-AUC (a simpler one within ``TIE``) is chosen;
 5. the chosen candidate is fit on the final fold (validation: early stopping, blend weights,
    calibration; the additive strength is the earliest window's), then refit on every
@@ -32,7 +34,14 @@ from monitoring.estimate import estimate_performance
 from training import model, splits
 from training.baselines import baseline_predictions
 from training.bundle_facts import new_bundle, record_evaluation
-from training.candidates import KINDS, Candidates, choose, fit_candidates, refit_on_all
+from training.candidates import (
+    KINDS,
+    Candidates,
+    choose,
+    fit_candidates,
+    refit_candidates,
+    refit_on_all,
+)
 from training.dataset import LabelSpec, ModelData, as_date
 from training.errors import TrainingError
 from training.evaluate import (
@@ -78,6 +87,17 @@ class _Label:
             np.flatnonzero(valid & self.labeled),
             np.flatnonzero(test & self.labeled),
         )
+
+    def refit_rows(self, fold: splits.TemporalFold) -> np.ndarray:
+        """The labeled rows of every account at ``fold``'s training dates (a grouped fold:
+        every account outside its test group): what the registered model's refit on every
+        labeled row would have had at the fold's cutoff."""
+        dates = self.data.snapshot_date
+        if isinstance(fold, splits.GroupedFold):
+            fit, valid, _ = fold.account_masks(dates, self.data.ids)  # type: ignore[arg-type]
+        else:
+            fit, valid, _ = fold.masks(dates)  # type: ignore[arg-type]
+        return np.flatnonzero((fit | valid) & self.labeled)
 
 
 def train_temporal(
@@ -331,19 +351,24 @@ def _evaluate_fold(
     additive_c: float | None = None,
 ) -> _Evaluated:
     """Every candidate of ``recipe`` fit on ``fold``'s training rows and scored on its test
-    rows, with the baselines fit on the same rows."""
+    rows, with the baselines fit on the refit's rows. The candidates are scored as the recipe
+    registers them: fit on the fit rows (early stopping, strength, blend weights and
+    calibration on the validation rows), then refit on every labeled row of the fold's
+    training dates (``candidates.refit_candidates``), so a window measures the model a user
+    would have registered at its cutoff."""
     data, y, options = label.data, label.fits.y, label.options
     fit_rows, valid_rows, test_rows = label.rows(fold)
     _need_both_classes(y, fit_rows, valid_rows, f"{label.spec.name}, {fold.name}")
     fitted = fit_candidates(recipe, label.fits, fit_rows, valid_rows, additive_c=additive_c)
+    refit_rows = label.refit_rows(fold)
+    refit = refit_candidates(fitted, recipe, label.fits, refit_rows)
     x_test, y_test = data.matrix[test_rows], y[test_rows]
-    candidates: dict[str, np.ndarray] = {k: fitted.predict(k, x_test) for k in KINDS}
+    candidates: dict[str, np.ndarray] = {k: refit.predict(k, x_test) for k in KINDS}
     baselines: dict[str, np.ndarray] = {}
-    train_rows = np.concatenate([fit_rows, valid_rows])
     if options.with_baselines:
         baselines = baseline_predictions(
-            data.matrix[train_rows],
-            y[train_rows],
+            data.matrix[refit_rows],
+            y[refit_rows],
             x_test,
             data.columns,
             label.spec.kind,
@@ -358,6 +383,7 @@ def _evaluate_fold(
     rows = {
         "fit": len(fit_rows),
         "valid": len(valid_rows),
+        "refit": len(refit_rows),
         "test": len(test_rows),
         "test_positives": int(y_test.sum()),
     }

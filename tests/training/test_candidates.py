@@ -8,9 +8,11 @@ import pyarrow as pa
 import pytest
 
 from features.model_bundle import FeatureColumn
-from training.candidates import TIE, choose
+from training import splits
+from training.candidates import TIE, choose, fit_candidates, refit_candidates
 from training.dataset import LabelSpec, ModelData
 from training.options import TrainOptions
+from training.recipe import FitData, Recipe
 from training.train import train_models
 
 
@@ -76,6 +78,45 @@ def test_the_registered_model_is_refit_on_every_labelled_row() -> None:
     rows = result.labels["churn_180d"].facts["rows"]
     assert rows["refit"] == int(data.labeled("churn_180d").sum())
     assert rows["refit"] > rows["fit"] + rows["valid"]  # the holdout accounts' early rows too
+
+
+def test_a_backtest_window_scores_the_recipe_refit_on_every_row_before_its_cutoff() -> None:
+    """A window's candidates are fit and validated as the final model is, then refit on every
+    labelled row whose label had closed by the cutoff (the holdout accounts' purged rows and
+    every account at the validation dates included): the model a user would have registered
+    then, not the fit-fold model."""
+    data = temporal_data("interaction", accounts=300, months=20, seed=3)
+    result = train_models(data, OPTIONS)
+    outcome = result.labels["churn_180d"]
+    fold = outcome.last_fold
+    assert fold is not None and fold.cutoff is not None
+    labeled = data.labeled("churn_180d")
+    before_cutoff = np.isin(data.snapshot_date, np.array(fold.train_dates, dtype="datetime64[D]"))
+    refit_rows = np.flatnonzero(before_cutoff & labeled)
+    y = data.labels["churn_180d"]
+    assert all(
+        t + np.timedelta64(fold.span_days, "D") <= np.datetime64(fold.cutoff)
+        for t in np.array(fold.train_dates, dtype="datetime64[D]")
+    )
+    assert outcome.last.rows["refit"] == len(refit_rows)
+    assert outcome.last.rows["refit"] > outcome.last.rows["fit"] + outcome.last.rows["valid"]
+
+    recipe = Recipe.from_dict(outcome.bundle.metadata["recipe"])
+    fits = FitData(result.base, y, data.columns, data.matrix, threads=1)
+    holdout = splits.holdout_accounts(data.ids, recipe.holdout_share, recipe.seed)
+    fit, valid, test = fold.masks(data.snapshot_date, holdout)
+    # the only window is the earliest: it chooses the additive strength on its own path
+    assert [w.name for w in outcome.windows] == ["backtest_0"]
+    fold_fit = fit_candidates(
+        recipe, fits, np.flatnonzero(fit & labeled), np.flatnonzero(valid & labeled)
+    )
+    refit = refit_candidates(fold_fit, recipe, fits, refit_rows)
+    x_test = data.matrix[np.flatnonzero(test & labeled)]
+    for kind in ("lightgbm", "additive", "blend"):
+        scored = outcome.curves["predictions"][kind]
+        np.testing.assert_allclose(scored, refit.predict(kind, x_test), rtol=1e-12)
+        assert not np.allclose(scored, fold_fit.predict(kind, x_test))
+    assert refit.tree.best_iteration == fold_fit.tree.best_iteration  # the validated count
 
 
 def test_ties_go_to_the_simpler_candidate() -> None:
