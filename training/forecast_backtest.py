@@ -155,7 +155,7 @@ def run_backtest(
     facts = {**dict(fitted.facts), "source": str(source), "source_as_of": final.isoformat()}
     facts["seed"] = seed
     facts["churn_timing"] = report["churn_timing"]
-    calibrated = IntervalCalibration(fitted.windows, fitted.factors, fitted.scores, facts)
+    calibrated = replace(fitted, facts=facts)
     return BacktestResult(report, calibrated, replayed)
 
 

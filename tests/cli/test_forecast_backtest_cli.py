@@ -53,6 +53,10 @@ def test_json_line_and_the_calibration_it_writes(source: Path, tmp_path: Path) -
     stored = json.loads(calibration.read_text())
     assert stored["windows"] == 2 and set(stored["factors"]) == {"3"}
     assert stored["facts"]["as_of"] == ["2024-04-01", "2024-05-01"]
+    # the per-group and per-total factors the forecast applies are stored, not only the pooled
+    assert set(stored["group_factors"]) == set(stored["total_factors"]) == {"3"}
+    per_total = stored["total_factors"]["3"]
+    assert {"churned", "expansion", "nrr"} <= set(next(iter(per_total.values())))
 
     # the forecast applies it: a backtested horizon says so, with the number of windows
     accounts = pq.read_table(source / "accounts.parquet").column("account_id").to_pylist()
