@@ -108,6 +108,12 @@ def forecast(
             survival,
         )
         return
+    if survival:
+        raise ConfigError(
+            "--survival is an option of --backtest N; a forecast of --scores uses the curve "
+            "columns the score table carries (churnlight score writes them when a survival "
+            "model is registered)"
+        )
     if scores is None:
         raise ConfigError("give --scores (a score table) to forecast, or --backtest N")
     if not scores.exists():

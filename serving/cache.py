@@ -120,6 +120,11 @@ class Portfolio:
         """Row i's response (its curve drivers found now if they are on demand)."""
         return self.responses_at([i])[0]
 
+    def ready(self, rows: Sequence[int]) -> bool:
+        """Whether every response of ``rows`` is complete (no curve drivers to find: no SHAP
+        work, so the event loop may serve them itself)."""
+        return all(self.responses[i] is not None for i in rows)
+
     def responses_at(self, rows: Sequence[int]) -> list[bytes]:
         """The responses of ``rows``; the curve drivers missing among them are found in one
         call and kept (``serving.survival.LazyDrivers``)."""

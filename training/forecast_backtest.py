@@ -16,7 +16,8 @@ For an as-of date T (a first of a month):
   probabilities then put on the revenue scale by the realised over expected churned MRR of
   those dates per segment (``forecast.level``; ``rescale``);
 - churn timing (``timing``): the 180-day score at the renewal dates (the feature table's
-  ``days_to_renewal`` and ``term_length_days`` at T, what T's score table carries), or
+  ``days_to_renewal`` and ``term_length_days`` at T, as the API's forecast reads them from
+  the served snapshot), or
   with ``SURVIVAL`` a survival model fit on the snapshots before T with the churn times as
   known at T (``survival_curves``), its curve anchored to the churn score as serving does;
 - book: the MRR movements recomputed from the subscriptions that started before T (the
@@ -60,8 +61,8 @@ from training.errors import TrainingError
 
 BACKTEST_PARAMS: dict[str, Any] = {"learning_rate": 0.1, "num_leaves": 15, "max_depth": 4}
 SURVIVAL_PARAMS: dict[str, Any] = {"learning_rate": 0.1}
-"""The survival fit of a window (``--timing survival``): the served model's settings at twice
-the learning rate."""
+"""The survival fit of a window (``--survival``): the served model's settings with a learning
+rate of 0.1 (five times the served 0.02), so that one fit per window stays affordable."""
 RENEWAL_COLUMNS = ("days_to_renewal", "term_length_days")
 BACKTEST_ROUNDS = 300
 BACKTEST_PATIENCE = 20

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from serving import problems
 from serving.auth import ReadAccess
@@ -102,7 +103,11 @@ async def _score(
                 missing.append(account_id)
             else:
                 at.append(i)
-        found = portfolio.responses_at(at)
+        found = (
+            portfolio.responses_at(at)
+            if portfolio.ready(at)
+            else await run_in_threadpool(portfolio.responses_at, at)
+        )
         tail = json.dumps({"not_found": missing, **head})
         body = b'{"results":[' + b",".join(found) + b"]," + tail[1:].encode()
         return Response(body, media_type="application/json")

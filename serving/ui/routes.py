@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -245,7 +246,8 @@ def _history_note(state: ServingState) -> str:
 async def account(request: Request, account_id: str) -> Response:
     session, caller = signed_in(request)
     state = current_state(request, session, caller)
-    return _account_page(request, session, caller, state, account_id)
+    # the record's curve drivers may still be to find (milliseconds of SHAP): off the loop
+    return await run_in_threadpool(_account_page, request, session, caller, state, account_id)
 
 
 @router.post("/accounts/{account_id}/what-if")

@@ -139,3 +139,12 @@ def test_a_table_that_is_no_score_table_is_one_line(
     assert result.exit_code == 1
     assert "lacks column(s) snapshot_date, churn_probability" in result.output
     assert "Traceback" not in result.output
+
+
+def test_survival_without_a_backtest_is_one_line(paths: tuple[Path, Path]) -> None:
+    source, scores = paths
+    args = ["forecast", "--source", str(source), "--scores", str(scores), "--survival"]
+    result = CliRunner().invoke(app, args, env=WIDE)
+    assert result.exit_code == 1
+    assert "--survival is an option of --backtest N" in result.output
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output

@@ -164,3 +164,18 @@ def test_an_unreadable_calibration_is_unavailable(
     response = book_client.get("/v1/portfolio/forecast", headers=keys.read_headers)
     assert response.status_code == 503
     assert "interval calibration cannot be read" in response.json()["detail"]
+
+
+def test_the_forecast_reads_each_accounts_term_length_from_the_snapshot() -> None:
+    """Repeat renewals inside a horizon (monthly terms) need the term's length: the route takes
+    it from the served snapshot's features by account, NaN where unknown."""
+    import numpy as np
+    import pyarrow as pa
+
+    from serving.routes.portfolio import _term_lengths
+
+    table = pa.table({"account_id": ["a", "b", "c"], "term_length_days": [30.0, 365.0, None]})
+    got = _term_lengths(table, np.array(["c", "a", "z", "b"], dtype=object))
+    assert got[1] == 30.0 and got[3] == 365.0
+    assert np.isnan(got[0]) and np.isnan(got[2])
+    assert np.isnan(_term_lengths(table.drop(["term_length_days"]), np.array(["a"]))).all()
