@@ -1,7 +1,8 @@
 """The prescription bar of issue 18: ARR saved by each CSM's capacity spent by
 ``expected_arr_saved`` against the same capacity spent down the churn-risk list.
 
-At month ``months - 8`` of a simulated source with plays (``plays_bench.plays_source``):
+At month ``months - back`` (``back`` = 10 by default) of a simulated source with plays
+(``plays_bench.plays_source``):
 
 - models from the rows whose labels had matured by then (snapshot + 210 days <= the month;
   a DR-learner for every play with evidence and 30 treated rows, ``MIN_UPLIFT_TREATED``):
@@ -15,7 +16,8 @@ At month ``months - 8`` of a simulated source with plays (``plays_bench.plays_so
   accounts by the best fitting play's served ``expected_arr_saved``, with that play; for
   comparison, the same without the interval rule (``cell_ungated``), the DR-learner's
   per-account uplift (``dr_learner``, the previous prescription), revenue at risk with the
-  first fitting play, and the served ranking filled up by revenue at risk;
+  first fitting play, and the served ranking alone (``prescribed_strict``: accounts without
+  a saving are not worked; ``prescribed`` fills the capacity with them in churn-risk order);
 - ``simulator.play_value.arr_kept`` rolls the month forward with each assignment and
   without any play (same random numbers, same success draws): ARR saved, and the ratio;
 - ``per_account_errors``: PEHE of the served per-account churn effect, the DR-learner's, a

@@ -398,7 +398,8 @@ def _record(
                 store,
                 dispatcher,
                 current,
-                lambda a: batch.record(portfolio.index[a]),
+                # the served record (its curve drivers found once, kept for lookups)
+                lambda a: json.loads(portfolio.response_at(portfolio.index[a])),
                 previous,
             )
             out["alerts"] = run.to_dict()

@@ -8,6 +8,7 @@ problems; anything else is ``internal-error``, logged with the request id.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -105,6 +106,10 @@ async def project_error(request: Request, exc: Exception) -> Response:
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(exc.retry_after)
+        # as the gate does (serving.gate): a client resending at once costs the loop little
+        delay = min(request.app.state.settings.key_refusal_delay_seconds, exc.retry_after)
+        if delay > 0:
+            await asyncio.sleep(delay)
     elif kind is problems.MODELS_NOT_LOADED:
         headers["Retry-After"] = str(MODELS_RETRY_SECONDS)
     elif kind is problems.HISTORY_UNAVAILABLE:
