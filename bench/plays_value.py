@@ -98,7 +98,7 @@ def _dr_prescribed(
     """The previous prescription, for comparison: ``expected_arr_saved`` as served (cost and
     discount included) with the per-account DR-learner's uplift."""
     from features.model_bundle import encode
-    from serving.prescription import label_pair
+    from serving.prescription import arr_saved, label_pair
 
     label, _ = label_pair(effects)
     matrix = encode(book, effects.columns)
@@ -112,9 +112,13 @@ def _dr_prescribed(
             u = uplift.get(h["id"])
             saved = None
             if u is not None and np.isfinite(mrr[i]):
-                arr, effect = 12.0 * float(mrr[i]), float(u[i])
-                given = discounts.get(h["id"], 0.0) * arr * (1.0 - float(p_churn[i]) - effect)
-                saved = arr * -effect - costs.get(h["id"], 0.0) - given
+                saved = arr_saved(
+                    float(mrr[i]),
+                    float(p_churn[i]),
+                    float(u[i]),
+                    costs.get(h["id"], 0.0),
+                    discounts.get(h["id"], 0.0),
+                )
             enriched.append({**h, "expected_arr_saved": saved})
         out.append(enriched)
     return out

@@ -83,28 +83,11 @@ def cause_agreement(
     (per true cause: rows and agreement) and ``confusion`` (true cause -> predicted family
     -> rows)."""
     confusion: dict[str, Counter[str]] = {}
-    hits = 0
-    rows = 0
     for guess, cause in zip(predicted, true_causes, strict=True):
-        if cause is None:
-            continue
-        rows += 1
-        shown = guess if guess is not None else NONE
-        confusion.setdefault(cause, Counter())[shown] += 1
-        hits += guess in families[cause]
-    by_cause = {
-        cause: {
-            "rows": sum(counts.values()),
-            "agreement": sum(counts[f] for f in families[cause]) / sum(counts.values()),
-        }
-        for cause, counts in sorted(confusion.items())
-    }
-    return {
-        "rows": rows,
-        "agreement": hits / rows if rows else None,
-        "by_cause": by_cause,
-        "confusion": {cause: dict(counts.most_common()) for cause, counts in confusion.items()},
-    }
+        if cause is not None:
+            shown = guess if guess is not None else NONE
+            confusion.setdefault(cause, Counter())[shown] += 1
+    return _summary(confusion, families)
 
 
 def pool_agreement(
@@ -117,6 +100,14 @@ def pool_agreement(
     for run in runs:
         for cause, counts in run["confusion"].items():
             confusion.setdefault(cause, Counter()).update(counts)
+    return _summary(confusion, families)
+
+
+def _summary(
+    confusion: Mapping[str, Counter[str]], families: Mapping[str, Sequence[str]]
+) -> dict[str, Any]:
+    """``rows``, ``agreement``, ``by_cause`` and ``confusion`` of a confusion table (true cause
+    -> predicted family -> rows): a row agrees when its family is one of its cause's."""
     rows = sum(sum(c.values()) for c in confusion.values())
     hits = sum(sum(c[f] for f in families[cause]) for cause, c in confusion.items())
     by_cause = {

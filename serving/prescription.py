@@ -116,6 +116,16 @@ def account_effect(probability: float, rel: RelativeEffect | None) -> float | No
     return float(np.clip(probability * rel.relative, -probability, 1.0 - probability))
 
 
+def arr_saved(
+    mrr: float, churn_probability: float, churn_effect: float, cost: float, discount: float
+) -> float:
+    """A play's expected ARR saved on one account: the ARR (12 x MRR) its churn effect keeps,
+    minus the play's cost, minus what a discount gives away on the ARR expected to stay."""
+    arr = 12.0 * mrr
+    stay = 1.0 - churn_probability - churn_effect
+    return arr * -churn_effect - cost - discount * arr * stay
+
+
 def prescribe(
     hits: Sequence[Sequence[dict[str, Any]]],
     mrr: np.ndarray,
@@ -156,11 +166,16 @@ def prescribe(
                 and (churn_rel.significant or not require_significant)
                 and np.isfinite(mrr[i])
             ):
-                cost = costs.get(hit["id"]) or 0.0
-                arr = 12.0 * float(mrr[i])
-                stay = 1.0 - float(churn_probability[i]) - churn_effect
-                given = ((discounts or {}).get(hit["id"]) or 0.0) * arr * stay
-                saved = round(arr * -churn_effect - cost - given, 2)
+                saved = round(
+                    arr_saved(
+                        float(mrr[i]),
+                        float(churn_probability[i]),
+                        churn_effect,
+                        costs.get(hit["id"]) or 0.0,
+                        (discounts or {}).get(hit["id"]) or 0.0,
+                    ),
+                    2,
+                )
             enriched.append(
                 {
                     **hit,
