@@ -38,7 +38,7 @@ from forecast.conformal import (
     interval_score,
 )
 from forecast.movements import next_month
-from forecast.projection import LEVELS
+from forecast.projection import LEVELS, retention_totals
 
 SCORED = ("churned", "contraction", "expansion", "grr", "nrr")
 """The totals whose intervals are scored (ending MRR is NRR times a known start)."""
@@ -94,18 +94,14 @@ def realised(
 
 def _totals(window: pd.DataFrame, start_rows: pd.DataFrame) -> dict[str, float | None]:
     start = float(start_rows["start_mrr"].sum())
-    churned = float(window["churned"].sum())
-    contraction = float(window["contraction"].sum())
-    expansion = float(window["expansion"].sum())
-    end = start - churned - contraction + expansion
     return {
         "start_mrr": start,
-        "churned": churned,
-        "contraction": contraction,
-        "expansion": expansion,
-        "end_mrr": end,
-        "grr": (start - churned - contraction) / start if start > 0 else None,
-        "nrr": end / start if start > 0 else None,
+        **retention_totals(
+            start,
+            float(window["churned"].sum()),
+            float(window["contraction"].sum()),
+            float(window["expansion"].sum()),
+        ),
     }
 
 

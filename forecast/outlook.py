@@ -23,6 +23,7 @@ from forecast.projection import (
     by_horizon,
     learn_sizes,
     overdispersion,
+    retention_totals,
     simulate,
 )
 from forecast.timing import CONSTANT, churn_within, horizon_days
@@ -221,7 +222,7 @@ def _expectations(
     grown = p_expand * expansion_ratio + h * small_rate * small_ratio
     expansion = float((mrr * survive * grown).sum())
     contraction = float((mrr * survive * min(h * rate * contraction_ratio, 1.0)).sum())
-    return _totals(float(mrr.sum()), churned, contraction, expansion)
+    return retention_totals(float(mrr.sum()), churned, contraction, expansion)
 
 
 def _trailing(
@@ -238,24 +239,10 @@ def _trailing(
 
 def _trailing_forecast(monthly: pd.Series | None, start: float, h: int) -> dict[str, float | None]:
     if monthly is None:
-        return _totals(start, 0.0, 0.0, 0.0)
-    return _totals(
+        return retention_totals(start, 0.0, 0.0, 0.0)
+    return retention_totals(
         start,
         min(h * float(monthly["churned"]), start),
         h * float(monthly["contraction"]),
         h * float(monthly["expansion"]),
     )
-
-
-def _totals(
-    start: float, churned: float, contraction: float, expansion: float
-) -> dict[str, float | None]:
-    end = start - churned - contraction + expansion
-    return {
-        "churned": churned,
-        "contraction": contraction,
-        "expansion": expansion,
-        "end_mrr": end,
-        "grr": (start - churned - contraction) / start if start > 0 else None,
-        "nrr": end / start if start > 0 else None,
-    }

@@ -281,3 +281,19 @@ def _drawn(rng: np.random.Generator, ratios: np.ndarray, where: np.ndarray) -> n
     if len(ratios) and where.any():
         out[where] = rng.choice(ratios, size=int(where.sum()))
     return out
+
+
+def retention_totals(
+    start: float, churned: float, contraction: float, expansion: float
+) -> dict[str, float | None]:
+    """Churned, contraction and expansion MRR of a book that started at ``start``, with its
+    ending MRR, GRR and NRR (None when the book started empty)."""
+    end = start - churned - contraction + expansion
+    return {
+        "churned": churned,
+        "contraction": contraction,
+        "expansion": expansion,
+        "end_mrr": end,
+        "grr": (start - churned - contraction) / start if start > 0 else None,
+        "nrr": end / start if start > 0 else None,
+    }

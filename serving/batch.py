@@ -28,16 +28,14 @@ import pyarrow.parquet as pq
 from features.atomic import write_atomically
 from features.errors import ConfigError, FeatureTableError
 from features.model_bundle import ModelBundle
-from features.transforms import all_feature_specs
 from serving.delivery import Dispatcher, load_configured_alerts
 from serving.history import HistoryStore
+from serving.inputs import scoring_inputs
 from serving.loading import Loader, load_models
-from serving.playbooks import load_playbooks
 from serving.recording import HistoryWriter, alert_snapshot, current_points
-from serving.scoring import ModelView, ScoringConfig, score_table
+from serving.scoring import score_table
 from serving.settings import ServingSettings
 from serving.snapshot import Snapshot, snapshot_from_file
-from serving.survival import SurvivalView
 
 Progress = Callable[[int, int], None]
 """Called as progress(rows_done, rows_total)."""
@@ -102,14 +100,8 @@ def score_file(
     if last_snapshots is not None:
         snapshot = replace(snapshot, table=latest_dates(snapshot.table, last_snapshots))
     require_model_columns(snapshot.table, bundles, f"feature table {str(features)!r}")
-    fallback = snapshot.spec_by_name
-    churn = ModelView(models.churn, models.churn_info.label, fallback)
-    expansion = ModelView(models.expansion, models.expansion_info.label, fallback)
-    known = {s.name for s in all_feature_specs()} | set(snapshot.table.schema.names)
-    playbooks = load_playbooks(
-        settings.playbooks_path, known | set(churn.names) | set(expansion.names)
-    )
-    config = ScoringConfig.from_settings(settings)
+    inputs = scoring_inputs(models, snapshot, settings, curve_drivers=False)
+    churn, expansion, survival = inputs.churn, inputs.expansion, inputs.survival
     total = snapshot.table.num_rows
     parts: list[pa.Table] = []
     done = 0
@@ -120,17 +112,12 @@ def score_file(
     latest = snapshot.snapshot_date
     current: list[dict[str, Any]] = []
     records: dict[str, dict[str, Any]] = {}
-    survival = None
-    if models.survival is not None and models.survival_info is not None:
-        survival = SurvivalView.of(
-            models.survival, models.survival_info.label, fallback, drivers=False
-        )
     for batch in score_table(
         snapshot.table,
         churn,
         expansion,
-        playbooks,
-        config,
+        inputs.playbooks,
+        inputs.config,
         settings.threads(),
         effects=models.effects,
         survival=survival,

@@ -29,21 +29,20 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from features.transforms import all_feature_specs
 from monitoring.health import ModelHealth
 from serving.alerts import AlertsConfig
 from serving.delivery import Dispatcher
 from serving.errors import MODELS_NOT_LOADED, ModelsNotLoaded, UnknownAccount
 from serving.history import HistoryStore
 from serving.history_view import ServedHistory
+from serving.inputs import scoring_inputs
 from serving.loading import LoadedModels, Loader
-from serving.playbooks import PlaybookLibrary, load_playbooks
+from serving.playbooks import PlaybookLibrary
 from serving.recording import HistoryWriter, alert_model_health, alert_snapshot, current_points
 from serving.refresh import inputs_stamp
 from serving.scoring import ModelView, ScoredBatch, ScoringConfig, TableFrame, score_frame
 from serving.settings import ServingSettings
 from serving.snapshot import Snapshot
-from serving.survival import SurvivalView
 from serving.what_if import WhatIfKit
 
 log = logging.getLogger("churnlight.serving")
@@ -264,21 +263,12 @@ def build_state(
     t_models = time.perf_counter()
     snapshot = load_snapshot(settings)
     t_snapshot = time.perf_counter()
-    fallback = snapshot.spec_by_name
-    churn = ModelView(models.churn, models.churn_info.label, fallback)
-    expansion = ModelView(models.expansion, models.expansion_info.label, fallback)
-    known = (
-        {s.name for s in all_feature_specs()}
-        | set(snapshot.table.schema.names)
-        | set(churn.names)
-        | set(expansion.names)
-    )
-    playbooks = load_playbooks(settings.playbooks_path, known)
-    config = ScoringConfig.from_settings(settings)
-    survival = (
-        None
-        if models.survival is None or models.survival_info is None
-        else SurvivalView.of(models.survival, models.survival_info.label, fallback, lazy=True)
+    inputs = scoring_inputs(models, snapshot, settings, curve_drivers=True, lazy=True)
+    churn, expansion, playbooks, config = (
+        inputs.churn,
+        inputs.expansion,
+        inputs.playbooks,
+        inputs.config,
     )
     batch = score_frame(
         TableFrame(snapshot.table),
@@ -288,7 +278,7 @@ def build_state(
         config,
         settings.threads(),
         effects=models.effects,
-        survival=survival,
+        survival=inputs.survival,
     )
     t_scored = time.perf_counter()
     portfolio = Portfolio.build(batch)

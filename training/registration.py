@@ -50,7 +50,6 @@ def register_and_promote(
 
     All or nothing: on any exception the aliases are restored, the new versions deleted
     (and a registered model this call created), and the exception re-raised."""
-    from mlflow.exceptions import MlflowException
 
     client = store.client
     alias = settings.champion_alias
@@ -62,14 +61,8 @@ def register_and_promote(
         for label, uri in logged.model_uris.items():
             decision = decisions[label]
             name = decision.model_name
-            try:
-                client.get_registered_model(name)
-            except MlflowException:
-                client.create_registered_model(
-                    name,
-                    tags={MANAGED_TAG: "true"},
-                    description=f"churnlight model of {label}; alias '{alias}' is served",
-                )
+            description = f"churnlight model of {label}; alias '{alias}' is served"
+            if ensure_registered_model(client, name, description):
                 created_models.append(name)
             version = client.create_model_version(
                 name,
@@ -177,3 +170,16 @@ def recover(store: Store, settings: TrainingSettings) -> dict[str, Any]:
         client.set_terminated(run.info.run_id, status="KILLED")
         killed.append(run.info.run_id)
     return {"removed": removed, "runs_marked_killed": killed}
+
+
+def ensure_registered_model(client: Any, name: str, description: str) -> bool:
+    """Create registered model ``name`` (tagged as churnlight's) unless it exists; whether it
+    was created."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name, tags={MANAGED_TAG: "true"}, description=description)
+        return True
+    return False

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from features.effects_bundle import EFFECTS_ARTIFACT, EffectsBundle, save_effects_bundle
 from training.effects.plot import effects_plot
 from training.locks import registry_lock
-from training.registration import MANAGED_TAG, STATE_TAG
+from training.registration import STATE_TAG, ensure_registered_model
 from training.store import open_store
 
 if TYPE_CHECKING:
@@ -97,16 +97,7 @@ def publish_effects(
     name = settings.effects_model_name
     client = store.client
     with registry_lock(settings):
-        from mlflow.exceptions import MlflowException
-
-        try:
-            client.get_registered_model(name)
-        except MlflowException:
-            client.create_registered_model(
-                name,
-                tags={MANAGED_TAG: "true"},
-                description="churnlight play effects; alias 'champion' is served",
-            )
+        ensure_registered_model(client, name, "churnlight play effects; alias 'champion' is served")
         version = client.create_model_version(
             name,
             source=f"{artifact_uri}/{EFFECTS_ARTIFACT}",
