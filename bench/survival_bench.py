@@ -19,7 +19,10 @@ td-AUC >= 0.95 x the simulator's oracle curve on the test rows it covers
 (``bench/survival_oracle.py``). The full run also measures the anchoring against the
 churn_180d model `churnlight train` registers (``bench/survival_anchor.py``). Training on
 500,000 rows is measured by ``python -m bench.survival_speed`` (here the ratio is taken on
-the source's training rows)."""
+the source's training rows). Beside the bars, the noise under them on these rows
+(``bench/survival_reach.py``): the worst decile a perfectly calibrated curve shows, the
+oracle's own worst decile on its rows, and the spread over accounts of Uno's C minus Cox's
+and of the AUC ratios to the oracle."""
 
 from __future__ import annotations
 
