@@ -153,3 +153,21 @@ def test_calibration_floors_are_per_model_and_day() -> None:
     assert 0 < at_180["median"] < at_180["q95"]
     # ten bins of 200 rows at 12%: one standard error is 2.3 points
     assert 0.02 < at_180["median"] < 0.07
+
+
+def test_the_oracle_table_gives_each_curve_its_worst_decile() -> None:
+    """A hundred rows, deciles of ten: the five low ones predict 0.1 and none churns, the five
+    high ones predict 0.5 and six of each ten churn on day 50."""
+    from bench.survival_oracle import oracle_metrics
+
+    grid = [30, 60, 90, 180, 270, 365]
+    high = np.tile(np.array([50.0] * 6 + [400.0] * 4), 5)
+    time = np.concatenate([np.full(50, 400.0), high])
+    event = (time < 365).astype(float)
+    p180 = np.array([0.1] * 50 + [0.5] * 50)
+    curve = np.column_stack([p180 * f for f in (0.2, 0.4, 0.6, 1.0, 1.2, 1.4)])
+    out = oracle_metrics(time, event, curve, grid, {"m": curve}, {})
+    assert set(out) == {"oracle", "m"}
+    # 180 days: |0.1 - 0| and |0.5 - 0.6|; 90 days: |0.06 - 0| and |0.3 - 0.6|
+    assert out["m"]["calibration_max"]["180"] == pytest.approx(0.1)
+    assert out["m"]["calibration_max"]["90"] == pytest.approx(0.3)
