@@ -19,7 +19,10 @@ td-AUC >= 0.95 x the simulator's oracle curve on the test rows it covers
 (``bench/survival_oracle.py``). The full run also measures the anchoring against the
 churn_180d model `churnlight train` registers (``bench/survival_anchor.py``). Training on
 500,000 rows is measured by ``python -m bench.survival_speed`` (here the ratio is taken on
-the source's training rows)."""
+the source's training rows). Beside the bars, the noise under them on these rows
+(``bench/survival_reach.py``): the worst decile a perfectly calibrated curve shows, the
+oracle's own worst decile on its rows, and the spread over accounts of Uno's C minus Cox's
+and of the AUC ratios to the oracle."""
 
 from __future__ import annotations
 
@@ -31,6 +34,8 @@ from typing import Any
 import numpy as np
 
 from bench.survival_oracle import oracle_ratios
+from bench.survival_reach import calibration_floors, concordance_spread
+from bench.survival_reach import report as reach_report
 from bench.training_bench import quality_source
 
 BARS = {
@@ -269,6 +274,19 @@ def quality(
         ),
     }
     out["achievable"] = achievable(out["oracle"])
+    out["reach"] = {
+        "calibration_floor": calibration_floors(
+            {n: curves[n] for n in ("survival", "survival_anchored")}, grid, seed
+        ),
+        "uno_c_minus_cox": concordance_spread(
+            data.ids[test],
+            time_test,
+            test_observed,
+            curves["survival"][:, grid.index(365)],
+            risks["cox"],
+            seed=seed,
+        ),
+    }
     out["bars"] = _bars(out)
     return out
 
@@ -421,14 +439,40 @@ def report(results: dict[str, Any]) -> list[str]:
                 "(bar 0.95)"
             )
         lines += _achievable_lines(oracle, q.get("achievable") or {})
+        lines += _oracle_noise_lines(oracle)
     else:
         lines.append("  oracle ratios: the source's truth has no oracle curve")
+    if "reach" in q:
+        lines += reach_report(q["reach"])
     lines.append("  not measured here: training on 500,000 rows (the train time ratio is taken on")
     lines.append("  the source's training rows)")
     if "anchoring" in results:
         from bench.survival_anchor import report as anchoring_report
 
         lines += anchoring_report(results["anchoring"])
+    return lines
+
+
+def _oracle_noise_lines(oracle: dict[str, Any]) -> list[str]:
+    m = oracle["metrics"]
+    lines = ["    worst decile's calibration gap at 90 / 180 days on these rows:"]
+    for name, values in m.items():
+        cal = values.get("calibration_max") or {}
+        lines.append(f"      {name:18} {_f(cal.get('90'))} / {_f(cal.get('180'))}")
+    floor = oracle.get("calibration_floor") or {}
+    if floor:
+        lines.append(
+            "      a perfectly calibrated oracle on these rows misses its worst decile by "
+            + ", ".join(
+                f"{d} days {_f(v['median'])} (95%: {_f(v['q95'])})" for d, v in floor.items()
+            )
+        )
+    for d, spread in (oracle.get("ratio_spread") or {}).items():
+        if spread:
+            lines.append(
+                f"    survival's AUC ratio to the oracle at {d} days over accounts: sd "
+                f"{_f(spread['sd'])}, 90% [{_f(spread['low'])}, {_f(spread['high'])}]"
+            )
     return lines
 
 

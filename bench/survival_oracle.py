@@ -8,7 +8,10 @@ so no model on the features can beat it: its IBS over Kaplan-Meier's is the floo
 "IBS <= 0.6 x Kaplan-Meier" bar on this simulator. The oracle's curve has points at 30, 60,
 90, 180, 270 and 365 days only; between them it is interpolated linearly in log S
 (``oracle_on_grid``), and ``ibs_coarse`` (every model scored on those six days only, where the
-oracle is exact) checks that the interpolation does not handicap it."""
+oracle is exact) checks that the interpolation does not handicap it. Calibration per decile
+at 90 and 180 days (the worst decile against Kaplan-Meier) is measured for the oracle too,
+with the worst gap a perfectly calibrated curve shows on these few rows
+(``bench.survival_reach``), and the spread of the survival model's AUC ratios over accounts."""
 
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench.survival_reach import CALIBRATION_DAYS, auc_ratio_spread, calibration_floors
 
 AUC_DAYS = (90, 180, 365)
 
@@ -69,9 +74,21 @@ def oracle_ratios(
         }
     on_rows = {n: c[rows] for n, c in curves.items()}
     own_risks = {n: r[rows] for n, r in (risks or {}).items() if r is not None}
-    out["metrics"] = oracle_metrics(
-        time, event, oracle_on_grid(oracle, at, grid), grid, on_rows, own_risks
-    )
+    oracle_curve = oracle_on_grid(oracle, at, grid)
+    out["metrics"] = oracle_metrics(time, event, oracle_curve, grid, on_rows, own_risks)
+    out["calibration_floor"] = calibration_floors({"oracle": oracle_curve}, grid)["oracle"]
+    if "survival" in curves:
+        out["ratio_spread"] = {
+            str(d): auc_ratio_spread(
+                ids[rows],
+                time,
+                event,
+                on_rows["survival"][:, grid.index(d)],
+                oracle[f"p_churn_by_{d}d"].to_numpy()[at],
+                d,
+            )
+            for d in AUC_DAYS
+        }
     return out
 
 
@@ -82,9 +99,11 @@ def oracle_on_grid(oracle: Any, at: np.ndarray, grid: list[int]) -> np.ndarray:
 
     points = np.column_stack(
         [np.zeros(len(at))]
-        + [np.log(np.clip(1.0 - oracle[f"p_churn_by_{d}d"].to_numpy()[at], 1e-9, 1.0))
-           for d in CURVE_DAYS]
-    )  # fmt: skip
+        + [
+            np.log(np.clip(1.0 - oracle[f"p_churn_by_{d}d"].to_numpy()[at], 1e-9, 1.0))
+            for d in CURVE_DAYS
+        ]
+    )
     days = np.array([0, *CURVE_DAYS], dtype=float)
     log_s = np.stack([np.interp(grid, days, row) for row in points])
     return np.asarray(1.0 - np.exp(log_s))
@@ -97,21 +116,33 @@ def oracle_metrics(
     grid: list[int],
     curves: dict[str, np.ndarray],
     risks: dict[str, np.ndarray],
-) -> dict[str, dict[str, float | None]]:
-    """IBS over ``grid``, IBS on the oracle's six days only (``ibs_coarse``) and Uno's C up
-    to 365 days (risk: ``risks[name]``, else P(churn by 365)) of the oracle and each model,
-    all on the same rows."""
+) -> dict[str, dict[str, Any]]:
+    """IBS over ``grid``, IBS on the oracle's six days only (``ibs_coarse``), Uno's C up
+    to 365 days (risk: ``risks[name]``, else P(churn by 365)) and the worst decile's
+    calibration gap at 90 and 180 days (``calibration_max``) of the oracle and each model, all
+    on the same rows."""
     from features.survival_stats import integrated_brier, uno_c
     from simulator.survival_truth import CURVE_DAYS
 
     coarse = [grid.index(d) for d in CURVE_DAYS]
     grid_array, coarse_days = np.asarray(grid, dtype=float), np.asarray(CURVE_DAYS, dtype=float)
-    out: dict[str, dict[str, float | None]] = {}
+    out: dict[str, dict[str, Any]] = {}
     for name, curve in {"oracle": oracle_curve, **curves}.items():
         risk = risks.get(name, curve[:, grid.index(365)])
         out[name] = {
             "ibs": integrated_brier(time, event, curve, grid_array),
             "ibs_coarse": integrated_brier(time, event, curve[:, coarse], coarse_days),
             "uno_c": uno_c(time, event, risk, 365),
+            "calibration_max": {
+                str(d): _worst_decile(time, event, curve[:, grid.index(d)], d)
+                for d in CALIBRATION_DAYS
+            },
         }
     return out
+
+
+def _worst_decile(time: np.ndarray, event: np.ndarray, p: np.ndarray, day: int) -> float | None:
+    from features.survival_stats import calibration_errors, km_calibration
+
+    errors = calibration_errors(km_calibration(time, event, p, day))
+    return None if errors is None else errors[0]

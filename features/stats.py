@@ -14,7 +14,10 @@ no negative row where it needs both).
   rows, sorted by probability): sum over bins of (rows in bin / n) * |mean p - mean y|.
   Equal-frequency bins are used because churn probabilities crowd near 0, where equal-width
   bins would lump most rows together and hide miscalibration. ``strategy="uniform"`` gives
-  the equal-width variant.
+  the equal-width variant;
+- ``ece_noise_floor`` / ``max_gap_noise_floor``: what a perfectly calibrated model with the
+  same probabilities shows on as many rows (labels drawn from the probabilities): the ECE's
+  and the worst bin's gap that sampling noise alone produces.
 
 "Top 10%" is the first ceil(n / 10) rows when sorted by score, highest first; ties are broken
 by row order (a stable sort), so the result does not depend on the sort algorithm.
@@ -135,14 +138,11 @@ def ece(
     return float(sum(rows / n * abs(mp - rate) for rows, mp, rate in table))
 
 
-def ece_noise_floor(
-    p: np.ndarray, bins: int = 10, draws: int = 200, quantile: float = 0.95, seed: int = 0
-) -> float | None:
-    """The ``quantile`` of the ECE a perfectly calibrated model with probabilities ``p``
-    shows on this many rows (labels drawn as Bernoulli(p), ``draws`` times).
-
-    ECE is biased upwards on small samples: with 600 rows at a 8% rate, a perfect model
-    scores about 0.03. An ECE below this floor cannot be told apart from perfect calibration."""
+def _perfect_calibration_gaps(
+    p: np.ndarray, bins: int, draws: int, seed: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(draws, bins) |mean p - observed rate| per equal-frequency bin of labels drawn as
+    Bernoulli(p), and the bins' shares of the rows; None without rows."""
     p = np.sort(np.asarray(p, dtype=float))
     if len(p) == 0:
         return None
@@ -151,9 +151,40 @@ def ece_noise_floor(
     sizes = np.array([len(part) for part in parts], dtype=float)
     mean_p = np.add.reduceat(p, starts) / sizes
     rng = np.random.default_rng(seed)
-    values = np.empty(draws)
+    gaps = np.empty((draws, len(parts)))
     for i in range(draws):
         y = (rng.random(len(p)) < p).astype(float)
-        rate = np.add.reduceat(y, starts) / sizes
-        values[i] = float(np.sum(sizes / len(p) * np.abs(mean_p - rate)))
-    return float(np.quantile(values, quantile))
+        gaps[i] = np.abs(mean_p - np.add.reduceat(y, starts) / sizes)
+    return gaps, sizes / len(p)
+
+
+def ece_noise_floor(
+    p: np.ndarray, bins: int = 10, draws: int = 200, quantile: float = 0.95, seed: int = 0
+) -> float | None:
+    """The ``quantile`` of the ECE a perfectly calibrated model with probabilities ``p``
+    shows on this many rows (labels drawn as Bernoulli(p), ``draws`` times).
+
+    ECE is biased upwards on small samples: with 600 rows at a 8% rate, a perfect model
+    scores about 0.03. An ECE below this floor cannot be told apart from perfect calibration."""
+    drawn = _perfect_calibration_gaps(p, bins, draws, seed)
+    if drawn is None:
+        return None
+    gaps, shares = drawn
+    return float(np.quantile(gaps @ shares, quantile))
+
+
+def max_gap_noise_floor(
+    p: np.ndarray, bins: int = 10, draws: int = 200, quantile: float = 0.5, seed: int = 0
+) -> float | None:
+    """The ``quantile`` of the largest per-bin gap (|mean p - observed rate| of the worst of
+    ``bins`` equal-frequency bins) a perfectly calibrated model with probabilities ``p``
+    shows on this many rows (labels drawn as Bernoulli(p), ``draws`` times).
+
+    The worst of ten bins is the largest of ten noisy gaps: with 580 rows a bin at a 20% rate
+    misses its own probability by 1.7 points at one standard error, and the worst of ten bins
+    is further off still. A bound on the worst bin below the median of this floor fails a
+    perfectly calibrated model more often than not."""
+    drawn = _perfect_calibration_gaps(p, bins, draws, seed)
+    if drawn is None:
+        return None
+    return float(np.quantile(drawn[0].max(axis=1), quantile))

@@ -103,3 +103,71 @@ def test_the_oracle_curve_is_interpolated_in_log_survival_between_its_days() -> 
     assert got[grid.index(45)] == pytest.approx(1 - np.sqrt(0.9 * 0.8))
     assert got[grid.index(75)] == pytest.approx(0.2)  # flat between two equal points
     assert got[grid.index(135)] == pytest.approx(1 - np.sqrt(0.8 * 0.5))
+
+
+def test_the_bootstrap_draws_whole_accounts() -> None:
+    """Account a has three rows of value 1, account b one row of value 0: a draw holds 0, 3
+    or 6 rows of a, so the mean is one of 0, 3/4, 6/7 or 1 (and 0 only with b twice)."""
+    from bench.survival_reach import paired_bootstrap
+
+    groups = np.array(["a", "b", "a", "a"])
+    value = np.array([1.0, 0.0, 1.0, 1.0])
+    seen: list[float] = []
+
+    def mean(rows: np.ndarray) -> float:
+        seen.append(float(value[rows].mean()))
+        return seen[-1]
+
+    spread = paired_bootstrap(groups, mean, draws=200, seed=0)
+    assert spread is not None
+    assert set(np.round(seen, 9)) == {0.0, round(3 / 4, 9), 1.0}
+    assert spread["low"] == 0.0 and spread["high"] == 1.0 and spread["sd"] > 0.2
+    assert paired_bootstrap(groups, lambda rows: None, draws=5) is None
+
+
+def test_two_equal_rankings_differ_by_exactly_nothing_on_every_draw() -> None:
+    from bench.survival_reach import auc_ratio_spread, concordance_spread
+
+    rng = np.random.default_rng(0)
+    ids = np.repeat(np.arange(40), 3)
+    time = rng.integers(1, 400, len(ids)).astype(float)
+    event = (rng.random(len(ids)) < 0.6).astype(float)
+    risk = rng.random(len(ids))
+    same = concordance_spread(ids, time, event, risk, risk.copy(), draws=20)
+    assert same == {"sd": 0.0, "low": 0.0, "high": 0.0}
+    ratio = auc_ratio_spread(ids, time, event, risk, risk.copy(), 180, draws=20)
+    assert ratio is not None and ratio["low"] == pytest.approx(1.0)
+    other = concordance_spread(ids, time, event, risk, rng.random(len(ids)), draws=20)
+    assert other is not None and other["sd"] > 0
+
+
+def test_calibration_floors_are_per_model_and_day() -> None:
+    from bench.survival_reach import calibration_floors
+
+    grid = [30, 90, 180, 365]
+    curve = np.tile(np.array([0.02, 0.06, 0.12, 0.2]), (2000, 1))
+    floors = calibration_floors({"m": curve}, grid)
+    assert set(floors["m"]) == {"90", "180"}
+    at_180 = floors["m"]["180"]
+    assert at_180["median"] is not None and at_180["q95"] is not None
+    assert 0 < at_180["median"] < at_180["q95"]
+    # ten bins of 200 rows at 12%: one standard error is 2.3 points
+    assert 0.02 < at_180["median"] < 0.07
+
+
+def test_the_oracle_table_gives_each_curve_its_worst_decile() -> None:
+    """A hundred rows, deciles of ten: the five low ones predict 0.1 and none churns, the five
+    high ones predict 0.5 and six of each ten churn on day 50."""
+    from bench.survival_oracle import oracle_metrics
+
+    grid = [30, 60, 90, 180, 270, 365]
+    high = np.tile(np.array([50.0] * 6 + [400.0] * 4), 5)
+    time = np.concatenate([np.full(50, 400.0), high])
+    event = (time < 365).astype(float)
+    p180 = np.array([0.1] * 50 + [0.5] * 50)
+    curve = np.column_stack([p180 * f for f in (0.2, 0.4, 0.6, 1.0, 1.2, 1.4)])
+    out = oracle_metrics(time, event, curve, grid, {"m": curve}, {})
+    assert set(out) == {"oracle", "m"}
+    # 180 days: |0.1 - 0| and |0.5 - 0.6|; 90 days: |0.06 - 0| and |0.3 - 0.6|
+    assert out["m"]["calibration_max"]["180"] == pytest.approx(0.1)
+    assert out["m"]["calibration_max"]["90"] == pytest.approx(0.3)

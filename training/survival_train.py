@@ -23,14 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from features.stats import ece_noise_floor
+from features.stats import ece_noise_floor, max_gap_noise_floor
 from features.survival_bundle import HORIZONS_DAYS, SurvivalBundle
 from training.dataset import ModelData
 from training.errors import TrainingError
 from training.options import TrainOptions
 from training.survival import SurvivalFit, fit_survival, followup_days
 from training.survival_baselines import fit_kaplan_meier
-from training.survival_eval import GRID_DAYS, curve_metrics, survival_time
+from training.survival_eval import CALIBRATION_DAYS, GRID_DAYS, curve_metrics, survival_time
 
 CUT_MONTHS = 16
 """16 months: test snapshots of the 3 months from the cut keep 12+ months of follow-up."""
@@ -166,6 +166,12 @@ def train_survival(data: ModelData, options: TrainOptions) -> SurvivalResult | N
             window["calibration_noise_floor_180"] = ece_noise_floor(
                 curve[:, grid.index(180)], seed=options.seed
             )
+            # the worst decile's gap a perfectly calibrated curve shows here (median draw):
+            # what calibration_max can be told apart from
+            window["calibration_max_noise_floor"] = {
+                str(d): max_gap_noise_floor(curve[:, grid.index(d)], seed=options.seed)
+                for d in CALIBRATION_DAYS
+            }
             time_train = survival_time(days_cut[train])
             km = fit_kaplan_meier(time_train, observed_cut[train])
             metrics["kaplan_meier"] = curve_metrics(

@@ -66,3 +66,40 @@ def test_pr_auc_equals_scikit_learn_with_and_without_ties(seed) -> None:
 def test_training_metrics_are_these_functions() -> None:
     for name in ("pr_auc", "brier", "ece", "ece_noise_floor", "top_decile_lift"):
         assert getattr(training.metrics, name) is getattr(features.stats, name)
+
+
+def _worst_bin_gap(y: np.ndarray, p: np.ndarray) -> float:
+    return max(abs(mp - rate) for _, mp, rate in features.stats.calibration_bins(y, p))
+
+
+def test_a_perfect_model_misses_the_worst_bin_by_the_noise_floor() -> None:
+    """Labels drawn from the model's own probabilities: its worst decile is within the
+    floor's median about half the time, within its 95% quantile almost always."""
+    rng = np.random.default_rng(3)
+    p = rng.beta(1, 8, 3000)
+    median = features.stats.max_gap_noise_floor(p, seed=1)
+    high = features.stats.max_gap_noise_floor(p, quantile=0.95, seed=1)
+    assert median is not None and high is not None and 0.005 < median < high < 0.08
+    worst = [_worst_bin_gap((rng.random(len(p)) < p).astype(float), p) for _ in range(60)]
+    assert 0.25 < np.mean(np.array(worst) <= median) < 0.75
+    assert np.mean(np.array(worst) <= high) > 0.85
+
+
+def test_the_worst_bin_floor_grows_as_the_rows_shrink() -> None:
+    rng = np.random.default_rng(4)
+    p = rng.beta(1, 8, 4000)
+    small = features.stats.max_gap_noise_floor(p[:1000], seed=0)
+    large = features.stats.max_gap_noise_floor(p, seed=0)
+    assert small is not None and large is not None
+    assert 1.5 < small / large < 2.5  # a bin's standard error goes with 1 / sqrt(rows)
+
+
+def test_a_model_off_by_five_points_in_its_top_decile_is_beyond_the_noise() -> None:
+    rng = np.random.default_rng(5)
+    p = rng.beta(1, 8, 5000)
+    y = (rng.random(len(p)) < p).astype(float)
+    top = p >= np.quantile(p, 0.9)
+    shown = np.where(top, p + 0.05, p)
+    floor = features.stats.max_gap_noise_floor(shown, quantile=0.95, seed=0)
+    assert floor is not None and _worst_bin_gap(y, shown) > floor
+    assert features.stats.max_gap_noise_floor(np.array([])) is None

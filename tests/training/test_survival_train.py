@@ -47,6 +47,11 @@ def test_the_backtest_beats_kaplan_meier_and_curves_are_monotone(times_path: Pat
     model, km = result.metrics["survival"], result.metrics["kaplan_meier"]
     assert model["ibs"] < km["ibs"]
     assert model["td_auc"]["180"] > 0.65
+    # sampling noise alone moves the worst decile of a calibrated curve by a point or more
+    floors = result.window["calibration_max_noise_floor"]
+    assert set(floors) == {"90", "180"}
+    assert all(0.005 < floors[d] < 0.2 for d in floors)
+    assert result.window["calibration_noise_floor_180"] < floors["180"]  # the mean of ten bins
     curves = result.bundle.churn_by(data.matrix, HORIZONS_DAYS)
     assert (np.diff(curves, axis=1) >= 0).all() and ((curves >= 0) & (curves <= 1)).all()
     # the test rows lie in the three months from the cut, none before it
