@@ -13,8 +13,11 @@ For an as-of date T (a first of a month):
   a build as of T would give (its churn or growth is confirmed before T);
 - models: one cheap, fixed LightGBM fit per label (no tuning, no candidates),
   early-stopped and Platt-calibrated on its latest two closed snapshot dates; the churn
-  probabilities then put on the revenue scale by the realised over expected churned MRR of
-  those dates per segment (``forecast.level``; ``rescale``);
+  probabilities then put on the revenue scale (``forecast.level``; ``rescale``) by the
+  realised over expected churned MRR of the ``RECENT_MONTHS`` snapshot dates before the last
+  confirmed month of the book at T (``recent_ratios``: their labels are still open, so
+  they are out of the fit; their churns up to that month are known at T), per segment with
+  credibility;
 - churn timing (``timing``): the 180-day score at the renewal dates (the feature table's
   ``days_to_renewal`` and ``term_length_days`` at T, as the API's forecast reads them from
   the served snapshot), or
@@ -52,10 +55,17 @@ from features.writer import FeatureFile
 from forecast.backtest import Window, evaluate, months_after, realised
 from forecast.book import DEFAULT_GRACE_DAYS, Book, book_from_tables
 from forecast.conformal import IntervalCalibration
-from forecast.level import rescaled, revenue_ratios
+from forecast.level import churned_between, credible_ratios, pooled, recent_experience, rescaled
 from forecast.movements import next_month
 from forecast.outlook import HORIZONS, OutlookRequest, forecast_outlook
-from forecast.timing import CONSTANT, CURVE_COLUMNS, CURVE_DAYS, RENEWALS, SURVIVAL
+from forecast.timing import (
+    CONSTANT,
+    CURVE_COLUMNS,
+    CURVE_DAYS,
+    RENEWALS,
+    SURVIVAL,
+    churn_within,
+)
 from training import calibration, dataset, model, splits
 from training.errors import TrainingError
 
@@ -67,8 +77,8 @@ RENEWAL_COLUMNS = ("days_to_renewal", "term_length_days")
 BACKTEST_ROUNDS = 300
 BACKTEST_PATIENCE = 20
 VALID_DATES = 2
-LEVEL_MIN_CHURNS = 20
-"""A segment with fewer churns among the validation rows takes the all-rows revenue ratio."""
+RECENT_MONTHS = 6
+"""How many snapshot dates (monthly, before the last confirmed month) measure the churn level."""
 _FITS = threading.Lock()
 Progress = Callable[[int, int], None]
 """Called as progress(windows_done, windows_total)."""
@@ -202,15 +212,14 @@ def replay_window(
         raise TrainingError(f"no feature rows at the backtest as-of date {t}")
     probabilities = {}
     ratios: dict[str, float] | None = None
+    recent = recent_dates(t, book.grace_days, RECENT_MONTHS)
+    past = np.isin(data.snapshot_date, np.array(recent, dtype="datetime64[D]"))
     with _FITS:
         for spec in data.label_specs:
-            probabilities[spec.kind], valid_rows, valid_p = _fit_and_score(data, spec, t, now)
+            probabilities[spec.kind], past_p = _fit_and_score(data, spec, t, now, past)
             if spec.kind == "churn" and rescale:
                 segment = data.groups.get("segment", np.full(len(data.ids), None))
-                ratios = revenue_ratios(
-                    _mrr(data)[valid_rows], valid_p, data.labels[spec.name][valid_rows],
-                    segment[valid_rows], LEVEL_MIN_CHURNS,
-                )  # fmt: skip
+                ratios = recent_ratios(data, past, past_p, book, recent)
                 probabilities["churn"] = rescaled(probabilities["churn"], segment[now], ratios)
     scores = pd.DataFrame(
         {
@@ -239,6 +248,51 @@ def replay_window(
     accounts = scores["account_id"].tolist()
     actual = {h: realised(history, accounts, groups, t, h) for h in horizons}
     return Window(t, forecast, actual)
+
+
+def recent_dates(t: date, grace_days: int, months: int) -> list[date]:
+    """The ``months`` firsts of a month before the first month the book at ``t`` has not
+    confirmed (a month is confirmed when it ended at least ``grace_days`` before ``t``: a
+    lapse in it can no longer be closed by a renewal booked later), oldest first."""
+    end = (t - timedelta(days=grace_days)).replace(day=1)
+    out = [_previous_month(end)]
+    while len(out) < months:
+        out.append(_previous_month(out[-1]))
+    return sorted(out)
+
+
+def recent_ratios(
+    data: dataset.ModelData,
+    rows: np.ndarray,
+    probability: np.ndarray,
+    book: Book,
+    dates: Sequence[date],
+) -> dict[str, float]:
+    """Per segment (with credibility, ``forecast.level.credible_ratios``): realised over
+    expected churned MRR of the ``rows`` (a mask: the snapshots of ``dates``, scored
+    ``probability``) from their snapshot to the end of the last confirmed month (the month
+    before ``dates``' last + 1), expected as the forecast computes it (the renewal dates when
+    the table has them), realised from ``book`` (the subscriptions known at its as-of date)."""
+    assert data.snapshot_date is not None
+    end = next_month(dates[-1])
+    segment = data.groups.get("segment", np.full(len(data.ids), None))
+    renewal = _renewal_columns(data, rows)
+    ids = data.ids[rows].astype(str)
+    at = data.snapshot_date[rows]
+    experiences = []
+    for s in dates:
+        mine = at == np.datetime64(s, "D")
+        if not mine.any():
+            continue
+        frame = pd.DataFrame(
+            {"churn_probability": probability[mine], **{k: v[mine] for k, v in renewal.items()}}
+        )
+        p_within, _ = churn_within(frame, (end - s).days)
+        lost = churned_between(book.per_account, ids[mine], s, end)
+        experiences.append(
+            recent_experience(_mrr(data)[rows][mine], p_within, lost, segment[rows][mine])
+        )
+    return credible_ratios(pooled(experiences))
 
 
 def _renewal_columns(data: dataset.ModelData, now: np.ndarray) -> dict[str, np.ndarray]:
@@ -295,11 +349,10 @@ def _mrr(data: dataset.ModelData) -> np.ndarray:
 
 
 def _fit_and_score(
-    data: dataset.ModelData, spec: dataset.LabelSpec, t: date, now: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    data: dataset.ModelData, spec: dataset.LabelSpec, t: date, now: np.ndarray, past: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """A cheap fixed fit of one label on the snapshots whose label closed by ``t``; the
-    calibrated probabilities of the rows of snapshot ``t``, and the validation rows (the two
-    latest closed snapshot dates: out of the boosting's fit) with theirs."""
+    calibrated probabilities of the rows of snapshot ``t`` and of the ``past`` rows."""
     assert data.snapshot_date is not None
     y = data.labels[spec.name]
     all_dates = sorted({d.astype("datetime64[D]").item() for d in np.unique(data.snapshot_date)})
@@ -327,6 +380,6 @@ def _fit_and_score(
         early_stopping_rounds=BACKTEST_PATIENCE,
     )
     mapping = calibration.fit_platt(fitted.raw_score(data.matrix[valid_rows]), y[valid_rows])
-    valid_p = np.asarray(mapping.apply(fitted.raw_score(data.matrix[valid_rows])), dtype=float)
     now_p = np.asarray(mapping.apply(fitted.raw_score(data.matrix[now])), dtype=float)
-    return now_p, valid_rows, valid_p
+    past_p = np.asarray(mapping.apply(fitted.raw_score(data.matrix[past])), dtype=float)
+    return now_p, past_p
