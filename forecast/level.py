@@ -3,16 +3,14 @@ probabilities that are right *weighted by MRR*, while a classifier's calibration
 account. When large accounts churn more than the model says (a weak model, few large
 accounts), the sum runs low however well the logo count is calibrated.
 
-The shortfall is measured on rows out of the model's fit (``recent_experience``,
-``credible_ratios``): the snapshots of the last months, whose labels are still open but
-whose churns up to the last confirmed month are known. Per row, the MRR at the snapshot
-times P(churn between the snapshot and that month's end) as the forecast computes it
-(``forecast.timing``) is what was expected, the churned MRR in those whole months
-(``churned_between``) what happened. Pooled over several snapshot dates, per
-segment, each segment's ratio is shrunk towards the pooled ratio of all rows by its number
-of churns (credibility n / (n + k)): a segment with few churns keeps mostly the book's
-ratio, one with many its own. (The ratio of the two validation dates alone, 7-8 months
-before the as-of date and with too few enterprise churns to stand alone, corrected less.)
+The shortfall is measured on rows out of the model's fit, pooled (``experience``,
+``pooled``, ``credible_ratios``): per row, its MRR times its probability of churning inside a
+window whose outcome is known is what was expected, the churned MRR in that window what
+happened. The backtest pools its validation dates (the 180-day label, closed) with the
+snapshots of the last months (labels still open, churns known up to the last confirmed
+month; the window ends there: ``churned_between``). Per segment, each segment's ratio is
+shrunk towards the pooled ratio of all rows by its number of churns (credibility
+n / (n + k)): a segment with few churns keeps mostly the book's ratio, one with many its own.
 
 ``rescaled``: each account's probability times its segment's ratio, capped at 1. Pure
 functions: no I/O."""
@@ -59,14 +57,14 @@ def churned_between(
     return pd.Series(list(accounts), dtype=object).map(churned).fillna(0.0).to_numpy(float)
 
 
-def recent_experience(
+def experience(
     mrr: np.ndarray,
     p_within: np.ndarray,
     churned_mrr: np.ndarray,
     segments: np.ndarray,
 ) -> dict[str, Experience]:
     """Per segment and for all (``"*"``): the expected churned MRR (MRR x ``p_within``, the
-    probability of churning inside the rows' observed months), the realised one
+    probability of churning inside the rows' known window), the realised one
     (``churned_mrr``) and the number of rows that churned."""
     mrr = np.nan_to_num(np.asarray(mrr, dtype=float))
     p = np.nan_to_num(np.asarray(p_within, dtype=float))
@@ -85,7 +83,7 @@ def recent_experience(
 
 
 def pooled(experiences: Iterable[Mapping[str, Experience]]) -> dict[str, Experience]:
-    """The sum of several snapshot dates' ``recent_experience``, per segment."""
+    """The sum of several groups of rows' ``experience`` (snapshot dates), per segment."""
     out: dict[str, Experience] = {}
     for one in experiences:
         for name, value in one.items():

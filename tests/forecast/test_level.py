@@ -15,8 +15,8 @@ from forecast.level import (
     Experience,
     churned_between,
     credible_ratios,
+    experience,
     pooled,
-    recent_experience,
     rescaled,
 )
 
@@ -42,7 +42,7 @@ def test_recent_experience_per_segment_and_for_all() -> None:
     p = np.array([0.5, 0.1, 0.2, 0.2, 0.3])
     lost = np.array([0.0, 1000.0, 50.0, 0.0, 0.0])
     segment = np.array(["ent", "ent", "smb", "smb", None], dtype=object)
-    got = recent_experience(mrr, p, lost, segment)
+    got = experience(mrr, p, lost, segment)
     assert got["ent"] == Experience(150.0, 1000.0, 1)
     assert got["smb"] == Experience(20.0, 50.0, 1)
     assert got["None"] == Experience(0.0, 0.0, 0)  # no MRR: nothing expected
