@@ -3,46 +3,109 @@ probabilities that are right *weighted by MRR*, while a classifier's calibration
 account. When large accounts churn more than the model says (a weak model, few large
 accounts), the sum runs low however well the logo count is calibrated.
 
-``revenue_ratios``: on scored rows whose outcome is known (closed labels, out of the model's
-fit), realised churned MRR over expected churned MRR (sum of MRR x churned / sum of MRR x p),
-per segment and for all (``"*"``); a segment with fewer than ``min_churns`` churns takes the
-all-rows ratio. ``rescaled``: each account's probability times its segment's ratio, capped at
-1. Pure functions: no I/O."""
+The shortfall is measured on rows out of the model's fit, pooled (``experience``,
+``pooled``, ``credible_ratios``): per row, its MRR times its probability of churning inside a
+window whose outcome is known is what was expected, the churned MRR in that window what
+happened. The backtest pools its validation dates (the 180-day label, closed) with the
+snapshots of the last months (labels still open, churns known up to the last confirmed
+month; the window ends there: ``churned_between``). Per segment, each segment's ratio is
+shrunk towards the pooled ratio of all rows by its number of churns (credibility
+n / (n + k)): a segment with few churns keeps mostly the book's ratio, one with many its own.
+
+``rescaled``: each account's probability times its segment's ratio, capped at 1. Pure
+functions: no I/O."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
+import pandas as pd
 
 ALL = "*"
-MIN_CHURNS = 20
+CREDIBILITY_CHURNS = 20
+"""``credible_ratios``' k: a segment with k churns weighs its own ratio and the book's equally."""
 
 
-def revenue_ratios(
+@dataclass(frozen=True)
+class Experience:
+    """Expected and realised churned MRR, and the churns behind it, of one group of rows."""
+
+    expected: float
+    realised: float
+    churns: int
+
+    def __add__(self, other: Experience) -> Experience:
+        return Experience(
+            self.expected + other.expected,
+            self.realised + other.realised,
+            self.churns + other.churns,
+        )
+
+
+def churned_between(
+    per_account: pd.DataFrame, accounts: Iterable[str], start: date, end: date
+) -> np.ndarray:
+    """Each account's churned MRR over the whole months [``start``, ``end``) (firsts of a
+    month), from ``forecast.movements.account_movements`` rows; 0 for an account that did
+    not churn or has no rows."""
+    month = pd.to_datetime(per_account["month"]).dt.date
+    inside = per_account[(month >= start) & (month < end)]
+    churned = inside.groupby("account_id")["churned"].sum()
+    return pd.Series(list(accounts), dtype=object).map(churned).fillna(0.0).to_numpy(float)
+
+
+def experience(
     mrr: np.ndarray,
-    probability: np.ndarray,
-    churned: np.ndarray,
+    p_within: np.ndarray,
+    churned_mrr: np.ndarray,
     segments: np.ndarray,
-    min_churns: int = MIN_CHURNS,
-) -> dict[str, float]:
-    """Per segment and for all (``"*"``): sum(MRR x churned) / sum(MRR x p) over rows with a
-    known outcome (``churned`` 0/1, NaN unknown); 1.0 where nothing was expected."""
+) -> dict[str, Experience]:
+    """Per segment and for all (``"*"``): the expected churned MRR (MRR x ``p_within``, the
+    probability of churning inside the rows' known window), the realised one
+    (``churned_mrr``) and the number of rows that churned."""
     mrr = np.nan_to_num(np.asarray(mrr, dtype=float))
-    p = np.asarray(probability, dtype=float)
-    y = np.asarray(churned, dtype=float)
+    p = np.nan_to_num(np.asarray(p_within, dtype=float))
+    lost = np.nan_to_num(np.asarray(churned_mrr, dtype=float))
     names = np.asarray(segments, dtype=object).astype(str)
-    known = ~np.isnan(y) & ~np.isnan(p)
 
-    def ratio(rows: np.ndarray) -> float:
-        expected = float((mrr[rows] * p[rows]).sum())
-        return float((mrr[rows] * y[rows]).sum()) / expected if expected > 0 else 1.0
+    def sums(rows: np.ndarray) -> Experience:
+        return Experience(
+            float((mrr[rows] * p[rows]).sum()), float(lost[rows].sum()), int((lost[rows] > 0).sum())
+        )
 
-    out = {ALL: ratio(known)}
-    for name in sorted(set(names[known].tolist())):
-        rows = known & (names == name)
-        if float(y[rows].sum()) >= min_churns:
-            out[name] = ratio(rows)
+    out = {ALL: sums(np.ones(len(names), dtype=bool))}
+    for name in sorted(set(names.tolist())):
+        out[name] = sums(names == name)
+    return out
+
+
+def pooled(experiences: Iterable[Mapping[str, Experience]]) -> dict[str, Experience]:
+    """The sum of several groups of rows' ``experience`` (snapshot dates), per segment."""
+    out: dict[str, Experience] = {}
+    for one in experiences:
+        for name, value in one.items():
+            out[name] = out[name] + value if name in out else value
+    return out
+
+
+def credible_ratios(
+    experience: Mapping[str, Experience], k: float = CREDIBILITY_CHURNS
+) -> dict[str, float]:
+    """Realised over expected churned MRR for all rows (``"*"``; 1.0 when nothing was expected
+    or nothing is known) and per segment, each segment's own ratio weighted n / (n + k) (n its
+    churns) against the book's."""
+    book = experience.get(ALL)
+    overall = book.realised / book.expected if book and book.expected > 0 else 1.0
+    out = {ALL: overall}
+    for name, value in experience.items():
+        if name == ALL:
+            continue
+        own = value.realised / value.expected if value.expected > 0 else overall
+        weight = value.churns / (value.churns + k) if value.churns + k > 0 else 0.0
+        out[name] = weight * own + (1.0 - weight) * overall
     return out
 
 

@@ -400,6 +400,10 @@ class ScoredBatch:
     seconds: dict[str, float] = field(default_factory=dict)
     survival: SurvivalScores | None = None
     """Churn curves (``serving.survival``); None when no survival model is served."""
+    term_length_days: np.ndarray | None = None
+    """The current term's length per row (float, NaN where unknown); None when the scored
+    table has no such column. Written to score files so that the forecast counts a short
+    term's repeat renewals (``forecast.timing``)."""
 
     rows_dropped: bool = False
     """True for ``columns_only()``'s copy: ``record`` and ``summary`` are not available."""
@@ -532,6 +536,15 @@ class ScoredBatch:
                 "lifecycle_stage": pa.array(self.lifecycle_stage.tolist(), pa.string()),
                 "days_to_renewal": pa.array(
                     [_integer(v) for v in self.days_to_renewal], pa.int64()
+                ),
+                **(
+                    {}
+                    if self.term_length_days is None
+                    else {
+                        "term_length_days": pa.array(
+                            [_integer(v) for v in self.term_length_days], pa.int64()
+                        )
+                    }
                 ),
                 "segment": pa.array(self.segment.tolist(), pa.string()),
                 "csm_id": pa.array(self.csm_id.tolist(), pa.string()),
@@ -711,6 +724,11 @@ def score_frame(
         what_if=what_if,
         seconds=seconds,
         survival=curves,
+        term_length_days=(
+            None
+            if frame.column("term_length_days") is None
+            else _float_column(frame, "term_length_days", n)
+        ),
     )
 
 

@@ -13,8 +13,11 @@ For an as-of date T (a first of a month):
   a build as of T would give (its churn or growth is confirmed before T);
 - models: one cheap, fixed LightGBM fit per label (no tuning, no candidates),
   early-stopped and Platt-calibrated on its latest two closed snapshot dates; the churn
-  probabilities then put on the revenue scale by the realised over expected churned MRR of
-  those dates per segment (``forecast.level``; ``rescale``);
+  probabilities then put on the revenue scale (``forecast.level``; ``rescale``) by the
+  realised over expected churned MRR of rows out of the fit, pooled: the two validation
+  dates (their 180-day labels) and the snapshot dates after them up to the last month the
+  book at T confirms (``recent_experiences``: labels still open, churns up to that month
+  known at T), per segment with credibility;
 - churn timing (``timing``): the 180-day score at the renewal dates (the feature table's
   ``days_to_renewal`` and ``term_length_days`` at T, as the API's forecast reads them from
   the served snapshot), or
@@ -52,10 +55,24 @@ from features.writer import FeatureFile
 from forecast.backtest import Window, evaluate, months_after, realised
 from forecast.book import DEFAULT_GRACE_DAYS, Book, book_from_tables
 from forecast.conformal import IntervalCalibration
-from forecast.level import rescaled, revenue_ratios
+from forecast.level import (
+    Experience,
+    churned_between,
+    credible_ratios,
+    experience,
+    pooled,
+    rescaled,
+)
 from forecast.movements import next_month
 from forecast.outlook import HORIZONS, OutlookRequest, forecast_outlook
-from forecast.timing import CONSTANT, CURVE_COLUMNS, CURVE_DAYS, RENEWALS, SURVIVAL
+from forecast.timing import (
+    CONSTANT,
+    CURVE_COLUMNS,
+    CURVE_DAYS,
+    RENEWALS,
+    SURVIVAL,
+    churn_within,
+)
 from training import calibration, dataset, model, splits
 from training.errors import TrainingError
 
@@ -67,8 +84,9 @@ RENEWAL_COLUMNS = ("days_to_renewal", "term_length_days")
 BACKTEST_ROUNDS = 300
 BACKTEST_PATIENCE = 20
 VALID_DATES = 2
-LEVEL_MIN_CHURNS = 20
-"""A segment with fewer churns among the validation rows takes the all-rows revenue ratio."""
+RECENT_MONTHS = 6
+"""How many monthly snapshot dates before the last confirmed month may measure the churn level
+(those after the validation dates do)."""
 _FITS = threading.Lock()
 Progress = Callable[[int, int], None]
 """Called as progress(windows_done, windows_total)."""
@@ -202,15 +220,15 @@ def replay_window(
         raise TrainingError(f"no feature rows at the backtest as-of date {t}")
     probabilities = {}
     ratios: dict[str, float] | None = None
+    recent = recent_dates(t, book.grace_days, RECENT_MONTHS)
+    past = np.isin(data.snapshot_date, np.array(recent, dtype="datetime64[D]"))
     with _FITS:
         for spec in data.label_specs:
-            probabilities[spec.kind], valid_rows, valid_p = _fit_and_score(data, spec, t, now)
+            fit = _fit_and_score(data, spec, t, now, past)
+            probabilities[spec.kind] = fit.now
             if spec.kind == "churn" and rescale:
                 segment = data.groups.get("segment", np.full(len(data.ids), None))
-                ratios = revenue_ratios(
-                    _mrr(data)[valid_rows], valid_p, data.labels[spec.name][valid_rows],
-                    segment[valid_rows], LEVEL_MIN_CHURNS,
-                )  # fmt: skip
+                ratios = level_ratios(data, data.labels[spec.name], fit, past, book, recent)
                 probabilities["churn"] = rescaled(probabilities["churn"], segment[now], ratios)
     scores = pd.DataFrame(
         {
@@ -239,6 +257,74 @@ def replay_window(
     accounts = scores["account_id"].tolist()
     actual = {h: realised(history, accounts, groups, t, h) for h in horizons}
     return Window(t, forecast, actual)
+
+
+def recent_dates(t: date, grace_days: int, months: int) -> list[date]:
+    """The ``months`` firsts of a month before the first month the book at ``t`` has not
+    confirmed (a month is confirmed when it ended at least ``grace_days`` before ``t``: a
+    lapse in it can no longer be closed by a renewal booked later), oldest first."""
+    end = (t - timedelta(days=grace_days)).replace(day=1)
+    out = [_previous_month(end)]
+    while len(out) < months:
+        out.append(_previous_month(out[-1]))
+    return sorted(out)
+
+
+def level_ratios(
+    data: dataset.ModelData,
+    label: np.ndarray,
+    fit: ScoredFit,
+    past: np.ndarray,
+    book: Book,
+    recent: Sequence[date],
+) -> dict[str, float]:
+    """The churn probabilities' revenue ratios per segment (``forecast.level``): realised over
+    expected churned MRR of the validation rows (their closed 180-day ``label``) pooled with
+    the ``past`` rows of the ``recent`` dates after the validation dates
+    (``recent_experiences``), with credibility."""
+    assert data.snapshot_date is not None
+    segment = data.groups.get("segment", np.full(len(data.ids), None))
+    valid = fit.valid_rows
+    mrr = np.nan_to_num(_mrr(data)[valid])
+    closed = experience(mrr, fit.valid, mrr * label[valid], segment[valid])
+    later = data.snapshot_date > fit.valid_until
+    after = [d for d in recent if np.datetime64(d, "D") > fit.valid_until]
+    opened = recent_experiences(data, past & later, fit.past[later[past]], book, after)
+    return credible_ratios(pooled([closed, *opened]))
+
+
+def recent_experiences(
+    data: dataset.ModelData,
+    rows: np.ndarray,
+    probability: np.ndarray,
+    book: Book,
+    dates: Sequence[date],
+) -> list[dict[str, Experience]]:
+    """Per snapshot date of ``dates`` (``forecast.level.experience``): expected and realised
+    churned MRR of the ``rows`` (a mask: the snapshots of ``dates``, scored ``probability``)
+    from their snapshot to the end of the last confirmed month (the month of ``dates``' last
+    + 1), expected as the forecast computes it (the renewal dates when the table has them),
+    realised from ``book`` (the subscriptions known at its as-of date)."""
+    assert data.snapshot_date is not None
+    if not dates:
+        return []
+    end = next_month(max(dates))
+    segment = data.groups.get("segment", np.full(len(data.ids), None))
+    renewal = _renewal_columns(data, rows)
+    ids = data.ids[rows].astype(str)
+    at = data.snapshot_date[rows]
+    out = []
+    for s in dates:
+        mine = at == np.datetime64(s, "D")
+        if not mine.any():
+            continue
+        frame = pd.DataFrame(
+            {"churn_probability": probability[mine], **{k: v[mine] for k, v in renewal.items()}}
+        )
+        p_within, _ = churn_within(frame, (end - s).days)
+        lost = churned_between(book.per_account, ids[mine], s, end)
+        out.append(experience(_mrr(data)[rows][mine], p_within, lost, segment[rows][mine]))
+    return out
 
 
 def _renewal_columns(data: dataset.ModelData, now: np.ndarray) -> dict[str, np.ndarray]:
@@ -294,12 +380,24 @@ def _mrr(data: dataset.ModelData) -> np.ndarray:
     return data.mrr if data.mrr is not None else np.zeros(len(data.ids))
 
 
+@dataclass(frozen=True)
+class ScoredFit:
+    """One cheap fit's calibrated probabilities: of the rows of snapshot T (``now``), of the
+    ``past`` rows asked for, and of its validation rows (``valid_rows``, the two latest
+    closed snapshot dates, the newest of which is ``valid_until``)."""
+
+    now: np.ndarray
+    past: np.ndarray
+    valid_rows: np.ndarray
+    valid: np.ndarray
+    valid_until: np.datetime64
+
+
 def _fit_and_score(
-    data: dataset.ModelData, spec: dataset.LabelSpec, t: date, now: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A cheap fixed fit of one label on the snapshots whose label closed by ``t``; the
-    calibrated probabilities of the rows of snapshot ``t``, and the validation rows (the two
-    latest closed snapshot dates: out of the boosting's fit) with theirs."""
+    data: dataset.ModelData, spec: dataset.LabelSpec, t: date, now: np.ndarray, past: np.ndarray
+) -> ScoredFit:
+    """A cheap fixed fit of one label on the snapshots whose label closed by ``t``, and its
+    calibrated probabilities (``ScoredFit``)."""
     assert data.snapshot_date is not None
     y = data.labels[spec.name]
     all_dates = sorted({d.astype("datetime64[D]").item() for d in np.unique(data.snapshot_date)})
@@ -327,6 +425,8 @@ def _fit_and_score(
         early_stopping_rounds=BACKTEST_PATIENCE,
     )
     mapping = calibration.fit_platt(fitted.raw_score(data.matrix[valid_rows]), y[valid_rows])
-    valid_p = np.asarray(mapping.apply(fitted.raw_score(data.matrix[valid_rows])), dtype=float)
-    now_p = np.asarray(mapping.apply(fitted.raw_score(data.matrix[now])), dtype=float)
-    return now_p, valid_rows, valid_p
+
+    def scored(rows: np.ndarray) -> np.ndarray:
+        return np.asarray(mapping.apply(fitted.raw_score(data.matrix[rows])), dtype=float)
+
+    return ScoredFit(scored(now), scored(past), valid_rows, scored(valid_rows), valid_dates.max())

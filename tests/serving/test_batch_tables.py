@@ -23,6 +23,7 @@ import pytest
 
 from features.errors import FeatureTableError
 from features.writer import sidecar_path
+from forecast.timing import RENEWALS, churn_within
 from serving.batch import ScoreSummary, score_file
 from serving.errors import SnapshotError
 from serving.settings import ServingSettings
@@ -418,3 +419,34 @@ def test_a_table_rewritten_by_spark_scores_like_the_original(
     scores, _ = score(out, models, source=built[0])
 
     assert_same_scores(scores, original)
+
+
+# ---- what the forecast reads from a score file -------------------------------------------
+
+
+def test_the_score_file_carries_the_term_length_so_the_forecast_counts_repeat_renewals(
+    tmp_path: Path, models: Models
+) -> None:
+    """A feature table with ``term_length_days`` gives a score file with it (null stays
+    null), and the forecast's renewal timing then counts a monthly term's repeat renewals
+    (a renewal 10 days away: six term ends share the 180-day score, three of them fall in
+    90 days, so half of its hazard; an annual term's one term end carries it all); a table
+    without the column
+    gives a score file without it."""
+    table = make_table(30, seed=2)
+    terms = pa.array([30.0, 365.0, None] * 10, pa.float64())
+    path = write_snapshot(table.append_column("term_length_days", terms), tmp_path / "t.parquet")
+
+    scores, _ = score(path, models)
+
+    assert scores.column("term_length_days").to_pylist() == [30, 365, None] * 10
+    frame = scores.to_pandas()
+    frame["days_to_renewal"] = 10.0
+    p = frame["churn_probability"].to_numpy(dtype=float)
+    within, how = churn_within(frame, 90)
+    assert how == RENEWALS
+    monthly = frame["term_length_days"].to_numpy(dtype=float) == 30
+    assert within[monthly] == pytest.approx(1 - (1 - p[monthly]) ** 0.5)
+    assert within[~monthly] == pytest.approx(p[~monthly])
+    plain, _ = score(write_snapshot(table, tmp_path / "plain.parquet"), models)
+    assert "term_length_days" not in plain.column_names
