@@ -17,15 +17,22 @@ with the feature metadata it reads. Pure: arrays in, lists of dicts out.
   score less but is what sets the account apart. So the main reason is chosen in two steps.
   First the *family* (usage depth, champions, consumption, support, voice of the customer,
   payments, engagement): each family's push is the sum of its actionable signals'
-  contributions, measured against the training book with the model's ``family_scale``
-  (per family: the median push and a robust spread, 1.4826 x the median absolute deviation,
-  so the few accounts a cause hits do not inflate the yardstick they are measured by):
-  ``(push - median) / (spread + scale_floor)``; the family with the largest such score among
-  those whose push raises the score and which hold an eligible signal wins. Then, within it,
-  the eligible signal raising the score most names the reason. Eligible: actionable, raising
-  the score by at least ``min_contribution``, its named value present (or the contribution
-  reaching ``missing_main_min``). Bundles with only a ``signal_scale`` (trained before
-  families were scaled) keep the older rule: the eligible signal whose push is most unusual,
+  contributions, measured against the training book with the model's ``family_spread``
+  (per family: the median push and its standard deviation over the explained training
+  rows): ``(push - median) / sd``, how many of its own spreads the family's push lies above
+  an ordinary account's. The family with the largest such score among those whose push
+  raises the score and which hold an eligible signal wins. Then, within it, the eligible
+  signal raising the score most names the reason. Eligible: actionable, raising the score by
+  at least ``min_contribution``, its named value present (or the contribution reaching
+  ``missing_main_min``). The score has no constant in log-odds: a refit that moves a
+  family's contributions by any factor moves its yardstick by the same factor, so which
+  family is named does not depend on how widely one fit spreads a family. (Session 8's
+  bundles hold a ``family_scale``, the median and 1.4826 x the median absolute deviation,
+  read as ``(push - median) / (spread + scale_floor)``: for a family most accounts leave at
+  one value, such as champions, the deviation is near 0, so the log-odds floor decided, and
+  the champions' spread moving from 0.07 to 0.16 between two fits of one book halved their
+  score.) Bundles with only a ``signal_scale`` (trained before families were scaled) keep
+  the older rule: the eligible signal whose push is most unusual,
   ``(contribution - mean) / (spread + scale_floor)``, among those raising the score by at
   least ``main_share`` of the largest actionable push; without any scale, the largest
   actionable push.
@@ -184,12 +191,9 @@ class ReasonConfig:
     context_k: int = 2
     """Context facts reported beside the main reason."""
     scale_floor: float = 0.03
-    """Log-odds added to a family's (or signal's) spread, so one that almost never moves the
-    score does not win on a tiny push. Chosen on ``bench reasons`` seed 11; checked on seeds
-    23 and 37, on which nothing was chosen (family agreement 56%, 63% and 48%, pooled 56%;
-    champions 59%, 57% and 39%, pooled 51%; support 41%, 3% and 36%, pooled 28% of 98 rows).
-    On the same rows no floor from 0 to 0.5 reaches 70%: a larger floor trades champions,
-    support and payments for value and adoption."""
+    """Older bundles (``family_scale`` or ``signal_scale``, no ``family_spread``): log-odds
+    added to a family's (or signal's) spread, so one that almost never moves the score does
+    not win on a tiny push. Chosen on ``bench reasons`` seed 11 in session 8."""
     main_share: float = 0.25
     """Older bundles (``signal_scale`` only): a main reason raises the score by at least this
     share of the largest actionable push."""
@@ -238,11 +242,15 @@ class ReasonBook:
         config: ReasonConfig | None = None,
         scale: Mapping[str, Sequence[float]] | None = None,
         family_scale: Mapping[str, Sequence[float]] | None = None,
+        family_spread: Mapping[str, Sequence[float]] | None = None,
     ) -> None:
         """``scale``: per signal name, the mean and standard deviation of its contribution
         over the training book (``signal_scale``); missing signals count as (0, 0).
-        ``family_scale``: per family, the median and robust spread of its actionable push
-        over the training book (``family_scale``); missing families count as (0, 0)."""
+        ``family_scale`` (bundles of session 8): per family, the median and robust spread of
+        its actionable push over the training book; missing families count as (0, 0).
+        ``family_spread``: per family, the median and standard deviation of its push over the
+        training book (``family_spread_of``); a missing family counts as (0, 0), a family
+        that never moves, and is never credited as unusual."""
         self.names = list(names)
         self.specs = list(specs)
         self.categories = list(categories)
@@ -294,13 +302,20 @@ class ReasonBook:
                 np.array([p[0] for p in pairs], dtype=np.float64),
                 np.array([p[1] for p in pairs], dtype=np.float64),
             )
-        self.family_scale: tuple[np.ndarray, np.ndarray] | None = None
-        if family_scale:
-            pairs = [tuple(family_scale.get(f, (0.0, 0.0))) for f in self.families]
-            self.family_scale = (
-                np.array([p[0] for p in pairs], dtype=np.float64),
-                np.array([p[1] for p in pairs], dtype=np.float64),
-            )
+        self.family_scale = self._per_family(family_scale)
+        self.family_spread = self._per_family(family_spread)
+
+    def _per_family(
+        self, stats: Mapping[str, Sequence[float]] | None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """(centre, spread) arrays in ``families`` order; (0, 0) for a family not given."""
+        if not stats:
+            return None
+        pairs = [tuple(stats.get(f, (0.0, 0.0))) for f in self.families]
+        return (
+            np.array([p[0] for p in pairs], dtype=np.float64),
+            np.array([p[1] for p in pairs], dtype=np.float64),
+        )
 
     # -- arithmetic ------------------------------------------------------------------------
 
@@ -324,19 +339,30 @@ class ReasonBook:
         contributions (``summed``: ``signal_contributions``)."""
         return summed @ self.family_membership
 
-    def family_scale_of(self, contributions: np.ndarray) -> dict[str, list[float]]:
-        """Per actionable family, the median and robust spread (1.4826 x the median absolute
-        deviation) of its push over the rows of ``contributions`` (the model's book): stored
-        as the bundle's ``family_scale``."""
+    def family_spread_of(self, contributions: np.ndarray) -> dict[str, list[float]]:
+        """Per actionable family, the median and standard deviation of its push over the
+        rows of ``contributions`` (the model's book): stored as the bundle's
+        ``family_spread``, the yardstick of ``standardised_pushes``."""
         pushes = self.family_contributions(self.signal_contributions(contributions))
         if not len(pushes):
             return {}
-        median = np.median(pushes, axis=0)
-        spread = 1.4826 * np.median(np.abs(pushes - median), axis=0)
+        median, spread = np.median(pushes, axis=0), pushes.std(axis=0)
         return {
             f: [round(float(m), 6), round(float(d), 6)]
             for f, m, d in zip(self.families, median, spread, strict=True)
         }
+
+    def standardised_pushes(self, summed: np.ndarray) -> np.ndarray:
+        """(n, families): how many of its book's standard deviations each family's push lies
+        above the book's median push, ``(push - median) / sd`` (``family_spread``); -inf for
+        a family whose push never moved on the book (sd 0). Unchanged when a refit scales a
+        family's contributions by any factor: the push and its yardstick scale together."""
+        assert self.family_spread is not None
+        median, spread = self.family_spread
+        pushes = self.family_contributions(summed)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = (pushes - median) / spread
+        return np.where(spread > 0, score, -np.inf)
 
     def mark_unavailable(self, matrix: np.ndarray) -> None:
         """Remember the columns null on every row of ``matrix`` (a book of accounts): a
@@ -419,8 +445,12 @@ class ReasonBook:
     ) -> np.ndarray:
         """Each row's main reason (signal index, -1: none); see the module docs."""
         eligible = raising & self.actionable & (~missing | (summed >= cfg.missing_main_min))
+        if self.family_spread is not None and self.families:
+            return self._main_by_family(summed, eligible, self.standardised_pushes(summed))
         if self.family_scale is not None and self.families:
-            return self._main_by_family(summed, eligible, cfg)
+            median, spread = self.family_scale
+            score = (self.family_contributions(summed) - median) / (spread + cfg.scale_floor)
+            return self._main_by_family(summed, eligible, score)
         largest = np.max(np.where(eligible, summed, 0.0), axis=1, keepdims=True)
         eligible &= summed >= cfg.main_share * largest
         if self.scale is None:
@@ -432,14 +462,12 @@ class ReasonBook:
         return np.where(eligible.any(axis=1), np.argmax(candidates, axis=1), -1)
 
     def _main_by_family(
-        self, summed: np.ndarray, eligible: np.ndarray, cfg: ReasonConfig
+        self, summed: np.ndarray, eligible: np.ndarray, score: np.ndarray
     ) -> np.ndarray:
-        """The family whose push is most unusual against the book, then its largest
+        """The family with the highest ``score`` (n, families: how unusual its push is)
+        among those pushing the score up and holding an eligible signal, then its largest
         eligible signal (see the module docs)."""
-        assert self.family_scale is not None
-        median, spread = self.family_scale
         pushes = self.family_contributions(summed)
-        score = (pushes - median) / (spread + cfg.scale_floor)
         holds = (eligible.astype(np.float64) @ self.family_membership) > 0
         candidates = np.where(holds & (pushes > 0), score, -np.inf)
         family = np.argmax(candidates, axis=1)

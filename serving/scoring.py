@@ -234,6 +234,7 @@ class ModelView:
             PeerReference.from_dict(bundle.metadata.get("reference")),
             scale=bundle.metadata.get("signal_scale"),
             family_scale=bundle.metadata.get("family_scale"),
+            family_spread=bundle.metadata.get("family_spread"),
         )
         rate = bundle.metadata.get("base_rate")
         self.base_rate: float | None = float(rate) if rate is not None else None

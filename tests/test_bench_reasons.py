@@ -63,7 +63,7 @@ def test_the_report_judges_each_seed_on_its_own() -> None:
 
     heads = [line for line in lines if line.startswith("2,000 accounts")]
     assert [h.split("(")[1].split(")")[0] for h in heads] == [
-        "seed 11, parameters chosen on it",
+        "seed 11, session 8 chose its floor on it",
         "seed 23, check: nothing chosen on it",
     ]
     support = [line for line in lines if "true cause support" in line]

@@ -22,16 +22,10 @@ SHAP_PLOT_ROWS = 2000
 def explain_final_model(bundle: ModelBundle, data: ModelData) -> dict[str, Any]:
     """SHAP contributions of the final model on the latest snapshot's rows (what serving will
     explain), and the cost per row. Records in the bundle how much each signal's push varies
-    over those rows (``signal_scale``) and each actionable family's typical push and robust
-    spread (``family_scale``: what the main reason's family is measured against)."""
-    if data.snapshot_date is not None:
-        rows = np.flatnonzero(data.snapshot_date == data.snapshot_date.max())
-    else:
-        rows = np.arange(len(data.matrix))
-    rng = np.random.default_rng(0)
-    if len(rows) > SHAP_PLOT_ROWS:
-        rows = np.sort(rng.choice(rows, SHAP_PLOT_ROWS, replace=False))
-    matrix = data.matrix[rows]
+    over those rows (``signal_scale``) and each actionable family's median push and its
+    standard deviation (``family_spread``: what the main reason's family is measured
+    against)."""
+    matrix = data.matrix[explained_rows(data)]
     timed = matrix[:EXPLAIN_ROWS]
     started = time.perf_counter()
     bundle.contributions(timed)
@@ -39,7 +33,7 @@ def explain_final_model(bundle: ModelBundle, data: ModelData) -> dict[str, Any]:
     contributions, base_value = bundle.contributions(matrix)
     book = reason_book(bundle)
     bundle.metadata["signal_scale"] = book.signal_scale(contributions)
-    bundle.metadata["family_scale"] = book.family_scale_of(contributions)
+    bundle.metadata["family_spread"] = book.family_spread_of(contributions)
     # the importance an additive model or a blend shows (a booster shows its split gain)
     bundle.metadata["importance"] = {
         name: round(float(v), 6)
@@ -53,6 +47,18 @@ def explain_final_model(bundle: ModelBundle, data: ModelData) -> dict[str, Any]:
     }
 
 
+def explained_rows(data: ModelData) -> np.ndarray:
+    """Indices of the rows the final model is explained on: the latest snapshot's (every row
+    without snapshots), at most ``SHAP_PLOT_ROWS`` of them (a seeded sample)."""
+    if data.snapshot_date is not None:
+        rows = np.flatnonzero(data.snapshot_date == data.snapshot_date.max())
+    else:
+        rows = np.arange(len(data.matrix))
+    if len(rows) > SHAP_PLOT_ROWS:
+        rows = np.sort(np.random.default_rng(0).choice(rows, SHAP_PLOT_ROWS, replace=False))
+    return rows
+
+
 def reason_book(bundle: ModelBundle) -> ReasonBook:
     """The bundle's reasons: its feature specs, categories and peer quantiles."""
     by_name = {s["name"]: FeatureSpec.from_dict(s) for s in bundle.feature_specs if "name" in s}
@@ -63,4 +69,5 @@ def reason_book(bundle: ModelBundle) -> ReasonBook:
         PeerReference.from_dict(bundle.metadata.get("reference")),
         scale=bundle.metadata.get("signal_scale"),
         family_scale=bundle.metadata.get("family_scale"),
+        family_spread=bundle.metadata.get("family_spread"),
     )

@@ -287,12 +287,16 @@ FAMILY_NAMES = [
 ]
 
 
-def family_book(family_scale: dict[str, tuple[float, float]] | None) -> ReasonBook:
+def family_book(
+    family_scale: dict[str, tuple[float, float]] | None = None,
+    family_spread: dict[str, list[float]] | None = None,
+) -> ReasonBook:
     return ReasonBook(
         FAMILY_NAMES,
         [SPECS[n] for n in FAMILY_NAMES],
         [None] * len(FAMILY_NAMES),
         family_scale=family_scale,
+        family_spread=family_spread,
     )
 
 
@@ -300,18 +304,86 @@ def family_contributions(**values: float) -> np.ndarray:
     return np.array([[values.get(n, 0.0) for n in FAMILY_NAMES]])
 
 
-def test_the_family_scale_is_the_median_and_robust_spread_of_each_familys_push() -> None:
+def test_the_family_spread_is_the_median_and_standard_deviation_of_each_familys_push() -> None:
     c = np.zeros((5, len(FAMILY_NAMES)))
     c[:, FAMILY_NAMES.index("active_users_30d")] = [0.1, 0.2, 0.3, 0.4, 2.0]
     c[:, FAMILY_NAMES.index("core_breadth_30d")] = 0.1  # same family: summed
     c[:, FAMILY_NAMES.index("days_to_renewal")] = 5.0  # context: no family push
 
-    scale = family_book(None).family_scale_of(c)
+    spread = family_book().family_spread_of(c)
 
-    assert set(scale) == {"usage_depth", "champions", "support"}
-    # pushes 0.2, 0.3, 0.4, 0.5, 2.1: median 0.4, absolute deviations 0.2, 0.1, 0, 0.1, 1.7
-    assert scale["usage_depth"] == pytest.approx([0.4, 1.4826 * 0.1], abs=1e-6)
-    assert scale["champions"] == [0.0, 0.0]
+    assert set(spread) == {"usage_depth", "champions", "support"}
+    # pushes 0.2, 0.3, 0.4, 0.5, 2.1: median 0.4, population standard deviation
+    assert spread["usage_depth"] == pytest.approx([0.4, np.std([0.2, 0.3, 0.4, 0.5, 2.1])])
+    assert spread["champions"] == [0.0, 0.0]
+
+
+# A book of six accounts: usage pushes spread widely, champions push nobody but the one
+# account whose champion left.
+BOOK_USAGE = [-0.6, -0.3, 0.0, 0.0, 0.3, 0.6]
+BOOK_CHAMPIONS = [0.0, 0.0, 0.0, 0.0, 0.0, 0.3]
+
+
+def book_contributions(champion_factor: float) -> np.ndarray:
+    c = np.zeros((len(BOOK_USAGE), len(FAMILY_NAMES)))
+    c[:, FAMILY_NAMES.index("active_users_30d")] = BOOK_USAGE
+    c[:, FAMILY_NAMES.index("champion_departures_90d")] = np.multiply(
+        BOOK_CHAMPIONS, champion_factor
+    )
+    return c
+
+
+def test_the_family_named_does_not_depend_on_how_widely_a_fit_spreads_a_family() -> None:
+    """Two fits of one book: the second spreads champions' contributions 3 times less.
+    Usage pushes this account 0.9 (2.3 of its spreads above its median), the champions 0.15
+    (1.3 of theirs; 0.05 in the second fit, still 1.3). Measured against its own spread the
+    champion push is equally unusual in both fits, so the main reason stays usage; the older
+    rule, with
+    its floor in log-odds (0.03) beside a median absolute deviation of 0, reads 0.15 / 0.03
+    = 5 spreads in the first fit and 1.7 in the second, and changes its answer."""
+    values = np.array([[30.0, 2.0, 4.0, 1.0, 1.0, 0.0]])
+    named = []
+    for factor in (1.0, 1 / 3):
+        account = family_contributions(active_users_30d=0.9, champion_departures_90d=0.15 * factor)
+        spread = family_book().family_spread_of(book_contributions(factor))
+        new = family_book(family_spread=spread).explain(account, values, 5)
+        usage_mad = 1.4826 * 0.3  # the usage pushes' absolute deviations: 0.6, 0.3, 0, ...
+        old_scale = {"usage_depth": (0.0, usage_mad), "champions": (0.0, 0.0)}
+        old = family_book(family_scale=old_scale).explain(account, values, 5)
+        named.append((new.main[0]["family"], old.main[0]["family"]))
+
+    assert named == [("usage_depth", "champions"), ("usage_depth", "usage_depth")]
+
+
+def test_a_rare_push_several_of_its_spreads_high_outranks_a_larger_usual_one() -> None:
+    """Usage 0.9 lies 2.3 of its spreads above its median; a champion push of 0.3 (the
+    departure the book saw once) lies 2.7 of theirs: the champions family names the reason
+    though its push is a third of usage's; the drivers still add up."""
+    spread = family_book().family_spread_of(book_contributions(1.0))
+    values = np.array([[30.0, 2.0, 4.0, 1.0, 1.0, 0.0]])
+    c = family_contributions(days_to_renewal=1.0, active_users_30d=0.9, champion_departures_90d=0.3)
+
+    out = family_book(family_spread=spread).explain(c, values, 5)
+
+    assert out.main[0]["feature"] == "champion_departures_90d"
+    assert out.up[0][0]["signal"] == "renewal_timing"
+    assert sum(d["contribution"] for d in out.up[0]) == pytest.approx(c.sum())
+
+
+def test_a_family_that_never_moved_on_the_book_is_not_credited_as_unusual() -> None:
+    """Support pushed no account of the book (standard deviation 0): a support push is no
+    evidence against that yardstick, so the family that moved names the reason; with no
+    other family pushing up, the largest eligible push does."""
+    spread = family_book().family_spread_of(book_contributions(1.0))
+    assert spread["support"] == [0.0, 0.0]
+    values = np.array([[30.0, 2.0, 4.0, 1.0, 1.0, 1.0]])
+    b = family_book(family_spread=spread)
+
+    both = b.explain(family_contributions(active_users_30d=0.1, escalations_90d=0.5), values, 5)
+    alone = b.explain(family_contributions(escalations_90d=0.5), values, 5)
+
+    assert both.main[0]["family"] == "usage_depth"
+    assert alone.main[0]["family"] == "support"
 
 
 def test_with_a_family_scale_the_main_reason_is_the_most_unusual_family() -> None:

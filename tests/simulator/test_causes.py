@@ -291,15 +291,15 @@ TINY = SimulationConfig(
 BEFORE_CAUSES = {
     "accounts.parquet": "23c46a70f1d4b362",
     "subscriptions.parquet": "337f2bd9ece3ac79",
-    "events.parquet": "83f0db2494cd3314",
-    "users.parquet": "920cb57ae8bfb892",
+    "events.parquet": "d1f36805fc50607e",
+    "users.parquet": "e202be0ef3a141c9",
     "feature_catalog.parquet": "a8e1ad617b2aec4c",
-    "consumption.parquet": "c345522f34f59631",
-    "contacts.parquet": "36d2e982dd810c6c",
-    "tickets.parquet": "07580ee0a8c2d64f",
-    "surveys.parquet": "58a4b9479eefbebe",  # CSAT answers to pain (CSAT_PAIN), no new draw
-    "activities.parquet": "d2f9e6a77e6650ba",
-    "invoices.parquet": "802e78df592e3891",
+    "consumption.parquet": "d54e518f49c3dd67",
+    "contacts.parquet": "502e52c06d7891c4",
+    "tickets.parquet": "6fa333a33ac1f7ff",
+    "surveys.parquet": "efb53af29cbe95c2",
+    "activities.parquet": "bd2d5be9ccb02ebf",
+    "invoices.parquet": "9e496654f3942200",
     "_truth/labels.parquet": "be35d74128864f04",
     "_truth/oracle.parquet": "8812eb6b44ede148",
     "_truth/latent.parquet": "9fe70b4e8df85f29",
@@ -307,6 +307,11 @@ BEFORE_CAUSES = {
 """Content digests of ``TINY``'s tables, recorded by commit 5e12af5 (before the health
 accumulators and causes existed) with ``content_digest``; surveys re-recorded when CSAT
 began to answer to support pain (a deterministic term: no draw and no other table moved).
+The observable tables (events to invoices) re-recorded when escalations began to follow
+support pain alone and tickets to wait on fixes instead of 2% staying open for ever: their
+draws come from the observables' own stream, so every observable table after the first
+changed draw moved, while accounts, subscriptions and the truth (labels, oracle, latent
+states), which no observable feeds, hold the values recorded by 5e12af5.
 The content, not the file bytes: Parquet files name the writer's version, the values must
 not change."""
 

@@ -1,5 +1,6 @@
 """Support pain shows where a CS team would see it: more tickets, more of them urgent or
-high, slower fixes, lower CSAT on the closed ones. Two sources of one seed whose chains
+high, slower fixes, tickets left waiting on a fix, escalations, lower CSAT on the closed
+ones; and only support pain raises escalations. Two sources of one seed whose chains
 differ only in support pain (steady pain ~1, the size of a spike, against none); pain is
 kept out of health (``pain_effect`` 0) so that what differs is pain's own trace."""
 
@@ -23,7 +24,8 @@ def source(tmp: Path, **chain: float) -> dict[str, pd.DataFrame]:
     config = BASE.model_copy(update={"chain": ChainParams(pain_effect=0.0, **chain)})
     simulate(config, tmp, with_truth=False)
     return {
-        name: pq.read_table(tmp / f"{name}.parquet").to_pandas() for name in ("tickets", "surveys")
+        name: pq.read_table(tmp / f"{name}.parquet").to_pandas()
+        for name in ("tickets", "surveys", "activities")
     }
 
 
@@ -54,3 +56,33 @@ def test_support_pain_lowers_csat(pair) -> None:
     csat = [s.loc[s.kind == "csat", "score"] for s in (pained, calm)]
     assert min(len(c) for c in csat) > 500
     assert csat[1].mean() - csat[0].mean() > 0.25
+
+
+def test_support_pain_leaves_tickets_waiting_on_a_fix(pair) -> None:
+    """A ticket waits weeks for a fix 7% of the time without pain and 18% at pain 1; a
+    ticket open more than two weeks is nearly always one that waited
+    (``WAIT_SHARE`` + ``WAIT_PAIN_SHARE`` x sigmoid(2 pain - 2))."""
+    pained, calm = (p["tickets"] for p in pair)
+    days = [((t.closed_at - t.opened_at).dt.total_seconds() / 86_400) for t in (pained, calm)]
+    waited = [(d > 14).mean() for d in days]
+    assert waited[1] > 0.02
+    assert waited[0] > 1.8 * waited[1]
+
+
+def test_every_ticket_closes_in_the_end(pair) -> None:
+    """A waiting ticket closes (after ~3 weeks on average): none stays open for ever, so an
+    account's backlog is its current pain, not a count of its lifetime tickets."""
+    for tickets in (p["tickets"] for p in pair):
+        long_ago = tickets.opened_at < tickets.opened_at.max() - pd.Timedelta(days=365)
+        assert long_ago.sum() > 500
+        assert tickets.loc[long_ago, "closed_at"].notna().all()
+
+
+def test_escalations_follow_support_pain_alone(pair) -> None:
+    """Steady pain of 1 escalates 0.3 times a month (``ESCALATION_RATE`` x (1 - 0.5)); an
+    account without pain never escalates, however low its health (the calm source's accounts
+    have the usual spread of health, a tenth of them below -1)."""
+    pained, calm = (p["activities"] for p in pair)
+    escalations = [(a.kind == "escalation").sum() for a in (pained, calm)]
+    assert escalations[0] > 500
+    assert escalations[1] == 0

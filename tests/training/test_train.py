@@ -12,6 +12,7 @@ import pytest
 
 from training import dataset
 from training.errors import TrainingError
+from training.explanations import reason_book
 from training.options import TrainOptions
 from training.train import train_models
 
@@ -69,6 +70,16 @@ def test_the_final_model_is_calibrated_and_explained(trained) -> None:
     meta = outcome.bundle.metadata
     assert meta["labels_through"] == "2023-11-28"  # last labeled date 2023-06-01 + 180 days
     assert meta["recipe"]["params"]["learning_rate"] > 0
+    # the main reason's yardstick: each family's median push and standard deviation over the
+    # explained rows (the SHAP curves' rows)
+    book = reason_book(outcome.bundle)
+    pushes = book.family_contributions(book.signal_contributions(outcome.curves["shap"]))
+    assert set(meta["family_spread"]) == set(book.families)
+    for k, family in enumerate(book.families):
+        assert meta["family_spread"][family] == pytest.approx(
+            [np.median(pushes[:, k]), pushes[:, k].std()], abs=1e-6
+        )
+    assert "family_scale" not in meta
 
 
 def test_top_risk_accounts_come_from_the_latest_snapshot(trained) -> None:
