@@ -14,11 +14,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.arrays import sigmoid
 from simulator.chain import ChainState
-from simulator.commercial import CUSTOMER, PROSPECT, CommercialState, cents, quota_for
+from simulator.commercial import (
+    CUSTOMER,
+    PROSPECT,
+    CommercialState,
+    cents,
+    churn_logit,
+    quota_for,
+)
 from simulator.config import SimulationConfig
 from simulator.dates import add_months
-from simulator.latent import SegmentArrays, initial_latent, step_latent
+from simulator.latent import LatentState, SegmentArrays, initial_latent, step_latent
 
 INDUSTRIES = (
     "software",
@@ -34,6 +42,9 @@ REGIONS = ("na", "emea", "apac")
 REGION_SHARES = (0.5, 0.35, 0.15)
 REGION_UTC_OFFSET_HOURS = np.array([-6.0, 1.0, 8.0])
 BURN_IN_MONTHS = 24
+SURVIVOR_ROUNDS = 40
+"""Redraws of an existing customer's burn-in path at most; after that the last path stays
+(with the default chain every path has survived after about 15 rounds)."""
 MODULE_SHARE_AT_START = 0.15
 DAYS_PER_MONTH = 365.25 / 12
 
@@ -56,6 +67,55 @@ class AccountBatch:
 
     def __len__(self) -> int:
         return len(self.index)
+
+
+def burn_in_survivors(
+    latent: LatentState,
+    seats: np.ndarray,
+    tenure_months: np.ndarray,
+    term_months: np.ndarray,
+    burn: np.ndarray,
+    config: SimulationConfig,
+    seg: SegmentArrays,
+    rng: np.random.Generator,
+) -> int:
+    """Run the latent chain through each existing customer's ``burn`` months before day one,
+    keeping only paths that survive the term ends inside them: a path that churns at one (the
+    chain's own churn odds) is drawn afresh and run again. Returns the redraws made.
+
+    A real book's customers on any day are the survivors of their earlier renewals. Without
+    this selection the history begins with customers a renewal would already have removed
+    (a low own health level, say), who leave in its first two years: a transient that no
+    account's features show, so a model fitted on early rows over-predicts its riskiest
+    accounts later. Month ``j`` of the burn-in ends ``BURN_IN_MONTHS - 1 - j`` months before
+    day one; a term ends there when the months since the tenure began are a positive multiple
+    of the account's term (month granularity is enough for a selection)."""
+    todo = np.flatnonzero(burn > 0)
+    monthly = term_months == 1
+    redraws = 0
+    for round_ in range(SURVIVOR_ROUNDS):
+        if not len(todo):
+            break
+        if round_:
+            fresh = initial_latent(latent.segment[todo], seats[todo], config, seg, rng)
+            fresh.age[:] = tenure_months[todo] - burn[todo]
+            latent.put(todo, fresh)
+            redraws += len(todo)
+        path = latent.take(todo)
+        alive = np.ones(len(todo), dtype=bool)
+        for j in range(BURN_IN_MONTHS):
+            steps = burn[todo] > BURN_IN_MONTHS - 1 - j
+            if not steps.any():
+                continue
+            step_latent(path, config, seg, rng, mask=steps)
+            since = tenure_months[todo] - (BURN_IN_MONTHS - 1 - j)
+            term = term_months[todo]
+            ends = steps & alive & (since > 0) & (since % term == 0)
+            odds = sigmoid(churn_logit(path, monthly[todo], config, seg))
+            alive &= ~(ends & (rng.random(len(todo)) < odds))
+        latent.put(todo, path)
+        todo = todo[~alive]
+    return redraws
 
 
 def account_id(index: int, total: int) -> str:
@@ -106,10 +166,7 @@ def draw_accounts(
     tenure_months = np.floor((day_one - tenure_start) / DAYS_PER_MONTH).astype(np.int32)
     burn = np.where(existing, np.minimum(tenure_months, BURN_IN_MONTHS), 0)
     latent.age[:] = np.where(existing, tenure_months - burn, -1)
-    for j in range(BURN_IN_MONTHS):
-        mask = burn > BURN_IN_MONTHS - 1 - j
-        if mask.any():
-            step_latent(latent, config, seg, rng, mask=mask)
+    burn_in_survivors(latent, seats, tenure_months, term_months, burn, config, seg, rng)
     latent.champion_lost[:] = False
     latent.champion_gained[:] = False
 

@@ -23,6 +23,11 @@ class Arrays:
     def copy(self) -> Self:
         return type(self)(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
 
+    def put(self, index: np.ndarray, rows: Self) -> None:
+        """Overwrite the rows at ``index`` with ``rows`` (one row each, in order), in place."""
+        for f in fields(self):
+            getattr(self, f.name)[index] = getattr(rows, f.name)
+
     @classmethod
     def concat(cls, parts: list[Self]) -> Self:
         return cls(
