@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+from scipy.special import expit
 
 # Relative, and nothing else of churnlight: this module, additive.py, errors.py and
 # json_encoding.py are also copied, as the package ``churnlight_bundle``, into every logged
@@ -339,7 +340,7 @@ def bundle_path(model_dir: str | Path) -> Path:
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
+    return np.asarray(expit(z))
 
 
 def _row_count(frame: Any) -> int:

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from scipy.special import expit
 
 from .errors import ChurnlightError
 from .json_encoding import json_default
@@ -157,7 +158,7 @@ def anchor_curve(
 
 def hazard_probability(raw: np.ndarray, platt: tuple[float, float]) -> np.ndarray:
     a, b = platt
-    return np.asarray(1.0 / (1.0 + np.exp(-(a + b * np.asarray(raw, dtype=np.float64)))))
+    return np.asarray(expit(a + b * np.asarray(raw, dtype=np.float64)))
 
 
 @dataclass

@@ -30,6 +30,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+from scipy.special import expit
 
 from features.model_bundle import Calibration
 from training.errors import TrainingError
@@ -52,7 +53,7 @@ def fit_platt(z: np.ndarray, y: np.ndarray, iterations: int = 100) -> Calibratio
     # this convex loss then converges without step control.
     a, b = 0.0, float(np.log((y.mean() + EPS) / (1 - y.mean() + EPS)))
     for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-(a * z + b)))
+        p = expit(a * z + b)
         w = p * (1 - p)
         grad = np.array([np.sum((p - y) * z) + 1e-6 * a, np.sum(p - y) + 1e-6 * b])
         hess = np.array(

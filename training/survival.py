@@ -50,6 +50,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from scipy.special import expit
 
 from features.model_bundle import FeatureColumn
 from features.survival_bundle import (
@@ -236,7 +237,7 @@ def fit_platt(raw: np.ndarray, y: np.ndarray, weight: np.ndarray) -> tuple[float
     design = np.column_stack([np.ones(len(raw)), raw])
     theta = np.array([0.0, 1.0])
     for _ in range(50):
-        p = 1.0 / (1.0 + np.exp(-(design @ theta)))
+        p = expit(design @ theta)
         gradient = design.T @ (weight * (y - p))
         hessian = (design * (weight * p * (1 - p))[:, None]).T @ design
         step = np.linalg.solve(hessian + 1e-9 * np.eye(2), gradient)

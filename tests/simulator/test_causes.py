@@ -290,19 +290,19 @@ TINY = SimulationConfig(
 )
 BEFORE_CAUSES = {
     "accounts.parquet": "23c46a70f1d4b362",
-    "subscriptions.parquet": "337f2bd9ece3ac79",
-    "events.parquet": "d1f36805fc50607e",
-    "users.parquet": "e202be0ef3a141c9",
+    "subscriptions.parquet": "f5402595509c44d8",
+    "events.parquet": "ad38028a677ff712",
+    "users.parquet": "6ebd778118a03d1c",
     "feature_catalog.parquet": "a8e1ad617b2aec4c",
-    "consumption.parquet": "d54e518f49c3dd67",
-    "contacts.parquet": "502e52c06d7891c4",
-    "tickets.parquet": "6fa333a33ac1f7ff",
-    "surveys.parquet": "efb53af29cbe95c2",
-    "activities.parquet": "bd2d5be9ccb02ebf",
-    "invoices.parquet": "9e496654f3942200",
-    "_truth/labels.parquet": "be35d74128864f04",
+    "consumption.parquet": "6150f3a39cc67e93",
+    "contacts.parquet": "0bf0e080d186e98c",
+    "tickets.parquet": "400daf4146ed6bfe",
+    "surveys.parquet": "482d580442fb1d87",
+    "activities.parquet": "3165450904f32519",
+    "invoices.parquet": "125deeec7044bb44",
+    "_truth/labels.parquet": "a50760014cbac246",
     "_truth/oracle.parquet": "8812eb6b44ede148",
-    "_truth/latent.parquet": "9fe70b4e8df85f29",
+    "_truth/latent.parquet": "2c40f3b35002fbb8",
 }
 """Content digests of ``TINY``'s tables, recorded by commit 5e12af5 (before the health
 accumulators and causes existed) with ``content_digest``; surveys re-recorded when CSAT
@@ -311,7 +311,11 @@ The observable tables (events to invoices) re-recorded when escalations began to
 support pain alone and tickets to wait on fixes instead of 2% staying open for ever: their
 draws come from the observables' own stream, so every observable table after the first
 changed draw moved, while accounts, subscriptions and the truth (labels, oracle, latent
-states), which no observable feeds, hold the values recorded by 5e12af5.
+states), which no observable feeds, held the values recorded by 5e12af5. Subscriptions,
+labels, latent states and the observables re-recorded again when existing customers became
+the survivors of their burn-in renewals (a path that churns before day one is drawn again:
+new draws, so every later value of the chunk moves); the accounts table, drawn before the
+burn-in, and the oracle (empty here: eight months close no 180-day label) did not move.
 The content, not the file bytes: Parquet files name the writer's version, the values must
 not change."""
 
