@@ -59,7 +59,13 @@ SIGNALS: dict[str, tuple[str, ...]] = {
         "events_per_active_user_30d",
         "quantity_30d",
     ),
-    "core_breadth": ("core_breadth_30d", "core_breadth_90d", "core_breadth_change_30d"),
+    "core_breadth": (
+        "core_breadth_30d",
+        "core_breadth_90d",
+        "core_breadth_change_30d",
+        "core_event_share_30d",
+        "core_event_share_90d",
+    ),
     # Metered units per seat or per active user: how intensely each seat uses the product
     # (adoption), not how the account consumes against its quota.
     "usage_intensity": (

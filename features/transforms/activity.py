@@ -6,12 +6,12 @@ or outside every window of every snapshot, and sums over the segments of a windo
 over its days. Events are grouped per segment directly (an equality join of the event's day
 to the small day -> segment map), which gives far fewer rows than one per user and day.
 
-- ``user_segments``: per (account_id, user_id, segment_id): events, quantity (null read as
-  1), distinct days, the last day (and its day number, null in segment 0), the sum of the
-  events' day numbers (for exact age-weighted sums), whether a core feature was used
-  (``core_used`` 0/1) and, when the core features fit in bits (``CoreFeatures.as_bits``),
-  which ones (``core_bits``, bit i for the i-th). System events (null user_id) form their
-  own group per account and segment.
+- ``user_segments``: per (account_id, user_id, segment_id): events, events of a core feature
+  (``core_events``), quantity (null read as 1), distinct days, the last day (and its day
+  number, null in segment 0), the sum of the events' day numbers (for exact age-weighted
+  sums), whether a core feature was used (``core_used`` 0/1) and, when the core features
+  fit in bits (``CoreFeatures.as_bits``), which ones (``core_bits``, bit i for the i-th).
+  System events (null user_id) form their own group per account and segment.
 - ``feature_segments``: the distinct (account_id, feature, segment_id) used, only needed
   when the core features do not fit in bits (no catalog, or more than ``MAX_CORE_BITS``).
 - ``user_windows``: per (account_id, snapshot_date, user_id) with activity in the 60 days
@@ -60,6 +60,17 @@ class CoreFeatures:
         needs no scan of its own)."""
         return self.names is not None and len(self.names) <= MAX_CORE_BITS
 
+    @property
+    def any(self) -> bool:
+        """Whether any feature is core (without a catalog, every feature is)."""
+        return self.names is None or bool(self.names)
+
+    def is_core(self, feature: ir.StringValue) -> ir.BooleanValue:
+        """Whether an event of ``feature`` used a core feature (needs ``any``)."""
+        if self.names is None:
+            return feature.notnull()
+        return feature.isin(list(self.names))
+
     def mark(self, feature: ir.StringValue) -> ir.IntegerValue:
         """The high bits an event of ``feature`` adds to its marks: its own bit when
         ``as_bits``, else one shared bit for any core feature."""
@@ -105,6 +116,7 @@ def user_segments(
     e = _segmented(events, day_segments, last_snapshot)
     grouped = e.group_by("account_id", "user_id", "segment_id").agg(
         n_events=e.count(),
+        **({"core_events": core.is_core(e.feature).cast("int64").sum()} if core.any else {}),
         quantity=exact_sum(e.quantity.fill_null(1.0)),
         marks=(e.day_bit + core.mark(e.feature)).bit_or(),
         day_num_sum=e.day_num.sum(),
@@ -112,6 +124,8 @@ def user_segments(
         last_day_0=e.day.max(where=e.segment_id == 0),
     )
     high = grouped.marks >> CORE_SHIFT
+    if not core.any:
+        grouped = grouped.mutate(core_events=ibis.literal(0, "int64"))
     grouped = grouped.mutate(
         core_used=ibis.ifelse(high.fill_null(0) != 0, 1, 0),
         day_bits=grouped.marks & DAY_BITS,

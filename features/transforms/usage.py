@@ -175,6 +175,18 @@ FEATURES = [
         "{value} users active in core features",
     ),
     _spec(
+        "core_event_share_30d",
+        "Share of users' product events in the last 30 days that were in core features",
+        "fraction",
+        "{value} of users' activity in the last 30 days was in core features",
+    ),
+    _spec(
+        "core_event_share_90d",
+        "Share of users' product events in the last 90 days that were in core features",
+        "fraction",
+        "{value} of users' activity in the last 90 days was in core features",
+    ),
+    _spec(
         "departments_active_30d",
         "Departments with an active user in the last 30 days",
         "count",
@@ -210,6 +222,8 @@ COLUMN_NEEDS: dict[str, tuple[str, ...]] = {
     "active_users_change_30d": ("events.user_id",),
     "stickiness_30d": ("events.user_id",),
     "events_per_active_user_30d": ("events.user_id",),
+    "core_event_share_30d": ("events.user_id",),
+    "core_event_share_90d": ("events.user_id",),
 }
 """See ``features.transforms.column_needs``."""
 
@@ -223,8 +237,12 @@ def _account_level(inputs: FeatureInputs) -> ir.Table:
     us = inputs.user_segments
     # No feature scan: the core features ride in the user scan's bits.
     with_bits = inputs.feature_segments is None
+    # Users' events only (system events have no user and say nothing about adoption).
+    named = us.user_id.notnull()
     per_segment = {
         "n_events": us.n_events.sum(),
+        "user_events": us.n_events.sum(where=named),
+        "core_events": us.core_events.sum(where=named),
         "quantity": exact_sum(us.quantity),
         "day_num_sum": us.day_num_sum.sum(),
     }
@@ -243,6 +261,10 @@ def _account_level(inputs: FeatureInputs) -> ir.Table:
         "events_90d": w.n_events.sum(where=in_90),
         "events_180d": w.n_events.sum(),
         "quantity_30d": exact_sum(w.quantity, in_30),
+        "user_events_30d": w.user_events.sum(where=in_30),
+        "user_events_90d": w.user_events.sum(where=in_90),
+        "core_events_30d": w.core_events.sum(where=in_30),
+        "core_events_90d": w.core_events.sum(where=in_90),
         "age_weighted_90d": age_sum.sum(where=in_90),
     }
     if with_bits:
@@ -374,6 +396,10 @@ def build(inputs: FeatureInputs) -> ir.Table:
         "events_180d",
         "quantity_30d",
         "age_weighted_90d",
+        "user_events_30d",
+        "user_events_90d",
+        "core_events_30d",
+        "core_events_90d",
     ]
     user_counts = [
         "active_users_7d",
@@ -462,6 +488,8 @@ def build(inputs: FeatureInputs) -> ir.Table:
         core_breadth_90d=safe_div(out.core_features_90d, n_core),
         core_breadth_change_30d=safe_div(out.core_features_30d - out.core_features_31_60d, n_core),
         core_users_30d=out.core_users_30d.cast("float64"),
+        core_event_share_30d=safe_div(out.core_events_30d, out.user_events_30d),
+        core_event_share_90d=safe_div(out.core_events_90d, out.user_events_90d),
         **departments,
     )
     segment_of = inputs.table("accounts").select(seg_account="account_id", seg="segment")

@@ -14,7 +14,7 @@ from tests.features.test_examples import EXAMPLES
 
 MINIMAL = EXAMPLES / "minimal"
 NULL_LINES = [
-    "49 of 88 features are null on every row (they carry nothing in this source):",
+    "49 of 90 features are null on every row (they carry nothing in this source):",
     "  absent table activities: days_since_last_qbr, days_since_last_cs_touch, "
     "cs_activities_90d, trainings_180d, escalations_90d, onboarding_milestones_first_90d",
     "  absent table consumption: consumption_30d, quota_burn_ratio, consumption_7d, "
@@ -70,7 +70,7 @@ def test_a_minimal_source_is_built_and_its_null_features_named(runner, tmp_path:
 
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == (f"wrote {out}: 84 rows x 88 features, 25 snapshot(s), as of 2025-01-01")
+    assert lines[0] == (f"wrote {out}: 84 rows x 90 features, 25 snapshot(s), as of 2025-01-01")
     assert lines[1:-1] == NULL_LINES
     assert lines[-1].startswith("seconds per step: user_segments ")
     assert result.stderr == ""
@@ -101,7 +101,7 @@ def test_describe_prints_every_feature(runner) -> None:
     result = runner.invoke(app, ["features", "--describe"])
 
     assert result.exit_code == 0, result.output
-    assert "88 features" in result.stdout
+    assert "90 features" in result.stdout
     for spec in all_feature_specs():
         assert spec.name in result.stdout, spec.name
     assert "renewal_timing" in result.stdout and "actionable" in result.stdout

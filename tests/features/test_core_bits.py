@@ -133,11 +133,23 @@ def test_core_breadth_from_bits_or_from_the_feature_scan(sponsor_features) -> No
     assert a2.core_breadth_90d == pytest.approx(1 / 2)
 
 
+def test_core_event_share_counts_users_events_in_core_features(sponsor_features) -> None:
+    a1 = row(sponsor_features, "A1", T.isoformat())
+    # c1: x (core) 12 days before t, exports 15 and 20 days before; s1's reports are older
+    # than 90 days
+    assert a1.core_event_share_30d == pytest.approx(1 / 3)
+    assert a1.core_event_share_90d == pytest.approx(1 / 3)
+    a2 = row(sponsor_features, "A2", T.isoformat())
+    assert a2.core_event_share_30d == 0  # exports 2 days before t
+    assert a2.core_event_share_90d == pytest.approx(1 / 2)  # and reports 45 days before
+
+
 def test_a_catalog_without_core_features_gives_null_breadth(tmp_path: Path) -> None:
     catalog = [{**c, "is_core": False} for c in CATALOG]
     frame = build(_sponsor_source(tmp_path, catalog), as_of=T, latest_only=True)
     a1 = row(frame, "A1", T.isoformat())
     assert pd.isna(a1.core_breadth_30d) and a1.core_users_30d == 0
+    assert a1.core_event_share_30d == 0  # events, none of them core
 
 
 @pytest.mark.slow

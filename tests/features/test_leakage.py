@@ -278,3 +278,4 @@ def test_the_baseline_sees_the_data_before_t(baseline: pd.DataFrame) -> None:
     a1 = baseline[baseline.account_id == "A1"].iloc[0]
     assert a1.events_90d > 0 and a1.active_champions == 1 and a1.open_high_tickets == 1
     assert a1.consumption_30d > 0
+    assert a1.core_event_share_90d > 0

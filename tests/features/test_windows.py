@@ -190,6 +190,9 @@ def test_usage_windows_include_t_minus_30_and_exclude_t(features) -> None:
     assert r.active_users_30d == 2  # u1, u3; u2 a second too early, u4 at t
     assert r.seat_utilization_30d == pytest.approx(2 / 4)
     assert r.core_breadth_30d == pytest.approx(2 / 4)  # reports, dashboards of 4 core
+    # users' events only: the system event (api, not core) would make it 2 / 3
+    assert r.core_event_share_30d == 1.0
+    assert r.core_event_share_90d == 1.0  # and u2's exports (core) 31 days before t
     assert r.quantity_30d == pytest.approx(1 + 5 + 1)
     # events in [t-90, t-30): u2 at 2024-05-01 23:59:59 only -> 30-day average 0.5
     assert r.events_trend_30_90 == pytest.approx(3 / 0.5)
