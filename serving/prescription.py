@@ -8,17 +8,22 @@ model (``features.effects_bundle``, from ``churnlight plays``) adds to each fitt
   of churning / expanding within the horizon if the play is run (-0.04 = four points less
   likely to churn). It is the play's *relative* effect, measured where the play was run,
   applied to the account's own calibrated probability:
-  ``p_account x shrink x effect / (treated_rate - effect)``, where ``effect`` (the ATT) and
+  ``p_account x posterior / (treated_rate - effect)``, where ``effect`` (the ATT) and
   ``treated_rate`` (the label's rate on the treated rows) come from the play's cell of the
   account's segment when that cell has evidence, else from the ``all`` cell. A play that cuts
   churn by a third where it was run cuts this account's churn probability by a third.
-  ``shrink = max(0, 1 - (se / effect)^2)`` (``se`` from the 95% interval) is the empirical
-  Bayes posterior mean's factor under a normal prior on the cell's effect whose variance is
-  estimated from the cell itself (``effect^2 - se^2``): an estimate within one standard error
-  of 0 serves 0, a precise one (|effect| = 4 se) keeps 94% of itself. Without it, noisy cells
-  sent their noise, times the account's risk, into every record (``python -m bench plays``).
-  Null when neither cell has evidence (too few runs, no comparable accounts), or when the
-  effects model predates ``treated_rate`` (run ``churnlight plays`` again).
+  ``posterior`` is the cell's effect shrunk by its precision (empirical Bayes): towards the
+  label's pooled prior, a random-effects mean and spread over every overall and segment cell
+  with evidence (``pooled_prior``, DerSimonian-Laird), ``mean + B (effect - mean)`` with
+  ``B = spread / (spread + se^2)``: a cell no more precise than the cells differ from each
+  other serves about the mean, a precise one keeps itself. A label with fewer than
+  ``MIN_PRIOR_CELLS`` cells shrinks each towards 0 by itself, ``max(0, 1 - (se / effect)^2)``.
+  Without shrinking, noisy cells sent their noise, times the account's risk, into every
+  record, and a ranking sent most plays to the cell whose estimate was luckiest
+  (``python -m bench plays``). A segment cell that failed its negative control
+  (``confounded``) serves nothing, and the overall cell does not stand in for it.
+  Null when neither cell has evidence (too few runs, no comparable accounts, confounded), or
+  when the effects model predates ``treated_rate`` (run ``churnlight plays`` again).
 - ``expected_arr_saved``: revenue at risk x relative uplift, minus the play's cost and, for
   a play that gives a discount, the ARR the discount gives away on the accounts expected to
   stay: ``12 * mrr * -churn_effect - cost - discount * 12 * mrr * (1 - p_churn -
@@ -157,12 +162,15 @@ def cell_effect(
     label: str,
     segment: str | None,
     prior: Prior | None = None,
+    pooled: bool = True,
 ) -> RelativeEffect | None:
     """The relative effect from the play's cell of ``segment`` if it has evidence, else from
-    its ``all`` cell; shrunk with ``prior`` (default: the label's ``pooled_prior``). A
+    its ``all`` cell; shrunk with ``prior`` (default: the label's ``pooled_prior``; none
+    when not ``pooled``: each cell shrinks towards 0 by itself). A
     segment cell that failed its negative control (``confounded``) gives None: the overall
     cell holds the same confounded rows."""
-    prior = prior if prior is not None else pooled_prior(effects, label)
+    if prior is None and pooled:
+        prior = pooled_prior(effects, label)
     if segment is not None:
         cell = effects.cell(play, label, str(segment))
         if cell is not None and cell.get("evidence") == CONFOUNDED:
@@ -201,13 +209,19 @@ def prescribe(
     costs: Mapping[str, float | None],
     require_significant: bool = REQUIRE_SIGNIFICANT,
     discounts: Mapping[str, float | None] | None = None,
+    pooled: bool = True,
 ) -> list[list[dict[str, Any]]]:
     """``hits`` (per account, the fitting plays' dicts) with the effects added and re-ranked.
     The probabilities are the accounts' calibrated ones; ``segment`` their segments;
-    ``costs`` and ``discounts`` the library's per play."""
+    ``costs`` and ``discounts`` the library's per play. ``pooled``: shrink every cell to the
+    label's pooled prior (``pooled_prior``); False: each cell by itself."""
     churn_label, expand_label = label_pair(effects)
     cache: dict[tuple[str, str | None, str | None], RelativeEffect | None] = {}
-    priors = {lb: pooled_prior(effects, lb) for lb in (churn_label, expand_label) if lb}
+    priors = {
+        lb: pooled_prior(effects, lb) if pooled else None
+        for lb in (churn_label, expand_label)
+        if lb
+    }
 
     def rel(play: str, label: str | None, seg: Any) -> RelativeEffect | None:
         key = (play, label, None if seg is None else str(seg))
@@ -215,7 +229,7 @@ def prescribe(
             cache[key] = (
                 None
                 if label is None
-                else cell_effect(effects, play, label, key[2], priors.get(label))
+                else cell_effect(effects, play, label, key[2], priors.get(label), pooled)
             )
         return cache[key]
 
