@@ -18,6 +18,10 @@ At month ``months - back`` (``back`` = 10 by default) of a simulated source with
   per-account uplift (``dr_learner``, the previous prescription), revenue at risk with the
   first fitting play, and the served ranking alone (``prescribed_strict``: accounts without
   a saving are not worked; ``prescribed`` fills the capacity with them in churn-risk order);
+  and the ceilings, ranked by the **true** ARR each play saves on each account (the same
+  rollouts, drawn apart from those that judge: ``true_savings``): the best fitting play
+  (``oracle_fitting``), the first fitting play (``oracle_first_play``: the risk order's play,
+  ranked by what it truly saves) and the best of every play (``oracle_any_play``);
 - ``simulator.play_value.arr_kept`` rolls the month forward with each assignment and
   without any play (same random numbers, same success draws): ARR saved, and the ratio;
 - ``per_account_errors``: PEHE of the served per-account churn effect, the DR-learner's, a
