@@ -118,3 +118,20 @@ def test_a_play_run_on_what_the_data_shows_passes_and_covers_its_true_effect(fit
     assert cell["nc_ci_low"] <= 0.0 <= cell["nc_ci_high"]
     assert cell["ci_high"] < 0.0
     assert cell["ci_low"] <= true_att <= cell["ci_high"]
+
+
+def test_the_plot_draws_a_confounded_cell_apart(tmp_path) -> None:
+    from matplotlib.image import imread
+
+    from training.effects.plot import effects_plot
+
+    cell = {"play": "a", "label": "churn_180d", "segment": "all", "effect": -0.05,
+            "ci_low": -0.08, "ci_high": -0.02}  # fmt: skip
+    ok = effects_plot([{**cell, "evidence": "ok"}], tmp_path / "ok.png")
+    bad = effects_plot([{**cell, "evidence": CONFOUNDED}], tmp_path / "confounded.png")
+    ok_px, bad_px = imread(ok), imread(bad)
+    assert ok_px.shape == bad_px.shape
+    blue = (np.abs(ok_px[..., :3] - np.array([0x1F, 0x5F, 0xA8]) / 255).sum(axis=2) < 0.05).sum()
+    assert blue > 50  # the point and interval of a cell with evidence are blue
+    still_blue = np.abs(bad_px[..., :3] - np.array([0x1F, 0x5F, 0xA8]) / 255).sum(axis=2) < 0.05
+    assert still_blue.sum() < blue / 10  # a confounded one is not
