@@ -15,7 +15,8 @@ Per seed: a simulated source (the simulator records plays in ``activities.play``
   ``expected_arr_saved`` over the same capacity spent down the churn-risk list (bar >= 1.3),
   rolled forward by ``simulator.play_value.arr_kept``; and the held-out PEHE of the served
   per-account effect over the T-learner's (bar <= 0.5): per seed and pooled over
-  ``PRESCRIPTION``'s seeds (a longer, bigger source: models as of month 26 of 36).
+  ``PRESCRIPTION``'s seeds (a longer, bigger source: models as of month 26 of 36). The same
+  report holds the ceilings: the rankings by the true ARR each play saves (``oracle_*``).
 
 Full: 5 seeds of 1,000 accounts x 30 months (a few minutes a seed on a shared machine) and
 the prescription on 3 seeds of 1,500 x 36 (about 2 minutes of CPU a seed); ``--quick``: 2

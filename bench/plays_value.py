@@ -18,6 +18,10 @@ At month ``months - back`` (``back`` = 10 by default) of a simulated source with
   per-account uplift (``dr_learner``, the previous prescription), revenue at risk with the
   first fitting play, and the served ranking alone (``prescribed_strict``: accounts without
   a saving are not worked; ``prescribed`` fills the capacity with them in churn-risk order);
+  and the ceilings, ranked by the **true** ARR each play saves on each account (the same
+  rollouts, drawn apart from those that judge: ``true_savings``): the best fitting play
+  (``oracle_fitting``), the first fitting play (``oracle_first_play``: the risk order's play,
+  ranked by what it truly saves) and the best of every play (``oracle_any_play``);
 - ``simulator.play_value.arr_kept`` rolls the month forward with each assignment and
   without any play (same random numbers, same success draws): ARR saved, and the ratio;
 - ``per_account_errors``: PEHE of the served per-account churn effect, the DR-learner's, a
@@ -200,8 +204,58 @@ def per_account_errors(
     return out
 
 
-EFFECT_RANKINGS = ("prescribed", "cell_ungated", "dr_learner")
+EFFECT_RANKINGS = ("prescribed", "cell_ungated", "dr_learner", "oracle_fitting")
 """The rankings by an estimated saving: accounts without one follow by churn risk."""
+ORACLE_STREAM = 18
+"""The rollouts the oracle ranks by are drawn apart from those that judge every ranking, so
+that the oracle does not select on the judge's noise."""
+
+
+def true_savings(history: Any, m: int, ids: np.ndarray, rollouts: int) -> np.ndarray:
+    """(plays, accounts) the true ARR each simulator play saves on each account of ``ids``
+    (the month's scored book) run alone at month index ``m``: with - without, by rollouts
+    independent of ``arr_kept``'s (``ORACLE_STREAM``); same success draws."""
+    from simulator.play_catalog import PLAY_IDS
+    from simulator.play_value import arr_by_account, success_draws
+
+    index = {a: i for i, a in enumerate(history.account_ids)}
+    book = np.asarray([index[a] for a in ids.tolist()], dtype=np.int64)
+    draws = success_draws(history, m)[book]
+    out = np.zeros((len(PLAY_IDS), len(book)))
+    for code in range(len(PLAY_IDS)):
+        plays = np.full(len(book), code, dtype=np.int64)
+        without, with_play = arr_by_account(
+            history, m, book, plays, draws, rollouts, stream=ORACLE_STREAM
+        )
+        out[code] = with_play - without
+    return out
+
+
+def oracle_rankings(
+    saved: np.ndarray, hits: list[list[dict[str, Any]]], first: list[str | None]
+) -> dict[str, tuple[np.ndarray, list[str | None]]]:
+    """The ceilings, from the true savings (``true_savings``): ``oracle_fitting`` each
+    account's fitting play (the YAML rules) with the largest true saving, ranked by it;
+    ``oracle_first_play`` the first fitting play (the risk order's) ranked by its true
+    saving; ``oracle_any_play`` the best of every play, fitting or not."""
+    from simulator.play_catalog import PLAY_CODES, PLAY_IDS
+
+    n = saved.shape[1]
+    fit_score, fit_play = np.full(n, -np.inf), list(first)
+    first_score = np.full(n, -np.inf)
+    for i, row in enumerate(hits):
+        codes = [PLAY_CODES[h["id"]] for h in row if h["id"] in PLAY_CODES]
+        if codes:
+            best = max(codes, key=lambda c: saved[c, i])
+            fit_score[i], fit_play[i] = saved[best, i], PLAY_IDS[best]
+        if first[i] is not None:
+            first_score[i] = saved[PLAY_CODES[first[i]], i]
+    best_any = np.argmax(saved, axis=0)
+    return {
+        "oracle_fitting": (fit_score, fit_play),
+        "oracle_first_play": (first_score, first),
+        "oracle_any_play": (saved[best_any, np.arange(n)], [PLAY_IDS[c] for c in best_any]),
+    }
 
 
 def month_value(
@@ -256,6 +310,7 @@ def month_value(
             _dr_prescribed(hits, book, mrr, p_churn, effects, library), PLAY_CODES, first
         ),
         "revenue_at_risk": (12.0 * mrr * p_churn, first),
+        **oracle_rankings(true_savings(history, m, ids, rollouts), hits, first),
     }
     ran = history.plays.in_month(m) if history.plays is not None else None
     csm_of = dict(zip(ids.tolist(), csm.tolist(), strict=True))

@@ -59,7 +59,9 @@ def plays(
     """Estimate each play's effect on churn_180d and expand_180d (on the accounts that got
     it: doubly robust, 95% intervals clustered by account), overall, per segment and per
     lifecycle stage; log it to MLflow and register it (churnlight-effects@champion). Plays
-    with too few runs or no comparable accounts are "not enough evidence"."""
+    with too few runs or no comparable accounts are "not enough evidence"; an effect whose
+    negative control fails (the accounts that got the play already differed, a month
+    before it, from those they are compared with) is "confounded" and not served."""
     from serving.playbooks import load_playbooks
     from serving.settings import get_serving_settings
     from training.effects.job import estimate_play_effects

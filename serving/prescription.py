@@ -8,17 +8,22 @@ model (``features.effects_bundle``, from ``churnlight plays``) adds to each fitt
   of churning / expanding within the horizon if the play is run (-0.04 = four points less
   likely to churn). It is the play's *relative* effect, measured where the play was run,
   applied to the account's own calibrated probability:
-  ``p_account x shrink x effect / (treated_rate - effect)``, where ``effect`` (the ATT) and
+  ``p_account x posterior / (treated_rate - effect)``, where ``effect`` (the ATT) and
   ``treated_rate`` (the label's rate on the treated rows) come from the play's cell of the
   account's segment when that cell has evidence, else from the ``all`` cell. A play that cuts
   churn by a third where it was run cuts this account's churn probability by a third.
-  ``shrink = max(0, 1 - (se / effect)^2)`` (``se`` from the 95% interval) is the empirical
-  Bayes posterior mean's factor under a normal prior on the cell's effect whose variance is
-  estimated from the cell itself (``effect^2 - se^2``): an estimate within one standard error
-  of 0 serves 0, a precise one (|effect| = 4 se) keeps 94% of itself. Without it, noisy cells
-  sent their noise, times the account's risk, into every record (``python -m bench plays``).
-  Null when neither cell has evidence (too few runs, no comparable accounts), or when the
-  effects model predates ``treated_rate`` (run ``churnlight plays`` again).
+  ``posterior`` is the cell's effect shrunk by its precision (empirical Bayes): towards the
+  label's pooled prior, a random-effects mean and spread over every overall and segment cell
+  with evidence (``pooled_prior``, DerSimonian-Laird), ``mean + B (effect - mean)`` with
+  ``B = spread / (spread + se^2)``: a cell no more precise than the cells differ from each
+  other serves about the mean, a precise one keeps itself. A label with fewer than
+  ``MIN_PRIOR_CELLS`` cells shrinks each towards 0 by itself, ``max(0, 1 - (se / effect)^2)``.
+  Without shrinking, noisy cells sent their noise, times the account's risk, into every
+  record, and a ranking sent most plays to the cell whose estimate was luckiest
+  (``python -m bench plays``). A segment cell that failed its negative control
+  (``confounded``) serves nothing, and the overall cell does not stand in for it.
+  Null when neither cell has evidence (too few runs, no comparable accounts, confounded), or
+  when the effects model predates ``treated_rate`` (run ``churnlight plays`` again).
 - ``expected_arr_saved``: revenue at risk x relative uplift, minus the play's cost and, for
   a play that gives a discount, the ARR the discount gives away on the accounts expected to
   stay: ``12 * mrr * -churn_effect - cost - discount * 12 * mrr * (1 - p_churn -
@@ -46,6 +51,8 @@ import numpy as np
 from features.effects_bundle import EffectsBundle
 
 ALL = "all"
+CONFOUNDED = "confounded"
+"""The evidence of a cell that failed its negative control (``training.effects.falsify``)."""
 Z95 = 1.96
 """The normal quantile of the cells' 95% intervals (``training.effects.estimate``)."""
 MIN_BASE_RATE = 0.01
@@ -56,11 +63,54 @@ REQUIRE_SIGNIFICANT = True
 
 
 @dataclass(frozen=True)
+class Prior:
+    """What the label's cells with evidence say about a play effect before a cell's own
+    data: effects spread around ``mean`` with variance ``variance`` (DerSimonian-Laird over
+    the overall and segment cells; ``pooled_prior``)."""
+
+    mean: float
+    variance: float
+    cells: int
+
+
+MIN_PRIOR_CELLS = 3
+"""Cells with evidence a label needs for a pooled prior; fewer: each cell shrinks by itself."""
+
+
+def pooled_prior(effects: EffectsBundle, label: str) -> Prior | None:
+    """The label's random-effects prior over its overall and segment cells with evidence
+    (lifecycle stages and refused cells leave): inverse-variance mean, and the between-cell
+    variance by DerSimonian-Laird's moments (0 when the spread is no more than noise).
+    None with fewer than ``MIN_PRIOR_CELLS`` cells."""
+    est, var = [], []
+    for row in effects.effects:
+        if row["label"] != label or row.get("evidence") != "ok":
+            continue
+        if str(row["segment"]).startswith("stage:"):
+            continue
+        low, high, effect = row.get("ci_low"), row.get("ci_high"), row.get("effect")
+        if low is None or high is None or effect is None or high <= low:
+            continue
+        est.append(float(effect))
+        var.append(((float(high) - float(low)) / (2.0 * Z95)) ** 2)
+    if len(est) < MIN_PRIOR_CELLS:
+        return None
+    e, v = np.asarray(est), np.asarray(var)
+    w = 1.0 / v
+    mean = float(np.sum(w * e) / np.sum(w))
+    q = float(np.sum(w * (e - mean) ** 2))
+    scale = float(np.sum(w) - np.sum(w**2) / np.sum(w))
+    tau2 = max(0.0, (q - (len(e) - 1)) / scale) if scale > 0 else 0.0
+    return Prior(mean, tau2, len(e))
+
+
+@dataclass(frozen=True)
 class RelativeEffect:
     """A play's effect on one label as a share of the rate without it (-0.3: a third less)."""
 
     relative: float
-    """Shrunk towards 0 by the cell's precision (``shrink``)."""
+    """Shrunk by the cell's precision (``shrink``): towards the label's pooled prior mean,
+    or towards 0 without a prior."""
     significant: bool
     segment: str
     shrink: float = 1.0
@@ -74,10 +124,14 @@ def label_pair(effects: EffectsBundle) -> tuple[str | None, str | None]:
     return churn, expand
 
 
-def relative_effect(cell: Mapping[str, Any] | None) -> RelativeEffect | None:
-    """The cell's ATT over the treated rows' rate without the play, shrunk towards 0 by its
-    precision (module docstring), or None when the cell has no evidence, no
-    ``treated_rate``, or a base rate below ``MIN_BASE_RATE``."""
+def relative_effect(
+    cell: Mapping[str, Any] | None, prior: Prior | None = None
+) -> RelativeEffect | None:
+    """The cell's ATT over the treated rows' rate without the play, shrunk by its precision
+    (module docstring): with a ``prior``, to the posterior mean ``mean + B (effect - mean)``,
+    ``B = variance / (variance + se^2)``; without, towards 0 by ``1 - (se / effect)^2``.
+    None when the cell has no evidence, no ``treated_rate``, or a base rate below
+    ``MIN_BASE_RATE``."""
     if cell is None or cell.get("evidence") != "ok":
         return None
     effect, rate = cell.get("effect"), cell.get("treated_rate")
@@ -88,24 +142,43 @@ def relative_effect(cell: Mapping[str, Any] | None) -> RelativeEffect | None:
         return None
     low, high = cell.get("ci_low"), cell.get("ci_high")
     significant = low is not None and high is not None and (high < 0 or low > 0)
-    shrink = 1.0
-    if low is not None and high is not None and float(effect) != 0.0:
+    shrink, posterior = 1.0, float(effect)
+    if low is not None and high is not None:
         se = (float(high) - float(low)) / (2.0 * Z95)
-        shrink = max(0.0, 1.0 - (se / float(effect)) ** 2)
-    relative = max(shrink * float(effect) / base, -1.0)
+        if prior is not None:
+            total = prior.variance + se**2
+            shrink = prior.variance / total if total > 0 else 0.0
+            posterior = prior.mean + shrink * (float(effect) - prior.mean)
+        elif float(effect) != 0.0:
+            shrink = max(0.0, 1.0 - (se / float(effect)) ** 2)
+            posterior = shrink * float(effect)
+    relative = max(posterior / base, -1.0)
     return RelativeEffect(relative, significant, str(cell["segment"]), shrink)
 
 
 def cell_effect(
-    effects: EffectsBundle, play: str, label: str, segment: str | None
+    effects: EffectsBundle,
+    play: str,
+    label: str,
+    segment: str | None,
+    prior: Prior | None = None,
+    pooled: bool = True,
 ) -> RelativeEffect | None:
     """The relative effect from the play's cell of ``segment`` if it has evidence, else from
-    its ``all`` cell."""
+    its ``all`` cell; shrunk with ``prior`` (default: the label's ``pooled_prior``; none
+    when not ``pooled``: each cell shrinks towards 0 by itself). A
+    segment cell that failed its negative control (``confounded``) gives None: the overall
+    cell holds the same confounded rows."""
+    if prior is None and pooled:
+        prior = pooled_prior(effects, label)
     if segment is not None:
-        found = relative_effect(effects.cell(play, label, str(segment)))
+        cell = effects.cell(play, label, str(segment))
+        if cell is not None and cell.get("evidence") == CONFOUNDED:
+            return None
+        found = relative_effect(cell, prior)
         if found is not None:
             return found
-    return relative_effect(effects.cell(play, label, ALL))
+    return relative_effect(effects.cell(play, label, ALL), prior)
 
 
 def account_effect(probability: float, rel: RelativeEffect | None) -> float | None:
@@ -136,17 +209,28 @@ def prescribe(
     costs: Mapping[str, float | None],
     require_significant: bool = REQUIRE_SIGNIFICANT,
     discounts: Mapping[str, float | None] | None = None,
+    pooled: bool = True,
 ) -> list[list[dict[str, Any]]]:
     """``hits`` (per account, the fitting plays' dicts) with the effects added and re-ranked.
     The probabilities are the accounts' calibrated ones; ``segment`` their segments;
-    ``costs`` and ``discounts`` the library's per play."""
+    ``costs`` and ``discounts`` the library's per play. ``pooled``: shrink every cell to the
+    label's pooled prior (``pooled_prior``); False: each cell by itself."""
     churn_label, expand_label = label_pair(effects)
     cache: dict[tuple[str, str | None, str | None], RelativeEffect | None] = {}
+    priors = {
+        lb: pooled_prior(effects, lb) if pooled else None
+        for lb in (churn_label, expand_label)
+        if lb
+    }
 
     def rel(play: str, label: str | None, seg: Any) -> RelativeEffect | None:
         key = (play, label, None if seg is None else str(seg))
         if key not in cache:
-            cache[key] = None if label is None else cell_effect(effects, play, label, key[2])
+            cache[key] = (
+                None
+                if label is None
+                else cell_effect(effects, play, label, key[2], priors.get(label), pooled)
+            )
         return cache[key]
 
     out: list[list[dict[str, Any]]] = []

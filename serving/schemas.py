@@ -729,13 +729,21 @@ class PlayEffect(BaseModel):
     )
     effect: float | None = Field(
         description="effect on the accounts that got the play (ATT): change in probability; "
-        "null when there is not enough evidence"
+        "null when there is not enough evidence (kept, for reference, when confounded)"
     )
     ci_low: float | None = Field(description="95% interval, clustered by account")
     ci_high: float | None
     n_treated: int = Field(description="account-months (feature-table rows) that got the play")
-    evidence: Literal["ok", "not enough evidence"]
-    reason: str | None = Field(description="why not enough evidence (too few runs, no overlap)")
+    evidence: Literal["ok", "not enough evidence", "confounded"] = Field(
+        description="ok: the effect is served; not enough evidence: too few runs, too few "
+        "outcomes or no overlap (no effect); confounded: the negative control failed (the "
+        "treated accounts already differed from their comparison before the play), so the "
+        "effect is shown but not served"
+    )
+    reason: str | None = Field(
+        description="why not enough evidence (too few runs or outcomes, no overlap), or what "
+        "the negative control showed"
+    )
     ate: float | None = Field(
         None, description="effect had every comparable account got it (ATE), beside the ATT"
     )
@@ -749,6 +757,14 @@ class PlayEffect(BaseModel):
         description="the label's rate on the accounts that got the play; minus effect, their "
         "rate without it: effect / (treated_rate - effect) is the relative effect served",
     )
+    nc_effect: float | None = Field(
+        None,
+        description="negative control: the same comparison applied to the label's risk at "
+        "the account's previous snapshot, which the play cannot change (0 when the "
+        "adjustment holds); null when not checked (no evidence, or no previous snapshots)",
+    )
+    nc_ci_low: float | None = Field(None, description="its 95% interval")
+    nc_ci_high: float | None = None
     uplift_model: bool = Field(
         description="a per-account uplift model of this play and label was fitted (kept for "
         "measurement; account records use the relative effect of the cells instead)"

@@ -119,11 +119,14 @@ def arr_by_account(
     plays: np.ndarray,
     draws: np.ndarray,
     rollouts: int = 100,
+    stream: int = VALUE_STREAM,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per account of ``book`` (account indices, active on the eve of month index
     ``month``): the mean ARR at the end of the horizon without plays and with play code
     ``plays[i]`` (-1: none) and success draw ``draws[i]`` applied at the month start. The
-    arms share their random numbers; batches are seeded by (seed, month, batch)."""
+    arms share their random numbers; batches are seeded by (seed, ``stream``, month, batch):
+    another ``stream`` gives rollouts independent of the default ones (an oracle that ranks
+    by one set of rollouts and is judged on another does not pick their noise)."""
     cfg = history.config
     ms = history.month_starts
     seg = SegmentArrays.from_config(cfg)
@@ -139,7 +142,7 @@ def arr_by_account(
             if arm == 1:
                 rows = np.flatnonzero(plays[rep] >= 0)
                 apply_plays(paths, rows, plays[rep][rows], draws[rep][rows])
-            rng = np.random.default_rng([cfg.seed, VALUE_STREAM, month, batch_no])
+            rng = np.random.default_rng([cfg.seed, stream, month, batch_no])
             j = 0
             while ms[month + j] < t + cfg.horizon_days:
                 advance(paths, int(ms[month + j]), int(ms[month + j + 1]), cfg, seg, rng)

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from features.effects_bundle import EffectsBundle
 from serving.loading import load_models
 from serving.playbooks import load_playbooks
+from serving.prescription import pooled_prior, relative_effect
 from serving.routes.plays import NO_EFFECTS
 from serving.settings import DEFAULT_PLAYBOOKS
 from tests.serving.conftest import Models, register
@@ -66,15 +68,17 @@ def test_records_rank_fitting_plays_by_expected_arr_saved(
         for play in plays:
             assert {"churn_effect", "expand_effect", "expected_arr_saved"} <= set(play)
         rescue = next(p for p in plays if p["id"] == "champion_rescue")
-        # the cell's relative effect (its segment's when that has evidence), shrunk by its
-        # precision, x the account's own churn probability; the rescue cell's interval
-        # excludes 0, so it saves ARR
+        # the cell's relative effect (its segment's when that has evidence), shrunk to the
+        # pooled prior of the fitted cells, x the account's own churn probability; the
+        # rescue cell's interval excludes 0, so it saves ARR
         cell = cells.get(("champion_rescue", "churn_180d", record["segment"]))
         if cell is None or cell["evidence"] != "ok":
             cell = cells[("champion_rescue", "churn_180d", "all")]
-        se = (cell["ci_high"] - cell["ci_low"]) / (2 * 1.96)
-        shrink = max(0.0, 1 - (se / cell["effect"]) ** 2)
-        relative = shrink * cell["effect"] / (cell["treated_rate"] - cell["effect"])
+        rel = relative_effect(
+            cell, pooled_prior(EffectsBundle([], effects_registry.result_rows), "churn_180d")
+        )
+        assert rel is not None
+        relative = rel.relative
         p = record["churn_probability"]
         assert rescue["churn_effect"] == pytest.approx(p * relative, abs=1e-4)
         if cell["ci_high"] < 0:

@@ -11,7 +11,7 @@ import pytest
 
 from features.effects_bundle import EffectsBundle, load_effects_bundle, save_effects_bundle
 from features.model_bundle import FeatureColumn
-from serving.prescription import prescribe, relative_effect
+from serving.prescription import pooled_prior, prescribe, relative_effect
 
 NO = "not enough evidence"
 HALF = 0.75
@@ -74,7 +74,9 @@ def _prescribe(
     segment: list[str | None],
     plays: tuple[str, ...] = ("guides", "nudge", "review", "rescue"),
     p_expand: list[float] | None = None,
+    pooled: bool = False,
 ) -> list[list[dict[str, Any]]]:
+    """Each cell shrunk by itself unless ``pooled`` (the arithmetic of the tests below)."""
     n = len(mrr)
     return prescribe(
         [[_hit(p) for p in plays] for _ in range(n)],
@@ -84,6 +86,7 @@ def _prescribe(
         segment,
         bundle,
         {"review": 100.0},
+        pooled=pooled,
     )
 
 
@@ -177,8 +180,59 @@ def test_a_discount_gives_away_its_share_of_the_arr_expected_to_stay() -> None:
         bundle,
         {},
         discounts={"deal": 0.15},
+        pooled=False,
     )
     # churn 0.4 -> 0.325 (a quarter less, shrunk to 3/4); the 0.675 that stays pays 15% less:
     # 12,000 x 0.075 - 0.15 x 12,000 x 0.675 = 900 - 1,215
     assert plays[0]["churn_effect"] == pytest.approx(-0.075)
     assert plays[0]["expected_arr_saved"] == pytest.approx(900.0 - 1215.0)
+
+
+def test_cells_shrink_to_the_label_s_pooled_prior() -> None:
+    cells = [
+        _cell("a", "all", -0.04, 0.3, (-0.06, -0.02)),  # se 0.0102
+        _cell("b", "all", -0.05, 0.3, (-0.07, -0.03)),
+        _cell("c", "all", -0.03, 0.3, (-0.05, -0.01)),
+        # a small cell whose estimate is far out, and whose interval still excludes 0
+        _cell("lucky", "smb", -0.20, 0.3, (-0.30, -0.10)),
+    ]
+    bundle = EffectsBundle([FeatureColumn("x")], cells)
+    prior = pooled_prior(bundle, "churn_180d")
+    assert prior is not None and prior.cells == 4
+    assert -0.05 < prior.mean < -0.03  # the precise cells weigh most
+    assert prior.variance > 0  # the lucky cell is farther out than its noise explains
+    lucky = relative_effect(cells[3], prior)
+    alone = relative_effect(cells[3])
+    assert lucky is not None and alone is not None
+    # alone it keeps (1 - 0.26) of -0.2; pooled it is pulled most of the way to the others
+    assert alone.relative == pytest.approx(-0.2 * (1 - (0.1 / 1.96 / 0.2) ** 2) / 0.5, rel=1e-3)
+    assert -0.2 / 0.5 < alone.relative < 0.5 * -0.2 / 0.5 < lucky.relative < 0
+    assert lucky.significant  # its own interval decides whether a saving is promised
+    # four cells that agree within their noise: no spread, every cell serves the mean
+    agree = [_cell(p, "all", -0.04 + d, 0.3, (-0.06 + d, -0.02 + d)) for p, d in
+             (("a", 0.0), ("b", 0.005), ("c", -0.005), ("d", 0.0))]  # fmt: skip
+    flat = pooled_prior(EffectsBundle([FeatureColumn("x")], agree), "churn_180d")
+    assert flat is not None and flat.variance == 0.0
+    rel = relative_effect(agree[1], flat)
+    assert rel is not None and rel.relative == pytest.approx(flat.mean / (0.3 + 0.035))
+    # fewer than three cells: no prior
+    assert pooled_prior(EffectsBundle([FeatureColumn("x")], agree[:2]), "churn_180d") is None
+
+
+def test_a_confounded_cell_serves_nothing_and_the_overall_cell_does_not_stand_in() -> None:
+    cells = [
+        _cell("rescue", "all", -0.10, 0.30, _ci(-0.10)),
+        {**_cell("rescue", "smb", -0.20, 0.20, _ci(-0.20)), "evidence": "confounded"},
+        {**_cell("check_in", "all", -0.08, 0.30, _ci(-0.08)), "evidence": "confounded"},
+    ]
+    bundle = EffectsBundle([FeatureColumn("x")], cells)
+    smb, ent = _prescribe(
+        bundle, [1000.0, 1000.0], [0.4, 0.4], ["smb", "ent"], plays=("check_in", "rescue")
+    )
+    for plays in (smb, ent):
+        check_in = next(p for p in plays if p["id"] == "check_in")
+        assert check_in["churn_effect"] is None and check_in["expected_arr_saved"] is None
+    rescue_smb = next(p for p in smb if p["id"] == "rescue")
+    assert rescue_smb["churn_effect"] is None and rescue_smb["expected_arr_saved"] is None
+    # ent has no cell of its own: the overall cell (not confounded) serves it
+    assert ent[0]["id"] == "rescue" and ent[0]["expected_arr_saved"] == pytest.approx(900.0)

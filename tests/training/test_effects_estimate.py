@@ -104,3 +104,20 @@ def test_clustered_se_counts_an_account_once() -> None:
     assert copied == pytest.approx(alone)
     # read as independent rows, the copies would look sqrt(3) times more precise
     assert clustered_se(np.repeat(phi, 3), np.arange(600)) < 0.6 * alone
+
+
+def test_a_cell_whose_treated_rows_hold_a_handful_of_outcomes_is_refused() -> None:
+    # 40 treated rows, none churned, where about 4 would have: a normal interval from the
+    # residuals' spread would be spuriously tight (the case of an inert play on seed 102)
+    rng = np.random.default_rng(4)
+    n = 2000
+    t = (np.arange(n) < 40).astype(np.int64)
+    e = np.full(n, 0.02)
+    m0 = np.full(n, 0.1)
+    y = np.where(t == 1, 0.0, (rng.random(n) < 0.1).astype(float))
+    groups = np.arange(n)
+    est = estimate_cell(y, t, e, m0, m0, groups, RULES)
+    assert est.evidence == "not enough evidence" and est.effect is None
+    assert est.reason is not None and est.reason.startswith("too few outcomes: 0 of 40")
+    y[:6] = 1.0  # 6 churned: enough
+    assert estimate_cell(y, t, e, m0, m0, groups, RULES).evidence == "ok"

@@ -17,8 +17,9 @@ phi_i)^2 / n^2, with the small-sample factor G / (G - 1).
 Overlap: rows whose propensity is above 1 - trim (the untreated rows that look like them are
 too rare) leave the ATT; the ATE also drops rows below trim. A cell is "not enough evidence",
 never an effect, when it has too few treated rows, when too large a share of its treated rows
-has no overlap, or when the untreated rows resembling the treated are too few (the effective
-number of weighted controls).
+has no overlap, when the treated rows hold too few outcomes (events, or non-events) for a
+normal interval, or when the untreated rows resembling the treated are too few (the
+effective number of weighted controls).
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ class EvidenceRules:
     """Propensity bound of overlap: ATT keeps e <= 1 - trim, ATE trim <= e <= 1 - trim."""
     max_trimmed_share: float = 0.5
     """A cell whose treated rows lose more than this share to trimming has no overlap."""
+    min_events: int = 5
+    """Treated rows inside the overlap with the outcome, and without it, a cell needs: the
+    interval rests on a normal approximation that a handful of events does not support (0
+    churners among 36 treated rows give a spuriously tight interval)."""
 
 
 @dataclass(frozen=True)
@@ -172,6 +177,12 @@ def estimate_cell(
         return refuse(
             f"too few comparable runs: {kept_treated} treated rows inside the overlap "
             f"(at least {rules.min_treated})"
+        )
+    events = int(y[treated & keep].sum())
+    if min(events, kept_treated - events) < rules.min_events:
+        return refuse(
+            f"too few outcomes: {events} of {kept_treated} treated rows have the outcome "
+            f"(at least {rules.min_events} with it and {rules.min_events} without)"
         )
     ess = effective_controls(t[keep], e[keep])
     if ess < rules.min_controls:

@@ -22,6 +22,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from training.effects.estimate import Estimate, EvidenceRules, estimate_cell, too_few_runs
+from training.effects.falsify import (
+    CONFOUNDED,
+    Check,
+    control_model,
+    negative_control,
+    previous_rows,
+    prior_risk,
+)
 from training.effects.nuisance import (
     CrossFitOptions,
     account_folds,
@@ -49,6 +57,10 @@ class EffectsOptions:
     window_days: int = TREATMENT_WINDOW_DAYS
     min_uplift_treated: int = 100
     """Treated rows (with evidence overall) a play needs for a per-account uplift model."""
+    negative_control: bool = True
+    """Check every cell with evidence against the negative control (``falsify``): a cell
+    whose treated rows already differed from their comparison before the play is
+    ``confounded``."""
 
 
 @dataclass
@@ -61,8 +73,21 @@ class EffectsResult:
     facts: dict[str, Any]
 
 
-def effect_row(play: str, label: str, segment: str, est: Estimate) -> dict[str, Any]:
-    """One cell of the effects table; ``effect`` is the ATT, ``ate`` the ATE beside it."""
+def effect_row(
+    play: str, label: str, segment: str, est: Estimate, check: Check | None = None
+) -> dict[str, Any]:
+    """One cell of the effects table; ``effect`` is the ATT, ``ate`` the ATE beside it. A
+    cell with evidence whose negative control (``check``) is not 0 is ``confounded``: its
+    numbers stay for reference, the reason says what the control showed."""
+    evidence, reason = est.evidence, est.reason
+    if evidence == "ok" and check is not None and not check.passed:
+        evidence = CONFOUNDED
+        reason = (
+            f"negative control failed: a month before the play, the accounts that got it "
+            f"differed from their comparison in {check.label} risk by "
+            f"{100 * check.effect:+.1f} points (95% {100 * check.ci_low:+.1f} .. "
+            f"{100 * check.ci_high:+.1f}); the play cannot have caused that"
+        )
     return {
         "play": play,
         "label": label,
@@ -71,8 +96,8 @@ def effect_row(play: str, label: str, segment: str, est: Estimate) -> dict[str, 
         "ci_low": est.ci_low,
         "ci_high": est.ci_high,
         "n_treated": est.n_treated,
-        "evidence": est.evidence,
-        "reason": est.reason,
+        "evidence": evidence,
+        "reason": reason,
         "n_control": est.n_control,
         "n_trimmed": est.n_trimmed_treated,
         "ate": est.ate,
@@ -80,6 +105,9 @@ def effect_row(play: str, label: str, segment: str, est: Estimate) -> dict[str, 
         "ate_high": est.ate_high,
         "naive": est.naive,
         "treated_rate": est.treated_rate,
+        "nc_effect": None if check is None else check.effect,
+        "nc_ci_low": None if check is None else check.ci_low,
+        "nc_ci_high": None if check is None else check.ci_high,
     }
 
 
@@ -129,6 +157,13 @@ def fit_effects(
     groups = np.asarray(data.ids).astype(str)
     rows: list[dict[str, Any]] = []
     uplift: dict[tuple[str, str], lgb.Booster] = {}
+    previous = previous_rows(data.ids, data.snapshot_date)
+    prior: dict[str, np.ndarray] = {}
+    if options.negative_control:
+        for label in labels:
+            known = data.labeled(label)
+            y_all = np.nan_to_num(data.labels[label])
+            prior[label] = prior_risk(data.matrix, y_all, known, previous, folds, options.crossfit)
     for i, play in enumerate(every):
         if progress:
             progress(f"estimating {play}", i, len(every))
@@ -148,17 +183,31 @@ def fit_effects(
             y = data.labels[label][known]
             x, tk, ek, gk = data.matrix[known], t[known], e[known], groups[known]
             m0, m1 = cross_fit_outcomes(x, tk, y, folds[known], options.crossfit)
+            nc = prior.get(label)
+            nc_k = None if nc is None else nc[known]
+            nc_m0 = (
+                None
+                if nc_k is None
+                else control_model(
+                    x, nc_k, tk, ek, folds[known], options.rules.trim, options.crossfit
+                )
+            )
             overall: Estimate | None = None
             for name, mask in cells:
                 sub = np.ones(len(y), dtype=bool) if mask is None else mask[known]
                 est = estimate_cell(
                     y[sub], tk[sub], ek[sub], m0[sub], m1[sub], gk[sub], options.rules
                 )
+                check = None
+                if nc_k is not None and nc_m0 is not None and est.evidence == "ok":
+                    check = negative_control(
+                        nc_k[sub], tk[sub], ek[sub], nc_m0[sub], gk[sub], label
+                    )
                 overall = est if mask is None else overall
-                rows.append(effect_row(play, label, name, est))
+                rows.append(effect_row(play, label, name, est, check))
             if (
                 overall is not None
-                and overall.evidence == "ok"
+                and rows[-len(cells)]["evidence"] == "ok"
                 and overall.n_treated >= options.min_uplift_treated
             ):
                 uplift[(play, label)] = fit_dr_learner(
@@ -177,6 +226,7 @@ def fit_effects(
         "rules": asdict(options.rules),
         "crossfit": asdict(options.crossfit),
         "min_uplift_treated": options.min_uplift_treated,
+        "negative_control": options.negative_control,
         "uplift_models": sorted(f"{p}/{lb}" for p, lb in uplift),
         "seconds": round(time.perf_counter() - started, 2),
         "as_of": data.facts.get("as_of"),

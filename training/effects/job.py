@@ -34,7 +34,7 @@ class EffectsJob:
 
     def payload(self) -> dict[str, Any]:
         """``--json``: ``{"plays": [{play, label, segment, effect, ci_low, ci_high, n_treated,
-        evidence}, ...]}``."""
+        evidence}, ...]}``; evidence is "ok", "not enough evidence" or "confounded"."""
         return {"plays": [{k: row[k] for k in JSON_KEYS} for row in self.result.rows]}
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 def effects_plot(rows: Sequence[dict[str, Any]], path: Path, segment: str = "all") -> Path:
     """A forest plot of the ``segment`` cells: one panel per label, a point and an interval
-    per play with evidence, a grey 'not enough evidence' note for the others."""
+    per play with evidence (hollow and grey, marked 'confounded', when the negative control
+    failed), a grey 'not enough evidence' note for the others."""
     from matplotlib.figure import Figure
 
     cells = [r for r in rows if r["segment"] == segment]
@@ -23,14 +24,19 @@ def effects_plot(rows: Sequence[dict[str, Any]], path: Path, segment: str = "all
             if row is None or row["effect"] is None:
                 ax.text(0, y, "not enough evidence", color="#7f8c8d", va="center", ha="center")
                 continue
+            confounded = row["evidence"] == "confounded"
             ax.errorbar(
                 row["effect"],
                 y,
                 xerr=[[row["effect"] - row["ci_low"]], [row["ci_high"] - row["effect"]]],
                 fmt="o",
-                color="#1f5fa8",
+                color="#95a5a6" if confounded else "#1f5fa8",
+                mfc="white" if confounded else None,
                 capsize=3,
             )
+            if confounded:
+                ax.annotate("confounded", (row["ci_high"], y), xytext=(4, 0),
+                            textcoords="offset points", va="center", color="#7f8c8d")  # fmt: skip
         ax.axvline(0.0, color="#c0392b", lw=1)
         ax.set_yticks(range(len(plays)), plays)
         ax.set_xlabel(f"change in P({label}) on the accounts that got the play")
