@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,13 @@ def test_a_promoted_champion_serves_within_a_refresh_without_failing_requests(
             {"expand_180d.roc_auc": 0.8},
         )
         promoted = log.wait_ready("churnlight-churn/2", "churnlight-expansion/2")
+        # The log says the new state is in; let the reader get answers from it before it
+        # stops (on a loaded machine it once stopped before its next request: v1 only).
+        deadline = time.monotonic() + 30
+        while promoted and time.monotonic() < deadline:
+            if any(b.get("churn_model_version") == "churnlight-churn/2" for _, b in seen[-5:]):
+                break
+            time.sleep(0.05)
         stop.set()
         reader.join(60)
         assert promoted, log.lines[-20:]
