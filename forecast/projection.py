@@ -219,7 +219,6 @@ def simulate(
     simulations: int = 2000,
     seed: int = 0,
     churn_within: np.ndarray | None = None,
-    expand_within: np.ndarray | None = None,
 ) -> dict[str, Outlook]:
     """Simulated futures of the book over ``horizon_months``, per group and for ``BOOK``.
 
@@ -229,7 +228,10 @@ def simulate(
     contractions, by a drawn ratio times the number of such months). The churn probabilities
     of all accounts move together by one shock per future. ``churn_within``: each account's
     P(churn within the horizon) when known otherwise (``forecast.timing``); default: the
-    180-day probability at a constant hazard; ``expand_within`` likewise for expansion."""
+    180-day probability at a constant hazard. Expansion is always at a constant hazard
+    (expansions happen mid-term as well as at renewals; placing them on the renewal dates,
+    tried on the bench's backtests, cut the 3-month NRR error by 7% and nearly tripled the
+    12-month one)."""
     rng = np.random.default_rng(seed)
     mrr = np.asarray(mrr, dtype=float)
     groups = np.asarray(groups).astype(str)
@@ -238,11 +240,7 @@ def simulate(
         if churn_within is None
         else np.clip(np.asarray(churn_within, dtype=float), 0.0, 1.0)
     )
-    p_expand = (
-        by_horizon(expand_180, horizon_months)
-        if expand_within is None
-        else np.clip(np.asarray(expand_within, dtype=float), 0.0, 1.0)
-    )
+    p_expand = by_horizon(expand_180, horizon_months)
     factors = np.exp(rng.standard_normal(simulations) * shock_sd - shock_sd**2 / 2)
     names = sorted(set(groups.tolist()))
     totals = {name: np.zeros((3, simulations)) for name in names}

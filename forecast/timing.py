@@ -33,15 +33,12 @@ import numpy as np
 import pandas as pd
 
 LABEL_DAYS = 180
-DAYS_PER_MONTH = 30.44
-LABEL_MONTHS = LABEL_DAYS / DAYS_PER_MONTH
 CURVE_DAYS = (30, 60, 90, 180, 270, 365)
 """The days of the survival curve's columns (``features.survival_bundle.HORIZONS_DAYS``)."""
 CURVE_COLUMNS = tuple(f"churn_by_{d}d" for d in CURVE_DAYS)
 SURVIVAL = "survival curve"
 RENEWALS = "180-day score at the renewal dates"
 CONSTANT = "180-day score at a constant hazard"
-TIMINGS = (SURVIVAL, RENEWALS, CONSTANT)
 EPS = 1e-12
 
 

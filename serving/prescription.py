@@ -229,7 +229,7 @@ def prescribe(
             cache[key] = (
                 None
                 if label is None
-                else cell_effect(effects, play, label, key[2], priors.get(label), pooled)
+                else cell_effect(effects, play, label, key[2], priors.get(label), pooled=False)
             )
         return cache[key]
 

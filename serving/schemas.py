@@ -153,7 +153,8 @@ class PlaybookHit(BaseModel):
         description="with a play-effects model (`churnlight plays`): the estimated change in "
         "this account's churn probability if the play is run (-0.04: four points less "
         "likely): its churn probability x the play's relative effect in the account's "
-        "segment (else overall), shrunk towards 0 by the estimate's precision; null when the "
+        "segment (else overall), shrunk by the estimate's precision towards the label's pooled "
+        "prior (towards 0 with fewer than 3 cells); null when the "
         "play has too little evidence. Absent without the model",
     )
     expand_effect: float | None = Field(

@@ -143,11 +143,10 @@ def score_curves(
     churn_probability: np.ndarray,
     days_to_renewal: np.ndarray,
     drivers: bool = True,
-    lazy: bool | None = None,
 ) -> SurvivalScores:
     """Anchored curves of the rows of ``matrix`` (encoded for ``view.bundle``); see the
-    module docs. With ``drivers``, their drivers now, or on demand with ``lazy`` (default:
-    ``view.lazy``), keeping ``matrix``."""
+    module docs. With ``drivers``, their drivers now, or on demand with ``view.lazy``,
+    keeping ``matrix``."""
     bundle = view.bundle
     hazards = bundle.hazards(matrix)
     renewal_day = np.where(np.isnan(days_to_renewal), 0.0, np.maximum(days_to_renewal, 0) + 1)
@@ -157,7 +156,7 @@ def score_curves(
     anchored = anchor_curve(raw, HORIZONS_DAYS, churn_probability, ANCHOR_DAYS)
     by_renewal = np.where(np.isnan(days_to_renewal), np.nan, anchored[:, -1])
     found, pending = None, None
-    if drivers and (view.lazy if lazy is None else lazy):
+    if drivers and view.lazy:
         pending = LazyDrivers(view, matrix)
     elif drivers and len(matrix):
         contributions, _ = bundle.drivers(matrix)

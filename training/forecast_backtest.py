@@ -224,7 +224,9 @@ def replay_window(
     past = np.isin(data.snapshot_date, np.array(recent, dtype="datetime64[D]"))
     with _FITS:
         for spec in data.label_specs:
-            fit = _fit_and_score(data, spec, t, now, past)
+            # only the rescaled churn level reads the past rows' scores
+            wanted = past if spec.kind == "churn" and rescale else np.zeros_like(past)
+            fit = _fit_and_score(data, spec, t, now, wanted)
             probabilities[spec.kind] = fit.now
             if spec.kind == "churn" and rescale:
                 segment = data.groups.get("segment", np.full(len(data.ids), None))
@@ -348,7 +350,7 @@ def survival_curves(
     churn times or churns."""
     from features.survival_bundle import anchor_curve
     from training.survival import fit_survival, followup_days
-    from training.survival_train import known_at
+    from training.survival_train import _split_accounts, known_at
 
     if data.snapshot_date is None or "churn_days" not in data.times:
         return None
@@ -359,15 +361,12 @@ def survival_curves(
     rows = np.flatnonzero(~np.isnan(days) & ~now)
     if not len(rows) or np.nansum(observed[rows]) == 0:
         return None
-    accounts = np.unique(data.ids[rows].astype(str))
-    rng = np.random.default_rng(seed)
-    held = set(rng.choice(accounts, max(len(accounts) // 5, 1), replace=False).tolist())
-    in_valid = np.array([str(a) in held for a in data.ids[rows]])
+    fit_rows, valid_rows = _split_accounts(data.ids, rows, seed)
     categorical = [j for j, c in enumerate(data.columns) if c.kind == "categorical"]
     try:
         fitted = fit_survival(
             data.matrix, data.feature_names, categorical, days, observed,
-            followup_days(data.snapshot_date, t, grace), rows[~in_valid], rows[in_valid],
+            followup_days(data.snapshot_date, t, grace), fit_rows, valid_rows,
             seed=seed, threads=1, params=SURVIVAL_PARAMS,
         )  # fmt: skip
     except TrainingError:  # e.g. no churn among the fit rows
@@ -424,9 +423,13 @@ def _fit_and_score(
         max_rounds=BACKTEST_ROUNDS,
         early_stopping_rounds=BACKTEST_PATIENCE,
     )
-    mapping = calibration.fit_platt(fitted.raw_score(data.matrix[valid_rows]), y[valid_rows])
+    raw_valid = fitted.raw_score(data.matrix[valid_rows])
+    mapping = calibration.fit_platt(raw_valid, y[valid_rows])
 
     def scored(rows: np.ndarray) -> np.ndarray:
+        if not rows.any():
+            return np.zeros(0)
         return np.asarray(mapping.apply(fitted.raw_score(data.matrix[rows])), dtype=float)
 
-    return ScoredFit(scored(now), scored(past), valid_rows, scored(valid_rows), valid_dates.max())
+    valid = np.asarray(mapping.apply(raw_valid), dtype=float)
+    return ScoredFit(scored(now), scored(past), valid_rows, valid, valid_dates.max())

@@ -5,9 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any, Literal
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -137,7 +135,11 @@ async def get_forecast(
             "mrr": batch.mrr,
             "days_to_renewal": batch.days_to_renewal,
             # repeat renewals inside a horizon (monthly terms) need the term's length
-            "term_length_days": _term_lengths(state.snapshot.table, batch.account_id),
+            **(
+                {}
+                if batch.term_length_days is None
+                else {"term_length_days": batch.term_length_days}
+            ),
             # the survival champion's curve when one is served (the forecast then uses it)
             **({} if batch.survival is None else batch.survival.columns()),
         }
@@ -163,18 +165,3 @@ async def get_forecast(
         raise RequestValidationError(
             [{"loc": ("query", err.parameter), "msg": str(err), "type": "value_error"}]
         ) from err
-
-
-def _term_lengths(table: pa.Table, account_ids: np.ndarray) -> np.ndarray:
-    """Each scored account's ``term_length_days`` from the snapshot's features (NaN where
-    the table has none: the forecast then counts one renewal)."""
-    if "term_length_days" not in table.column_names:
-        return np.full(len(account_ids), np.nan)
-    terms = pd.Series(
-        pd.to_numeric(table.column("term_length_days").to_pandas(), errors="coerce").to_numpy(
-            dtype=float
-        ),
-        index=table.column("account_id").to_pandas(),
-    )
-    terms = terms[~terms.index.duplicated(keep="last")]
-    return terms.reindex(pd.Index(account_ids)).to_numpy(dtype=float)

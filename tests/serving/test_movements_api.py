@@ -166,16 +166,42 @@ def test_an_unreadable_calibration_is_unavailable(
     assert "interval calibration cannot be read" in response.json()["detail"]
 
 
-def test_the_forecast_reads_each_accounts_term_length_from_the_snapshot() -> None:
-    """Repeat renewals inside a horizon (monthly terms) need the term's length: the route takes
-    it from the served snapshot's features by account, NaN where unknown."""
+def test_the_forecast_reads_each_accounts_term_length_from_the_snapshot(
+    make_client: AppFactory, settings: ServingSettings, tmp_path: Path, keys: Keys
+) -> None:
+    """Repeat renewals inside a horizon (monthly terms) need the term's length: the served
+    batch the forecast route reads carries it from the snapshot's features, row by row."""
     import numpy as np
-    import pyarrow as pa
 
-    from serving.routes.portfolio import _term_lengths
+    source = write_book_source(tmp_path / "source")
+    facts = {
+        "as_of": AS_OF.isoformat(),
+        "grace_days": 30,
+        "horizon_days": 180,
+        "source": str(source),
+        "keys": ["account_id", "snapshot_date"],
+        "features": [s.to_dict() for s in specs()],
+    }
+    table = make_table(len(SEGMENTS), seed=2)
+    ids = list(SEGMENTS)
+    table = table.set_column(
+        table.schema.get_field_index("account_id"), "account_id", pa.array(ids, pa.string())
+    )
+    terms = [30.0 + 30 * k for k in range(len(ids))]
+    terms[-1] = None
+    table = table.append_column("term_length_days", pa.array(terms, pa.float64()))
+    snapshot = write_feature_table(table, tmp_path / "f.parquet", facts)
+    update = {"features": snapshot, "forecast_calibration": tmp_path / "no-calibration.json"}
+    client = make_client(settings=settings.model_copy(update=update))
+    response = client.get("/v1/portfolio/forecast", headers=keys.read_headers)
+    assert response.status_code == 200, response.text
 
-    table = pa.table({"account_id": ["a", "b", "c"], "term_length_days": [30.0, 365.0, None]})
-    got = _term_lengths(table, np.array(["c", "a", "z", "b"], dtype=object))
-    assert got[1] == 30.0 and got[3] == 365.0
-    assert np.isnan(got[0]) and np.isnan(got[2])
-    assert np.isnan(_term_lengths(table.drop(["term_length_days"]), np.array(["a"]))).all()
+    batch = client.app.state.holder.state.portfolio.batch
+    assert batch.term_length_days is not None
+    by_account = dict(zip(batch.account_id.tolist(), batch.term_length_days.tolist(), strict=True))
+    want = dict(zip(ids, terms, strict=True))
+    for account, term in want.items():
+        if term is None:
+            assert np.isnan(by_account[account])
+        else:
+            assert by_account[account] == term

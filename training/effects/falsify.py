@@ -15,7 +15,7 @@ comparison in something the adjustment misses: the cell is ``confounded`` and se
 effect and no saving. The test is two-sided: on the simulated sources the sign of the
 control's difference did not tell the sign of the effect's bias (a trajectory that is
 getting worse and a level that is better look alike one month back), so a difference either
-way refutes the comparison. ``Check.direction`` says which way it went.
+way refutes the comparison.
 """
 
 from __future__ import annotations
@@ -48,15 +48,6 @@ class Check:
     def passed(self) -> bool:
         """The interval holds 0: no sign that the comparison is confounded."""
         return self.ci_low <= 0.0 <= self.ci_high
-
-    @property
-    def direction(self) -> str:
-        """passed; or whether the treated looked better ('flatters the play': lower churn,
-        higher expansion risk before the play) or worse than their comparison."""
-        if self.passed:
-            return "passed"
-        better = self.effect < 0 if self.label.startswith("churn") else self.effect > 0
-        return "flatters the play" if better else "against the play"
 
 
 def previous_rows(ids: np.ndarray, snapshot_date: np.ndarray) -> np.ndarray:

@@ -193,6 +193,7 @@ def fit_effects(
                 )
             )
             overall: Estimate | None = None
+            overall_row: dict[str, Any] | None = None
             for name, mask in cells:
                 sub = np.ones(len(y), dtype=bool) if mask is None else mask[known]
                 est = estimate_cell(
@@ -203,11 +204,14 @@ def fit_effects(
                     check = negative_control(
                         nc_k[sub], tk[sub], ek[sub], nc_m0[sub], gk[sub], label
                     )
-                overall = est if mask is None else overall
-                rows.append(effect_row(play, label, name, est, check))
+                row = effect_row(play, label, name, est, check)
+                if mask is None:
+                    overall, overall_row = est, row
+                rows.append(row)
             if (
                 overall is not None
-                and rows[-len(cells)]["evidence"] == "ok"
+                and overall_row is not None
+                and overall_row["evidence"] == "ok"
                 and overall.n_treated >= options.min_uplift_treated
             ):
                 uplift[(play, label)] = fit_dr_learner(
