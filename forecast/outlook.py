@@ -16,6 +16,7 @@ import pandas as pd
 
 from forecast.book import GROUP_COLUMNS, Book, BookError
 from forecast.conformal import IntervalCalibration, widen
+from forecast.expansion import leveled_expansion, recent_expansion_rate
 from forecast.projection import (
     BOOK,
     LEVELS,
@@ -35,7 +36,8 @@ TOTALS = ("churned", "contraction", "expansion", "end_mrr", "grr", "nrr")
 RATIOS = ("grr", "nrr")
 METHOD = (
     "churn within each horizon: {timing}; expansion: monthly hazard implied by the 180-day "
-    "score; joint Monte Carlo with one churn shock per simulated future"
+    "score, its level halfway to the book's last 12 months; joint Monte Carlo with one churn "
+    "shock per simulated future"
 )
 
 
@@ -100,7 +102,12 @@ def forecast_outlook(
     shock_sd = overdispersion(book.per_account)
     mrr = latest["mrr"].fillna(0.0).to_numpy(dtype=float)
     churn = latest["churn_probability"].to_numpy(dtype=float)
-    expand = latest["expansion_probability"].to_numpy(dtype=float)
+    expand = leveled_expansion(
+        mrr,
+        latest["expansion_probability"].to_numpy(dtype=float),
+        group_of,
+        recent_expansion_rate(book.per_account, book.as_of, history_groups),
+    )
     trailing = _trailing(book, by, segment, csm)
     start = _snapshot_day(latest, book.as_of)
     out_horizons = []
