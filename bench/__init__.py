@@ -110,6 +110,12 @@ BENCHMARKS: list[Benchmark] = [
         "book forecast backtests, 2,000 x 44 months, 14 windows, with and without a bad "
         "quarter: interval coverage, MAE vs the trailing 3-month average",
     ),
+    Benchmark(
+        "forecast_oracle",
+        "bench.forecast_oracle",
+        "the floor of the 3-month NRR error: the simulator's exact state rolled forward on the "
+        "forecast bench's calm sources and windows (seeds 11, 12)",
+    ),
 ]
 
 
