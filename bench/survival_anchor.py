@@ -163,10 +163,10 @@ def anchoring(accounts: int, months: int, seed: int, oracle_rows: int) -> dict[s
 
 def served_scoring(churn: Any, survival: Any, raw: Any) -> dict[str, Any]:
     """The registered models scored as serving scores a table (``serving.scoring``, on
-    every core): the churn model's SHAP contributions (its probability is their sum, no
-    separate prediction), and the curve it adds (``serving.survival.score_curves`` with the
-    renewal and the anchoring; without the drivers, which a batch file does not carry and
-    the API finds when a record asks)."""
+    every core; and CPU time on one thread each): the churn model's SHAP contributions
+    (its probability is their sum, no separate prediction), and the curve it adds
+    (``serving.survival.score_curves`` with the renewal and the anchoring; without the
+    drivers, which a batch file does not carry and the API finds when a record asks)."""
     from bench.survival_bench import best_of
     from serving.explain import explain_bundle
     from serving.survival import SurvivalView, score_curves
@@ -179,6 +179,11 @@ def served_scoring(churn: Any, survival: Any, raw: Any) -> dict[str, Any]:
     score_curves(view, x_survival, p, days, drivers=False)  # the split is built on first use
     account = best_of(lambda: explain_bundle(churn, x_churn, threads))
     curve = best_of(lambda: score_curves(view, x_survival, p, days, drivers=False))
+    cpu = time.process_time  # one thread each: moves little with the machine's load
+    account_cpu = best_of(lambda: explain_bundle(churn, x_churn, 1), clock=cpu)
+    curve_cpu = best_of(
+        lambda: score_curves(view, x_survival, p, days, drivers=False, threads=1), clock=cpu
+    )
     return {
         "rows": raw.num_rows,
         "churn_kind": churn.kind,
@@ -187,6 +192,9 @@ def served_scoring(churn: Any, survival: Any, raw: Any) -> dict[str, Any]:
         "account_seconds": account,
         "curve_seconds": curve,
         "added": curve / account,
+        "account_cpu_seconds": account_cpu,
+        "curve_cpu_seconds": curve_cpu,
+        "added_cpu": curve_cpu / account_cpu,
         "load_average_1m": os.getloadavg()[0],
     }
 
@@ -215,7 +223,9 @@ def report(result: dict[str, Any]) -> list[str]:
         f"  scoring {c['rows']} rows with the registered models (load "
         f"{c['load_average_1m']:.2f}): churn ({c['churn_kind']}, {c['churn_trees']} trees) SHAP "
         f"{c['account_seconds']:.3f} s, curve ({c['survival_trees']} trees, renewal, anchoring) "
-        f"{c['curve_seconds']:.3f} s: adds {c['added']:.2f}"
+        f"{c['curve_seconds']:.3f} s: adds {c['added']:.2f}; CPU time, one thread each: "
+        f"{c['account_cpu_seconds']:.3f} s and {c['curve_cpu_seconds']:.3f} s, adds "
+        f"{c['added_cpu']:.2f}"
     )
     c = result["classifier_180"]
     lines.append(

@@ -311,13 +311,14 @@ def achievable(oracle: dict[str, Any] | None) -> dict[str, float | None] | None:
     return out
 
 
-def best_of(fn: Any, repeats: int = 3) -> float:
-    """The fastest of ``repeats`` runs of ``fn``, in seconds."""
+def best_of(fn: Any, repeats: int = 3, clock: Any = time.perf_counter) -> float:
+    """The fastest of ``repeats`` runs of ``fn``, in seconds of ``clock`` (wall time by
+    default; ``time.process_time`` for CPU time)."""
     seconds = []
     for _ in range(repeats):
-        tick = time.perf_counter()
+        tick = clock()
         fn()
-        seconds.append(time.perf_counter() - tick)
+        seconds.append(clock() - tick)
     return min(seconds)
 
 
@@ -325,22 +326,32 @@ def _scoring_cost(survival: Any, classifier: Any, x: np.ndarray) -> dict[str, fl
     """Seconds to score these rows with the churn classifier (prediction + SHAP
     contributions, what an account's score costs in serving) and to add the curve; the
     curve also as it was drawn before the booster was split by period columns (one
-    prediction of every tree on every period), in the same run."""
+    prediction of every tree on every period), in the same run. Wall time with LightGBM's
+    default threads (the bar), and CPU time with one thread on each side (it moves little
+    with the machine's load, as the train time ratio's)."""
     from features.survival_bundle import HORIZONS_DAYS, churn_by, hazard_probability
 
     booster = classifier.booster
     scorer = survival.scorer  # as serving holds a loaded bundle: split once, then reused
     parts = scorer.split.parts
 
-    def one_prediction() -> np.ndarray:
-        raw = survival.booster.predict(scorer.stacked(x), raw_score=True)
+    def one_prediction(threads: int = 0) -> np.ndarray:
+        raw = survival.booster.predict(scorer.stacked(x), raw_score=True, num_threads=threads)
         hazards = hazard_probability(raw, survival.platt).reshape(len(x), survival.periods)
         return churn_by(hazards, HORIZONS_DAYS, survival.period_days)
 
-    account = best_of(lambda: (booster.predict(x), booster.predict(x, pred_contrib=True)))
+    def account_score(threads: int = 0) -> None:
+        booster.predict(x, num_threads=threads)
+        booster.predict(x, pred_contrib=True, num_threads=threads)
+
+    cpu = time.process_time
+    account = best_of(account_score)
     predict_only = best_of(lambda: booster.predict(x))
     curve = best_of(lambda: survival.churn_by(x))
     former = best_of(one_prediction)
+    account_cpu = best_of(lambda: account_score(1), clock=cpu)
+    curve_cpu = best_of(lambda: survival.churn_by(x, num_threads=1), clock=cpu)
+    former_cpu = best_of(lambda: one_prediction(1), clock=cpu)
     return {
         "rows": len(x),
         "classifier_trees": booster.num_trees(),
@@ -353,6 +364,11 @@ def _scoring_cost(survival: Any, classifier: Any, x: np.ndarray) -> dict[str, fl
         "added": curve / account,
         "added_one_prediction": former / account,
         "curve_vs_predict_only": curve / predict_only,
+        "account_cpu_seconds": account_cpu,
+        "curve_cpu_seconds": curve_cpu,
+        "curve_one_prediction_cpu_seconds": former_cpu,
+        "added_cpu": curve_cpu / account_cpu,
+        "added_one_prediction_cpu": former_cpu / account_cpu,
         "load_average_1m": os.getloadavg()[0],
     }
 
@@ -480,6 +496,9 @@ def _scoring_lines(c: dict[str, Any]) -> list[str]:
         f"{c['curve_one_prediction_seconds']:.3f} s (adds {c['added_one_prediction']:.2f}); "
         f"{c['period_free_trees']} of the {c['survival_trees']} hazard trees read no period "
         "column",
+        f"    CPU time, one thread each: account {c['account_cpu_seconds']:.3f} s, curve "
+        f"{c['curve_cpu_seconds']:.3f} s (adds {c['added_cpu']:.2f}), the former path "
+        f"{c['curve_one_prediction_cpu_seconds']:.3f} s (adds {c['added_one_prediction_cpu']:.2f})",
     ]
 
 

@@ -234,16 +234,17 @@ class PeriodPart:
     thresholds: tuple[np.ndarray, ...]
     exact: bool = False
 
-    def keys(self, stacked: np.ndarray, periods: int) -> np.ndarray:
-        """(rows * periods,) a key per stacked row: equal keys (same account, and every
-        period column on the same side of every threshold, zero and missing apart) give
-        the same prediction from every tree of the part."""
+    def keys(self, block: np.ndarray, first: int, periods: int) -> np.ndarray:
+        """(rows * periods,) a key per (account, period) row of ``block`` (the period
+        columns, the first of which is column ``first`` of the input): equal keys (same
+        account, and every period column on the same side of every threshold, zero and
+        missing apart) give the same prediction from every tree of the part."""
         if self.exact:
-            return np.arange(len(stacked), dtype=np.int64)
-        codes = [np.repeat(np.arange(len(stacked) // periods, dtype=np.int64), periods)]
-        radix = [len(stacked) // periods + 1]
+            return np.arange(len(block), dtype=np.int64)
+        codes = [np.repeat(np.arange(len(block) // periods, dtype=np.int64), periods)]
+        radix = [len(block) // periods + 1]
         for j, cuts in zip(self.columns, self.thresholds, strict=True):
-            v = stacked[:, j]
+            v = block[:, j - first]
             side = np.searchsorted(cuts, v, side="left")  # how many thresholds lie below v
             zero = (v >= -ZERO) & (v <= ZERO)
             codes.append(np.where(np.isnan(v), len(cuts) + 1, side) * 2 + zero)
@@ -255,25 +256,32 @@ class PeriodPart:
             key = key * base + code
         return key
 
-    def raw_score(self, stacked: np.ndarray, periods: int) -> np.ndarray:
-        """(rows,) this part's raw score of every stacked row, each distinct key predicted
-        once."""
-        if not self.columns:  # the same in every period: the first period's rows
-            first = stacked[::periods]
-            return np.repeat(np.asarray(self.booster.predict(first, raw_score=True)), periods)
+    def raw_score(
+        self, matrix: np.ndarray, block: np.ndarray, first: int, num_threads: int = 0
+    ) -> np.ndarray:
+        """(rows * periods,) this part's raw score of every (account, period): ``matrix``
+        holds the accounts' features, ``block`` their period columns, account-major; each
+        distinct key is predicted once (``num_threads``: LightGBM's, 0 its default)."""
+        periods = len(block) // max(len(matrix), 1)
+        if not self.columns:  # the same in every period: predicted with the first one's
+            rows = np.column_stack([matrix, block[::periods]])
+            raw = self.booster.predict(rows, raw_score=True, num_threads=num_threads)
+            return np.repeat(np.asarray(raw), periods)
         _, where, back = np.unique(
-            self.keys(stacked, periods), return_index=True, return_inverse=True
+            self.keys(block, first, periods), return_index=True, return_inverse=True
         )
-        once = np.asarray(self.booster.predict(stacked[where], raw_score=True))
+        rows = np.column_stack([matrix[where // periods], block[where]])
+        once = np.asarray(self.booster.predict(rows, raw_score=True, num_threads=num_threads))
         return once[back.ravel()]
 
 
 @dataclass(frozen=True)
 class PeriodSplit:
     """A hazard booster as parts by the period columns their trees read (``PeriodPart``);
-    see the module docs."""
+    see the module docs. ``first``: the input's first period column."""
 
     parts: tuple[PeriodPart, ...]
+    first: int
 
     @classmethod
     def of(
@@ -287,7 +295,7 @@ class PeriodSplit:
         head, trees, tail = model_trees(booster.model_to_string())
         every = tuple(range(first_period_column, booster.num_feature()))
         if re.search(r"(?m)^average_output", head):  # a forest averages its trees: keep them
-            return cls((PeriodPart(booster, every, (), exact=True),))
+            return cls((PeriodPart(booster, every, (), exact=True),), first_period_column)
         groups: dict[tuple[int, ...], list[TreeSplits]] = {}
         for tree in trees:
             # a linear tree's leaves read only columns its splits read (LightGBM's rule)
@@ -317,15 +325,16 @@ class PeriodSplit:
                     exact,
                 )
             )
-        return cls(tuple(parts))
+        return cls(tuple(parts), first_period_column)
 
-    def raw_score(self, stacked: np.ndarray, periods: int) -> np.ndarray:
-        """(rows, periods) raw hazard scores of the stacked rows (each row at every period,
-        ``SurvivalBundle.stacked``)."""
-        total = np.zeros(len(stacked))
+    def raw_score(self, matrix: np.ndarray, block: np.ndarray, num_threads: int = 0) -> np.ndarray:
+        """(rows, periods) raw hazard scores: ``matrix`` (rows, features) the accounts,
+        ``block`` (rows * periods, period columns) each account's period columns at every
+        period, account-major (``SurvivalBundle.period_block``)."""
+        total = np.zeros(len(block))
         for part in self.parts:
-            total += part.raw_score(stacked, periods)
-        return total.reshape(-1, periods)
+            total += part.raw_score(matrix, block, self.first, num_threads)
+        return total.reshape(len(matrix), -1)
 
 
 def hazard_probability(raw: np.ndarray, platt: tuple[float, float]) -> np.ndarray:
@@ -374,19 +383,39 @@ class SurvivalBundle:
         extra = 1 + len(self.countdown) + (len(CYCLE_FEATURES) if self.cycle else 0)
         return PeriodSplit.of(self.booster, self.booster.num_feature() - extra)
 
-    def raw_hazards(self, matrix: np.ndarray) -> np.ndarray:
-        """(rows, periods) the hazard booster's raw scores (log-odds before the Platt map)."""
-        return self.split.raw_score(self.stacked(matrix), self.periods)
+    def period_block(self, matrix: np.ndarray) -> np.ndarray:
+        """(rows * periods, period columns) the columns ``stacked`` appends to each row,
+        without repeating the features."""
+        reads = sorted({*self.countdown, *self.cycle})
+        at = {j: i for i, j in enumerate(reads)}
+        count = self.periods
+        period = np.tile(np.arange(count, dtype=np.float64), len(matrix))
+        narrow = period_matrix(
+            np.repeat(matrix[:, reads], count, axis=0),
+            period,
+            [at[j] for j in self.countdown],
+            self.period_days,
+            [at[j] for j in self.cycle],
+        )
+        return narrow[:, len(reads) :]
 
-    def hazards(self, matrix: np.ndarray) -> np.ndarray:
+    def raw_hazards(self, matrix: np.ndarray, num_threads: int = 0) -> np.ndarray:
+        """(rows, periods) the hazard booster's raw scores (log-odds before the Platt map);
+        ``num_threads``: LightGBM's (0: its default)."""
+        return self.split.raw_score(matrix, self.period_block(matrix), num_threads)
+
+    def hazards(self, matrix: np.ndarray, num_threads: int = 0) -> np.ndarray:
         """(rows, periods) P(churn in period k | no churn before it)."""
-        return hazard_probability(self.raw_hazards(matrix), self.platt)
+        return hazard_probability(self.raw_hazards(matrix, num_threads), self.platt)
 
     def churn_by(
-        self, matrix: np.ndarray, days: Sequence[float] | np.ndarray = HORIZONS_DAYS
+        self,
+        matrix: np.ndarray,
+        days: Sequence[float] | np.ndarray = HORIZONS_DAYS,
+        num_threads: int = 0,
     ) -> np.ndarray:
         """(rows, len(days)) P(churn by d), non-decreasing along ``days``."""
-        return churn_by(self.hazards(matrix), days, self.period_days)
+        return churn_by(self.hazards(matrix, num_threads), days, self.period_days)
 
     def drivers(self, matrix: np.ndarray, days: int = DRIVER_DAYS) -> tuple[np.ndarray, np.ndarray]:
         """(rows, features) contributions to the hazard's log-odds over the first ``days``,

@@ -168,9 +168,10 @@ def _load_optional(
         version = client.get_model_version_by_alias(name, alias)
     except MlflowException:
         return None, None
+    caught: tuple[type[Exception], ...] = (MlflowException, ChurnlightError, OSError, *unreadable)
     try:
         return _load_one(client, uri, kind, name, alias, reader=reader, version=version)
-    except (MlflowException, ChurnlightError, OSError, *unreadable) as err:
+    except caught as err:
         log.error(message, name, alias, err)
         return None, None
 

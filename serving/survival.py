@@ -143,12 +143,13 @@ def score_curves(
     churn_probability: np.ndarray,
     days_to_renewal: np.ndarray,
     drivers: bool = True,
+    threads: int = 0,
 ) -> SurvivalScores:
     """Anchored curves of the rows of ``matrix`` (encoded for ``view.bundle``); see the
     module docs. With ``drivers``, their drivers now, or on demand with ``view.lazy``,
-    keeping ``matrix``."""
+    keeping ``matrix``. ``threads``: LightGBM's for the hazards (0: its default)."""
     bundle = view.bundle
-    hazards = bundle.hazards(matrix)
+    hazards = bundle.hazards(matrix, threads)
     renewal_day = np.where(np.isnan(days_to_renewal), 0.0, np.maximum(days_to_renewal, 0) + 1)
     raw = np.column_stack(
         [churn_by(hazards, HORIZONS_DAYS, bundle.period_days), churn_by(hazards, renewal_day)]

@@ -218,13 +218,15 @@ class SurvivalFit:
         booster's trees on first use, ``features.survival_bundle.PeriodSplit``)."""
         return self.bundle([])
 
-    def hazards(self, matrix: np.ndarray) -> np.ndarray:
+    def hazards(self, matrix: np.ndarray, num_threads: int = 0) -> np.ndarray:
         """(rows, periods) P(churn in period k | no churn before it)."""
-        return self.scorer.hazards(matrix)
+        return self.scorer.hazards(matrix, num_threads)
 
-    def churn_by(self, matrix: np.ndarray, days: Sequence[float] = HORIZONS_DAYS) -> np.ndarray:
+    def churn_by(
+        self, matrix: np.ndarray, days: Sequence[float] = HORIZONS_DAYS, num_threads: int = 0
+    ) -> np.ndarray:
         """(rows, len(days)) P(churn by d), non-decreasing along ``days``."""
-        return churn_by(self.hazards(matrix), days, self.period_days)
+        return churn_by(self.hazards(matrix, num_threads), days, self.period_days)
 
 
 def fit_platt(raw: np.ndarray, y: np.ndarray, weight: np.ndarray) -> tuple[float, float]:

@@ -126,7 +126,7 @@ def test_a_split_booster_predicts_what_the_whole_one_does_linear_trees_included(
             40,
         )  # fmt: skip
         split = PeriodSplit.of(booster, 3)
-        got = split.raw_score(stacked, 13)
+        got = split.raw_score(rows, stacked[:, 3:])
         want = booster.predict(stacked, raw_score=True).reshape(-1, 13)
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
         assert sum(p.booster.num_trees() for p in split.parts) == booster.num_trees()

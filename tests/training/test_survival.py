@@ -201,7 +201,8 @@ def test_split_scoring_gives_the_curves_of_one_prediction_over_every_period() ->
     assert sum(p.booster.num_trees() for p in parts) == fit.booster.num_trees()
     # trees that read no period column, and trees that do, each predicted on fewer rows
     assert any(not p.columns for p in parts) and any(p.columns for p in parts)
-    stacked = fit.scorer.stacked(probe)
+    block = fit.scorer.period_block(probe)
+    assert np.array_equal(block, fit.scorer.stacked(probe)[:, probe.shape[1] :], equal_nan=True)
     for part in parts:
-        distinct = len(np.unique(part.keys(stacked, fit.periods)))
-        assert distinct < len(stacked)
+        distinct = len(np.unique(part.keys(block, probe.shape[1], fit.periods)))
+        assert distinct < len(block)
