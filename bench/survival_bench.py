@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from bench.survival_oracle import oracle_ratios
-from bench.survival_reach import calibration_floors, concordance_spread
+from bench.survival_reach import calibration_floors, concordance_spread, floor_text, spread_text
 from bench.survival_reach import report as reach_report
 from bench.training_bench import quality_source
 
@@ -512,15 +512,13 @@ def _oracle_noise_lines(oracle: dict[str, Any]) -> list[str]:
     if floor:
         lines.append(
             "      a perfectly calibrated oracle on these rows misses its worst decile by "
-            + ", ".join(
-                f"{d} days {_f(v['median'])} (95%: {_f(v['q95'])})" for d, v in floor.items()
-            )
+            + floor_text(floor)
         )
     for d, spread in (oracle.get("ratio_spread") or {}).items():
         if spread:
             lines.append(
-                f"    survival's AUC ratio to the oracle at {d} days over accounts: sd "
-                f"{_f(spread['sd'])}, 90% [{_f(spread['low'])}, {_f(spread['high'])}]"
+                f"    survival's AUC ratio to the oracle at {d} days over accounts: "
+                + spread_text(spread)
             )
     return lines
 
