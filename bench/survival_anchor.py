@@ -11,7 +11,9 @@ own curve, the same curve anchored to the registered classifier two ways (the po
 survival curve, what the API serves: ``features.survival_bundle.anchor_curve``; and every
 period's hazard moved by one log-odds per account, ``anchor_hazards``), and the classifier
 alone at 180 days; calibration per risk decile against
-Kaplan-Meier, time-dependent AUC, IBS, and the oracle's ratios."""
+Kaplan-Meier, time-dependent AUC, IBS, and the oracle's ratios. Also the scoring cost of a
+curve with the registered models (``served_scoring``): the churn model's SHAP against the
+curve serving adds."""
 
 from __future__ import annotations
 
