@@ -11,10 +11,13 @@ own curve, the same curve anchored to the registered classifier two ways (the po
 survival curve, what the API serves: ``features.survival_bundle.anchor_curve``; and every
 period's hazard moved by one log-odds per account, ``anchor_hazards``), and the classifier
 alone at 180 days; calibration per risk decile against
-Kaplan-Meier, time-dependent AUC, IBS, and the oracle's ratios."""
+Kaplan-Meier, time-dependent AUC, IBS, and the oracle's ratios. Also the scoring cost of a
+curve with the registered models (``served_scoring``): the churn model's SHAP against the
+curve serving adds."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from datetime import date
@@ -113,6 +116,7 @@ def anchoring(accounts: int, months: int, seed: int, oracle_rows: int) -> dict[s
     )
     raw_rows = full.raw.take(test)
     p180 = churn.predict_proba(raw_rows)
+    scoring = served_scoring(churn, survival, raw_rows.slice(0, 2000))
     grid = list(GRID_DAYS)
     hazards = survival.hazards(survival.encode(raw_rows))
     own = churn_by(hazards, grid, survival.period_days)
@@ -148,6 +152,7 @@ def anchoring(accounts: int, months: int, seed: int, oracle_rows: int) -> dict[s
         "test_churns": int(np.nansum(test_observed)),
         "train_seconds": round(train_seconds, 1),
         "models": names,
+        "scoring": scoring,
         "metrics": metrics,
         "oracle": oracle,
         "classifier_180": {
@@ -155,6 +160,44 @@ def anchoring(accounts: int, months: int, seed: int, oracle_rows: int) -> dict[s
             "calibration_max": None if errors is None else errors[0],
             "calibration_mean": None if errors is None else errors[1],
         },
+    }
+
+
+def served_scoring(churn: Any, survival: Any, raw: Any) -> dict[str, Any]:
+    """The registered models scored as serving scores a table (``serving.scoring``, on
+    every core; and CPU time on one thread each): the churn model's SHAP contributions
+    (its probability is their sum, no separate prediction), and the curve it adds
+    (``serving.survival.score_curves`` with the renewal and the anchoring; without the
+    drivers, which a batch file does not carry and the API finds when a record asks)."""
+    from bench.survival_bench import best_of
+    from serving.explain import explain_bundle
+    from serving.survival import SurvivalView, score_curves
+
+    threads = os.cpu_count() or 1
+    x_churn, x_survival = churn.encode(raw), survival.encode(raw)
+    days = raw.column("days_to_renewal").to_numpy(zero_copy_only=False).astype(float)
+    p = churn.calibration.apply(explain_bundle(churn, x_churn, threads).raw_score)
+    view = SurvivalView.of(survival, "bench", drivers=False)
+    score_curves(view, x_survival, p, days, drivers=False)  # the split is built on first use
+    account = best_of(lambda: explain_bundle(churn, x_churn, threads))
+    curve = best_of(lambda: score_curves(view, x_survival, p, days, drivers=False))
+    cpu = time.process_time  # one thread each: moves little with the machine's load
+    account_cpu = best_of(lambda: explain_bundle(churn, x_churn, 1), clock=cpu)
+    curve_cpu = best_of(
+        lambda: score_curves(view, x_survival, p, days, drivers=False, threads=1), clock=cpu
+    )
+    return {
+        "rows": raw.num_rows,
+        "churn_kind": churn.kind,
+        "churn_trees": 0 if churn.booster is None else churn.booster.num_trees(),
+        "survival_trees": survival.booster.num_trees(),
+        "account_seconds": account,
+        "curve_seconds": curve,
+        "added": curve / account,
+        "account_cpu_seconds": account_cpu,
+        "curve_cpu_seconds": curve_cpu,
+        "added_cpu": curve_cpu / account_cpu,
+        "load_average_1m": os.getloadavg()[0],
     }
 
 
@@ -177,6 +220,15 @@ def report(result: dict[str, Any]) -> list[str]:
             f"{f(m['calibration_mean']['90'])}     {f(m['calibration_max']['180'])}     "
             f"{f(m['calibration_mean']['180'])}"
         )
+    c = result["scoring"]
+    lines.append(
+        f"  scoring {c['rows']} rows with the registered models (load "
+        f"{c['load_average_1m']:.2f}): churn ({c['churn_kind']}, {c['churn_trees']} trees) SHAP "
+        f"{c['account_seconds']:.3f} s, curve ({c['survival_trees']} trees, renewal, anchoring) "
+        f"{c['curve_seconds']:.3f} s: adds {c['added']:.2f}; CPU time, one thread each: "
+        f"{c['account_cpu_seconds']:.3f} s and {c['curve_cpu_seconds']:.3f} s, adds "
+        f"{c['added_cpu']:.2f}"
+    )
     c = result["classifier_180"]
     lines.append(
         f"  registered churn_180d alone at 180 days: AUC {f(c['td_auc'])}, calibration max "

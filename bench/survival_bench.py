@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from bench.survival_oracle import oracle_ratios
-from bench.survival_reach import calibration_floors, concordance_spread
+from bench.survival_reach import calibration_floors, concordance_spread, floor_text, spread_text
 from bench.survival_reach import report as reach_report
 from bench.training_bench import quality_source
 
@@ -311,29 +311,65 @@ def achievable(oracle: dict[str, Any] | None) -> dict[str, float | None] | None:
     return out
 
 
+def best_of(fn: Any, repeats: int = 3, clock: Any = time.perf_counter) -> float:
+    """The fastest of ``repeats`` runs of ``fn``, in seconds of ``clock`` (wall time by
+    default; ``time.process_time`` for CPU time)."""
+    seconds = []
+    for _ in range(repeats):
+        tick = clock()
+        fn()
+        seconds.append(clock() - tick)
+    return min(seconds)
+
+
 def _scoring_cost(survival: Any, classifier: Any, x: np.ndarray) -> dict[str, float]:
     """Seconds to score these rows with the churn classifier (prediction + SHAP
-    contributions, what an account's score costs in serving) and to add the curve."""
-
-    def best_of(fn: Any, repeats: int = 3) -> float:
-        seconds = []
-        for _ in range(repeats):
-            tick = time.perf_counter()
-            fn()
-            seconds.append(time.perf_counter() - tick)
-        return min(seconds)
+    contributions, what an account's score costs in serving) and to add the curve; the
+    curve also as it was drawn before the booster was split by period columns (one
+    prediction of every tree on every period), in the same run. Wall time with LightGBM's
+    default threads (the bar), and CPU time with one thread on each side (it moves little
+    with the machine's load, as the train time ratio's)."""
+    from features.survival_bundle import HORIZONS_DAYS, churn_by, hazard_probability
 
     booster = classifier.booster
-    account = best_of(lambda: (booster.predict(x), booster.predict(x, pred_contrib=True)))
+    scorer = survival.scorer  # as serving holds a loaded bundle: split once, then reused
+    parts = scorer.split.parts
+
+    def one_prediction(threads: int = 0) -> np.ndarray:
+        raw = survival.booster.predict(scorer.stacked(x), raw_score=True, num_threads=threads)
+        hazards = hazard_probability(raw, survival.platt).reshape(len(x), survival.periods)
+        return churn_by(hazards, HORIZONS_DAYS, survival.period_days)
+
+    def account_score(threads: int = 0) -> None:
+        booster.predict(x, num_threads=threads)
+        booster.predict(x, pred_contrib=True, num_threads=threads)
+
+    cpu = time.process_time
+    account = best_of(account_score)
     predict_only = best_of(lambda: booster.predict(x))
     curve = best_of(lambda: survival.churn_by(x))
+    former = best_of(one_prediction)
+    account_cpu = best_of(lambda: account_score(1), clock=cpu)
+    curve_cpu = best_of(lambda: survival.churn_by(x, num_threads=1), clock=cpu)
+    former_cpu = best_of(lambda: one_prediction(1), clock=cpu)
     return {
         "rows": len(x),
+        "classifier_trees": booster.num_trees(),
+        "survival_trees": survival.booster.num_trees(),
+        "period_free_trees": sum(p.booster.num_trees() for p in parts if not p.columns),
         "account_seconds": account,
         "predict_only_seconds": predict_only,
         "curve_seconds": curve,
+        "curve_one_prediction_seconds": former,
         "added": curve / account,
+        "added_one_prediction": former / account,
         "curve_vs_predict_only": curve / predict_only,
+        "account_cpu_seconds": account_cpu,
+        "curve_cpu_seconds": curve_cpu,
+        "curve_one_prediction_cpu_seconds": former_cpu,
+        "added_cpu": curve_cpu / account_cpu,
+        "added_one_prediction_cpu": former_cpu / account_cpu,
+        "load_average_1m": os.getloadavg()[0],
     }
 
 
@@ -401,10 +437,7 @@ def report(results: dict[str, Any]) -> list[str]:
         f"classifier {q['classifier_cpu_seconds']:.1f} s CPU (ratio {q['train_time_ratio']:.2f}; "
         f"wall {q['survival_seconds']:.1f} s vs {q['classifier_seconds']:.1f} s); Cox "
         f"{q['cox_seconds']:.1f} s; curves monotone: {q['monotone']}",
-        f"  scoring {q['scoring']['rows']} rows: account (predict + SHAP) "
-        f"{q['scoring']['account_seconds']:.3f} s, curve {q['scoring']['curve_seconds']:.3f} s "
-        f"(adds {q['scoring']['added']:.2f}; {q['scoring']['curve_vs_predict_only']:.1f}x a "
-        "plain predict)",
+        *_scoring_lines(q["scoring"]),
         "  model                 IBS    Uno C  AUC90  AUC180 AUC365 cal90max cal180max cal180mean",
     ]
     for name, m in q["metrics"].items():
@@ -453,6 +486,22 @@ def report(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _scoring_lines(c: dict[str, Any]) -> list[str]:
+    return [
+        f"  scoring {c['rows']} rows (load {c['load_average_1m']:.2f}): account (predict + SHAP, "
+        f"{c['classifier_trees']} trees) {c['account_seconds']:.3f} s, curve "
+        f"{c['curve_seconds']:.3f} s (adds {c['added']:.2f}; {c['curve_vs_predict_only']:.1f}x "
+        "a plain predict)",
+        f"    the curve by one prediction over every period (the former path): "
+        f"{c['curve_one_prediction_seconds']:.3f} s (adds {c['added_one_prediction']:.2f}); "
+        f"{c['period_free_trees']} of the {c['survival_trees']} hazard trees read no period "
+        "column",
+        f"    CPU time, one thread each: account {c['account_cpu_seconds']:.3f} s, curve "
+        f"{c['curve_cpu_seconds']:.3f} s (adds {c['added_cpu']:.2f}), the former path "
+        f"{c['curve_one_prediction_cpu_seconds']:.3f} s (adds {c['added_one_prediction_cpu']:.2f})",
+    ]
+
+
 def _oracle_noise_lines(oracle: dict[str, Any]) -> list[str]:
     m = oracle["metrics"]
     lines = ["    worst decile's calibration gap at 90 / 180 days on these rows:"]
@@ -463,15 +512,13 @@ def _oracle_noise_lines(oracle: dict[str, Any]) -> list[str]:
     if floor:
         lines.append(
             "      a perfectly calibrated oracle on these rows misses its worst decile by "
-            + ", ".join(
-                f"{d} days {_f(v['median'])} (95%: {_f(v['q95'])})" for d, v in floor.items()
-            )
+            + floor_text(floor)
         )
     for d, spread in (oracle.get("ratio_spread") or {}).items():
         if spread:
             lines.append(
-                f"    survival's AUC ratio to the oracle at {d} days over accounts: sd "
-                f"{_f(spread['sd'])}, 90% [{_f(spread['low'])}, {_f(spread['high'])}]"
+                f"    survival's AUC ratio to the oracle at {d} days over accounts: "
+                + spread_text(spread)
             )
     return lines
 

@@ -111,20 +111,28 @@ def auc_ratio_spread(
     return paired_bootstrap(ids, ratio, draws, seed)
 
 
+def fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def floor_text(days: dict[str, dict[str, float | None]]) -> str:
+    """The worst decile a perfectly calibrated curve misses by, per day (median and 95%)."""
+    return ", ".join(f"{d} days {fmt(v['median'])} (95%: {fmt(v['q95'])})" for d, v in days.items())
+
+
+def spread_text(spread: dict[str, float | None]) -> str:
+    """A spread over accounts: its sd and 90% interval."""
+    return f"sd {fmt(spread['sd'])}, 90% [{fmt(spread['low'])}, {fmt(spread['high'])}]"
+
+
 def report(reach: dict[str, Any]) -> list[str]:
     """Lines for the survival bench's report."""
-
-    def f(value: float | None) -> str:
-        return "-" if value is None else f"{value:.3f}"
-
     lines = ["  what the bars can tell apart on these rows (noise measured in the same run):"]
     for name, days in reach["calibration_floor"].items():
-        text = ", ".join(f"{d} days {f(v['median'])} (95%: {f(v['q95'])})" for d, v in days.items())
-        lines.append(f"    {name}: a perfectly calibrated curve's worst decile misses by {text}")
+        lines.append(
+            f"    {name}: a perfectly calibrated curve's worst decile misses by {floor_text(days)}"
+        )
     spread = reach.get("uno_c_minus_cox")
     if spread:
-        lines.append(
-            f"    Uno's C - Cox's over accounts: sd {f(spread['sd'])}, 90% "
-            f"[{f(spread['low'])}, {f(spread['high'])}]"
-        )
+        lines.append(f"    Uno's C - Cox's over accounts: {spread_text(spread)}")
     return lines

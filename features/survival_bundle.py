@@ -28,14 +28,27 @@ weights equal to each period's share of the probability of churning by day 365; 
 countdown column's contribution is added to its feature's, the cycle columns' to
 ``days_to_renewal``'s; the period's own is left out (it is time, not the account).
 
+Scoring cost (``PeriodSplit``): most of a curve's cost is the hazard booster's prediction on
+one row per period (13 per account). A tree only sees the period through the few thresholds
+it compares the period's columns with, so the booster's trees are split by the period
+columns they read (``PeriodPart``): a tree that reads none gives the same value in every
+period and is predicted once per account; the others once per distinct side of their
+thresholds (an annual term's ``renewal_in_period`` is 0 in most periods: those periods are
+predicted once). The raw score is the same sum of the same leaf values, added in another
+order (equal to one prediction over every period to ~1e-15; tested). On the survival bench's
+model: 88 of 327 trees read no period column, and the rest see 2-11 thresholds.
+
 Relative imports only: this module is copied with ``model_bundle.py`` into logged MLflow
 models (``training.run_logging``)."""
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -156,6 +169,174 @@ def anchor_curve(
     return np.asarray(anchored)
 
 
+ZERO = float(np.float32(1e-35))
+"""LightGBM's kZeroThreshold: |x| <= this counts as zero for a split whose missing type is
+zero."""
+OWN_PART_SHARE = 0.1
+"""Trees reading one set of period columns are a part of their own when they are at least
+this share of the booster's trees; the rest share one part."""
+
+
+@dataclass(frozen=True)
+class TreeSplits:
+    """One tree of a LightGBM model text: its text and its splits."""
+
+    text: str
+    features: tuple[int, ...]
+    thresholds: tuple[float, ...]
+    categorical: tuple[bool, ...]
+    linear: bool
+
+
+def model_trees(model: str) -> tuple[str, list[TreeSplits], str]:
+    """A LightGBM model text as (head, trees, tail); the head without ``tree_sizes``, which
+    indexes the original trees (without it LightGBM reads the trees in order)."""
+    if "\nTree=" not in model:
+        return model, [], ""
+    start = model.index("\nTree=") + 1
+    end = model.index("end of trees")
+    head = re.sub(r"(?m)^tree_sizes=.*\n", "", model[:start])
+    trees = []
+    for block in re.split(r"(?m)^(?=Tree=\d+$)", model[start:end]):
+        if not block.strip():
+            continue
+
+        def line(key: str, text: str = block) -> list[str]:
+            found = re.search(rf"(?m)^{key}=(.*)$", text)
+            return found.group(1).split() if found else []
+
+        trees.append(
+            TreeSplits(
+                block,
+                tuple(int(j) for j in line("split_feature")),
+                tuple(float(t) for t in line("threshold")),
+                tuple(int(d) & 1 == 1 for d in line("decision_type")),
+                line("is_linear") == ["1"],
+            )
+        )
+    return head, trees, model[end:]
+
+
+def model_text(head: str, trees: Sequence[TreeSplits], tail: str) -> str:
+    body = "".join(re.sub(r"^Tree=\d+", f"Tree={i}", t.text, count=1) for i, t in enumerate(trees))
+    return head + body + tail
+
+
+@dataclass(frozen=True)
+class PeriodPart:
+    """Trees of a hazard booster that read the same period columns (``columns``, indices in
+    the input layout; none: the tree gives one value per account), with the thresholds
+    they compare each column with. ``exact``: a column is read otherwise than by numeric
+    thresholds (a categorical split, a linear leaf), so every period is predicted."""
+
+    booster: lightgbm.Booster
+    columns: tuple[int, ...]
+    thresholds: tuple[np.ndarray, ...]
+    exact: bool = False
+
+    def keys(self, block: np.ndarray, first: int, periods: int) -> np.ndarray:
+        """(rows * periods,) a key per (account, period) row of ``block`` (the period
+        columns, the first of which is column ``first`` of the input): equal keys (same
+        account, and every period column on the same side of every threshold, zero and
+        missing apart) give the same prediction from every tree of the part."""
+        if self.exact:
+            return np.arange(len(block), dtype=np.int64)
+        codes = [np.repeat(np.arange(len(block) // periods, dtype=np.int64), periods)]
+        radix = [len(block) // periods + 1]
+        for j, cuts in zip(self.columns, self.thresholds, strict=True):
+            v = block[:, j - first]
+            side = np.searchsorted(cuts, v, side="left")  # how many thresholds lie below v
+            zero = (v >= -ZERO) & (v <= ZERO)
+            codes.append(np.where(np.isnan(v), len(cuts) + 1, side) * 2 + zero)
+            radix.append(2 * len(cuts) + 4)
+        if math.prod(radix) >= 2**62:  # too many sides for one integer: number them
+            return np.unique(np.column_stack(codes), axis=0, return_inverse=True)[1].ravel()
+        key = codes[0]
+        for code, base in zip(codes[1:], radix[1:], strict=True):
+            key = key * base + code
+        return key
+
+    def raw_score(
+        self, matrix: np.ndarray, block: np.ndarray, first: int, num_threads: int = 0
+    ) -> np.ndarray:
+        """(rows * periods,) this part's raw score of every (account, period): ``matrix``
+        holds the accounts' features, ``block`` their period columns, account-major; each
+        distinct key is predicted once (``num_threads``: LightGBM's, 0 its default)."""
+        periods = len(block) // max(len(matrix), 1)
+        if not self.columns:  # the same in every period: predicted with the first one's
+            rows = np.column_stack([matrix, block[::periods]])
+            raw = self.booster.predict(rows, raw_score=True, num_threads=num_threads)
+            return np.repeat(np.asarray(raw), periods)
+        _, where, back = np.unique(
+            self.keys(block, first, periods), return_index=True, return_inverse=True
+        )
+        rows = np.column_stack([matrix[where // periods], block[where]])
+        once = np.asarray(self.booster.predict(rows, raw_score=True, num_threads=num_threads))
+        return once[back.ravel()]
+
+
+@dataclass(frozen=True)
+class PeriodSplit:
+    """A hazard booster as parts by the period columns their trees read (``PeriodPart``);
+    see the module docs. ``first``: the input's first period column."""
+
+    parts: tuple[PeriodPart, ...]
+    first: int
+
+    @classmethod
+    def of(
+        cls,
+        booster: lightgbm.Booster,
+        first_period_column: int,
+        own_share: float = OWN_PART_SHARE,
+    ) -> PeriodSplit:
+        import lightgbm
+
+        head, trees, tail = model_trees(booster.model_to_string())
+        every = tuple(range(first_period_column, booster.num_feature()))
+        if re.search(r"(?m)^average_output", head):  # a forest averages its trees: keep them
+            return cls((PeriodPart(booster, every, (), exact=True),), first_period_column)
+        groups: dict[tuple[int, ...], list[TreeSplits]] = {}
+        for tree in trees:
+            # a linear tree's leaves read only columns its splits read (LightGBM's rule)
+            read = tuple(sorted({j for j in tree.features if j >= first_period_column}))
+            groups.setdefault(read, []).append(tree)
+        own = {k: g for k, g in groups.items() if not k or len(g) >= own_share * len(trees)}
+        rest = [t for k, g in groups.items() if k not in own for t in g]
+        if rest:
+            union = tuple(sorted({j for t in rest for j in t.features if j >= first_period_column}))
+            own.setdefault(union, []).extend(rest)
+        parts = []
+        for columns, group in own.items():
+            cuts = []
+            for c in columns:
+                values = {
+                    t.thresholds[i] for t in group for i, j in enumerate(t.features) if j == c
+                }
+                cuts.append(np.array(sorted(values), dtype=np.float64))
+            exact = any(t.linear for t in group) or any(
+                t.categorical[i] for t in group for i, j in enumerate(t.features) if j in columns
+            )
+            parts.append(
+                PeriodPart(
+                    lightgbm.Booster(model_str=model_text(head, group, tail)),
+                    columns,
+                    tuple(cuts),
+                    exact,
+                )
+            )
+        return cls(tuple(parts), first_period_column)
+
+    def raw_score(self, matrix: np.ndarray, block: np.ndarray, num_threads: int = 0) -> np.ndarray:
+        """(rows, periods) raw hazard scores: ``matrix`` (rows, features) the accounts,
+        ``block`` (rows * periods, period columns) each account's period columns at every
+        period, account-major (``SurvivalBundle.period_block``)."""
+        total = np.zeros(len(block))
+        for part in self.parts:
+            total += part.raw_score(matrix, block, self.first, num_threads)
+        return total.reshape(len(matrix), -1)
+
+
 def hazard_probability(raw: np.ndarray, platt: tuple[float, float]) -> np.ndarray:
     a, b = platt
     return np.asarray(expit(a + b * np.asarray(raw, dtype=np.float64)))
@@ -195,16 +376,46 @@ class SurvivalBundle:
             np.repeat(matrix, count, axis=0), period, self.countdown, self.period_days, self.cycle
         )
 
-    def hazards(self, matrix: np.ndarray) -> np.ndarray:
+    @cached_property
+    def split(self) -> PeriodSplit:
+        """The booster split by whether a tree reads the period (``PeriodSplit``), built on
+        first use."""
+        extra = 1 + len(self.countdown) + (len(CYCLE_FEATURES) if self.cycle else 0)
+        return PeriodSplit.of(self.booster, self.booster.num_feature() - extra)
+
+    def period_block(self, matrix: np.ndarray) -> np.ndarray:
+        """(rows * periods, period columns) the columns ``stacked`` appends to each row,
+        without repeating the features."""
+        reads = sorted({*self.countdown, *self.cycle})
+        at = {j: i for i, j in enumerate(reads)}
+        count = self.periods
+        period = np.tile(np.arange(count, dtype=np.float64), len(matrix))
+        narrow = period_matrix(
+            np.repeat(matrix[:, reads], count, axis=0),
+            period,
+            [at[j] for j in self.countdown],
+            self.period_days,
+            [at[j] for j in self.cycle],
+        )
+        return narrow[:, len(reads) :]
+
+    def raw_hazards(self, matrix: np.ndarray, num_threads: int = 0) -> np.ndarray:
+        """(rows, periods) the hazard booster's raw scores (log-odds before the Platt map);
+        ``num_threads``: LightGBM's (0: its default)."""
+        return self.split.raw_score(matrix, self.period_block(matrix), num_threads)
+
+    def hazards(self, matrix: np.ndarray, num_threads: int = 0) -> np.ndarray:
         """(rows, periods) P(churn in period k | no churn before it)."""
-        raw = self.booster.predict(self.stacked(matrix), raw_score=True)
-        return hazard_probability(np.asarray(raw), self.platt).reshape(len(matrix), self.periods)
+        return hazard_probability(self.raw_hazards(matrix, num_threads), self.platt)
 
     def churn_by(
-        self, matrix: np.ndarray, days: Sequence[float] | np.ndarray = HORIZONS_DAYS
+        self,
+        matrix: np.ndarray,
+        days: Sequence[float] | np.ndarray = HORIZONS_DAYS,
+        num_threads: int = 0,
     ) -> np.ndarray:
         """(rows, len(days)) P(churn by d), non-decreasing along ``days``."""
-        return churn_by(self.hazards(matrix), days, self.period_days)
+        return churn_by(self.hazards(matrix, num_threads), days, self.period_days)
 
     def drivers(self, matrix: np.ndarray, days: int = DRIVER_DAYS) -> tuple[np.ndarray, np.ndarray]:
         """(rows, features) contributions to the hazard's log-odds over the first ``days``,

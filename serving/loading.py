@@ -132,18 +132,10 @@ def load_effects(
     """The play-effects champion, or (None, None) when none is registered. Effects are an
     addition to the scores: a version that cannot be read is logged and left out (the
     records are then as without effects), never a reason to refuse the scores."""
-    from mlflow.exceptions import MlflowException
-
-    name, alias = settings.effects_model_name, settings.champion_alias
-    try:
-        client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        return None, None
-    try:
-        return _load_one(client, uri, "effects", name, alias, reader=load_effects_bundle)
-    except (MlflowException, ChurnlightError, OSError, KeyError, ValueError) as err:
-        log.error("play effects %s@%s not loaded: %s", name, alias, err)
-        return None, None
+    return _load_optional(
+        client, uri, "effects", settings.effects_model_name, settings.champion_alias,
+        load_effects_bundle, (KeyError, ValueError), "play effects %s@%s not loaded: %s",
+    )  # fmt: skip
 
 
 def _load_survival(
@@ -151,17 +143,36 @@ def _load_survival(
 ) -> tuple[SurvivalBundle | None, ModelInfo | None]:
     """The survival champion, or (None, None) when there is none. A champion that cannot be
     read is logged and left out: the scores serve without curves rather than not at all."""
+    return _load_optional(
+        client, uri, "survival", settings.survival_model_name, settings.champion_alias,
+        _read_survival, (), "survival model %s@%s not loaded, curves are null: %s",
+    )  # fmt: skip
+
+
+def _load_optional(
+    client: Any,
+    uri: str,
+    kind: str,
+    name: str,
+    alias: str,
+    reader: Callable[[Path], Any],
+    unreadable: tuple[type[Exception], ...],
+    message: str,
+) -> tuple[Any, ModelInfo | None]:
+    """An optional champion: (None, None) when ``name`` has no ``alias`` (never registered,
+    or no champion yet); one that cannot be read (an MLflow, churnlight or OS error, or one
+    of ``unreadable``) is logged with ``message`` (name, alias, error) and left out."""
     from mlflow.exceptions import MlflowException
 
-    name, alias = settings.survival_model_name, settings.champion_alias
     try:
-        client.get_model_version_by_alias(name, alias)
+        version = client.get_model_version_by_alias(name, alias)
     except MlflowException:
-        return None, None  # never registered, or no champion yet
+        return None, None
+    caught: tuple[type[Exception], ...] = (MlflowException, ChurnlightError, OSError, *unreadable)
     try:
-        return _load_one(client, uri, "survival", name, alias, reader=_read_survival)
-    except (MlflowException, ChurnlightError, OSError) as err:
-        log.error("survival model %s@%s not loaded, curves are null: %s", name, alias, err)
+        return _load_one(client, uri, kind, name, alias, reader=reader, version=version)
+    except caught as err:
+        log.error(message, name, alias, err)
         return None, None
 
 
@@ -176,10 +187,14 @@ def _load_one(
     name: str,
     alias: str,
     reader: Callable[[Path], Any] | None = None,
+    version: Any = None,
 ) -> tuple[Any, ModelInfo]:
+    """A registered model's bundle (read by ``reader``, else ``load_bundle``) and its
+    facts; ``version``: the alias's version when the caller has already asked for it."""
     import mlflow.artifacts
 
-    version = client.get_model_version_by_alias(name, alias)
+    if version is None:
+        version = client.get_model_version_by_alias(name, alias)
     metrics: dict[str, float] = {}
     params: dict[str, str] = {}
     tags: dict[str, str] = dict(version.tags or {})

@@ -703,6 +703,7 @@ def score_frame(
                 churn_p,
                 _float_column(frame, "days_to_renewal", n),
                 drivers=survival.drivers and isinstance(frame, TableFrame),
+                threads=threads,
             )
         seconds["survival"] = time.perf_counter() - t0
     seconds["total"] = time.perf_counter() - started

@@ -18,15 +18,14 @@ Drivers: ``SurvivalBundle.drivers`` (per-period SHAP contributions of the hazard
 by each period's share of the 365-day risk), the ``DRIVER_COUNT`` largest positive ones. They
 cost one SHAP row per period (13) per account, more than the rest of the account's scoring:
 the served portfolio finds them lazily (``SurvivalView.lazy``): scoring keeps the encoded rows,
-and a record's drivers are computed the first time it is asked for, then kept
-(``SurvivalScores.drivers_at``)."""
+a record's drivers are computed the first time it is asked for
+(``SurvivalScores.drivers_at``), and the portfolio keeps the finished record."""
 
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -74,25 +73,21 @@ class SurvivalView:
 
 @dataclass
 class LazyDrivers:
-    """The drivers of a scored table, found per row on demand and kept."""
+    """The drivers of a scored table, found per row on demand. Not kept here: the served
+    portfolio keeps each finished record (``serving.cache.Portfolio.responses_at``)."""
 
     view: SurvivalView
     matrix: np.ndarray
-    found: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def rows(self, rows: Sequence[int]) -> list[list[dict[str, Any]]]:
-        """The drivers of ``rows``, those not found yet computed together (one SHAP call)."""
-        missing = sorted({int(i) for i in rows} - self.found.keys())
-        if missing:
-            at = np.asarray(missing, dtype=np.int64)
-            contributions, _ = self.view.bundle.drivers(self.matrix[at])
-            found = top_drivers(
-                contributions, self.matrix[at], self.view.bundle.columns, self.view.families
-            )
-            with self.lock:
-                self.found.update(zip(missing, found, strict=True))
-        return [self.found[int(i)] for i in rows]
+        """The drivers of ``rows``, computed together (one SHAP call)."""
+        at = np.asarray([int(i) for i in rows], dtype=np.int64)
+        if not len(at):
+            return []
+        contributions, _ = self.view.bundle.drivers(self.matrix[at])
+        return top_drivers(
+            contributions, self.matrix[at], self.view.bundle.columns, self.view.families
+        )
 
 
 @dataclass
@@ -143,12 +138,13 @@ def score_curves(
     churn_probability: np.ndarray,
     days_to_renewal: np.ndarray,
     drivers: bool = True,
+    threads: int = 0,
 ) -> SurvivalScores:
     """Anchored curves of the rows of ``matrix`` (encoded for ``view.bundle``); see the
     module docs. With ``drivers``, their drivers now, or on demand with ``view.lazy``,
-    keeping ``matrix``."""
+    keeping ``matrix``. ``threads``: LightGBM's for the hazards (0: its default)."""
     bundle = view.bundle
-    hazards = bundle.hazards(matrix)
+    hazards = bundle.hazards(matrix, threads)
     renewal_day = np.where(np.isnan(days_to_renewal), 0.0, np.maximum(days_to_renewal, 0) + 1)
     raw = np.column_stack(
         [churn_by(hazards, HORIZONS_DAYS, bundle.period_days), churn_by(hazards, renewal_day)]

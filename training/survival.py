@@ -47,6 +47,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -62,7 +63,6 @@ from features.survival_bundle import (
     SurvivalBundle,
     anchor_curve,
     churn_by,
-    hazard_probability,
     period_matrix,
 )
 from training.errors import TrainingError
@@ -212,23 +212,21 @@ class SurvivalFit:
             metadata=dict(metadata or {}),
         )
 
-    def hazards(self, matrix: np.ndarray) -> np.ndarray:
-        """(rows, periods) P(churn in period k | no churn before it)."""
-        n = len(matrix)
-        period = np.tile(np.arange(self.periods, dtype=np.float64), n)
-        stacked = period_matrix(
-            np.repeat(matrix, self.periods, axis=0),
-            period,
-            self.countdown,
-            self.period_days,
-            self.cycle,
-        )
-        raw = np.asarray(self.booster.predict(stacked, raw_score=True), dtype=np.float64)
-        return hazard_probability(raw, self.platt).reshape(n, self.periods)
+    @cached_property
+    def scorer(self) -> SurvivalBundle:
+        """The fit as a bundle without columns, for its hazards (built once: it splits the
+        booster's trees on first use, ``features.survival_bundle.PeriodSplit``)."""
+        return self.bundle([])
 
-    def churn_by(self, matrix: np.ndarray, days: Sequence[float] = HORIZONS_DAYS) -> np.ndarray:
+    def hazards(self, matrix: np.ndarray, num_threads: int = 0) -> np.ndarray:
+        """(rows, periods) P(churn in period k | no churn before it)."""
+        return self.scorer.hazards(matrix, num_threads)
+
+    def churn_by(
+        self, matrix: np.ndarray, days: Sequence[float] = HORIZONS_DAYS, num_threads: int = 0
+    ) -> np.ndarray:
         """(rows, len(days)) P(churn by d), non-decreasing along ``days``."""
-        return churn_by(self.hazards(matrix), days, self.period_days)
+        return churn_by(self.hazards(matrix, num_threads), days, self.period_days)
 
 
 def fit_platt(raw: np.ndarray, y: np.ndarray, weight: np.ndarray) -> tuple[float, float]:

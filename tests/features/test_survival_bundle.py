@@ -95,3 +95,40 @@ def test_a_bundle_keeps_its_cycle_through_disk(tmp_path) -> None:
     # the cycle columns' contributions count for days_to_renewal
     contributions, _ = back.drivers(rows[:5])
     assert contributions.shape == (5, 2)
+
+
+def test_a_split_booster_predicts_what_the_whole_one_does_linear_trees_included() -> None:
+    """``PeriodSplit`` on boosters with plain trees, linear trees (whose leaves read the
+    period's columns) and a random forest (which averages its trees): the raw scores of
+    every (row, period) equal one prediction of the whole booster."""
+    import lightgbm as lgb
+
+    from features.survival_bundle import PeriodSplit
+
+    rng = np.random.default_rng(1)
+    rows = np.column_stack(
+        [rng.uniform(0, 400, 200), rng.choice([30.0, 365.0, NAN], 200), rng.normal(size=200)]
+    )
+    rows[rng.random(200) < 0.1, 0] = NAN
+    rows[rng.random(200) < 0.2, 2] = 0.0
+    stacked = period_matrix(
+        np.repeat(rows, 13, axis=0), np.tile(np.arange(13.0), 200), [0], 30, [0, 1]
+    )
+    label = ((stacked[:, 6] == 1) | (stacked[:, 2] > 1)) & (rng.random(len(stacked)) < 0.4)
+    forest = {"boosting": "rf", "bagging_fraction": 0.5, "bagging_freq": 1}
+    for linear, extra in ((False, {}), (True, {}), (False, forest)):
+        booster = lgb.train(
+            {
+                "objective": "binary", "verbose": -1, "num_leaves": 5, "min_data_in_leaf": 5,
+                "linear_tree": linear, "seed": 0, "num_threads": 1, **extra,
+            },
+            lgb.Dataset(stacked, label.astype(float)),
+            40,
+        )  # fmt: skip
+        split = PeriodSplit.of(booster, 3)
+        got = split.raw_score(rows, stacked[:, 3:])
+        want = booster.predict(stacked, raw_score=True).reshape(-1, 13)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+        assert sum(p.booster.num_trees() for p in split.parts) == booster.num_trees()
+        # linear leaves may read the period, a forest is one part: every period is predicted
+        assert all(p.exact for p in split.parts if p.columns) == (linear or bool(extra))

@@ -81,3 +81,41 @@ def test_default_store_matches_training(monkeypatch, tmp_path) -> None:
     settings = ServingSettings()
     assert settings.resolved_tracking_uri() == StoreSettings().resolved_tracking_uri()
     assert not settings.sqlite_path().is_relative_to(tmp_path.resolve())  # not the cwd's
+
+
+@pytest.mark.slow  # an MLflow store of its own
+def test_an_unreadable_survival_or_effects_champion_is_logged_and_left_out(
+    tmp_path, models, caplog
+) -> None:
+    """The optional champions: a version that is not a survival (effects) bundle is logged
+    and left out, and the scores load without it."""
+    from tests.serving.conftest import register
+
+    scratch = tmp_path / "bundles"
+    scratch.mkdir()
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    register(uri, "churnlight-churn", models.churn, scratch, {})
+    register(uri, "churnlight-expansion", models.expansion, scratch, {})
+    settings = ServingSettings(tracking_uri=uri)
+    with caplog.at_level("ERROR", "churnlight.serving"):
+        plain = load_models(settings)
+    assert (plain.survival, plain.effects) == (None, None)  # none registered: nothing logged
+    assert not [r for r in caplog.records if r.name == "churnlight.serving"]
+    # a churn classifier's bundle registered under the survival and the effects names
+    register(uri, settings.survival_model_name, models.churn, scratch, {})
+    register(uri, settings.effects_model_name, models.churn, scratch, {})
+    with caplog.at_level("ERROR", "churnlight.serving"):
+        loaded = load_models(settings)
+    assert (loaded.survival, loaded.survival_info, loaded.effects, loaded.effects_info) == (
+        None, None, None, None,
+    )  # fmt: skip
+    assert loaded.churn_info.label == "churnlight-churn/1"
+    messages = [r.getMessage() for r in caplog.records if r.name == "churnlight.serving"]
+    assert any(
+        m.startswith(f"survival model {settings.survival_model_name}@champion not loaded, curves")
+        for m in messages
+    ), messages
+    assert any(
+        m.startswith(f"play effects {settings.effects_model_name}@champion not loaded: ")
+        for m in messages
+    ), messages

@@ -155,3 +155,54 @@ def test_the_person_period_cap_follows_the_fit_size() -> None:
     assert period_row_cap(10_000) == 400_000  # a small table keeps every person-period
     assert period_row_cap(600_000) == 600_000  # as many as the snapshot rows
     assert period_row_cap(2_000_000) == 1_500_000
+
+
+def _one_prediction(fit, x: np.ndarray) -> np.ndarray:
+    """The curve's hazards the way they were computed before the booster was split: one
+    prediction of every tree on every (row, period)."""
+    from features.survival_bundle import hazard_probability
+
+    stacked = fit.scorer.stacked(x)
+    raw = fit.booster.predict(stacked, raw_score=True)
+    return hazard_probability(raw, fit.platt).reshape(len(x), fit.periods)
+
+
+def test_split_scoring_gives_the_curves_of_one_prediction_over_every_period() -> None:
+    """A fitted model with the renewal cycle, a categorical feature and missing values: the
+    split booster (``features.survival_bundle.PeriodSplit``) draws the same curves as one
+    prediction of the whole booster on every period, while predicting fewer rows."""
+    rng = np.random.default_rng(6)
+    n = 5000
+    renewal = rng.integers(0, 400, n).astype(float)
+    term = rng.choice([30.0, 365.0, np.nan], n, p=[0.3, 0.6, 0.1])
+    renewal[rng.random(n) < 0.05] = np.nan
+    plan = rng.integers(0, 4, n).astype(float)
+    usage = np.where(rng.random(n) < 0.2, 0.0, rng.normal(size=n))
+    usage[rng.random(n) < 0.1] = np.nan
+    at_renewal = rng.random(n) < 0.3 + 0.1 * plan
+    churn_days = np.where(
+        at_renewal & ~np.isnan(renewal),
+        renewal,
+        rng.integers(0, 500, n) - 30 * np.nan_to_num(usage),
+    )
+    observed = (churn_days < 420).astype(float)
+    churn_days = np.clip(np.where(observed == 1, churn_days, 420.0), 0, None)
+    x = np.column_stack([usage, renewal, plan, term])
+    names = ["usage", "days_to_renewal", "plan", "term_length_days"]
+    rows = np.arange(n)
+    fit = fit_survival(
+        x, names, [2], churn_days, observed, np.full(n, 420.0), rows[:4000], rows[4000:],
+        threads=1,
+    )  # fmt: skip
+    assert fit.cycle == [1, 3]
+    probe = x[4000:]
+    np.testing.assert_allclose(fit.hazards(probe), _one_prediction(fit, probe), rtol=0, atol=1e-9)
+    parts = fit.scorer.split.parts
+    assert sum(p.booster.num_trees() for p in parts) == fit.booster.num_trees()
+    # trees that read no period column, and trees that do, each predicted on fewer rows
+    assert any(not p.columns for p in parts) and any(p.columns for p in parts)
+    block = fit.scorer.period_block(probe)
+    assert np.array_equal(block, fit.scorer.stacked(probe)[:, probe.shape[1] :], equal_nan=True)
+    for part in parts:
+        distinct = len(np.unique(part.keys(block, probe.shape[1], fit.periods)))
+        assert distinct < len(block)
