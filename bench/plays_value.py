@@ -21,7 +21,9 @@ with plays (``plays_bench.plays_source``):
   library order (the records without effects, as before issue 18); **prescribed**: the CSM's
   accounts by the best fitting play's served ``expected_arr_saved``, with that play; for
   comparison, the same counting churn only (``prescribed_churn_only``: the served ranking
-  before expansion ARR counted), without the interval rule (``cell_ungated``), the
+  before expansion ARR counted), counting the expansion part only for the library's
+  ``score: expansion`` plays (``prescribed_expansion_plays``), without the interval rule
+  (``cell_ungated``), the
   DR-learner's per-account uplift (``dr_learner``), revenue at risk with the first fitting
   play, and the served ranking alone (``prescribed_strict``: accounts without a saving are
   not worked; ``prescribed`` fills the capacity with them in churn-risk order); and the
@@ -223,6 +225,7 @@ def per_account_errors(
 EFFECT_RANKINGS = (
     "prescribed",
     "prescribed_churn_only",
+    "prescribed_expansion_plays",
     "cell_ungated",
     "dr_learner",
     "oracle_fitting",
@@ -339,10 +342,15 @@ def month_value(
     costs = {p.id: p.cost for p in library.playbooks}
     discounts = {p.id: p.discount for p in library.playbooks}
 
-    def ranked(bundle: Any, gated: bool = True) -> tuple[np.ndarray, list[str | None]]:
+    def ranked(
+        bundle: Any, gated: bool = True, expansion_plays: set[str] | None = None
+    ) -> tuple[np.ndarray, list[str | None]]:
         """The records' playbooks as serving ranks them with ``bundle`` (``score_table``
         with effects calls the same ``prescribe``), each account's best simulator play."""
-        out = prescribe(hits, mrr, p_churn, p_expand, segment, bundle, costs, gated, discounts)
+        out = prescribe(
+            hits, mrr, p_churn, p_expand, segment, bundle, costs, gated, discounts,
+            expansion_plays=expansion_plays,
+        )  # fmt: skip
         return _best(out, PLAY_CODES, first)
 
     served = ranked(effects)
@@ -351,6 +359,9 @@ def month_value(
         "prescribed": served,
         "prescribed_strict": served,
         "prescribed_churn_only": ranked(churn_only(effects)),
+        "prescribed_expansion_plays": ranked(
+            effects, expansion_plays={p.id for p in library.playbooks if p.score == "expansion"}
+        ),
         "cell_ungated": ranked(effects, gated=False),
         "dr_learner": _best(
             _dr_prescribed(hits, book, mrr, p_churn, effects, library), PLAY_CODES, first

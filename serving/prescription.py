@@ -49,7 +49,7 @@ relative effect's, and ranking by them saved less ARR than working down the chur
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -265,11 +265,14 @@ def prescribe(
     require_significant: bool = REQUIRE_SIGNIFICANT,
     discounts: Mapping[str, float | None] | None = None,
     pooled: bool = True,
+    expansion_plays: Collection[str] | None = None,
 ) -> list[list[dict[str, Any]]]:
     """``hits`` (per account, the fitting plays' dicts) with the effects added and re-ranked.
     The probabilities are the accounts' calibrated ones; ``segment`` their segments;
     ``costs`` and ``discounts`` the library's per play. ``pooled``: shrink every cell to the
-    label's pooled prior (``pooled_prior``); False: each cell by itself."""
+    label's pooled prior (``pooled_prior``); False: each cell by itself.
+    ``expansion_plays``: the plays whose expansion part counts (None: every play; the bench
+    measures counting it only for the library's ``score: expansion`` plays)."""
     churn_label, expand_label = label_pair(effects)
     cache: dict[tuple[str, str | None, str | None], RelativeEffect | None] = {}
     priors = {
@@ -310,7 +313,11 @@ def prescribe(
                 float(mrr[i]),
                 float(churn_probability[i]),
                 counted(churn_effect, churn_rel),
-                counted(expand_effect, expand_rel),
+                (
+                    counted(expand_effect, expand_rel)
+                    if expansion_plays is None or hit["id"] in expansion_plays
+                    else None
+                ),
                 share,
                 costs.get(hit["id"]) or 0.0,
                 (discounts or {}).get(hit["id"]) or 0.0,

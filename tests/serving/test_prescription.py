@@ -291,3 +291,24 @@ def test_an_expansion_play_without_a_churn_effect_ranks_by_its_new_arr() -> None
     assert upsell["expected_arr_saved"] == pytest.approx(450.0, rel=1e-3)
     # noisy's expansion interval holds 0: shown, not counted
     assert plays[1]["expand_effect"] is not None and plays[1]["expected_arr_saved"] is None
+
+
+def test_the_expansion_part_can_be_kept_to_the_plays_for_expansion() -> None:
+    bundle = _with_shares(_bundle(), {"all": 0.5})
+    (every,) = _prescribe(bundle, [1000.0], [0.4], [None], plays=("review",))
+    (only,) = prescribe(
+        [[_hit("review")]],
+        np.array([1000.0]),
+        np.array([0.4]),
+        np.array([0.5]),
+        [None],
+        bundle,
+        {"review": 100.0},
+        pooled=False,
+        expansion_plays={"upsell"},
+    )
+    # review is not an expansion play: its expansion estimate is shown, not counted
+    assert every[0]["expected_arr_expansion"] == pytest.approx(675.0)
+    assert only[0]["expand_effect"] == every[0]["expand_effect"]
+    assert only[0]["expected_arr_expansion"] is None
+    assert only[0]["expected_arr_saved"] == pytest.approx(360.0 - 100.0)
