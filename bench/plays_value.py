@@ -23,10 +23,10 @@ with plays (``plays_bench.plays_source``):
   comparison, the same counting churn only (``prescribed_churn_only``: the served ranking
   before expansion ARR counted), counting the expansion part only for the library's
   ``score: expansion`` plays (``prescribed_expansion_plays``), without the interval rule
-  (``cell_ungated``), the
-  DR-learner's per-account uplift (``dr_learner``), revenue at risk with the first fitting
-  play, and the served ranking alone (``prescribed_strict``: accounts without a saving are
-  not worked; ``prescribed`` fills the capacity with them in churn-risk order); and the
+  (``cell_ungated``), the DR-learner's per-account uplift (``dr_learner``), revenue at risk
+  with the first fitting play, and the served ranking alone (``prescribed_strict``:
+  accounts without a saving are not worked; ``prescribed`` fills the capacity with them in
+  churn-risk order); and the
   ceilings, ranked by the **true** ARR each play saves on each account (the same rollouts,
   drawn apart from those that judge: ``true_savings``): the best fitting play
   (``oracle_fitting``), the first fitting play (``oracle_first_play``: the risk order's play,
