@@ -1,29 +1,43 @@
 """The prescription bar of issue 18: ARR saved by each CSM's capacity spent by
 ``expected_arr_saved`` against the same capacity spent down the churn-risk list.
 
-At month ``months - back`` (``back`` = 10 by default) of a simulated source with plays
-(``plays_bench.plays_source``):
+At month ``months - back`` (``back`` = 10 by default; the **cutoff**) of a simulated source
+with plays (``plays_bench.plays_source``):
 
-- models from the rows whose labels had matured by then (snapshot + 210 days <= the month;
-  a DR-learner for every play with evidence and 30 treated rows, ``MIN_UPLIFT_TREATED``):
-  the churn and expansion models (``training.train.train_models``, the registered bundles)
-  and the play effects (``training.effects.fit_effects``, the registered effects bundle);
+- models from the rows whose labels had matured by then (snapshot + 210 days <= the cutoff,
+  ``check_no_look_ahead``; a DR-learner for every play with evidence and 30 treated rows,
+  ``MIN_UPLIFT_TREATED``): the churn and expansion models (``training.train.train_models``,
+  the registered bundles), the play effects (``training.effects.fit_effects``, the
+  registered effects bundle) and what an expansion is worth (``training.effects.sizes``,
+  from the subscriptions before the cutoff). **Held out in time**: the effects are
+  estimated on the earlier period (snapshots up to cutoff - 210 days) and the rankings are
+  judged on the months from the cutoff on, which no fit saw;
 - the month's book scored as serving scores it (``serving.scoring.score_table``): the YAML
-  rules pick the plays that fit, ``serving.prescription`` adds ``expected_arr_saved``;
+  rules pick the plays that fit, ``serving.prescription.prescribe`` adds
+  ``expected_arr_saved`` (churn and expansion parts; one scoring pass, then one
+  ``prescribe`` per ranking on the same hits);
 - each CSM's capacity is the number of plays the simulated CS team ran on its book that month;
   **risk**: the CSM's accounts by churn probability, each with its first fitting play in
   library order (the records without effects, as before issue 18); **prescribed**: the CSM's
   accounts by the best fitting play's served ``expected_arr_saved``, with that play; for
-  comparison, the same without the interval rule (``cell_ungated``), the DR-learner's
-  per-account uplift (``dr_learner``, the previous prescription), revenue at risk with the
-  first fitting play, and the served ranking alone (``prescribed_strict``: accounts without
-  a saving are not worked; ``prescribed`` fills the capacity with them in churn-risk order);
-  and the ceilings, ranked by the **true** ARR each play saves on each account (the same
-  rollouts, drawn apart from those that judge: ``true_savings``): the best fitting play
+  comparison, the same counting churn only (``prescribed_churn_only``: the served ranking
+  before expansion ARR counted), counting the expansion part only for the library's
+  ``score: expansion`` plays (``prescribed_expansion_plays``), without the interval rule
+  (``cell_ungated``), the DR-learner's per-account uplift (``dr_learner``), revenue at risk
+  with the first fitting play, and the served ranking alone (``prescribed_strict``:
+  accounts without a saving are not worked; ``prescribed`` fills the capacity with them in
+  churn-risk order); and the
+  ceilings, ranked by the **true** ARR each play saves on each account (the same rollouts,
+  drawn apart from those that judge: ``true_savings``): the best fitting play
   (``oracle_fitting``), the first fitting play (``oracle_first_play``: the risk order's play,
   ranked by what it truly saves) and the best of every play (``oracle_any_play``);
 - ``simulator.play_value.arr_kept`` rolls the month forward with each assignment and
-  without any play (same random numbers, same success draws): ARR saved, and the ratio;
+  without any play (same random numbers, same success draws). **ARR saved** is the book's
+  ARR (12 x MRR) at the end of the 180-day horizon with the assignment minus without it:
+  it counts every way a play changes the ARR — churn avoided, expansions added,
+  contractions, a discount's lower price — and judges every ranking, the risk order
+  included, by that same true outcome. The ratio is a ranking's ARR saved over the risk
+  order's;
 - ``per_account_errors``: PEHE of the served per-account churn effect, the DR-learner's, a
   T-learner's and of predicting 0, on the treated rows after the training cut-off."""
 
@@ -31,7 +45,8 @@ from __future__ import annotations
 
 import tempfile
 from collections import defaultdict
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +56,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 BAR = 1.3
+LOOK_AHEAD_DAYS = 210
+"""A training row's label (180 days) and its treatment window (30 days) end this long after
+its snapshot: the rows of the fit end that long before the cutoff."""
 MIN_UPLIFT_TREATED = 30
 """DR-learners for every play with evidence (the rows before the month are too few for the
 default 100 treated rows of most plays): the comparison rows, not the served prescription."""
@@ -153,7 +171,7 @@ def per_account_errors(
     label, _ = label_pair(effects)
     assert label is not None
     snap = table.column("snapshot_date").cast(pa.date32())
-    held = table.filter(pc.greater(snap, pa.scalar(month - timedelta(days=210))))
+    held = table.filter(pc.greater(snap, pa.scalar(month - timedelta(days=LOOK_AHEAD_DAYS))))
     ids = np.asarray(held.column("account_id").to_pylist()).astype(str)
     dates = np.asarray(held.column("snapshot_date").cast(pa.date32()).to_pylist(), dtype="M8[D]")
     plays = sorted({p for p, _ in effects.uplift} | set(runs.plays))
@@ -204,11 +222,40 @@ def per_account_errors(
     return out
 
 
-EFFECT_RANKINGS = ("prescribed", "cell_ungated", "dr_learner", "oracle_fitting")
+EFFECT_RANKINGS = (
+    "prescribed",
+    "prescribed_churn_only",
+    "prescribed_expansion_plays",
+    "cell_ungated",
+    "dr_learner",
+    "oracle_fitting",
+)
 """The rankings by an estimated saving: accounts without one follow by churn risk."""
 ORACLE_STREAM = 18
 """The rollouts the oracle ranks by are drawn apart from those that judge every ranking, so
 that the oracle does not select on the judge's noise."""
+
+
+def churn_only(effects: Any) -> Any:
+    """The effects bundle without its expansion share: ``expected_arr_saved`` counts the
+    churn part only (the served ranking before expansion ARR counted)."""
+    from features.effects_bundle import EXPANSION_SHARE, EffectsBundle
+
+    metadata = {k: v for k, v in effects.metadata.items() if k != EXPANSION_SHARE}
+    return EffectsBundle(effects.columns, effects.effects, effects.uplift, metadata)
+
+
+def check_no_look_ahead(snapshots: Sequence[date], cutoff: date) -> None:
+    """The held-out-in-time rule of the bench: every training row's label has matured, and
+    every play run that treats it has happened, by the cutoff: snapshot + 210 days <= cutoff
+    (a 180-day label; runs count within 30 days of the snapshot, so none on or after
+    snapshot + 30 is read). Raises ``AssertionError`` otherwise."""
+    late = [d for d in snapshots if d + timedelta(days=LOOK_AHEAD_DAYS) > cutoff]
+    if late:
+        raise AssertionError(
+            f"{len(late)} training row(s) as late as {max(late)}: their labels or play runs "
+            f"end after the cutoff {cutoff}"
+        )
 
 
 def true_savings(history: Any, m: int, ids: np.ndarray, rollouts: int) -> np.ndarray:
@@ -283,9 +330,7 @@ def month_value(
     book = table.filter(pc.equal(snap, pa.scalar(month)))
     active = {history.account_ids[i] for i in np.flatnonzero(history.mrr_eve[m] > 0)}
     book = book.filter(pa.array([str(a) in active for a in book.column("account_id").to_pylist()]))
-    config = ScoringConfig()
-    plain = list(score_table(book, churn, expansion, library, config, 1))
-    rich = list(score_table(book, churn, expansion, library, config, 1, effects=effects))
+    plain = list(score_table(book, churn, expansion, library, ScoringConfig(), 1))
     ids = np.concatenate([b.account_id for b in plain]).astype(str)
     csm = np.asarray([owners.get(a, "None") for a in ids.tolist()], dtype=object)
     p_churn = np.concatenate([b.churn.probability for b in plain])
@@ -296,16 +341,28 @@ def month_value(
     first = [next((h["id"] for h in row if h["id"] in PLAY_CODES), None) for row in hits]
     costs = {p.id: p.cost for p in library.playbooks}
     discounts = {p.id: p.discount for p in library.playbooks}
-    served = _best([h for b in rich for h in b.playbooks], PLAY_CODES, first)
+
+    def ranked(
+        bundle: Any, gated: bool = True, expansion_plays: set[str] | None = None
+    ) -> tuple[np.ndarray, list[str | None]]:
+        """The records' playbooks as serving ranks them with ``bundle`` (``score_table``
+        with effects calls the same ``prescribe``), each account's best simulator play."""
+        out = prescribe(
+            hits, mrr, p_churn, p_expand, segment, bundle, costs, gated, discounts,
+            expansion_plays=expansion_plays,
+        )  # fmt: skip
+        return _best(out, PLAY_CODES, first)
+
+    served = ranked(effects)
     variants: dict[str, tuple[np.ndarray, list[str | None]]] = {
         "risk": (p_churn, first),
         "prescribed": served,
         "prescribed_strict": served,
-        "cell_ungated": _best(
-            prescribe(hits, mrr, p_churn, p_expand, segment, effects, costs, False, discounts),
-            PLAY_CODES,
-            first,
+        "prescribed_churn_only": ranked(churn_only(effects)),
+        "prescribed_expansion_plays": ranked(
+            effects, expansion_plays={p.id for p in library.playbooks if p.score == "expansion"}
         ),
+        "cell_ungated": ranked(effects, gated=False),
         "dr_learner": _best(
             _dr_prescribed(hits, book, mrr, p_churn, effects, library), PLAY_CODES, first
         ),
@@ -352,6 +409,7 @@ def prescription(
     labels had matured by then), ARR saved at that month and the ``eval_months - 1`` after it
     (the same models, as a deployment would keep them), pooled."""
     from bench.plays_bench import plays_source
+    from features.effects_bundle import EXPANSION_SHARE
     from features.writer import read_feature_table
     from serving.playbooks import load_playbooks
     from serving.scoring import ModelView
@@ -364,6 +422,7 @@ def prescription(
     from training.effects.fit import EffectsOptions, fit_effects
     from training.effects.publish import bundle_of
     from training.effects.runs import read_play_runs
+    from training.effects.sizes import source_expansion_shares
     from training.options import TrainOptions
     from training.train import train_models
 
@@ -378,15 +437,22 @@ def prescription(
         cutoff = to_date(int(history.month_starts[c]))
         file = read_feature_table(root / "features.parquet")
         snap = file.table.column("snapshot_date").cast(pa.date32())
-        train = file.table.filter(pc.less_equal(snap, pa.scalar(cutoff - timedelta(days=210))))
+        train = file.table.filter(
+            pc.less_equal(snap, pa.scalar(cutoff - timedelta(days=LOOK_AHEAD_DAYS)))
+        )
         path = Path(scratch) / "train.parquet"
         meta = (pq.read_schema(root / "features.parquet").metadata) or {}
         pq.write_table(train.replace_schema_metadata(meta), path)
         data = dataset.load(path)
         models = train_models(data, TrainOptions(backtests=1, with_baselines=False))
         runs = read_play_runs(root / "source")
+        assert data.snapshot_date is not None
+        check_no_look_ahead(data.snapshot_date.astype("datetime64[D]").tolist(), cutoff)
         options = EffectsOptions(min_uplift_treated=MIN_UPLIFT_TREATED)
-        effects = bundle_of(fit_effects(data, runs, library.ids, options))
+        result = fit_effects(data, runs, library.ids, options)
+        # what an expansion is worth, from the subscriptions before the cutoff only
+        result.facts[EXPANSION_SHARE] = source_expansion_shares(root / "source", as_of=cutoff)
+        effects = bundle_of(result)
     churn = ModelView(models.labels["churn_180d"].bundle, "bench")
     expansion = ModelView(models.labels["expand_180d"].bundle, "bench")
     owner = pq.read_table(root / "source" / "accounts.parquet", columns=["account_id", "csm_id"])
@@ -409,6 +475,9 @@ def prescription(
         "rollouts": rollouts,
         "train_rows": train.num_rows,
         "uplift_models": sorted(f"{p}/{lb}" for p, lb in effects.uplift),
+        "expansion_share": effects.metadata.get(EXPANSION_SHARE),
+        "fit_rows_until": str(max(data.snapshot_date).astype("datetime64[D]")),
+        "judged_months": [v["month"] for v in per_month],
         "evidence_cells": sorted(
             f"{r['play']}/{r['segment']}"
             for r in effects.effects

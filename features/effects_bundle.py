@@ -4,7 +4,8 @@
 A directory with ``effects.json`` (``format``, the feature ``columns`` in model order as in a
 model bundle, the ``effects`` table: one row per (play, label, segment) cell with ``effect``
 (the effect on the treated, a change in probability), ``ci_low``, ``ci_high``,
-``n_treated``, ``evidence`` and ``reason``, the ATE beside it, and ``metadata``) and one
+``n_treated``, ``evidence`` and ``reason``, the ATE beside it, and ``metadata``, which
+holds the fit's facts and ``expansion_share``: what an expansion is worth) and one
 LightGBM text file per per-account uplift model, ``uplift-<play>-<label>.txt``: features ->
 the change in P(label) if the play is run (negative: less likely).
 """
@@ -28,6 +29,11 @@ EFFECTS_FORMAT = 1
 EFFECTS_FILE = "effects.json"
 EFFECTS_ARTIFACT = "effects"
 """The artifact folder of an MLflow run that holds the bundle (the registered version's source)."""
+ALL_SEGMENTS = "all"
+EXPANSION_SHARE = "expansion_share"
+"""The metadata key of the mean past expansion as a share of MRR, ``{"all": ..., segment:
+...}`` (``training.effects.sizes``): what one more expansion is worth. Bundles without it
+(fitted before it existed) count no expansion ARR."""
 
 
 @dataclass
@@ -48,6 +54,15 @@ class EffectsBundle:
             return None
         matrix = frame if isinstance(frame, np.ndarray) else encode(frame, self.columns)
         return np.clip(np.asarray(booster.predict(matrix), dtype=np.float64), -1.0, 1.0)
+
+    def expansion_share(self, segment: str | None) -> float | None:
+        """The mean past expansion as a share of MRR in ``segment`` (else the whole book's);
+        None when the bundle does not hold it."""
+        shares = self.metadata.get(EXPANSION_SHARE) or {}
+        value = shares.get(str(segment)) if segment is not None else None
+        if value is None:
+            value = shares.get(ALL_SEGMENTS)
+        return None if value is None else float(value)
 
     def cell(self, play: str, label: str, segment: str = "all") -> dict[str, Any] | None:
         for row in self.effects:

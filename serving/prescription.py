@@ -24,12 +24,19 @@ model (``features.effects_bundle``, from ``churnlight plays``) adds to each fitt
   (``confounded``) serves nothing, and the overall cell does not stand in for it.
   Null when neither cell has evidence (too few runs, no comparable accounts, confounded), or
   when the effects model predates ``treated_rate`` (run ``churnlight plays`` again).
-- ``expected_arr_saved``: revenue at risk x relative uplift, minus the play's cost and, for
-  a play that gives a discount, the ARR the discount gives away on the accounts expected to
-  stay: ``12 * mrr * -churn_effect - cost - discount * 12 * mrr * (1 - p_churn -
-  churn_effect)`` (cost and discount from the library, 0 when it gives none); null
-  when churn_effect or mrr is, and null when the churn cell's 95% interval includes 0: a play
-  not shown to change churn is not promised to save anything (its effect is still shown).
+- ``expected_arr_saved``: the ARR the play is expected to keep and bring, minus what it
+  costs: ``expected_arr_churn + expected_arr_expansion - cost - discount * 12 * mrr * (1 -
+  p_churn - churn_effect)``, where ``expected_arr_churn = 12 * mrr * -churn_effect``
+  (revenue at risk x relative reduction) and ``expected_arr_expansion = 12 * mrr *
+  expand_effect * expansion_share`` (the new ARR of the expansions the play adds: the
+  change in expansion probability times what an expansion is worth in the account's
+  segment, the mean past expansion as a share of MRR, learned from the subscriptions by
+  ``churnlight plays`` and stored in the effects bundle, ``training.effects.sizes``). Cost
+  and discount from the library, 0 when it gives none. A part counts only when its cell's
+  95% interval excludes 0 (a play not shown to change churn is not promised to keep
+  anything; its effect is still shown); the part is null then, and
+  ``expected_arr_saved`` is null when neither part counts or mrr is null. An effects
+  model fitted before ``expansion_share`` existed counts churn only.
 
 The plays are ranked by ``expected_arr_saved`` (highest first), plays without one after, in
 library order. Without a registered effects model the records are exactly as before.
@@ -42,7 +49,7 @@ relative effect's, and ranking by them saved less ARR than working down the chur
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,6 +206,54 @@ def arr_saved(
     return arr * -churn_effect - cost - discount * arr * stay
 
 
+@dataclass(frozen=True)
+class ArrParts:
+    """A play's expected ARR on one account, by where it comes from (``arr_parts``)."""
+
+    churn: float | None
+    """ARR kept from churn: 12 x MRR x -churn_effect; None when not counted."""
+    expansion: float | None
+    """New ARR: 12 x MRR x expand_effect x the segment's expansion share; None when not
+    counted."""
+    total: float | None
+    """churn + expansion - cost - what a discount gives away; None when neither part is
+    counted."""
+
+
+def arr_parts(
+    mrr: float,
+    churn_probability: float,
+    churn_effect: float | None,
+    expand_effect: float | None,
+    expansion_share: float | None,
+    cost: float,
+    discount: float,
+) -> ArrParts:
+    """``expected_arr_saved`` and its parts. ``churn_effect`` / ``expand_effect`` are the
+    account's changes in probability *that count* (None: the part is not counted, e.g. its
+    cell's interval holds 0); ``expansion_share`` what one expansion adds, as a share of MRR
+    (None: no expansion ARR). The discount gives away its share of the ARR expected to stay
+    (with the counted churn effect, none when the churn part is not counted)."""
+    if not np.isfinite(mrr):
+        return ArrParts(None, None, None)
+    arr = 12.0 * mrr
+    churn = None if churn_effect is None else arr * -churn_effect
+    expansion = (
+        None
+        if expand_effect is None or expansion_share is None
+        else arr * expand_effect * expansion_share
+    )
+    if churn is None and expansion is None:
+        return ArrParts(None, None, None)
+    stay = 1.0 - churn_probability - (churn_effect or 0.0)
+    total = (churn or 0.0) + (expansion or 0.0) - cost - discount * arr * stay
+    return ArrParts(churn, expansion, total)
+
+
+def _cents(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
 def prescribe(
     hits: Sequence[Sequence[dict[str, Any]]],
     mrr: np.ndarray,
@@ -210,11 +265,14 @@ def prescribe(
     require_significant: bool = REQUIRE_SIGNIFICANT,
     discounts: Mapping[str, float | None] | None = None,
     pooled: bool = True,
+    expansion_plays: Collection[str] | None = None,
 ) -> list[list[dict[str, Any]]]:
     """``hits`` (per account, the fitting plays' dicts) with the effects added and re-ranked.
     The probabilities are the accounts' calibrated ones; ``segment`` their segments;
     ``costs`` and ``discounts`` the library's per play. ``pooled``: shrink every cell to the
-    label's pooled prior (``pooled_prior``); False: each cell by itself."""
+    label's pooled prior (``pooled_prior``); False: each cell by itself.
+    ``expansion_plays``: the plays whose expansion part counts (None: every play; the bench
+    measures counting it only for the library's ``score: expansion`` plays)."""
     churn_label, expand_label = label_pair(effects)
     cache: dict[tuple[str, str | None, str | None], RelativeEffect | None] = {}
     priors = {
@@ -233,39 +291,45 @@ def prescribe(
             )
         return cache[key]
 
+    def counted(value: float | None, cell: RelativeEffect | None) -> float | None:
+        """The account's change that counts towards the ARR: its cell's interval excludes 0
+        (or the interval rule is off)."""
+        if value is None or cell is None:
+            return None
+        return value if cell.significant or not require_significant else None
+
     out: list[list[dict[str, Any]]] = []
     for i, row in enumerate(hits):
         enriched = []
+        share = effects.expansion_share(None if segment[i] is None else str(segment[i]))
         for hit in row:
             churn_rel = rel(hit["id"], churn_label, segment[i])
+            expand_rel = rel(hit["id"], expand_label, segment[i])
             churn = account_effect(float(churn_probability[i]), churn_rel)
-            expand = account_effect(
-                float(expand_probability[i]), rel(hit["id"], expand_label, segment[i])
-            )
+            expand = account_effect(float(expand_probability[i]), expand_rel)
             churn_effect = None if churn is None else round(churn, 4)
-            saved = None
-            if (
-                churn_effect is not None
-                and churn_rel is not None
-                and (churn_rel.significant or not require_significant)
-                and np.isfinite(mrr[i])
-            ):
-                saved = round(
-                    arr_saved(
-                        float(mrr[i]),
-                        float(churn_probability[i]),
-                        churn_effect,
-                        costs.get(hit["id"]) or 0.0,
-                        (discounts or {}).get(hit["id"]) or 0.0,
-                    ),
-                    2,
-                )
+            expand_effect = None if expand is None else round(expand, 4)
+            parts = arr_parts(
+                float(mrr[i]),
+                float(churn_probability[i]),
+                counted(churn_effect, churn_rel),
+                (
+                    counted(expand_effect, expand_rel)
+                    if expansion_plays is None or hit["id"] in expansion_plays
+                    else None
+                ),
+                share,
+                costs.get(hit["id"]) or 0.0,
+                (discounts or {}).get(hit["id"]) or 0.0,
+            )
             enriched.append(
                 {
                     **hit,
                     "churn_effect": churn_effect,
-                    "expand_effect": None if expand is None else round(expand, 4),
-                    "expected_arr_saved": saved,
+                    "expand_effect": expand_effect,
+                    "expected_arr_saved": _cents(parts.total),
+                    "expected_arr_churn": _cents(parts.churn),
+                    "expected_arr_expansion": _cents(parts.expansion),
                 }
             )
         order = sorted(

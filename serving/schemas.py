@@ -162,10 +162,22 @@ class PlaybookHit(BaseModel):
     )
     expected_arr_saved: float | None = Field(
         None,
-        description="12 x mrr x -churn_effect - the play's cost - for a discount, the ARR it "
-        "gives away on the accounts expected to stay: ARR the play is expected to keep; plays "
-        "are ranked by it. Null when the play's churn interval includes 0; absent without a "
-        "play-effects model",
+        description="expected_arr_churn + expected_arr_expansion - the play's cost - for a "
+        "discount, the ARR it gives away on the accounts expected to stay: ARR the play is "
+        "expected to keep and bring; plays are ranked by it. Null when neither part counts; "
+        "absent without a play-effects model",
+    )
+    expected_arr_churn: float | None = Field(
+        None,
+        description="the part kept from churn: 12 x mrr x -churn_effect; null when the play's "
+        "churn interval includes 0. Absent without a play-effects model",
+    )
+    expected_arr_expansion: float | None = Field(
+        None,
+        description="the part brought by expansion: 12 x mrr x expand_effect x the mean past "
+        "expansion as a share of MRR in the account's segment; null when the play's expansion "
+        "interval includes 0 or the effects model predates the expansion share. Absent "
+        "without a play-effects model",
     )
 
 

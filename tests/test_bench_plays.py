@@ -141,3 +141,27 @@ def test_the_pooled_bar_sums_arr_over_seeds_and_pools_errors_by_rows() -> None:
     t = 10 * 0.04 + 30 * 0.16 + 60 * 0.04
     assert out["pehe_over_t"]["served"] == pytest.approx((served / t) ** 0.5)
     assert out["pehe_over_t"]["dr_learner"] == pytest.approx(1.0)
+
+
+def test_the_fit_sees_no_label_or_play_run_after_the_cutoff() -> None:
+    from datetime import date
+
+    from bench.plays_value import check_no_look_ahead
+
+    cutoff = date(2025, 3, 1)
+    check_no_look_ahead([date(2024, 7, 1), date(2024, 8, 1)], cutoff)  # 2024-08-01 + 210 days
+    with pytest.raises(AssertionError, match="2024-09-01"):
+        check_no_look_ahead([date(2024, 8, 1), date(2024, 9, 1)], cutoff)
+
+
+def test_the_churn_only_ranking_drops_the_expansion_share_and_nothing_else() -> None:
+    from bench.plays_value import churn_only
+    from features.effects_bundle import EffectsBundle
+    from features.model_bundle import FeatureColumn
+
+    full = EffectsBundle(
+        [FeatureColumn("x")], [{"play": "a"}], metadata={"expansion_share": {"all": 0.3}, "k": 1}
+    )
+    plain = churn_only(full)
+    assert plain.expansion_share("smb") is None and full.expansion_share("smb") == 0.3
+    assert plain.metadata == {"k": 1} and plain.effects == full.effects

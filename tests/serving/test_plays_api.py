@@ -66,7 +66,13 @@ def test_records_rank_fitting_plays_by_expected_arr_saved(
         record = client.get(f"/v1/accounts/{account_id}", headers=keys.read_headers).json()
         plays = record["playbooks"]
         for play in plays:
-            assert {"churn_effect", "expand_effect", "expected_arr_saved"} <= set(play)
+            assert {
+                "churn_effect",
+                "expand_effect",
+                "expected_arr_saved",
+                "expected_arr_churn",
+                "expected_arr_expansion",
+            } <= set(play)
         rescue = next(p for p in plays if p["id"] == "champion_rescue")
         # the cell's relative effect (its segment's when that has evidence), shrunk to the
         # pooled prior of the fitted cells, x the account's own churn probability; the
@@ -85,6 +91,9 @@ def test_records_rank_fitting_plays_by_expected_arr_saved(
             assert rescue["expected_arr_saved"] == pytest.approx(
                 12 * record["mrr"] * -rescue["churn_effect"], abs=0.02
             )
+            # the registry's effects model holds no expansion share: churn only
+            assert rescue["expected_arr_churn"] == rescue["expected_arr_saved"]
+            assert rescue["expected_arr_expansion"] is None
             seen_saving = True
         else:
             assert rescue["expected_arr_saved"] is None

@@ -118,7 +118,8 @@ def test_plays_without_evidence_or_with_an_interval_holding_zero_save_nothing() 
     by_id = {p["id"]: p for p in plays}
     # guides has too few runs: no effect at all, ranked after the plays with a saving
     assert by_id["guides"] == {**_hit("guides"), "churn_effect": None, "expand_effect": None,
-                               "expected_arr_saved": None}  # fmt: skip
+                               "expected_arr_saved": None, "expected_arr_churn": None,
+                               "expected_arr_expansion": None}  # fmt: skip
     # nudge's estimate is shown (0.4 x -0.2, shrunk to 1 - 0.6^2 = 0.64 of itself), but it
     # is not promised to save anything
     assert by_id["nudge"]["churn_effect"] == pytest.approx(-0.08 * 0.64, abs=1e-4)
@@ -236,3 +237,78 @@ def test_a_confounded_cell_serves_nothing_and_the_overall_cell_does_not_stand_in
     assert rescue_smb["churn_effect"] is None and rescue_smb["expected_arr_saved"] is None
     # ent has no cell of its own: the overall cell (not confounded) serves it
     assert ent[0]["id"] == "rescue" and ent[0]["expected_arr_saved"] == pytest.approx(900.0)
+
+
+def _with_shares(bundle: EffectsBundle, shares: dict[str, float]) -> EffectsBundle:
+    return EffectsBundle(bundle.columns, bundle.effects, metadata={"expansion_share": shares})
+
+
+def test_expansion_counts_the_new_arr_of_the_expansions_a_play_adds(tmp_path: Path) -> None:
+    shares = {"all": 0.5, "smb": 0.2}
+    bundle = load_effects_bundle(
+        save_effects_bundle(_with_shares(_bundle(), shares), tmp_path / "effects")
+    )
+    smb, other = _prescribe(
+        bundle, [1000.0, 1000.0], [0.4, 0.4], ["smb", "ent"], plays=("review", "rescue")
+    )
+    # review: churn -0.03 (12,000 x 0.03 = 360 kept) and expansion 0.5 x 0.06 / 0.20 = +0.15,
+    # shrunk to 3/4: +0.1125 more likely to expand; an smb expansion adds a fifth of the MRR:
+    # 12,000 x 0.1125 x 0.2 = 270 new ARR; minus the cost of 100
+    review = next(p for p in smb if p["id"] == "review")
+    assert review["expected_arr_churn"] == pytest.approx(360.0)
+    assert review["expected_arr_expansion"] == pytest.approx(270.0)
+    assert review["expected_arr_saved"] == pytest.approx(360.0 + 270.0 - 100.0)
+    # rescue has no expansion cell: churn only, as before (1,800 in smb)
+    assert smb[0]["id"] == "rescue" and smb[0]["expected_arr_expansion"] is None
+    assert smb[0]["expected_arr_saved"] == pytest.approx(smb[0]["expected_arr_churn"])
+    # ent has no share of its own: the book's half (12,000 x 0.1125 x 0.5 = 675)
+    review = next(p for p in other if p["id"] == "review")
+    assert review["expected_arr_expansion"] == pytest.approx(675.0)
+    assert review["expected_arr_saved"] == pytest.approx(360.0 + 675.0 - 100.0)
+    # and so outranks rescue there (the overall cell: 900)
+    assert [p["id"] for p in other] == ["review", "rescue"]
+
+
+def test_an_expansion_play_without_a_churn_effect_ranks_by_its_new_arr() -> None:
+    cells = [
+        _cell("upsell", "all", 0.05, 0.25, _ci(0.05), label="expand_180d"),
+        _cell("upsell", "all", -0.01, 0.10, _ci(-0.01, 1.0)),  # churn: interval holds 0
+        _cell("noisy", "all", 0.05, 0.25, _ci(0.05, 0.6), label="expand_180d"),
+    ]
+    base = EffectsBundle([FeatureColumn("x")], cells)
+    (plain,) = _prescribe(base, [1000.0], [0.1], [None], plays=("noisy", "upsell"))
+    # without an expansion share (an effects model fitted before it): nothing is promised
+    assert all(p["expected_arr_saved"] is None for p in plain)
+    (plays,) = _prescribe(
+        _with_shares(base, {"all": 0.4}), [1000.0], [0.1], [None], plays=("noisy", "upsell")
+    )
+    upsell = plays[0]
+    # 0.5 x 0.05 / 0.20 = +0.125, shrunk to 3/4; 12,000 x 0.09375 x 0.4 = 450
+    assert upsell["id"] == "upsell"
+    assert upsell["expand_effect"] == pytest.approx(0.09375, abs=1e-4)
+    assert upsell["expected_arr_churn"] is None
+    assert upsell["expected_arr_expansion"] == pytest.approx(450.0, rel=1e-3)
+    assert upsell["expected_arr_saved"] == pytest.approx(450.0, rel=1e-3)
+    # noisy's expansion interval holds 0: shown, not counted
+    assert plays[1]["expand_effect"] is not None and plays[1]["expected_arr_saved"] is None
+
+
+def test_the_expansion_part_can_be_kept_to_the_plays_for_expansion() -> None:
+    bundle = _with_shares(_bundle(), {"all": 0.5})
+    (every,) = _prescribe(bundle, [1000.0], [0.4], [None], plays=("review",))
+    (only,) = prescribe(
+        [[_hit("review")]],
+        np.array([1000.0]),
+        np.array([0.4]),
+        np.array([0.5]),
+        [None],
+        bundle,
+        {"review": 100.0},
+        pooled=False,
+        expansion_plays={"upsell"},
+    )
+    # review is not an expansion play: its expansion estimate is shown, not counted
+    assert every[0]["expected_arr_expansion"] == pytest.approx(675.0)
+    assert only[0]["expand_effect"] == every[0]["expand_effect"]
+    assert only[0]["expected_arr_expansion"] is None
+    assert only[0]["expected_arr_saved"] == pytest.approx(360.0 - 100.0)

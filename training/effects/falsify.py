@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from training.effects.estimate import Z95, att
-from training.effects.nuisance import NUISANCE_PARAMS, CrossFitOptions
+from training.effects.nuisance import CrossFitOptions, fit_predict
 
 MAX_GAP_DAYS = 45
 """The previous snapshot of an account counts when it is at most this many days earlier."""
@@ -67,24 +67,6 @@ def previous_rows(ids: np.ndarray, snapshot_date: np.ndarray) -> np.ndarray:
     return out
 
 
-def _fit(
-    x: np.ndarray, y: np.ndarray, x_out: np.ndarray, objective: str, options: CrossFitOptions
-) -> np.ndarray:
-    import lightgbm as lgb
-
-    if len(y) < 2 or float(np.std(y)) == 0.0:
-        return np.full(len(x_out), float(np.mean(y)) if len(y) else 0.0)
-    params = {
-        **NUISANCE_PARAMS,
-        "objective": objective,
-        "seed": options.seed,
-        "num_threads": options.threads,
-    }
-    data = lgb.Dataset(x, label=y, params={"verbose": -1, "feature_pre_filter": False})
-    booster = lgb.train(params, data, num_boost_round=options.rounds)
-    return np.asarray(booster.predict(x_out), dtype=np.float64)
-
-
 def prior_risk(
     x: np.ndarray,
     y: np.ndarray,
@@ -103,7 +85,7 @@ def prior_risk(
         if not rows.any():
             continue
         fit = (folds != k) & known
-        out[rows] = _fit(x[fit], y[fit], x[previous[rows]], "binary", options)
+        out[rows] = fit_predict(x[fit], y[fit], x[previous[rows]], options)
     return out
 
 
@@ -124,7 +106,7 @@ def control_model(
     for k in np.unique(folds[use]):
         out = use & (folds == k)
         fit = use & (folds != k) & (t == 0)
-        m0[out] = _fit(x[fit], nc[fit], x[out], "regression", options)
+        m0[out] = fit_predict(x[fit], nc[fit], x[out], options, "regression")
     return m0
 
 

@@ -1,4 +1,5 @@
-"""`churnlight plays`: source -> feature table -> play runs -> effects -> MLflow and registry.
+"""`churnlight plays`: source -> feature table -> play runs -> effects (and what an expansion
+is worth, ``sizes``) -> MLflow and registry.
 
 Orchestration only: the feature table is built from the source (``features.pipeline``, the
 same monthly snapshots and labels as training) unless one is given, the runs are read from
@@ -12,12 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from features.effects_bundle import EXPANSION_SHARE
 from features.writer import read_feature_table
 from training.dataset import from_feature_file
 from training.effects.fit import EffectsOptions, EffectsResult, fit_effects
 from training.effects.followup import FollowUp, follow_up
 from training.effects.publish import EffectsPublication, publish_effects
 from training.effects.runs import read_play_runs
+from training.effects.sizes import source_expansion_shares
 from training.settings import TrainingSettings
 
 if TYPE_CHECKING:
@@ -54,6 +57,7 @@ def estimate_play_effects(
         data = from_feature_file(read_feature_table(table_path))
     runs = read_play_runs(source)
     result = fit_effects(data, runs, plays, options, progress=progress)
+    result.facts[EXPANSION_SHARE] = source_expansion_shares(source)
     if progress:
         progress("logging to MLflow", 0, 1)
     publication = publish_effects(result, settings, register=register, plot_path=plot_path)

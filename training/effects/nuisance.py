@@ -59,21 +59,35 @@ def group_codes(groups: np.ndarray) -> tuple[np.ndarray, int]:
     return codes.astype(np.int64), len(uniques)
 
 
-def _fit_predict(
-    x_fit: np.ndarray, y_fit: np.ndarray, x_out: np.ndarray, options: CrossFitOptions
+def fit_predict(
+    x_fit: np.ndarray,
+    y_fit: np.ndarray,
+    x_out: np.ndarray,
+    options: CrossFitOptions,
+    objective: str = "binary",
 ) -> np.ndarray:
-    """P(y = 1 | x) on ``x_out`` of a classifier fitted on (x_fit, y_fit); the constant rate
-    when the fit rows hold one class only."""
+    """A nuisance model fitted on (x_fit, y_fit), predicted on ``x_out``: with ``binary``,
+    P(y = 1 | x) kept inside [``PROBABILITY_FLOOR``, 1 - floor]; with ``regression``,
+    E[y | x] (the negative control's outcome model, ``falsify``). The fit rows' mean when
+    they hold one value only (0.5 for a binary fit without rows, 0 for a regression)."""
     import lightgbm as lgb
 
-    rate = float(np.mean(y_fit)) if len(y_fit) else 0.5
-    if len(y_fit) < 2 or rate in (0.0, 1.0):
-        return np.full(len(x_out), np.clip(rate, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR))
-    params = {**NUISANCE_PARAMS, "seed": options.seed, "num_threads": options.threads}
+    binary = objective == "binary"
+    if len(y_fit) < 2 or float(np.std(y_fit)) == 0.0:
+        mean = float(np.mean(y_fit)) if len(y_fit) else (0.5 if binary else 0.0)
+        if binary:
+            mean = float(np.clip(mean, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR))
+        return np.full(len(x_out), mean)
+    params = {
+        **NUISANCE_PARAMS,
+        "objective": objective,
+        "seed": options.seed,
+        "num_threads": options.threads,
+    }
     data = lgb.Dataset(x_fit, label=y_fit, params={"verbose": -1, "feature_pre_filter": False})
     booster = lgb.train(params, data, num_boost_round=options.rounds)
     out = np.asarray(booster.predict(x_out), dtype=np.float64)
-    return np.clip(out, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
+    return np.clip(out, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR) if binary else out
 
 
 def cross_fit_propensity(
@@ -83,7 +97,7 @@ def cross_fit_propensity(
     e = np.empty(len(t), dtype=np.float64)
     for k in np.unique(folds):
         out = folds == k
-        e[out] = _fit_predict(x[~out], t[~out], x[out], options)
+        e[out] = fit_predict(x[~out], t[~out], x[out], options)
     return e
 
 
@@ -102,6 +116,6 @@ def cross_fit_outcomes(
     for k in np.unique(folds):
         out = folds == k
         fit0, fit1 = ~out & ~treated, ~out & treated
-        m0[out] = _fit_predict(x[fit0], y[fit0], x[out], options)
-        m1[out] = _fit_predict(x[fit1], y[fit1], x[out], options)
+        m0[out] = fit_predict(x[fit0], y[fit0], x[out], options)
+        m1[out] = fit_predict(x[fit1], y[fit1], x[out], options)
     return m0, m1
