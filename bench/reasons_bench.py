@@ -31,8 +31,8 @@ Measured in the same run, on the same rows:
 
 Each seed's ``top_rows.parquet`` (in its scratch directory) keeps the top rows' true causes,
 main reason and per-family and per-signal pushes, with the model's family scale in the file's
-metadata, and ``book_pushes.parquet`` the same pushes of the training rows that scale was
-measured on, so a family rule can be tried on the same rows without training again.
+metadata. (Session 9 also kept the training rows' pushes, ``book_pushes.parquet``, at the cost
+of a SHAP pass per seed the bench never read; it is gone.)
 
 Measured (session 9, load 10-17, ``python -m bench reasons``): with the ``family_spread``
 rule and the simulator's support fix (escalations from support pain alone, every ticket
@@ -231,7 +231,6 @@ def _run_seed(accounts: int, months: int, seed: int, quick: bool) -> dict[str, A
     matrix = churn.bundle.encode(held_out.take(pa.array(top)))
     contributions, _ = churn.bundle.contributions(matrix)
     _keep_rows(scratch / "top_rows.parquet", churn, contributions, causes, batch, top, mains)
-    _keep_book(scratch / "book_pushes.parquet", churn, data)
     baselines = {
         "largest push": _largest_push(churn, contributions, matrix),
         "first driver": _first_driver(churn, contributions),
@@ -309,17 +308,6 @@ def _keep_rows(
         }
     )
     pq.write_table(rows.replace_schema_metadata(meta), path)
-
-
-def _keep_book(path: Path, view: Any, data: Any) -> None:
-    """Each actionable family's push on the training rows the model's family scale was
-    measured on (``training.explanations.explained_rows``): what a family rule may learn
-    from, kept to try one without training again."""
-    from training.explanations import explained_rows
-
-    book = view.reasons
-    contributions, _ = view.bundle.contributions(data.matrix[explained_rows(data)])
-    pq.write_table(_pushes(book, contributions), path)
 
 
 def _pushes(book: Any, contributions: np.ndarray) -> pa.Table:
