@@ -20,6 +20,8 @@ records, per (account, snapshot), how much each latent cause adds to the churn l
 Measured in the same run, on the same rows:
 - ``largest push``: the actionable signal raising churn most (the main reason without the
   model's ``signal_scale``);
+- ``peer baseline``: the served family rule on interventional SHAP values against ordinary
+  peers (``features.peer_attribution``) rather than the book's average;
 - ``first driver``: the first single feature (by SHAP, ungrouped) outside the lifecycle and
   commercial families (how reasons were read before signals and roles);
 - ``ceiling``: a LightGBM classifier trained on the *true* top causes of the training
@@ -83,6 +85,8 @@ SEEDS = {
     37: "check: nothing chosen on it",
 }
 QUICK_SEED = 5
+BOOK_ROWS = 300
+"""Training rows the peer baseline's family yardstick is measured on."""
 
 
 def cause_agreement(
@@ -234,6 +238,7 @@ def _run_seed(accounts: int, months: int, seed: int, quick: bool) -> dict[str, A
     baselines = {
         "largest push": _largest_push(churn, contributions, matrix),
         "first driver": _first_driver(churn, contributions),
+        "peer baseline": _peer_baseline(churn, data, matrix),
         "ceiling": _ceiling(churn, data, result, truth, matrix),
     }
     measured = {
@@ -329,6 +334,30 @@ def _largest_push(view: Any, contributions: np.ndarray, matrix: np.ndarray) -> l
 
     book = ReasonBook(view.names, view.specs, view.categories, view.reasons.reference)
     reasons = book.explain(contributions, matrix, 1)
+    return [m["family"] if m else None for m in reasons.main]
+
+
+def _peer_baseline(view: Any, data: Any, matrix: np.ndarray) -> list[Any]:
+    """The served family rule (``family_spread``: (push - median) / sd) on interventional
+    SHAP values against ordinary peers (``features.peer_attribution``): the background is the
+    ``ORDINARY_ROWS`` explained training rows nearest the median raw score, the yardstick
+    ``BOOK_ROWS`` of them (a seeded sample)."""
+    from features.peer_attribution import ordinary_rows, peer_contributions
+    from features.reasons import ReasonBook
+    from training.explanations import explained_rows
+
+    bundle = view.bundle
+    book_matrix = data.matrix[explained_rows(data)]
+    background = book_matrix[ordinary_rows(bundle.raw_score(book_matrix))]
+    rng = np.random.default_rng(0)
+    sample = np.sort(rng.choice(len(book_matrix), min(BOOK_ROWS, len(book_matrix)), False))
+    base = ReasonBook(view.names, view.specs, view.categories, view.reasons.reference)
+    spread = base.family_spread_of(peer_contributions(bundle, book_matrix[sample], background))
+    book = ReasonBook(
+        view.names, view.specs, view.categories, view.reasons.reference, family_spread=spread
+    )
+    book.unavailable = view.reasons.unavailable
+    reasons = book.explain(peer_contributions(bundle, matrix, background), matrix, 1)
     return [m["family"] if m else None for m in reasons.main]
 
 
