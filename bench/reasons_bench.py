@@ -121,6 +121,79 @@ def pool_agreement(
     return _summary(confusion, families)
 
 
+CLOSE_CAUSE = 0.75
+"""A disagreement is the truth's when the named family's own cause is this share of the top
+cause (or more): two causes nearly tie."""
+PUSHING = 0.02
+"""A family pushes the score up from this many log-odds (``ReasonConfig.min_contribution``)."""
+KINDS = (
+    "close causes",
+    "true family not pushed up",
+    "another family pushed more",
+    "true family pushed most",
+)
+"""Why a row's main reason misses its true cause, in the order ``disagreement_kind`` tries:
+the truth (the named family's cause nearly ties the top one), the model's attribution (it
+does not push the true family up; it pushes another family more) and the rule (the true
+family pushes most, the yardstick named another)."""
+
+
+def disagreement_kind(
+    predicted: str | None,
+    true_cause: str,
+    cause_values: Mapping[str, float],
+    family_pushes: Mapping[str, float],
+    families: Mapping[str, Sequence[str]],
+) -> str | None:
+    """Why ``predicted`` (a main reason's family; None: none) misses ``true_cause``, one of
+    ``KINDS``; None when it does not miss. ``cause_values``: the row's true cause
+    contributions (log-odds, per cause); ``family_pushes``: the model's push per actionable
+    family (its signals' summed SHAP values)."""
+    accepted = families[true_cause]
+    if predicted in accepted:
+        return None
+    top = cause_values[true_cause]
+    own = [v for cause, v in cause_values.items() if predicted in families.get(cause, ())]
+    if own and max(own) > 0 and max(own) >= CLOSE_CAUSE * top:
+        return KINDS[0]
+    true_push = max((family_pushes[f] for f in accepted if f in family_pushes), default=0.0)
+    if true_push < PUSHING:
+        return KINDS[1]
+    if true_push < max(family_pushes.values(), default=0.0):
+        return KINDS[2]
+    return KINDS[3]
+
+
+def disagreements(
+    predicted: Sequence[str | None],
+    true_causes: Sequence[str | None],
+    cause_values: Sequence[Mapping[str, float]],
+    family_pushes: Sequence[Mapping[str, float]],
+    families: Mapping[str, Sequence[str]],
+) -> dict[str, dict[str, int]]:
+    """Per true cause, how many of its rows miss for each of ``KINDS``
+    (``disagreement_kind``); rows without a true cause are left out."""
+    out: dict[str, Counter[str]] = {}
+    for guess, cause, values, pushes in zip(
+        predicted, true_causes, cause_values, family_pushes, strict=True
+    ):
+        if cause is None:
+            continue
+        kind = disagreement_kind(guess, cause, values, pushes, families)
+        if kind is not None:
+            out.setdefault(cause, Counter())[kind] += 1
+    return {cause: dict(counts) for cause, counts in sorted(out.items())}
+
+
+def pool_disagreements(runs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """The runs' ``disagreements`` added up."""
+    out: dict[str, Counter[str]] = {}
+    for run in runs:
+        for cause, counts in run.get("disagreements", {}).items():
+            out.setdefault(cause, Counter()).update(counts)
+    return {cause: dict(counts) for cause, counts in sorted(out.items())}
+
+
 def _summary(
     confusion: Mapping[str, Counter[str]], families: Mapping[str, Sequence[str]]
 ) -> dict[str, Any]:
@@ -167,7 +240,12 @@ def run(quick: bool = False) -> dict[str, Any]:
     if quick:
         return {"runs": [_run_seed(400, 32, QUICK_SEED, quick=True)]}
     runs = [_run_seed(2000, 36, seed, quick=False) for seed in SEEDS]
-    return {"runs": runs, "pooled": {**pool_agreement(runs, CAUSE_FAMILIES), "bars": BARS}}
+    pooled = {
+        **pool_agreement(runs, CAUSE_FAMILIES),
+        "disagreements": pool_disagreements(runs),
+        "bars": BARS,
+    }
+    return {"runs": runs, "pooled": pooled}
 
 
 def _run_seed(accounts: int, months: int, seed: int, quick: bool) -> dict[str, Any]:
@@ -226,6 +304,17 @@ def _run_seed(accounts: int, months: int, seed: int, quick: bool) -> dict[str, A
             strict=True,
         )
     }
+    cause_rows = {
+        (a, d.isoformat()): k
+        for k, (a, d) in enumerate(
+            zip(
+                causes.column("account_id").to_pylist(),
+                causes.column("snapshot_date").to_pylist(),
+                strict=True,
+            )
+        )
+    }
+    cause_columns = {name: causes.column(f"cause_{name}").to_numpy() for name in CAUSE_FAMILIES}
     p = batch.churn.probability
     top = np.argsort(-p, kind="stable")[: max(1, round(TOP_SHARE * batch.n))]
     mains = [batch.churn.reasons.main[i] for i in top]
@@ -235,6 +324,17 @@ def _run_seed(accounts: int, months: int, seed: int, quick: bool) -> dict[str, A
     matrix = churn.bundle.encode(held_out.take(pa.array(top)))
     contributions, _ = churn.bundle.contributions(matrix)
     _keep_rows(scratch / "top_rows.parquet", churn, contributions, causes, batch, top, mains)
+    pushes = _pushes(churn.reasons, contributions)
+    family_pushes = [
+        {f: float(pushes.column(f"push_{f}")[k].as_py()) for f in churn.reasons.families}
+        for k in range(len(top))
+    ]
+    row_keys = [cause_rows.get((batch.account_id[i], batch.snapshot_date[i])) for i in top]
+    cause_values = [
+        {} if k is None else {name: float(v[k]) for name, v in cause_columns.items()}
+        for k in row_keys
+    ]
+    missed = disagreements(predicted, true_causes, cause_values, family_pushes, CAUSE_FAMILIES)
     baselines = {
         "largest push": _largest_push(churn, contributions, matrix),
         "first driver": _first_driver(churn, contributions),
@@ -262,6 +362,7 @@ def _run_seed(accounts: int, months: int, seed: int, quick: bool) -> dict[str, A
         "churn_model_kind": churn.bundle.kind,
         "main_reason_features": dict(Counter(m["feature"] for m in mains if m).most_common(8)),
         **agreement,
+        "disagreements": missed,
         "baselines": compared,
         "ceiling_by_cause": ceiling_by_cause,
         "bars": {} if quick else BARS,
@@ -462,4 +563,15 @@ def _report_agreement(results: Mapping[str, Any], bars: Mapping[str, float]) -> 
     for cause, counts in results["confusion"].items():
         cells = ", ".join(f"{family} {n}" for family, n in counts.items())
         lines.append(f"  {cause:12} {cells}")
+    missed = results.get("disagreements")
+    if missed:
+        lines.append("why the misses miss (true cause -> kind: rows):")
+        for cause, counts in missed.items():
+            cells = ", ".join(f"{kind} {counts[kind]}" for kind in KINDS if counts.get(kind))
+            lines.append(f"  {cause:12} {cells}")
+        totals = Counter[str]()
+        for counts in missed.values():
+            totals.update(counts)
+        cells = ", ".join(f"{kind} {totals[kind]}" for kind in KINDS if totals[kind])
+        lines.append(f"  {'all':12} {cells}")
     return lines
