@@ -14,7 +14,9 @@ background: a row's contributions sum to its raw score minus the background's me
 - blend: the two combined with the blend's weights (exact, the blend being linear).
 
 Costly next to path-dependent SHAP (each row is explained against every background row), so
-it is measured by ``bench reasons`` as a compared rule, not served.
+it is measured by ``bench reasons`` as a compared rule (``peer baseline``), not served: with
+the served family rule on top it named the true cause in 45.3% of the pooled top rows
+against the served 45.0% (51.4% / 50.1% / 34.7% by seed: no gain to pay that cost for).
 """
 
 from __future__ import annotations
