@@ -49,26 +49,26 @@ and the model's family pushes of each missed row): 553 (38%) are the rule's, the
 pushing most (value 454, adoption 98: usage depth); 632 (43%) the attribution's, another
 family pushing more (champions 432, payments 128); 135 (9%) the attribution's, the true
 family not pushed up at all (champions 79, support 25, payments 23); 137 (9%) the truth's,
-the named family's cause within 25% of the top one. The model's per-family pushes do not
-hold the causes: usage depth pushes 0.68-0.94 log-odds whatever the true cause (seed 11,
+the named family's cause within 25% of the top one. The model's per-family pushes hold the
+causes only in part: usage depth pushes 0.68-0.94 log-odds whatever the true cause (seed 11,
 means per cause), champions 0.19 where a champion was lost and -0.02-0.04 elsewhere, support
 0.02 where support pain is the cause; and a logistic classifier trained on the *true* causes
 over the seven family pushes ((push - median) / sd), trained on one seed's top rows and
 tested on another's, names 56-58.5% (six pairs) - the most any rule over the model's family
-pushes can be expected to reach, short of the 70% bar, while the ceiling (the same truth over
-the features) reaches 71-75%. Every rule tried on the same rows (session 10's scripts, from
-the run's saved models; they choose among the families pushing up without the served rule's
-eligibility, which replicated that way scores 45.6%) trades champions against value/adoption
-and none beats the served rule on every count: the largest push 50.1% (champions 3%), push minus the book's median or
-mean 49.9% (3%), (push - median) / sd against peers of like risk (the 400 book rows nearest
-in raw score) 47.7% (41%), against the riskiest 20% of the book 46.6% (41%), the median
-absolute deviation without a floor 45.9% (champions 51%, but 43.5% / 55.2% / 39.0% by seed,
-champions 52% / 68% / 32%), the median of ordinary rows (100 nearest the book's median raw
-score) 49.8% (22%); and ``peer baseline`` (the served rule on interventional SHAP against
-ordinary peers) 51.4% / 50.1% / 34.7%, pooled 45.3% (champions 27%, support 12%), so the
-served rule stays. Names beyond the usage measures need a churn model that separates the
-causes (issue 17: a better reading of health and adoption), not another reading of its
-attribution.
+pushes can be expected to reach, short of the 70% bar, while the ceiling (the same truth
+over the features) reaches 71-75%. Every rule tried on the same rows (session 10's scratch
+scripts, not kept, on the run's saved models; they choose among the families pushing up
+without the served rule's eligibility, which replicated that way scores 45.6%) trades
+champions against value/adoption and none beats the served rule on every count: the largest
+push 50.1% (champions 3%), push minus the book's median or mean 49.9% (3%), (push - median)
+/ sd against peers of like risk (the 400 book rows nearest in raw score) 47.7% (41%),
+against the riskiest 20% of the book 46.6% (41%), the median absolute deviation without a
+floor 45.9% (champions 51%, but 43.5% / 55.2% / 39.0% by seed, champions 52% / 68% / 32%),
+the median of ordinary rows (100 nearest the book's median raw score) 49.8% (22%); and
+``peer baseline`` (the served rule on interventional SHAP against ordinary peers) 51.4% /
+50.1% / 34.7%, pooled 45.3% (champions 27%, support 12%), so the served rule stays. Names
+beyond the usage measures need a churn model that separates the causes (issue 17: a better
+reading of health and adoption), not another reading of its attribution.
 
 Measured (session 9, load 10-17, ``python -m bench reasons``): with the ``family_spread``
 rule and the simulator's support fix (escalations from support pain alone, every ticket
