@@ -70,6 +70,14 @@ the median of ordinary rows (100 nearest the book's median raw score) 49.8% (22%
 beyond the usage measures need a churn model that separates the causes (issue 17: a better
 reading of health and adoption), not another reading of its attribution.
 
+The truth's family map is part of the gap: the simulator meters consumption as seat need x
+(0.4 + 0.8 x adoption) (``simulator.observables``), so consumption features show adoption as
+usage does, while ``CAUSE_FAMILIES`` accepts only usage depth (and voice) for adoption and
+value; 318 value rows and 78 adoption rows named consumption count as misses. Accepting
+consumption for both would read 60.8% / 60.7% / 58.3%, pooled 59.9% (value 84%, adoption
+83%) on the same rows; the map is the bench's definition, left as it is for the lead to
+decide.
+
 Measured (session 9, load 10-17, ``python -m bench reasons``): with the ``family_spread``
 rule and the simulator's support fix (escalations from support pain alone, every ticket
 closes), agreement 40% / 45% / 50% on seeds 11 / 23 / 37, pooled 45% of 2,568 rows (bar 70%:
