@@ -36,13 +36,15 @@ main reason and per-family and per-signal pushes, with the model's family scale 
 metadata. (Session 9 also kept the training rows' pushes, ``book_pushes.parquet``, at the cost
 of a SHAP pass per seed the bench never read; it is gone.)
 
-Measured (session 10, ``python -m bench reasons``, 30 min, load average 2.1 at the start,
-11-20 during the run, 13.0 at the end), on the simulator with burn-in survivors: agreement
-47% / 46% / 42% on seeds 11 / 23 / 37, pooled 45.0% of 2,647 rows (bar 70%: not met);
-champions 39% / 34% / 33%, pooled 36% of 867 rows (bar 50%: not met); support 23% / 0% / 40%,
-pooled 23% of 77 rows (not met); value 54%, adoption 45%, payments 40%, consumption 52%. Same
-rows: largest push 52% / 48% / 47%, first driver 49% / 19% / 30%, ceiling 71% / 71% / 75%
-(champions 84-88%, support 5-30%).
+Measured (session 10, ``python -m bench reasons``, on the simulator with burn-in survivors;
+twice, with the same figures: 30 min at load average 2.1 at the start, 11-20 during the run
+and 13.0 at the end, then with ``disagreements`` and ``peer baseline`` in the run, 859 s at
+load 11.8 at the start and 7.7 at the end): agreement 47% / 46% / 42% on seeds 11 / 23 / 37,
+pooled 45.0% of 2,647 rows (bar 70%: not met); champions 39% / 34% / 33%, pooled 36% of 867
+rows (bar 50%: not met); support 23% / 0% / 40%, pooled 23% of 77 rows (not met); value 54%,
+adoption 45%, payments 40%, consumption 52%. Same rows: largest push 52% / 48% / 47%, first
+driver 49% / 19% / 30%, peer baseline 51% / 50% / 35%, ceiling 71% / 71% / 75% (champions
+84-88%, support 5-30%).
 
 Why the misses miss (1,457 rows pooled, ``disagreements``, the true cause's contributions
 and the model's family pushes of each missed row): 553 (38%) are the rule's, the true family
