@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from bench.reasons_bench import BARS, cause_agreement, pool_agreement, report
+from bench.reasons_bench import (
+    BARS,
+    KINDS,
+    cause_agreement,
+    disagreement_kind,
+    disagreements,
+    pool_agreement,
+    pool_disagreements,
+    report,
+)
 
 FAMILIES = {
     "champions": ("champions",),
@@ -105,3 +114,68 @@ def test_the_report_judges_the_pooled_rows_too() -> None:
     at = lines.index("pooled over seeds 11, 23:")
     assert "of 60 rows" in lines[at + 1]
     assert lines[at + 2].endswith("agreement 33% (bar >= 50%: NOT met)")
+
+
+def _causes(**values: float) -> dict[str, float]:
+    return {"champions": 0.0, "support": 0.0, "value": 0.0, **values}
+
+
+def test_a_miss_is_the_truths_when_the_named_familys_cause_nearly_ties() -> None:
+    pushes = {"champions": 0.1, "support": 0.05, "usage_depth": 0.9}
+    # named usage depth (the value cause's) for a lost champion: value 0.8 of champions 1.0
+    kind = disagreement_kind(
+        "usage_depth", "champions", _causes(champions=1.0, value=0.8), pushes, FAMILIES
+    )
+    assert kind == "close causes"
+    # value at 0.7 of the top is not a near tie: the model pushed usage depth more
+    kind = disagreement_kind(
+        "usage_depth", "champions", _causes(champions=1.0, value=0.7), pushes, FAMILIES
+    )
+    assert kind == "another family pushed more"
+
+
+def test_a_miss_is_the_attributions_when_the_true_family_is_not_pushed_up() -> None:
+    pushes = {"champions": 0.3, "support": 0.019, "usage_depth": 0.9}
+    kind = disagreement_kind("champions", "support", _causes(support=0.5), pushes, FAMILIES)
+    assert kind == "true family not pushed up"
+    pushes["support"] = 0.02
+    kind = disagreement_kind("champions", "support", _causes(support=0.5), pushes, FAMILIES)
+    assert kind == "another family pushed more"
+
+
+def test_a_miss_is_the_rules_when_the_true_family_pushed_most() -> None:
+    pushes = {"champions": 0.1, "support": 0.05, "usage_depth": 0.9}
+    # value accepts usage depth, which pushed most; the rule named support
+    kind = disagreement_kind("support", "value", _causes(value=1.0), pushes, FAMILIES)
+    assert kind == "true family pushed most"
+    assert disagreement_kind("usage_depth", "value", _causes(value=1.0), pushes, FAMILIES) is None
+    # no main reason at all, the true family pushing most: the rule's miss too
+    assert disagreement_kind(None, "value", _causes(value=1.0), pushes, FAMILIES) == KINDS[3]
+
+
+def test_disagreements_count_per_true_cause_and_pool_across_runs() -> None:
+    pushes = {"champions": 0.1, "support": 0.0, "usage_depth": 0.9}
+    rows = [
+        ("usage_depth", "champions", _causes(champions=1.0)),  # another pushed more
+        ("champions", "champions", _causes(champions=1.0)),  # agrees
+        ("usage_depth", "support", _causes(support=0.4)),  # support not pushed up
+        ("usage_depth", None, _causes()),  # no true cause: left out
+        ("champions", "value", _causes(value=1.0)),  # usage depth pushed most
+    ]
+    predicted, causes, values = zip(*rows, strict=True)
+
+    out = disagreements(predicted, causes, values, [pushes] * len(rows), FAMILIES)
+
+    assert out == {
+        "champions": {"another family pushed more": 1},
+        "support": {"true family not pushed up": 1},
+        "value": {"true family pushed most": 1},
+    }
+    pooled = pool_disagreements([{"disagreements": out}, {"disagreements": out}, {}])
+    assert pooled["champions"] == {"another family pushed more": 2}
+    lines = report({"runs": [{**_run(11, 0.5), "disagreements": out}]})
+    expected = (
+        "  all          true family not pushed up 1, another family pushed more 1, "
+        "true family pushed most 1"
+    )
+    assert expected in lines
