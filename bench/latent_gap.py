@@ -21,6 +21,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +52,26 @@ def latent_columns(source: Path) -> pd.DataFrame:
     return out
 
 
+@dataclass(frozen=True)
+class _Window:
+    """One backtest window's rows for a label and the oracle's ROC-AUC on its test rows."""
+
+    fit: np.ndarray
+    valid: np.ndarray
+    closed: np.ndarray
+    """Every labelled row closed by the cutoff: what the window's refit trains on."""
+    test: np.ndarray
+    """The test rows that have an oracle probability."""
+    oracle_auc: float
+
+
 class Screen:
-    """A feature table, its oracle and its backtest windows, ready to score variants."""
+    """A feature table, its oracle and its backtest windows, ready to score variants. The
+    windows' rows and the oracle's ROC-AUC on each are computed once, not per variant."""
 
     def __init__(self, table: Path, source: Path) -> None:
         from training import dataset, splits
+        from training.metrics import roc_auc
 
         self.data = dataset.load(table)
         d = self.data
@@ -65,17 +81,35 @@ class Screen:
         oracle = pd.read_parquet(source / "_truth" / "oracle.parquet")
         oracle["snapshot_date"] = pd.to_datetime(oracle["snapshot_date"]).dt.date
         aligned = self.keys.merge(oracle, on=KEYS, how="left")
-        self.oracle = {k: aligned[v[2]].to_numpy(float) for k, v in LABELS.items()}
         self.names = [c.name for c in d.columns]
         self.categorical = {c.name for c in d.columns if c.kind == "categorical"}
-        self.holdout = splits.holdout_accounts(d.ids, 0.3, 20240601)
-        self.folds: dict[str, tuple[list[Any], np.ndarray, np.ndarray]] = {}
-        for kind, (label, span, _) in LABELS.items():
+        holdout = splits.holdout_accounts(d.ids, 0.3, 20240601)
+        self.labels: dict[str, np.ndarray] = {}
+        self.windows: dict[str, list[_Window]] = {}
+        for kind, (label, span, column) in LABELS.items():
             y = d.labels[label].astype(float)
             labeled = ~np.isnan(y)
+            p_oracle = aligned[column].to_numpy(float)
             dates = sorted({pd.Timestamp(x).date() for x in np.unique(d.snapshot_date[labeled])})
             folds, _ = splits.backtest_folds(dates, span, 3, 3, 3)
-            self.folds[kind] = (list(folds), labeled, y)
+            windows = []
+            for fold in folds:
+                fit, valid, test = (
+                    np.flatnonzero(m & labeled) for m in fold.masks(d.snapshot_date, holdout)
+                )
+                fit_all, valid_all, _ = fold.masks(d.snapshot_date)
+                test = test[~np.isnan(p_oracle[test])]
+                windows.append(
+                    _Window(
+                        fit,
+                        valid,
+                        np.flatnonzero((fit_all | valid_all) & labeled),
+                        test,
+                        roc_auc(y[test].astype(int), p_oracle[test]),
+                    )
+                )
+            self.labels[kind] = y
+            self.windows[kind] = windows
 
     def align(self, extra: pd.DataFrame) -> pd.DataFrame:
         """``extra``'s columns in the table's row order (missing rows: NaN)."""
@@ -87,7 +121,7 @@ class Screen:
         import lightgbm as lgb
 
         from training.metrics import roc_auc
-        from training.model import DEFAULT_PARAMS
+        from training.model import DEFAULT_PARAMS, per_fit_params, pos_weight
 
         matrix, names = self.data.matrix, list(self.names)
         if extra is not None and len(extra.columns):
@@ -95,30 +129,18 @@ class Screen:
             names += list(extra.columns)
         categorical = [i for i, n in enumerate(names) if n in self.categorical]
         out: dict[str, Any] = {}
-        for kind, (folds, labeled, y) in self.folds.items():
+        for kind, windows in self.windows.items():
+            y = self.labels[kind]
             ratios = []
-            for fold in folds:
-                fit, valid, test = (
-                    np.flatnonzero(m & labeled)
-                    for m in fold.masks(self.data.snapshot_date, self.holdout)
-                )
-                fit_all, valid_all, _ = fold.masks(self.data.snapshot_date)
-                closed = np.flatnonzero((fit_all | valid_all) & labeled)
-                known = ~np.isnan(self.oracle[kind][test])
+            for w in windows:
                 for seed in seeds:
-                    params = {
-                        **DEFAULT_PARAMS,
-                        "verbose": -1,
-                        "seed": seed,
-                        "num_threads": 1,
-                        "min_data_in_leaf": int(np.clip(len(fit) / 200, 20, 200)),
-                        "scale_pos_weight": float(
-                            np.sqrt((y[fit] == 0).sum() / max((y[fit] == 1).sum(), 1))
-                        ),
-                    }
+                    # the product's per-fit defaults and class weight, one thread
+                    params = per_fit_params(DEFAULT_PARAMS, len(w.fit), None, seed)
+                    params["num_threads"] = 1
+                    params["scale_pos_weight"] = pos_weight(y[w.fit], "sqrt")
                     params.pop("monotone_constraints_method", None)
-                    train = lgb.Dataset(matrix[fit], y[fit], categorical_feature=categorical)
-                    check = lgb.Dataset(matrix[valid], y[valid], reference=train)
+                    train = lgb.Dataset(matrix[w.fit], y[w.fit], categorical_feature=categorical)
+                    check = lgb.Dataset(matrix[w.valid], y[w.valid], reference=train)
                     first = lgb.train(
                         params,
                         train,
@@ -128,15 +150,11 @@ class Screen:
                     )
                     refit = lgb.train(
                         params,
-                        lgb.Dataset(matrix[closed], y[closed], categorical_feature=categorical),
+                        lgb.Dataset(matrix[w.closed], y[w.closed], categorical_feature=categorical),
                         max(first.best_iteration, 10),
                     )
-                    scores = refit.predict(matrix[test])
-                    truth = y[test][known].astype(int)
-                    ratios.append(
-                        roc_auc(truth, scores[known])
-                        / roc_auc(truth, self.oracle[kind][test][known])
-                    )
+                    scores = refit.predict(matrix[w.test])
+                    ratios.append(roc_auc(y[w.test].astype(int), scores) / w.oracle_auc)
             out[kind] = float(np.mean(ratios))
             out[f"{kind}_windows"] = [round(r, 4) for r in ratios]
         return out

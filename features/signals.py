@@ -100,7 +100,15 @@ SIGNALS: dict[str, tuple[str, ...]] = {
     ),
     "ticket_volume": ("tickets_30d", "tickets_90d", "urgent_tickets_90d", "tickets_trend_30_90"),
     # -- voice of the customer -----------------------------------------------------------
-    "nps": ("nps_last", "nps_change", "nps_detractor", "nps_promoter", "days_since_nps"),
+    "nps": (
+        "nps_last",
+        "nps_change",
+        "nps_detractor",
+        "nps_promoter",
+        "days_since_nps",
+        "nps_mean_180d",
+        "nps_mean_365d",
+    ),
     "csat": ("csat_last", "csat_mean_180d"),
     # -- CS engagement and payments ------------------------------------------------------
     "cs_touch": ("days_since_last_cs_touch", "cs_activities_90d"),
@@ -142,6 +150,8 @@ MISSING: dict[str, str] = {
     "nps_detractor": "No NPS answer on record",
     "nps_promoter": "No NPS answer on record",
     "days_since_nps": "No NPS answer on record",
+    "nps_mean_180d": "No NPS answer in the last six months",
+    "nps_mean_365d": "No NPS answer in the last year",
     "csat_last": "No CSAT answer on record",
     "csat_mean_180d": "No CSAT answer in the last six months",
     "days_since_last_qbr": "No QBR on record",

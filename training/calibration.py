@@ -18,6 +18,15 @@ overstate the rare class; calibration maps its raw score (log-odds) to a probabi
   of sample: on a small fold its steps are few and wide, and every account in a step gets the
   same probability (what-ifs inside a step then show no change at all).
 
+**The level from every account** (``shift_level``). The validation fold holds a seeded 30% of
+the accounts, so its positive rate is a sample's: on the simulated sources it sits up to 0.06
+above or below the rate of every account at the same dates, and a map fit on it carries that
+error into every served probability (the largest part of the expansion ECE). The map's shape
+needs scores the booster did not fit on, which only the holdout accounts give; its level does
+not: every account's rows at the validation dates (none of them a fit row) set it. After the
+map is fit on the holdout rows, one offset in log-odds is added so that the mean calibrated
+probability over every account's rows at the validation dates equals their positive rate.
+
 Isotonic steps are kept within [floor, 1 - floor], floor = 0.5 / rows of the fold: a step
 without positives would otherwise report a churn probability of exactly 0, which no finite
 sample supports.
@@ -84,6 +93,33 @@ def fit_isotonic(z: np.ndarray, y: np.ndarray) -> Calibration:
         x=tuple(float(v) for v in model.X_thresholds_),
         y=tuple(float(v) for v in model.y_thresholds_),
     )
+
+
+def shift_level(calibration: Calibration, z: np.ndarray, y: np.ndarray) -> Calibration:
+    """``calibration`` moved by one log-odds offset so that its mean probability over raw
+    scores ``z`` equals the positive rate of ``y`` (the map's shape is kept; a rate of 0 or
+    1, or no rows, leaves it as it is)."""
+    z = np.asarray(z, dtype=float)
+    rate = float(np.mean(y)) if len(y) else 0.0
+    if not 0.0 < rate < 1.0:
+        return calibration
+    p = np.clip(calibration.apply(z), EPS, 1 - EPS)
+    base = np.log(p / (1 - p))
+    offset = 0.0
+    for _ in range(50):  # Newton on a monotone function of one variable
+        q = expit(base + offset)
+        gap = float(q.mean()) - rate
+        slope = float(np.mean(q * (1 - q)))
+        if abs(gap) < 1e-12 or slope <= 0:
+            break
+        offset -= gap / slope
+    if calibration.method == "isotonic":
+        ys = np.clip(np.asarray(calibration.y, dtype=float), EPS, 1 - EPS)
+        moved = expit(np.log(ys / (1 - ys)) + offset)
+        return Calibration("isotonic", x=calibration.x, y=tuple(float(v) for v in moved))
+    if calibration.method == "platt":
+        return Calibration("platt", a=calibration.a, b=calibration.b + offset)
+    return Calibration("platt", a=1.0, b=offset)  # identity: sigmoid(z + offset)
 
 
 def log_loss(y: np.ndarray, p: np.ndarray) -> float:

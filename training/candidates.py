@@ -73,9 +73,12 @@ def fit_candidates(
     valid_rows: np.ndarray,
     tree: model.Fit | None = None,
     additive_c: float | None = None,
+    level_rows: np.ndarray | None = None,
 ) -> Candidates:
     """The three candidates on ``fit_rows``, validated on ``valid_rows`` (``tree``: the
-    booster when it is already fitted on these rows; ``additive_c``: a fixed strength)."""
+    booster when it is already fitted on these rows; ``additive_c``: a fixed strength;
+    ``level_rows``: every account's rows at the validation dates, where the calibrations
+    take their level when the recipe says so)."""
     tree = tree or recipe.fit(fits, fit_rows, valid_rows)
     additive = fit_additive(
         fits.matrix, fits.y, fit_rows, valid_rows, fits.columns, recipe.seed, additive_c
@@ -98,7 +101,16 @@ def fit_candidates(
         calibrations[kind], facts["calibration"][kind] = fit_calibration(
             z, y_valid, recipe.calibration, recipe.seed
         )
-    return Candidates(tree, additive, blend, calibrations, facts)
+    fitted = Candidates(tree, additive, blend, calibrations, facts)
+    for kind in KINDS:
+        calibrations[kind] = recipe.level(
+            calibrations[kind],
+            facts["calibration"][kind],
+            lambda x, k=kind: fitted.raw_score(k, x),  # type: ignore[misc]
+            fits,
+            level_rows,
+        )
+    return fitted
 
 
 def stack(z_tree: np.ndarray, z_additive: np.ndarray, y: np.ndarray) -> Blend:

@@ -60,13 +60,19 @@ def score_champion_on_fold(
     valid_rows = np.flatnonzero(valid & labeled)
     every_fit, every_valid, _ = fold.masks(data.snapshot_date)  # type: ignore[arg-type]
     refit_rows = np.flatnonzero((every_fit | every_valid) & labeled)
+    level_rows = np.flatnonzero(every_valid & labeled)
     if recipe.kind != "lightgbm":
         candidates = fit_candidates(
-            recipe, fits, np.flatnonzero(fit & labeled), valid_rows, additive_c=recipe.additive_c
+            recipe,
+            fits,
+            np.flatnonzero(fit & labeled),
+            valid_rows,
+            additive_c=recipe.additive_c,
+            level_rows=level_rows,
         )
         refit = refit_candidates(candidates, recipe, fits, refit_rows)
         return refit.predict(recipe.kind, matrix[test_rows]), test_rows, "recipe refit"
     fitted = recipe.fit(fits, np.flatnonzero(fit & labeled), valid_rows)
-    cal, _ = recipe.calibrate(fitted, fits, valid_rows)
+    cal, _ = recipe.calibrate(fitted, fits, valid_rows, level_rows=level_rows)
     tree = refit_tree(fitted, recipe, fits, refit_rows)
     return cal.apply(tree.raw_score(matrix[test_rows])), test_rows, "recipe refit"

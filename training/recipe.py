@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -54,6 +54,10 @@ class Recipe:
     """The chosen candidate (``training.candidates``): lightgbm, additive or blend."""
     additive_c: float | None = None
     """The additive candidate's regularisation strength (None: chosen on validation)."""
+    calibration_level: Literal["validation", "every_account"] = "validation"
+    """Where the calibration's level comes from: the validation fold's holdout accounts, or
+    every account at the validation dates (``training.calibration.shift_level``; runs since
+    its introduction; older bundles refit as they were trained)."""
 
     @classmethod
     def from_options(
@@ -68,6 +72,7 @@ class Recipe:
             valid_snapshots=options.valid_snapshots,
             holdout_share=options.holdout_share,
             seed=options.seed,
+            calibration_level="every_account",
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -82,6 +87,7 @@ class Recipe:
             "seed": self.seed,
             "kind": self.kind,
             "additive_c": self.additive_c,
+            "calibration_level": self.calibration_level,
         }
 
     @classmethod
@@ -102,6 +108,7 @@ class Recipe:
             additive_c=(
                 float(data["additive_c"]) if data.get("additive_c") is not None else base.additive_c
             ),
+            calibration_level=data.get("calibration_level", base.calibration_level),
         )
 
     def with_params(self, params: Mapping[str, Any]) -> Recipe:
@@ -131,14 +138,40 @@ class Recipe:
         )
 
     def calibrate(
-        self, fitted: model.Fit, data: FitData, valid_rows: np.ndarray, seed: int | None = None
+        self,
+        fitted: model.Fit,
+        data: FitData,
+        valid_rows: np.ndarray,
+        seed: int | None = None,
+        level_rows: np.ndarray | None = None,
     ) -> tuple[Calibration, dict[str, float]]:
         """The calibration of ``fitted``'s raw scores on ``valid_rows`` and the facts of the
         method's choice; ``seed`` (default: the recipe's) splits the rows of the "auto"
-        choice."""
-        return calibration.fit_calibration(
+        choice; ``level_rows`` (every account's rows at the validation dates) set its level
+        when the recipe says so."""
+        cal, facts = calibration.fit_calibration(
             fitted.raw_score(data.matrix[valid_rows]),
             data.y[valid_rows],
             self.calibration,
             self.seed if seed is None else seed,
         )
+        return self.level(cal, facts, fitted.raw_score, data, level_rows), facts
+
+    def level(
+        self,
+        cal: Calibration,
+        facts: dict[str, float],
+        raw_score: Any,
+        data: FitData,
+        level_rows: np.ndarray | None,
+    ) -> Calibration:
+        """``cal`` with its level set on ``level_rows`` (``raw_score``: matrix -> raw
+        scores) when the recipe takes it from every account; the offset goes into ``facts``."""
+        if self.calibration_level != "every_account" or level_rows is None or not len(level_rows):
+            return cal
+        z = raw_score(data.matrix[level_rows])
+        moved = calibration.shift_level(cal, z, data.y[level_rows])
+        facts["level_rows"] = float(len(level_rows))
+        facts["level_rate"] = float(np.mean(data.y[level_rows]))
+        facts["level_mean_before"] = float(np.mean(cal.apply(z)))
+        return moved

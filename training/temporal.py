@@ -88,6 +88,15 @@ class _Label:
             np.flatnonzero(test & self.labeled),
         )
 
+    def level_rows(self, fold: splits.TemporalFold) -> np.ndarray | None:
+        """The labeled rows of every account at ``fold``'s validation dates, where the
+        calibration takes its level (``training.calibration.shift_level``); None for a
+        grouped fold, whose other accounts' rows at those dates are fit rows."""
+        if isinstance(fold, splits.GroupedFold):
+            return None
+        _, valid, _ = fold.masks(self.data.snapshot_date)  # type: ignore[arg-type]
+        return np.flatnonzero(valid & self.labeled)
+
     def refit_rows(self, fold: splits.TemporalFold) -> np.ndarray:
         """The labeled rows of every account at ``fold``'s training dates (a grouped fold:
         every account outside its test group): what the registered model's refit on every
@@ -160,7 +169,13 @@ def train_temporal(
     recipe = recipe.with_kind(kind, strength)
     tick = time.perf_counter()
     final_candidates = fit_candidates(
-        recipe, label.fits, fit_rows, valid_rows, tree=chosen, additive_c=strength
+        recipe,
+        label.fits,
+        fit_rows,
+        valid_rows,
+        tree=chosen,
+        additive_c=strength,
+        level_rows=label.level_rows(final),
     )
     seconds["final_candidates"] = round(time.perf_counter() - tick, 3)
     tick = time.perf_counter()
@@ -359,7 +374,14 @@ def _evaluate_fold(
     data, y, options = label.data, label.fits.y, label.options
     fit_rows, valid_rows, test_rows = label.rows(fold)
     _need_both_classes(y, fit_rows, valid_rows, f"{label.spec.name}, {fold.name}")
-    fitted = fit_candidates(recipe, label.fits, fit_rows, valid_rows, additive_c=additive_c)
+    fitted = fit_candidates(
+        recipe,
+        label.fits,
+        fit_rows,
+        valid_rows,
+        additive_c=additive_c,
+        level_rows=label.level_rows(fold),
+    )
     refit_rows = label.refit_rows(fold)
     refit = refit_candidates(fitted, recipe, label.fits, refit_rows)
     x_test, y_test = data.matrix[test_rows], y[test_rows]

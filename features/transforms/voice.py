@@ -6,7 +6,15 @@ import ibis
 import ibis.expr.types as ir
 
 from features.metadata import Family, spec_maker
-from features.transforms.base import KEYS, FeatureInputs, attach, days_between, nulls_for
+from features.transforms.base import (
+    KEYS,
+    FeatureInputs,
+    attach,
+    days_between,
+    exact_sum,
+    nulls_for,
+    safe_div,
+)
 
 FAMILY: Family = "voice_of_customer"
 
@@ -42,6 +50,18 @@ FEATURES = [
     ),
     _spec(
         "days_since_nps", "Days since the latest NPS answer", "days", "Last NPS answer {value} ago"
+    ),
+    _spec(
+        "nps_mean_180d",
+        "Mean NPS answer over the last 180 days",
+        "score",
+        "NPS averaged {value} over six months",
+    ),
+    _spec(
+        "nps_mean_365d",
+        "Mean NPS answer over the last 365 days",
+        "score",
+        "NPS averaged {value} over the last year",
     ),
     _spec(
         "csat_last",
@@ -92,9 +112,17 @@ def build(inputs: FeatureInputs) -> ir.Table:
         [frame.account_id == surveys.s_account, surveys.date < frame.snapshot_date],
     )
     recent = known.date >= known.start_180d
+    nps = known.kind == "nps"
+    year = nps & (known.date >= known.start_365d)
     window = known.group_by(list(KEYS)).agg(
         csat_mean_180d=known.score.mean(where=recent & (known.kind == "csat")),
         survey_responses_180d=recent.cast("int64").sum(),
+        # One answer is noisy (a 0-10 score); the mean of a year's answers reads the
+        # customer's standing far better. Exact sums: the same in every build.
+        nps_sum_180d=exact_sum(known.score, where=recent & nps),
+        nps_answers_180d=(recent & nps).cast("int64").sum(),
+        nps_sum_365d=exact_sum(known.score, where=year),
+        nps_answers_365d=year.cast("int64").sum(),
     )
     out = attach(inputs.rows, _latest_two(known, "nps"))
     out = attach(out, _latest_two(known, "csat"))
@@ -110,6 +138,8 @@ def build(inputs: FeatureInputs) -> ir.Table:
             out.nps_last.isnull(), ibis.null("float64"), (out.nps_last >= 9).cast("float64")
         ),
         days_since_nps=days_between(out.snapshot_date, out.nps_last_date).cast("float64"),
+        nps_mean_180d=safe_div(out.nps_sum_180d, out.nps_answers_180d),
+        nps_mean_365d=safe_div(out.nps_sum_365d, out.nps_answers_365d),
         csat_last=out.csat_last,
         csat_mean_180d=out.csat_mean_180d,
         survey_responses_180d=out.survey_responses_180d.cast("float64"),

@@ -14,7 +14,7 @@ from tests.features.test_examples import EXAMPLES
 
 MINIMAL = EXAMPLES / "minimal"
 NULL_LINES = [
-    "49 of 90 features are null on every row (they carry nothing in this source):",
+    "51 of 92 features are null on every row (they carry nothing in this source):",
     "  absent table activities: days_since_last_qbr, days_since_last_cs_touch, "
     "cs_activities_90d, trainings_180d, escalations_90d, onboarding_milestones_first_90d",
     "  absent table consumption: consumption_30d, quota_burn_ratio, consumption_7d, "
@@ -27,7 +27,8 @@ NULL_LINES = [
     "  absent table invoices: invoices_overdue, overdue_amount, max_days_overdue, "
     "mean_days_late_180d, late_payments_365d",
     "  absent table surveys: nps_last, nps_change, nps_detractor, nps_promoter, "
-    "days_since_nps, csat_last, csat_mean_180d, survey_responses_180d",
+    "days_since_nps, nps_mean_180d, nps_mean_365d, csat_last, csat_mean_180d, "
+    "survey_responses_180d",
     "  absent table tickets: open_high_tickets, open_tickets, open_ticket_age_days_max, "
     "open_ticket_age_days_mean, tickets_30d, tickets_90d, urgent_tickets_90d, "
     "tickets_trend_30_90, resolution_hours_90d",
@@ -70,7 +71,7 @@ def test_a_minimal_source_is_built_and_its_null_features_named(runner, tmp_path:
 
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == (f"wrote {out}: 84 rows x 90 features, 25 snapshot(s), as of 2025-01-01")
+    assert lines[0] == (f"wrote {out}: 84 rows x 92 features, 25 snapshot(s), as of 2025-01-01")
     assert lines[1:-1] == NULL_LINES
     assert lines[-1].startswith("seconds per step: user_segments ")
     assert result.stderr == ""
@@ -88,7 +89,7 @@ def test_json_is_one_line_with_the_null_features(runner, tmp_path: Path) -> None
     assert list(payload) == JSON_KEYS
     assert payload["path"] == str(out)
     assert payload["rows"] == 84
-    assert len(payload["null_features"]) == 49
+    assert len(payload["null_features"]) == 51
     assert payload["null_features"][0] == {
         "feature": "champion_departures_90d",
         "family": "champions",
@@ -101,7 +102,7 @@ def test_describe_prints_every_feature(runner) -> None:
     result = runner.invoke(app, ["features", "--describe"])
 
     assert result.exit_code == 0, result.output
-    assert "90 features" in result.stdout
+    assert "92 features" in result.stdout
     for spec in all_feature_specs():
         assert spec.name in result.stdout, spec.name
     assert "renewal_timing" in result.stdout and "actionable" in result.stdout

@@ -59,7 +59,7 @@ def test_a_minimal_source_names_each_null_feature_and_its_absent_table(tmp_path:
         if absent & set(spec.requires)
     ]
     assert summary.null_features == expected
-    assert len(expected) == 49
+    assert len(expected) == 51
     assert [n.feature for n in summary.null_features] == _all_null_columns(out)
     tickets = next(n for n in summary.null_features if n.feature == "resolution_hours_90d")
     assert tickets.to_dict() == {

@@ -159,6 +159,11 @@ def features(tmp_path_factory: pytest.TempPathFactory):
                 },
             ],
             "surveys": [
+                {"account_id": "A1", "date": "2023-06-01", "kind": "nps", "score": 1.0},
+                {"account_id": "A1", "date": "2023-06-02", "kind": "nps", "score": 6.0},
+                {"account_id": "A1", "date": "2023-12-03", "kind": "nps", "score": 10.0},
+                {"account_id": "A1", "date": "2023-12-04", "kind": "nps", "score": 2.0},
+                {"account_id": "A1", "date": "2024-05-02", "kind": "csat", "score": 1.0},
                 {"account_id": "A1", "date": "2024-04-01", "kind": "nps", "score": 9.0},
                 {"account_id": "A1", "date": "2024-05-31", "kind": "nps", "score": 4.0},
                 {"account_id": "A1", "date": "2024-05-31", "kind": "nps", "score": 7.0},
@@ -226,6 +231,14 @@ def test_latest_nps_is_the_mean_of_its_day_and_ignores_t(features) -> None:
     assert r.nps_last == pytest.approx(5.5)
     assert r.nps_change == pytest.approx(5.5 - 9)
     assert r.nps_detractor == 1
+
+
+def test_nps_means_take_answers_in_their_window_and_before_t(features) -> None:
+    r = row(features, "A1", T)
+    # [t - 180, t): 2023-12-04 (2) .. 2024-05-31 (4, 7), not 2023-12-03, the CSAT or t itself
+    assert r.nps_mean_180d == pytest.approx((2 + 9 + 4 + 7) / 4)
+    # [t - 365, t): 2023-06-02 (6) and 2023-12-03 (10) too, not 2023-06-01
+    assert r.nps_mean_365d == pytest.approx((6 + 10 + 2 + 9 + 4 + 7) / 6)
 
 
 def test_payments_and_engagement(features) -> None:

@@ -14,6 +14,7 @@ from training.calibration import (
     fit_calibration,
     fit_isotonic,
     fit_platt,
+    shift_level,
 )
 from training.errors import TrainingError
 from training.metrics import ece, roc_auc
@@ -107,3 +108,34 @@ def test_auto_keeps_a_calibrated_model_as_it_is_and_fixes_a_weighted_one() -> No
     assert fixed.method in ("platt", "isotonic")
     assert abs(fixed.apply(z + 1.0).mean() - y.mean()) < 0.01
     assert fit_calibration(z, y, "none")[0].method == "identity"
+
+
+@pytest.mark.parametrize("method", ["platt", "isotonic", "identity"])
+def test_shift_level_meets_the_rate_and_keeps_the_ranking(method: str) -> None:
+    """A map fit on a sample whose rate is off (positives kept twice as often as in the
+    population) is moved to the population's rate without reordering anyone."""
+    z, y = _miscalibrated(n=20000, seed=5)
+    rng = np.random.default_rng(6)
+    sample = (y == 1) | (rng.random(len(y)) < 0.5)  # positives over-represented
+    fitted = {
+        "platt": fit_platt(z[sample], y[sample]),
+        "isotonic": fit_isotonic(z[sample], y[sample]),
+        "identity": Calibration("identity"),
+    }[method]
+    assert abs(fitted.apply(z).mean() - y.mean()) > 0.03  # the sample's level is off
+
+    moved = shift_level(fitted, z, y)
+
+    assert moved.apply(z).mean() == pytest.approx(y.mean(), abs=1e-6)
+    grid = np.linspace(-8, 8, 400)
+    assert np.all(np.diff(moved.apply(grid)) >= 0)
+    before, after = fitted.apply(grid), moved.apply(grid)
+    assert np.all((after < before) | (before == after))  # one offset, all one way (down)
+    assert ece(y, moved.apply(z)) < ece(y, fitted.apply(z))
+
+
+def test_shift_level_leaves_a_one_class_or_empty_level_alone() -> None:
+    platt = Calibration("platt", a=0.5, b=-1.0)
+    z = np.linspace(-2, 2, 50)
+    assert shift_level(platt, z, np.zeros(50)) == platt
+    assert shift_level(platt, z[:0], np.zeros(0)) == platt

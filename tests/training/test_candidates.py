@@ -107,8 +107,13 @@ def test_a_backtest_window_scores_the_recipe_refit_on_every_row_before_its_cutof
     fit, valid, test = fold.masks(data.snapshot_date, holdout)
     # the only window is the earliest: it chooses the additive strength on its own path
     assert [w.name for w in outcome.windows] == ["backtest_0"]
+    every_valid = fold.masks(data.snapshot_date)[1]  # every account at the validation dates
     fold_fit = fit_candidates(
-        recipe, fits, np.flatnonzero(fit & labeled), np.flatnonzero(valid & labeled)
+        recipe,
+        fits,
+        np.flatnonzero(fit & labeled),
+        np.flatnonzero(valid & labeled),
+        level_rows=np.flatnonzero(every_valid & labeled),  # where the calibrations' level is set
     )
     refit = refit_candidates(fold_fit, recipe, fits, refit_rows)
     x_test = data.matrix[np.flatnonzero(test & labeled)]

@@ -30,6 +30,7 @@ def test_the_stored_form_is_the_bundle_recipe_dict() -> None:
         "seed",
         "kind",
         "additive_c",
+        "calibration_level",
     ]
     assert stored == {
         "params": {"learning_rate": 0.1},
@@ -41,6 +42,7 @@ def test_the_stored_form_is_the_bundle_recipe_dict() -> None:
         "seed": 7,
         "kind": "lightgbm",
         "additive_c": None,
+        "calibration_level": "every_account",
     }
     assert Recipe.from_options(options, {}, None).monotone == {}
 
@@ -109,6 +111,33 @@ def test_fit_and_calibrate_pass_every_ingredient_to_lightgbm(trained) -> None:
     assert cal.method == "isotonic" and cal.to_dict() == expected.to_dict()
 
 
+def test_the_calibration_level_comes_from_every_account_when_the_recipe_says_so(trained) -> None:
+    """Shape on the validation rows, level on the wider rows: the mean calibrated
+    probability there equals their rate; a recipe of an older bundle ignores them."""
+    data = trained.data
+    y = data.labels["expand_180d"]
+    labeled = np.flatnonzero(data.labeled("expand_180d"))
+    fit_rows, rest = labeled[: len(labeled) * 3 // 4], labeled[len(labeled) * 3 // 4 :]
+    valid_rows = rest[y[rest] == 1][:60].tolist() + rest[y[rest] == 0][:200].tolist()
+    valid_rows = np.sort(np.asarray(valid_rows))  # a sample far richer in positives
+    fits = FitData(trained.base, y, data.columns, data.matrix, threads=1)
+    recipe = Recipe(calibration="platt", calibration_level="every_account")
+    fitted = recipe.fit(fits, fit_rows, valid_rows)
+
+    shifted, facts = recipe.calibrate(fitted, fits, valid_rows, level_rows=rest)
+    plain, plain_facts = replace(recipe, calibration_level="validation").calibrate(
+        fitted, fits, valid_rows, level_rows=rest
+    )
+
+    p_rest = shifted.apply(fitted.raw_score(data.matrix[rest]))
+    assert p_rest.mean() == pytest.approx(y[rest].mean(), abs=1e-6)
+    assert facts["level_rate"] == pytest.approx(y[rest].mean())
+    assert plain.apply(fitted.raw_score(data.matrix[rest])).mean() > y[rest].mean() + 0.02
+    assert "level_rate" not in plain_facts
+    assert shifted.a == plain.a  # the shape is the validation rows'
+    assert Recipe.from_dict({}).calibration_level == "validation"  # bundles before the level
+
+
 def test_refitting_a_runs_own_recipe_reproduces_its_last_backtest(trained) -> None:
     """The gate's refit of a champion trained with the challenger's recipe gives exactly the
     challenger's predictions on the window (same rows, same seed, same binning)."""
@@ -132,10 +161,13 @@ def test_a_champion_without_recipe_keys_is_refit_with_the_defaults(trained) -> N
         return score_champion_on_fold(trained, label, champion)[0]
 
     full = refit(stored)
-    chosen = {k: stored[k] for k in ("params", "monotone", "kind", "additive_c")}
+    chosen = {
+        k: stored[k] for k in ("params", "monotone", "kind", "additive_c", "calibration_level")
+    }
     older = refit(chosen)
     other_seed = refit({**stored, "seed": stored["seed"] + 1})
-    as_lightgbm = refit({**stored, "kind": "lightgbm"})
+    # (a bundle that old also predates the calibration's level from every account)
+    as_lightgbm = refit({**stored, "kind": "lightgbm", "calibration_level": "validation"})
     before_candidates = refit({"params": stored["params"], "monotone": stored["monotone"]})
 
     np.testing.assert_array_equal(older, full)
