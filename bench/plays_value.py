@@ -225,7 +225,7 @@ def per_account_errors(
 EFFECT_RANKINGS = (
     "prescribed",
     "prescribed_churn_only",
-    "prescribed_expansion_plays",
+    "prescribed_expansion_every_play",
     "cell_ungated",
     "dr_learner",
     "oracle_fitting",
@@ -359,8 +359,8 @@ def month_value(
         "prescribed": served,
         "prescribed_strict": served,
         "prescribed_churn_only": ranked(churn_only(effects)),
-        "prescribed_expansion_plays": ranked(
-            effects, expansion_plays={p.id for p in library.playbooks if p.score == "expansion"}
+        "prescribed_expansion_every_play": ranked(
+            effects, expansion_plays={p.id for p in library.playbooks}
         ),
         "cell_ungated": ranked(effects, gated=False),
         "dr_learner": _best(

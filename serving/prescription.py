@@ -271,8 +271,11 @@ def prescribe(
     The probabilities are the accounts' calibrated ones; ``segment`` their segments;
     ``costs`` and ``discounts`` the library's per play. ``pooled``: shrink every cell to the
     label's pooled prior (``pooled_prior``); False: each cell by itself.
-    ``expansion_plays``: the plays whose expansion part counts (None: every play; the bench
-    measures counting it only for the library's ``score: expansion`` plays)."""
+    ``expansion_plays``: the plays whose expansion part counts (None: the plays the library
+    scores by expansion, ``hit["score"] == "expansion"``). A churn play's estimated effect on
+    expansion is not counted by default: on the prescription bench, counting it for every
+    play sent one seed's picks to churn plays whose spurious expansion cells passed the
+    negative control (docs/plays.md)."""
     churn_label, expand_label = label_pair(effects)
     cache: dict[tuple[str, str | None, str | None], RelativeEffect | None] = {}
     priors = {
@@ -315,7 +318,11 @@ def prescribe(
                 counted(churn_effect, churn_rel),
                 (
                     counted(expand_effect, expand_rel)
-                    if expansion_plays is None or hit["id"] in expansion_plays
+                    if (
+                        hit.get("score") == "expansion"
+                        if expansion_plays is None
+                        else hit["id"] in expansion_plays
+                    )
                     else None
                 ),
                 share,

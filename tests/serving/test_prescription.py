@@ -63,8 +63,8 @@ def _bundle() -> EffectsBundle:
     return EffectsBundle(columns=[FeatureColumn("x")], effects=rows)
 
 
-def _hit(play: str) -> dict:
-    return {"id": play, "title": play, "score": "churn", "actions": ["a"], "owner": "csm"}
+def _hit(play: str, score: str = "churn") -> dict:
+    return {"id": play, "title": play, "score": score, "actions": ["a"], "owner": "csm"}
 
 
 def _prescribe(
@@ -76,7 +76,9 @@ def _prescribe(
     p_expand: list[float] | None = None,
     pooled: bool = False,
 ) -> list[list[dict[str, Any]]]:
-    """Each cell shrunk by itself unless ``pooled`` (the arithmetic of the tests below)."""
+    """Each cell shrunk by itself unless ``pooled`` (the arithmetic of the tests below); the
+    expansion part counted for every play (the served default counts it for expansion plays
+    only: tested on its own below)."""
     n = len(mrr)
     return prescribe(
         [[_hit(p) for p in plays] for _ in range(n)],
@@ -87,6 +89,7 @@ def _prescribe(
         bundle,
         {"review": 100.0},
         pooled=pooled,
+        expansion_plays=set(plays),
     )
 
 
@@ -293,22 +296,30 @@ def test_an_expansion_play_without_a_churn_effect_ranks_by_its_new_arr() -> None
     assert plays[1]["expand_effect"] is not None and plays[1]["expected_arr_saved"] is None
 
 
-def test_the_expansion_part_can_be_kept_to_the_plays_for_expansion() -> None:
+def test_the_expansion_part_counts_for_the_plays_for_expansion_by_default() -> None:
     bundle = _with_shares(_bundle(), {"all": 0.5})
-    (every,) = _prescribe(bundle, [1000.0], [0.4], [None], plays=("review",))
-    (only,) = prescribe(
-        [[_hit("review")]],
-        np.array([1000.0]),
-        np.array([0.4]),
-        np.array([0.5]),
-        [None],
-        bundle,
-        {"review": 100.0},
-        pooled=False,
-        expansion_plays={"upsell"},
-    )
-    # review is not an expansion play: its expansion estimate is shown, not counted
-    assert every[0]["expected_arr_expansion"] == pytest.approx(675.0)
-    assert only[0]["expand_effect"] == every[0]["expand_effect"]
-    assert only[0]["expected_arr_expansion"] is None
-    assert only[0]["expected_arr_saved"] == pytest.approx(360.0 - 100.0)
+    ((every,),) = _prescribe(bundle, [1000.0], [0.4], [None], plays=("review",))
+
+    def served(score: str) -> dict[str, Any]:
+        (row,) = prescribe(
+            [[_hit("review", score)]],
+            np.array([1000.0]),
+            np.array([0.4]),
+            np.array([0.5]),
+            [None],
+            bundle,
+            {"review": 100.0},
+            pooled=False,
+        )
+        return row[0]
+
+    # review as a churn play: its expansion estimate is shown, not counted
+    as_churn_play = served("churn")
+    assert every["expected_arr_expansion"] == pytest.approx(675.0)
+    assert as_churn_play["expand_effect"] == every["expand_effect"]
+    assert as_churn_play["expected_arr_expansion"] is None
+    assert as_churn_play["expected_arr_saved"] == pytest.approx(360.0 - 100.0)
+    # the same play scored by expansion in the library: counted
+    as_expansion_play = served("expansion")
+    assert as_expansion_play["expected_arr_expansion"] == pytest.approx(675.0)
+    assert as_expansion_play["expected_arr_saved"] == pytest.approx(360.0 + 675.0 - 100.0)
