@@ -175,8 +175,9 @@ class PlaybookHit(BaseModel):
     expected_arr_expansion: float | None = Field(
         None,
         description="the part brought by expansion: 12 x mrr x expand_effect x the mean past "
-        "expansion as a share of MRR in the account's segment; null when the play's expansion "
-        "interval includes 0 or the effects model predates the expansion share. Absent "
+        "expansion as a share of MRR in the account's segment; counted for the plays the "
+        "library scores by expansion only; null for other plays, when the play's expansion "
+        "interval includes 0 or when the effects model predates the expansion share. Absent "
         "without a play-effects model",
     )
 
