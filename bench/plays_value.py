@@ -21,8 +21,9 @@ with plays (``plays_bench.plays_source``):
   library order (the records without effects, as before issue 18); **prescribed**: the CSM's
   accounts by the best fitting play's served ``expected_arr_saved``, with that play; for
   comparison, the same counting churn only (``prescribed_churn_only``: the served ranking
-  before expansion ARR counted), counting the expansion part only for the library's
-  ``score: expansion`` plays (``prescribed_expansion_plays``), without the interval rule
+  before expansion ARR counted), counting the expansion part for every play, not only the
+  library's ``score: expansion`` plays (``prescribed_expansion_every_play``), without the
+  interval rule
   (``cell_ungated``), the DR-learner's per-account uplift (``dr_learner``), revenue at risk
   with the first fitting play, and the served ranking alone (``prescribed_strict``:
   accounts without a saving are not worked; ``prescribed`` fills the capacity with them in
