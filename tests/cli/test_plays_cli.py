@@ -63,8 +63,21 @@ def test_plays_json_is_one_line_with_the_effects_and_registers_them(
     from mlflow import MlflowClient
 
     uri = f"sqlite:///{tmp_path / 'home' / 'mlflow.db'}"
-    version = MlflowClient(uri, uri).get_model_version_by_alias("churnlight-effects", "champion")
+    client = MlflowClient(uri, uri)
+    version = client.get_model_version_by_alias("churnlight-effects", "champion")
     assert str(version.version) == "1"
+    # the registered bundle holds what an expansion is worth, learned from the source
+    from serving.loading import load_effects
+    from serving.settings import ServingSettings
+    from training.effects.sizes import source_expansion_shares
+
+    bundle, _ = load_effects(client, uri, ServingSettings(home=tmp_path / "home"))
+    assert bundle is not None
+    shares = source_expansion_shares(source)
+    assert 0.0 < shares["all"] < 1.0
+    assert bundle.expansion_share(None) == pytest.approx(shares["all"])
+    for segment, share in shares.items():
+        assert bundle.expansion_share(segment) == pytest.approx(share)
 
     again = CliRunner().invoke(app, args, env=store_env)  # the table, and a second version
     assert again.exit_code == 0, again.output
