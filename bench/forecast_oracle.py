@@ -74,7 +74,7 @@ def _ends(
 
 
 def _seed(seed: int, accounts: int, months: int, windows: int, rollouts: int) -> dict[str, Any]:
-    from simulator.chain import advance
+    from simulator.chain import roll_forward
     from simulator.config import SimulationConfig
     from simulator.dates import day_number
     from simulator.latent import SegmentArrays
@@ -107,19 +107,7 @@ def _seed(seed: int, accounts: int, months: int, windows: int, rollouts: int) ->
         )  # fmt: skip
         paths = history.boundary[m].take(book).take(np.repeat(np.arange(len(book)), rollouts))
         rng = np.random.default_rng([seed, 99, m])
-        parts: dict[str, list[np.ndarray]] = {k: [] for k in ("ci", "cd", "li", "ld", "lv")}
-        k = 0
-        while starts[m + k] < t_end:
-            moved = advance(
-                paths, int(starts[m + k]), int(starts[m + k + 1]), config, segments, rng
-            )
-            parts["ci"].append(moved.churn_idx)
-            parts["cd"].append(moved.churn_day)
-            parts["li"].append(moved.level_idx)
-            parts["ld"].append(moved.level_day)
-            parts["lv"].append(moved.level)
-            k += 1
-        ci, cd, li, ld, lvl = (np.concatenate(parts[key]) for key in ("ci", "cd", "li", "ld", "lv"))
+        ci, cd, li, ld, lvl = roll_forward(paths, starts, m, t_end, config, segments, rng)
         ends = _ends(ci, cd, li, ld, lvl, len(paths), t, t_end, np.repeat(base, rollouts))
         ends = ends.reshape(len(book), rollouts)
         start = float(base.sum())

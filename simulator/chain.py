@@ -52,3 +52,27 @@ def advance(
     offset = adoption_offset(state.latent.segment, month_start, config.covariate_shift)
     step_latent(state.latent, config, seg, rng, mask=live, adoption_offset=offset)
     return step_commercial(com, state.latent, month_start, month_end, config, seg, rng)
+
+
+def roll_forward(
+    state: ChainState,
+    month_starts: np.ndarray,
+    first_month: int,
+    until_day: int,
+    config: SimulationConfig,
+    seg: SegmentArrays,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``advance`` month by month from ``month_starts[first_month]`` while a month starts
+    before ``until_day``; the months' churn records (index, day) and MRR levels (index, day,
+    level), concatenated in time order. Mutates ``state``."""
+    records: list[tuple[np.ndarray, ...]] = []
+    m = first_month
+    while month_starts[m] < until_day:
+        mv = advance(state, int(month_starts[m]), int(month_starts[m + 1]), config, seg, rng)
+        records.append((mv.churn_idx, mv.churn_day, mv.level_idx, mv.level_day, mv.level))
+        m += 1
+    churn_idx, churn_day, level_idx, level_day, level = (
+        np.concatenate([r[i] for r in records]) for i in range(5)
+    )
+    return churn_idx, churn_day, level_idx, level_day, level

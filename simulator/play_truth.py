@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 
 from features.contract import label_names
 from features.snapshots import monthly_snapshot_dates
-from simulator.chain import advance
+from simulator.chain import roll_forward
 from simulator.config import SEGMENTS
 from simulator.dates import day_number, to_date
 from simulator.latent import SegmentArrays
@@ -123,15 +123,9 @@ def play_probabilities(
                 played = np.flatnonzero(play != NO_PLAY)
                 apply_plays(paths, played, play[played], u[b][rep][played])
                 rng = np.random.default_rng([cfg.seed, stream, batch_no])
-                records: list[tuple[np.ndarray, ...]] = []
-                j = 0
-                while ms[m + j] < t + cfg.horizon_days:
-                    mv = advance(paths, int(ms[m + j]), int(ms[m + j + 1]), cfg, seg, rng)
-                    records.append(
-                        (mv.churn_idx, mv.churn_day, mv.level_idx, mv.level_day, mv.level)
-                    )
-                    j += 1
-                ca, cd, la, ld, lv = (np.concatenate([r[i] for r in records]) for i in range(5))
+                ca, cd, la, ld, lv = roll_forward(
+                    paths, ms, int(m), t + cfg.horizon_days, cfg, seg, rng
+                )
                 churned, expanded = labels_from_records(
                     ca, cd, la, ld, lv, np.arange(len(paths)), t, base, cfg.horizon_days
                 )

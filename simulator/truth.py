@@ -33,7 +33,7 @@ from features.labels import EXPANSION_FACTOR, RELATIVE_TOLERANCE
 from features.snapshots import monthly_snapshot_dates
 from features.stats import roc_auc
 from simulator.causes import causes_table
-from simulator.chain import advance
+from simulator.chain import roll_forward
 from simulator.config import SEGMENTS
 from simulator.dates import day_number, to_date
 from simulator.latent import SegmentArrays
@@ -189,19 +189,7 @@ def oracle_probabilities(
             )
             rng = np.random.default_rng([cfg.seed, ORACLE_STREAM, batch_no])
             batch_no += 1
-            rec: dict[str, list[np.ndarray]] = {k: [] for k in ("ca", "cd", "la", "ld", "lv")}
-            k = 0
-            while ms[m + k] < t + until:
-                mv = advance(paths, int(ms[m + k]), int(ms[m + k + 1]), cfg, seg, rng)
-                rec["ca"].append(mv.churn_idx)
-                rec["cd"].append(mv.churn_day)
-                rec["la"].append(mv.level_idx)
-                rec["ld"].append(mv.level_day)
-                rec["lv"].append(mv.level)
-                k += 1
-            ca, cd, la, ld, lv = (
-                np.concatenate(rec[key]) for key in ("ca", "cd", "la", "ld", "lv")
-            )
+            ca, cd, la, ld, lv = roll_forward(paths, ms, int(m), t + until, cfg, seg, rng)
             churned, expanded = labels_from_records(
                 ca,
                 cd,

@@ -21,8 +21,17 @@ from tests.serving.helpers import make_table, specs
 PATH = "/v1/portfolio/movements"
 
 
-@pytest.fixture
-def book_client(make_client: AppFactory, settings: ServingSettings, tmp_path: Path) -> TestClient:
+def _book_table() -> pa.Table:
+    """A snapshot of the book's own accounts (one row per account of ``write_book_source``)."""
+    table = make_table(len(SEGMENTS), seed=2)
+    ids = pa.array(list(SEGMENTS), pa.string())
+    return table.set_column(table.schema.get_field_index("account_id"), "account_id", ids)
+
+
+def _book_client(
+    make_client: AppFactory, settings: ServingSettings, tmp_path: Path, table: pa.Table
+) -> TestClient:
+    """A client serving ``table`` as the snapshot of a written book source."""
     source = write_book_source(tmp_path / "source")
     facts = {
         "as_of": AS_OF.isoformat(),
@@ -32,13 +41,14 @@ def book_client(make_client: AppFactory, settings: ServingSettings, tmp_path: Pa
         "keys": ["account_id", "snapshot_date"],
         "features": [s.to_dict() for s in specs()],
     }
-    # the snapshot scores the book's own accounts
-    table = make_table(len(SEGMENTS), seed=2)
-    ids = pa.array(list(SEGMENTS), pa.string())
-    table = table.set_column(table.schema.get_field_index("account_id"), "account_id", ids)
     snapshot = write_feature_table(table, tmp_path / "f.parquet", facts)
     update = {"features": snapshot, "forecast_calibration": tmp_path / "no-calibration.json"}
     return make_client(settings=settings.model_copy(update=update))
+
+
+@pytest.fixture
+def book_client(make_client: AppFactory, settings: ServingSettings, tmp_path: Path) -> TestClient:
+    return _book_client(make_client, settings, tmp_path, _book_table())
 
 
 def test_the_book_month_by_month(book_client: TestClient, keys: Keys) -> None:
@@ -173,26 +183,11 @@ def test_the_forecast_reads_each_accounts_term_length_from_the_snapshot(
     batch the forecast route reads carries it from the snapshot's features, row by row."""
     import numpy as np
 
-    source = write_book_source(tmp_path / "source")
-    facts = {
-        "as_of": AS_OF.isoformat(),
-        "grace_days": 30,
-        "horizon_days": 180,
-        "source": str(source),
-        "keys": ["account_id", "snapshot_date"],
-        "features": [s.to_dict() for s in specs()],
-    }
-    table = make_table(len(SEGMENTS), seed=2)
     ids = list(SEGMENTS)
-    table = table.set_column(
-        table.schema.get_field_index("account_id"), "account_id", pa.array(ids, pa.string())
-    )
     terms = [30.0 + 30 * k for k in range(len(ids))]
     terms[-1] = None
-    table = table.append_column("term_length_days", pa.array(terms, pa.float64()))
-    snapshot = write_feature_table(table, tmp_path / "f.parquet", facts)
-    update = {"features": snapshot, "forecast_calibration": tmp_path / "no-calibration.json"}
-    client = make_client(settings=settings.model_copy(update=update))
+    table = _book_table().append_column("term_length_days", pa.array(terms, pa.float64()))
+    client = _book_client(make_client, settings, tmp_path, table)
     response = client.get("/v1/portfolio/forecast", headers=keys.read_headers)
     assert response.status_code == 200, response.text
 
