@@ -1,7 +1,7 @@
 """Where the calibration's level comes from: the holdout accounts of the validation fold (the
 map as fit), every account at the validation dates (``training.calibration.shift_level``)
 scored by the fold's models (``every_account``) or, outside the holdout, by models refit
-without the account (``cross_fit``, ``training.cross_level``), or the rates alone (a prior
+without the account (``cross_fit``, ``bench.cross_level``), or the rates alone (a prior
 shift of the holdout rate to every account's, from labels only). Each backtest window's
 served probabilities (the candidates fit on the window's fit rows, refit on every row closed
 by the cutoff, as ``training.temporal`` scores a window) are scored by ECE on the window's
@@ -33,11 +33,12 @@ WAYS = ("holdout", "every_account", "cross_fit", "prior_shift")
 def _windows(accounts: int, months: int, seed: int) -> list[dict[str, Any]]:
     from scipy.special import expit, logit
 
+    from bench.cross_level import GROUPS, cross_fitted_scores, level_groups
     from bench.training_bench import quality_source
     from features.model_bundle import Calibration
     from training import dataset, model, splits
+    from training.calibration import shift_level
     from training.candidates import fit_candidates, refit_candidates
-    from training.cross_level import GROUPS, cross_fitted_scores, level_groups
     from training.metrics import ece
     from training.options import TrainOptions
     from training.recipe import FitData, Recipe
@@ -90,9 +91,7 @@ def _windows(accounts: int, months: int, seed: int) -> list[dict[str, Any]]:
             tick = time.perf_counter()
             crossed = cross_fitted_scores(fitted, recipe, label.fits, fit, level, groups)
             row["cross_fit_seconds"] = round(time.perf_counter() - tick, 2)
-            cross = replace(recipe, calibration_level="cross_fit").level(
-                as_fit, {}, fitted.tree.raw_score, label.fits, level, crossed["lightgbm"]
-            )
+            cross = shift_level(as_fit, crossed["lightgbm"], y[level])  # type: ignore[index]
             shift = logit(row["rate_every_account"]) - logit(row["rate_holdout"])
             prior = expit(logit(np.clip(as_fit.apply(z), 1e-6, 1 - 1e-6)) + shift)
             row["holdout"] = ece(y[test], as_fit.apply(z))

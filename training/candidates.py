@@ -28,7 +28,6 @@ from features.model_bundle import Calibration
 from training import model
 from training.additive import AdditiveFit, fit_additive
 from training.calibration import fit_calibration
-from training.cross_level import cross_fitted_scores
 from training.recipe import FitData, Recipe
 
 Kind = Literal["additive", "lightgbm", "blend"]
@@ -75,14 +74,11 @@ def fit_candidates(
     tree: model.Fit | None = None,
     additive_c: float | None = None,
     level_rows: np.ndarray | None = None,
-    level_groups: np.ndarray | None = None,
 ) -> Candidates:
     """The three candidates on ``fit_rows``, validated on ``valid_rows`` (``tree``: the
     booster when it is already fitted on these rows; ``additive_c``: a fixed strength;
     ``level_rows``: every account's rows at the validation dates, where the calibrations
-    take their level when the recipe says so; ``level_groups``: per row, the cross-fit
-    group of its account, -1 for a holdout account, ``training.cross_level``, read when the
-    recipe's level is ``cross_fit``)."""
+    take their level when the recipe says so)."""
     tree = tree or recipe.fit(fits, fit_rows, valid_rows)
     additive = fit_additive(
         fits.matrix, fits.y, fit_rows, valid_rows, fits.columns, recipe.seed, additive_c
@@ -106,11 +102,6 @@ def fit_candidates(
             z, y_valid, recipe.calibration, recipe.seed
         )
     fitted = Candidates(tree, additive, blend, calibrations, facts)
-    crossed: dict[str, np.ndarray] = {}
-    if recipe.calibration_level == "cross_fit" and level_rows is not None and len(level_rows):
-        if level_groups is None:
-            raise ValueError("a cross-fitted calibration level needs the accounts' groups")
-        crossed = cross_fitted_scores(fitted, recipe, fits, fit_rows, level_rows, level_groups)
     for kind in KINDS:
         calibrations[kind] = recipe.level(
             calibrations[kind],
@@ -118,7 +109,6 @@ def fit_candidates(
             lambda x, k=kind: fitted.raw_score(k, x),  # type: ignore[misc]
             fits,
             level_rows,
-            crossed.get(kind),
         )
     return fitted
 

@@ -54,12 +54,10 @@ class Recipe:
     """The chosen candidate (``training.candidates``): lightgbm, additive or blend."""
     additive_c: float | None = None
     """The additive candidate's regularisation strength (None: chosen on validation)."""
-    calibration_level: Literal["validation", "every_account", "cross_fit"] = "validation"
+    calibration_level: Literal["validation", "every_account"] = "validation"
     """Where the calibration's level comes from: the validation fold's holdout accounts, or
     every account at the validation dates (``training.calibration.shift_level``; runs since
-    its introduction; older bundles refit as they were trained), scored by the fold's models
-    (``every_account``) or, for the accounts outside the holdout, by models refit without
-    them (``cross_fit``, ``training.cross_level``)."""
+    its introduction; older bundles refit as they were trained)."""
 
     @classmethod
     def from_options(
@@ -166,14 +164,12 @@ class Recipe:
         raw_score: Any,
         data: FitData,
         level_rows: np.ndarray | None,
-        scores: np.ndarray | None = None,
     ) -> Calibration:
         """``cal`` with its level set on ``level_rows`` (``raw_score``: matrix -> raw
-        scores; ``scores``: their raw scores when already known, e.g. cross-fitted) when the
-        recipe takes it from every account; the offset goes into ``facts``."""
-        if self.calibration_level == "validation" or level_rows is None or not len(level_rows):
+        scores) when the recipe takes it from every account; the offset goes into ``facts``."""
+        if self.calibration_level != "every_account" or level_rows is None or not len(level_rows):
             return cal
-        z = raw_score(data.matrix[level_rows]) if scores is None else scores
+        z = raw_score(data.matrix[level_rows])
         moved = calibration.shift_level(cal, z, data.y[level_rows])
         facts["level_rows"] = float(len(level_rows))
         facts["level_rate"] = float(np.mean(data.y[level_rows]))

@@ -1,4 +1,5 @@
-"""Scores for the calibration's level from models that did not see the account.
+"""Scores for the calibration's level from models that did not see the account (measured
+by ``bench.calibration_level``, not used by training: it did not lower the served ECE).
 
 The level of a calibration (``training.calibration.shift_level``) is set on every account's
 labelled rows at the validation dates. The holdout accounts' rows there are scored by the
@@ -11,6 +12,11 @@ group's accounts (the booster with the fold fit's tree count, the additive model
 strength, starting from its coefficients; the blend's weights as stacked), so every score at
 the level rows comes from a model that never saw the account. The cost is ``groups`` refits
 of each model on ``(groups - 1) / groups`` of the fit rows.
+
+Measured (docs/training.md, "The cross-fitted level"): over 15 windows per label of five
+sources, the mean served ECE moved 0.0237 -> 0.0248 (expansion) and 0.0182 -> 0.0189 (churn)
+against the level on the fold's scores, for 36% more fit time: the fold models' optimism on
+the accounts they had seen is not what moves the level.
 """
 
 from __future__ import annotations

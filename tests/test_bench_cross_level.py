@@ -1,15 +1,14 @@
-"""The calibration's level from cross-fitted scores: the accounts outside the holdout are
-scored by models that never saw them, the holdout's by the fold's models."""
+"""Cross-fitted scores for the calibration's level (``bench.cross_level``): the accounts outside
+the holdout are scored by models that never saw them, the holdout's by the fold's models."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
+from bench.cross_level import cross_fitted_scores, level_groups
 from features.model_bundle import FeatureColumn
 from training import model
 from training.candidates import fit_candidates
-from training.cross_level import cross_fitted_scores, level_groups
 from training.metrics import roc_auc
 from training.recipe import FitData, Recipe
 
@@ -73,21 +72,3 @@ def test_cross_fitted_scores_come_from_models_that_did_not_see_the_account() -> 
     assert np.allclose(
         crossed["blend"], fitted.blend.combine(crossed["lightgbm"], crossed["additive"])
     )
-
-
-def test_a_cross_fit_level_meets_the_rate_on_the_cross_fitted_scores() -> None:
-    fits, ids, holdout, fit_rows, valid_rows, level_rows = memorisable()
-    recipe = Recipe(params=MEMORISE, calibration="platt", seed=2, calibration_level="cross_fit")
-    groups = level_groups(ids, holdout, 2, seed=2)
-
-    fitted = fit_candidates(
-        recipe, fits, fit_rows, valid_rows, level_rows=level_rows, level_groups=groups
-    )
-
-    crossed = cross_fitted_scores(fitted, recipe, fits, fit_rows, level_rows, groups)
-    for kind in ("lightgbm", "additive", "blend"):
-        p = fitted.calibrations[kind].apply(crossed[kind])
-        assert p.mean() == pytest.approx(fits.y[level_rows].mean(), abs=1e-6)
-        assert fitted.facts["calibration"][kind]["level_rows"] == len(level_rows)
-    with pytest.raises(ValueError, match="groups"):
-        fit_candidates(recipe, fits, fit_rows, valid_rows, level_rows=level_rows)
