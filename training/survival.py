@@ -23,6 +23,10 @@ snapshot does not know. Measured out of time (docs/training.md): the cycle lower
 (0.0634 -> 0.0629 on the bench's test rows, the same on two fit seeds) and lifts the AUC at
 365 days by 0.002-0.004.
 
+The booster is early-stopped on the log loss of the person-periods of held-out accounts and
+grows at most ``MAX_TREES`` trees: a larger one fits those accounts' months better without
+curves that are better out of time, and each tree costs every served curve.
+
 The hazards are recalibrated (Platt: sigmoid(a + b * raw score)) on the person-periods of the
 held-out accounts that stop the boosting: trees overshoot on the riskiest rows, and the curve
 multiplies that error period after period.
@@ -91,7 +95,8 @@ PERIOD_ROWS_PER_ROW = 1.0
 within [``MIN_PERIOD_ROWS``, ``MAX_PERIOD_ROWS``] (``period_row_cap``): small tables keep
 every person-period; at 500,000 snapshot rows (400,000 fit rows) the fit costs about 2.9 x
 the churn classifier's (``python -m bench.survival_speed``: 3.05 x at 600,000 periods, 3.64 x
-at 800,000, the earlier 2 x the rows, with the slower learning rate's ~600 trees)."""
+at 800,000, the earlier 2 x the rows, with the slower learning rate's ~600 trees, before
+``MAX_TREES``)."""
 
 
 def period_row_cap(fit_rows: int) -> int:
