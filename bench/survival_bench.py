@@ -93,10 +93,13 @@ def _labels(root: Any, data: Any, cut: date, as_of: date, grace: int) -> dict[st
 def _classifier(
     matrix: np.ndarray, categorical: list[int], y: np.ndarray, fit: np.ndarray, valid: np.ndarray
 ) -> Any:
-    """A LightGBM classifier with the survival model's parameters, early-stopped the same way."""
+    """A LightGBM classifier with the survival model's parameters, early-stopped the same way
+    but without the hazard model's tree cap (up to the classifiers' ``MAX_ROUNDS``): the
+    comparator is not held back by a setting chosen for the curve's serving cost."""
     import lightgbm as lgb
 
-    from training.survival import EARLY_STOPPING_ROUNDS, MAX_ROUNDS, SURVIVAL_PARAMS
+    from training.model import MAX_ROUNDS
+    from training.survival import EARLY_STOPPING_ROUNDS, SURVIVAL_PARAMS
 
     params = {
         **SURVIVAL_PARAMS,

@@ -171,3 +171,52 @@ def test_the_oracle_table_gives_each_curve_its_worst_decile() -> None:
     # 180 days: |0.1 - 0| and |0.5 - 0.6|; 90 days: |0.06 - 0| and |0.3 - 0.6|
     assert out["m"]["calibration_max"]["180"] == pytest.approx(0.1)
     assert out["m"]["calibration_max"]["90"] == pytest.approx(0.3)
+
+
+def _trees_run(seed: int, cap: int, trees: int, uno: float, added: float) -> dict:
+    own = {
+        "ibs": 0.06,
+        "uno_c": uno,
+        "auc_90": 0.9,
+        "auc_180": 0.8,
+        "auc_365": 0.7,
+        "cal_max_90": 0.02,
+        "cal_max_180": 0.03,
+    }
+    return {
+        "seed": seed,
+        "cap": cap,
+        "trees": trees,
+        "metrics": {"own": own, "served": dict(own, uno_c=uno - 0.1)},
+        "oracle_ratio": {"90": 0.96, "180": 0.95, "365": 0.92},
+        "scoring": {"added": added, "added_cpu": added / 2, "load_average_1m": 3.0},
+    }
+
+
+def test_tree_caps_are_compared_per_seed_with_the_first_cap() -> None:
+    from bench.survival_trees import report, summary
+
+    result = {
+        "runs": [
+            _trees_run(1, 2000, 590, 0.690, 0.9),
+            _trees_run(1, 150, 150, 0.694, 0.4),
+            _trees_run(2, 2000, 188, 0.700, 0.4),
+            _trees_run(2, 150, 150, 0.698, 0.3),
+        ],
+        "source": "s",
+        "cut": "2024-01-01",
+        "test_rows": 10,
+        "churn_trees": 71,
+    }
+    table = summary(result)
+    assert list(table) == [2000, 150]
+    assert table[2000]["own.uno_c"] == pytest.approx((0.695, 0.0, 0.0))
+    mean, diff, se = table[150]["own.uno_c"]
+    # per seed: +0.004 and -0.002; their mean and its standard error over the two seeds
+    assert mean == pytest.approx(0.696)
+    assert diff == pytest.approx(0.001)
+    assert se == pytest.approx(np.std([0.004, -0.002], ddof=1) / np.sqrt(2))
+    assert table[150]["served.uno_c"][1] == pytest.approx(0.001)
+    assert table[150]["trees"] == [150, 150]
+    assert table[150]["added"] == (0.3, 0.4) and table[150]["added_cpu"] == (0.15, 0.2)
+    assert any("cap 150: trees [150, 150]" in line for line in report(result))

@@ -28,7 +28,7 @@ from features.survival_bundle import HORIZONS_DAYS, SurvivalBundle
 from training.dataset import ModelData
 from training.errors import TrainingError
 from training.options import TrainOptions
-from training.survival import SurvivalFit, fit_survival, followup_days
+from training.survival import MAX_TREES, SurvivalFit, fit_survival, followup_days
 from training.survival_baselines import fit_kaplan_meier
 from training.survival_eval import CALIBRATION_DAYS, GRID_DAYS, curve_metrics, survival_time
 
@@ -212,6 +212,7 @@ def train_survival(data: ModelData, options: TrainOptions) -> SurvivalResult | N
         "labels_through": (np.datetime64(as_of) - np.timedelta64(grace, "D")).astype(str),
         "horizons_days": list(HORIZONS_DAYS),
         "best_iteration": final.best_iteration,
+        "max_trees": MAX_TREES,
         "person_period_rows": final.person_period_rows,
         "platt": list(final.platt),
         "params": {k: v for k, v in final.params.items() if k != "monotone_constraints"},

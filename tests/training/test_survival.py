@@ -10,6 +10,8 @@ import pytest
 
 from training.survival import (
     HORIZONS_DAYS,
+    MAX_TREES,
+    SURVIVAL_PARAMS,
     anchor_curve,
     churn_by,
     fit_platt,
@@ -105,6 +107,24 @@ def test_the_fit_recovers_the_true_risk_despite_censoring(fitted) -> None:
     assert ends[1, 0] > ends[0, 0] + 0.2
 
 
+def test_a_hazard_fit_that_would_grow_on_stops_at_the_tree_cap(fitted) -> None:
+    # with the training settings, this fit's held-out loss still falls after MAX_TREES trees
+    # (it would stop at 260 without the cap): the cap, not early stopping, ends it
+    assert fitted.params["learning_rate"] == SURVIVAL_PARAMS["learning_rate"]
+    assert fitted.booster.num_trees() == fitted.best_iteration == MAX_TREES
+
+
+def test_early_stopping_still_ends_a_fit_below_the_tree_cap() -> None:
+    x, churn_days, observed, followup = _simulated(6000, seed=0)
+    rows = np.arange(len(x))
+    fast = fit_survival(
+        x, ["x0", "noise"], [], churn_days, observed, followup, rows[:5000], rows[5000:],
+        params={"learning_rate": 0.05},
+    )  # fmt: skip
+    # the held-out loss stops falling after about 100 trees: the booster keeps its best
+    assert fast.booster.num_trees() == fast.best_iteration < MAX_TREES
+
+
 def test_curves_are_monotone_non_increasing_in_survival(fitted) -> None:
     x, *_ = _simulated(500, seed=1)
     days = list(range(0, 400, 5))
@@ -190,9 +210,10 @@ def test_split_scoring_gives_the_curves_of_one_prediction_over_every_period() ->
     x = np.column_stack([usage, renewal, plan, term])
     names = ["usage", "days_to_renewal", "plan", "term_length_days"]
     rows = np.arange(n)
+    # past the tree cap: this model's trees that read no period column come late
     fit = fit_survival(
         x, names, [2], churn_days, observed, np.full(n, 420.0), rows[:4000], rows[4000:],
-        threads=1,
+        threads=1, max_trees=2000,
     )  # fmt: skip
     assert fit.cycle == [1, 3]
     probe = x[4000:]

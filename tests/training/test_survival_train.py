@@ -18,6 +18,7 @@ from tests.training.helpers import write_synthetic_times
 from training import dataset
 from training.options import TrainOptions
 from training.settings import TrainingSettings
+from training.survival import MAX_TREES
 from training.survival_train import CUT_MONTHS, known_at, months_before, train_survival
 
 
@@ -52,6 +53,9 @@ def test_the_backtest_beats_kaplan_meier_and_curves_are_monotone(times_path: Pat
     assert set(floors) == {"90", "180"}
     assert all(0.005 < floors[d] < 0.2 for d in floors)
     assert result.window["calibration_noise_floor_180"] < floors["180"]  # the mean of ten bins
+    # the final model is fit under the training settings' tree cap and says so
+    assert result.bundle.booster.num_trees() <= MAX_TREES
+    assert result.bundle.metadata["max_trees"] == MAX_TREES
     curves = result.bundle.churn_by(data.matrix, HORIZONS_DAYS)
     assert (np.diff(curves, axis=1) >= 0).all() and ((curves >= 0) & (curves <= 1)).all()
     # the test rows lie in the three months from the cut, none before it
