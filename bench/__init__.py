@@ -113,8 +113,9 @@ BENCHMARKS: list[Benchmark] = [
     Benchmark(
         "forecast_oracle",
         "bench.forecast_oracle",
-        "the floor of the 3-month NRR error: the simulator's exact state rolled forward on the "
-        "forecast bench's calm sources and windows (seeds 11, 12)",
+        "the floor of the forecast's churned MRR and NRR error at 3 and 6 months: the "
+        "simulator's exact state rolled forward on the forecast bench's calm sources and "
+        "windows (seeds 11, 12, 14)",
     ),
 ]
 
