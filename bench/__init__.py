@@ -107,14 +107,15 @@ BENCHMARKS: list[Benchmark] = [
     Benchmark(
         "forecast",
         "bench.forecast_bench",
-        "book forecast backtests, 2,000 x 44 months, 14 windows, with and without a bad "
-        "quarter: interval coverage, MAE vs the trailing 3-month average",
+        "book forecast backtests, 2,000 x 44 months, 14 windows, calm seeds 11, 12, 14, 15 and "
+        "a bad quarter (seed 11): interval coverage, MAE vs the trailing 3-month average",
     ),
     Benchmark(
         "forecast_oracle",
         "bench.forecast_oracle",
-        "the floor of the 3-month NRR error: the simulator's exact state rolled forward on the "
-        "forecast bench's calm sources and windows (seeds 11, 12)",
+        "the floor of the forecast's churned MRR and NRR error at 3 and 6 months: the "
+        "simulator's exact state rolled forward on the forecast bench's calm sources and "
+        "windows (seeds 11, 12, 14, 15)",
     ),
 ]
 

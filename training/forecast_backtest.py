@@ -14,7 +14,8 @@ For an as-of date T (a first of a month):
 - models: one cheap, fixed LightGBM fit per label (no tuning, no candidates),
   early-stopped and Platt-calibrated on its latest two closed snapshot dates; the churn
   probabilities then put on the revenue scale (``forecast.level``; ``rescale``) by the
-  realised over expected churned MRR of rows out of the fit, pooled: the two validation
+  realised over expected churns of paying rows out of the fit, counted in accounts, per
+  segment, pooled: the two validation
   dates (their 180-day labels) and the snapshot dates after them up to the last month the
   book at T confirms (``recent_experiences``: labels still open, churns up to that month
   known at T), per segment with credibility;
@@ -60,6 +61,7 @@ from forecast.level import (
     churned_between,
     credible_ratios,
     experience,
+    paying_counts,
     pooled,
     rescaled,
 )
@@ -281,14 +283,15 @@ def level_ratios(
     recent: Sequence[date],
 ) -> dict[str, float]:
     """The churn probabilities' revenue ratios per segment (``forecast.level``): realised over
-    expected churned MRR of the validation rows (their closed 180-day ``label``) pooled with
-    the ``past`` rows of the ``recent`` dates after the validation dates
-    (``recent_experiences``), with credibility."""
+    expected churns (of paying accounts, ``paying_counts``) of the validation rows (their
+    closed 180-day ``label``) pooled with the ``past`` rows of the ``recent`` dates after the
+    validation dates (``recent_experiences``), with credibility."""
     assert data.snapshot_date is not None
     segment = data.groups.get("segment", np.full(len(data.ids), None))
     valid = fit.valid_rows
     mrr = np.nan_to_num(_mrr(data)[valid])
-    closed = experience(mrr, fit.valid, mrr * label[valid], segment[valid])
+    weight, churned = paying_counts(mrr, np.nan_to_num(label[valid]))
+    closed = experience(weight, fit.valid, churned, segment[valid])
     later = data.snapshot_date > fit.valid_until
     after = [d for d in recent if np.datetime64(d, "D") > fit.valid_until]
     opened = recent_experiences(data, past & later, fit.past[later[past]], book, after)
@@ -303,10 +306,11 @@ def recent_experiences(
     dates: Sequence[date],
 ) -> list[dict[str, Experience]]:
     """Per snapshot date of ``dates`` (``forecast.level.experience``): expected and realised
-    churned MRR of the ``rows`` (a mask: the snapshots of ``dates``, scored ``probability``)
-    from their snapshot to the end of the last confirmed month (the month of ``dates``' last
-    + 1), expected as the forecast computes it (the renewal dates when the table has them),
-    realised from ``book`` (the subscriptions known at its as-of date)."""
+    churns of the paying ``rows`` (counted in accounts: ``paying_counts``; ``rows`` is a
+    mask: the snapshots of ``dates``, scored ``probability``) from their snapshot to the end
+    of the last confirmed month (the month of ``dates``' last + 1), expected as the forecast
+    computes it (the renewal dates when the table has them), realised from ``book`` (the
+    subscriptions known at its as-of date)."""
     assert data.snapshot_date is not None
     if not dates:
         return []
@@ -325,7 +329,8 @@ def recent_experiences(
         )
         p_within, _ = churn_within(frame, (end - s).days)
         lost = churned_between(book.per_account, ids[mine], s, end)
-        out.append(experience(_mrr(data)[rows][mine], p_within, lost, segment[rows][mine]))
+        weight, churned = paying_counts(_mrr(data)[rows][mine], lost)
+        out.append(experience(weight, p_within, churned, segment[rows][mine]))
     return out
 
 

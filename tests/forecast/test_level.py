@@ -16,6 +16,7 @@ from forecast.level import (
     churned_between,
     credible_ratios,
     experience,
+    paying_counts,
     pooled,
     rescaled,
 )
@@ -78,3 +79,14 @@ def test_rescaling_is_per_segment_and_capped_at_one() -> None:
     out = rescaled(np.array([0.1, 0.3, 0.1]), np.array(["ent", "ent", "smb"]), ratios)
     assert out == pytest.approx([0.4, 1.0, 0.2])
     assert rescaled(np.array([0.1]), np.array(["x"]), {}) == pytest.approx([0.1])
+
+
+def test_paying_rows_count_as_one_account_each() -> None:
+    mrr = np.array([5000.0, 10.0, 0.0, np.nan, 20.0])
+    lost = np.array([5000.0, 0.0, 0.0, 0.0, 20.0])
+    weight, churned = paying_counts(mrr, lost)
+    assert weight.tolist() == [1.0, 1.0, 0.0, 0.0, 1.0]
+    assert churned.tolist() == [1.0, 0.0, 0.0, 0.0, 1.0]
+    # counted, a churn of 5,000 weighs what a churn of 20 does
+    got = experience(weight, np.array([0.1, 0.2, 0.9, 0.9, 0.3]), churned, np.full(5, "smb"))
+    assert got["smb"] == Experience(pytest.approx(0.6), 2.0, 2)

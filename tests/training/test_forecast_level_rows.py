@@ -2,8 +2,9 @@
 ``level_ratios``) on hand-made rows: the recent snapshot dates end before the first month
 the book at T has not confirmed; the validation rows (closed 180-day labels) are pooled with
 the rows of the recent dates after them, each of which expects its probability of churning
-by the end of the last confirmed month (placed on its renewal dates) against what the book
-at T says it lost in those months; a churn in a month not yet confirmed is not counted."""
+by the end of the last confirmed month (placed on its renewal dates) against whether the
+book at T says it churned in those months, counted in paying accounts; a churn in a month
+not yet confirmed is not counted."""
 
 from __future__ import annotations
 
@@ -37,26 +38,33 @@ def test_validation_rows_pool_with_the_recent_rows_after_them() -> None:
     recent row's window ends on June 1st (May is the last confirmed month); every renewal
     falls inside it and is the only one of its 180 days, so its probability of churning is
     its p. c churned in April (200); b churned in June, a month the book does not confirm
-    yet. March is among the recent dates too, but its rows count once, as validation rows."""
-    ids = np.array(["a", "b", "c", "b", "b"], dtype=object)
+    yet. March is among the recent dates too, but its rows count once, as validation rows.
+    d (smb, no MRR on April 1st, p 0.3) pays nothing, so it counts for nothing. Each paying
+    row counts as one account, whatever its MRR."""
+    ids = np.array(["a", "b", "c", "b", "b", "d"], dtype=object)
     days = np.array(
-        ["2024-03-01", "2024-03-01", "2024-04-01", "2024-04-01", "2024-05-01"],
+        ["2024-03-01", "2024-03-01", "2024-04-01", "2024-04-01", "2024-05-01", "2024-04-01"],
         dtype="datetime64[D]",
     )
     data = ModelData(
-        matrix=np.zeros((5, 0)),
+        matrix=np.zeros((6, 0)),
         columns=[],
         labels={},
         label_specs=[],
         raw=pa.table(
-            {"days_to_renewal": [10.0, 20.0, 10.0, 20.0, 5.0], "term_length_days": [365.0] * 5}
+            {
+                "days_to_renewal": [10.0, 20.0, 10.0, 20.0, 5.0, 10.0],
+                "term_length_days": [365.0] * 6,
+            }
         ),
         ids=ids,
         snapshot_date=days,
-        mrr=np.array([100.0, 10.0, 200.0, 10.0, 10.0]),
-        groups={"segment": np.array(["enterprise", "smb", "enterprise", "smb", "smb"], object)},
+        mrr=np.array([100.0, 10.0, 200.0, 10.0, 10.0, 0.0]),
+        groups={
+            "segment": np.array(["enterprise", "smb", "enterprise", "smb", "smb", "smb"], object)
+        },
     )
-    label = np.array([1.0, 0.0, np.nan, np.nan, np.nan])
+    label = np.array([1.0, 0.0, np.nan, np.nan, np.nan, np.nan])
     movements = pd.DataFrame(
         {
             "account_id": ["c", "b", "b"],
@@ -64,8 +72,8 @@ def test_validation_rows_pool_with_the_recent_rows_after_them() -> None:
             "churned": [200.0, 0.0, 10.0],
         }
     )
-    book = Book(T, 30, movements, pd.DataFrame({"account_id": ["a", "b", "c"]}))
-    p = np.array([0.5, 0.2, 0.25, 0.2, 0.2])
+    book = Book(T, 30, movements, pd.DataFrame({"account_id": ["a", "b", "c", "d"]}))
+    p = np.array([0.5, 0.2, 0.25, 0.2, 0.2, 0.3])
     fit = ScoredFit(
         now=np.zeros(0),
         past=p,
@@ -79,9 +87,10 @@ def test_validation_rows_pool_with_the_recent_rows_after_them() -> None:
 
     ratios = level_ratios(data, label, fit, past, book, recent)
 
-    # expected: validation 50 + 2, April 50 + 2, May 2; realised: a's 100 and c's 200
-    book_ratio = 300.0 / 106.0
+    # expected churns: validation 0.5 + 0.2, April 0.25 + 0.2, May 0.2 (d pays nothing);
+    # realised: a and c, one account each (by MRR it would be 300 / 106)
+    book_ratio = 2.0 / 1.35
     assert ratios["*"] == pytest.approx(book_ratio)
-    # enterprise: its own 300 / 100 on two churns, weighted 2 / (2 + 20) against the book's
-    assert ratios["enterprise"] == pytest.approx(3.0 * 2 / 22 + book_ratio * 20 / 22)
+    # enterprise: its own 2 / 0.75 on two churns, weighted 2 / (2 + 20) against the book's
+    assert ratios["enterprise"] == pytest.approx(2.0 / 0.75 * 2 / 22 + book_ratio * 20 / 22)
     assert ratios["smb"] == pytest.approx(book_ratio)  # no churn of its own
