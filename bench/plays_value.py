@@ -97,10 +97,18 @@ def _best(
     hits: list[list[dict[str, Any]]], codes: Any, fallback: list[str | None] | None = None
 ) -> tuple[np.ndarray, list[str | None]]:
     """Per account, the fitting simulator play with the highest ``expected_arr_saved`` and
-    that saving; -inf and ``fallback[i]`` (None without) when no fitting play has one."""
+    that saving; -inf and ``fallback[i]`` (None without) when no fitting play is expected to
+    save ARR (> 0): an account whose plays are all expected to lose ARR is worked in the
+    risk order, as one without an estimate (serving ranks such plays last)."""
     score, play = [], []
     for i, row in enumerate(hits):
-        ranked = [h for h in row if h["id"] in codes and h["expected_arr_saved"] is not None]
+        ranked = [
+            h
+            for h in row
+            if h["id"] in codes
+            and h["expected_arr_saved"] is not None
+            and h["expected_arr_saved"] > 0
+        ]
         top = max(ranked, key=lambda h: h["expected_arr_saved"], default=None)
         if top is None:
             play.append(None if fallback is None else fallback[i])

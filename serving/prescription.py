@@ -40,8 +40,12 @@ model (``features.effects_bundle``, from ``churnlight plays``) adds to each fitt
   ``expected_arr_saved`` is null when neither part counts or mrr is null. An effects
   model fitted before ``expansion_share`` existed counts churn only.
 
-The plays are ranked by ``expected_arr_saved`` (highest first), plays without one after, in
-library order. Without a registered effects model the records are exactly as before.
+The plays are ranked by ``expected_arr_saved`` (highest first) among the plays expected to
+save ARR (> 0), then the plays without one (library order), then the plays expected to lose
+ARR (<= 0: a harmful churn estimate whose interval excludes 0, or a cost above the saving).
+On the prescription bench, working a play expected to lose ARR before the churn-risk list sent
+seed 101's capacity to a harmful-looking cell (``python -m bench plays``; docs/plays.md).
+Without a registered effects model the records are exactly as before.
 
 The per-account uplift models in the bundle (DR-learners) are not served: on simulated
 sources their per-account error is larger than the two-model baseline's and than this
@@ -259,6 +263,17 @@ def arr_parts(
     return ArrParts(churn, expansion, total)
 
 
+def _rank_key(play: Mapping[str, Any], position: int) -> tuple[int, float, int]:
+    """A fitting play's place in the record: the plays expected to save ARR (highest first),
+    then the plays without an ``expected_arr_saved`` (library order), then the plays whose
+    estimate says they lose ARR (a harmful effect, or a cost above what they keep; the least
+    loss first): a play the estimate says loses money is not the first thing to run."""
+    saved = play.get("expected_arr_saved")
+    if saved is None:
+        return (1, 0.0, position)
+    return (0 if saved > 0 else 2, -float(saved), position)
+
+
 def _cents(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
@@ -348,13 +363,6 @@ def prescribe(
                     "expected_arr_expansion": _cents(parts.expansion),
                 }
             )
-        order = sorted(
-            range(len(enriched)),
-            key=lambda j: (
-                enriched[j]["expected_arr_saved"] is None,
-                -(enriched[j]["expected_arr_saved"] or 0.0),
-                j,
-            ),
-        )
+        order = sorted(range(len(enriched)), key=lambda j: _rank_key(enriched[j], j))
         out.append([enriched[j] for j in order])
     return out

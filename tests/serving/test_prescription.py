@@ -130,6 +130,24 @@ def test_plays_without_evidence_or_with_an_interval_holding_zero_save_nothing() 
     assert [p["id"] for p in plays] == ["rescue", "review", "guides", "nudge"]
 
 
+def test_a_play_expected_to_lose_arr_ranks_after_the_plays_without_an_estimate() -> None:
+    cells = [
+        # harm: more churn, and its interval excludes 0 (the saving is counted: a loss)
+        _cell("harm", "all", 0.10, 0.40, _ci(0.10, 0.25)),
+        _cell("rescue", "all", -0.10, 0.30, _ci(-0.10)),
+        _cell("guides", "all", None, None, None),
+    ]
+    bundle = EffectsBundle([FeatureColumn("x")], cells)
+    (plays,) = _prescribe(bundle, [1000.0], [0.4], [None], plays=("harm", "guides", "rescue"))
+    by_id = {p["id"]: p for p in plays}
+    assert by_id["harm"]["expected_arr_saved"] < 0 < by_id["rescue"]["expected_arr_saved"]
+    assert by_id["guides"]["expected_arr_saved"] is None
+    # the saving first, then the play with no estimate, then the one estimated to lose ARR
+    assert [p["id"] for p in plays] == ["rescue", "guides", "harm"]
+    (alone,) = _prescribe(bundle, [1000.0], [0.4], [None], plays=("harm", "guides"))
+    assert [p["id"] for p in alone] == ["guides", "harm"]
+
+
 def test_accounts_rank_by_revenue_at_risk_times_relative_effect() -> None:
     # same play, same cell: the saving is 12 x mrr x p x a quarter, whatever mrr or p alone say
     mrr = [2000.0, 500.0, 3000.0]
