@@ -19,7 +19,8 @@ with plays (``plays_bench.plays_source``):
 - each CSM's capacity is the number of plays the simulated CS team ran on its book that month;
   **risk**: the CSM's accounts by churn probability, each with its first fitting play in
   library order (the records without effects, as before issue 18); **prescribed**: the CSM's
-  accounts by the best fitting play's served ``expected_arr_saved``, with that play; for
+  accounts by the best fitting play's served ``expected_arr_saved`` when it is positive, with
+  that play (an account whose plays are all expected to lose ARR follows in risk order); for
   comparison, the same counting churn only (``prescribed_churn_only``: the served ranking
   before expansion ARR counted), counting the expansion part for every play, not only the
   library's ``score: expansion`` plays (``prescribed_expansion_every_play``), without the
