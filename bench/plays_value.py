@@ -19,7 +19,8 @@ with plays (``plays_bench.plays_source``):
 - each CSM's capacity is the number of plays the simulated CS team ran on its book that month;
   **risk**: the CSM's accounts by churn probability, each with its first fitting play in
   library order (the records without effects, as before issue 18); **prescribed**: the CSM's
-  accounts by the best fitting play's served ``expected_arr_saved``, with that play; for
+  accounts by the best fitting play's served ``expected_arr_saved`` when it is positive, with
+  that play (an account whose plays are all expected to lose ARR follows in risk order); for
   comparison, the same counting churn only (``prescribed_churn_only``: the served ranking
   before expansion ARR counted), counting the expansion part for every play, not only the
   library's ``score: expansion`` plays (``prescribed_expansion_every_play``), without the
@@ -97,10 +98,18 @@ def _best(
     hits: list[list[dict[str, Any]]], codes: Any, fallback: list[str | None] | None = None
 ) -> tuple[np.ndarray, list[str | None]]:
     """Per account, the fitting simulator play with the highest ``expected_arr_saved`` and
-    that saving; -inf and ``fallback[i]`` (None without) when no fitting play has one."""
+    that saving; -inf and ``fallback[i]`` (None without) when no fitting play is expected to
+    save ARR (> 0): an account whose plays are all expected to lose ARR is worked in the
+    risk order, as one without an estimate (serving ranks such plays last)."""
     score, play = [], []
     for i, row in enumerate(hits):
-        ranked = [h for h in row if h["id"] in codes and h["expected_arr_saved"] is not None]
+        ranked = [
+            h
+            for h in row
+            if h["id"] in codes
+            and h["expected_arr_saved"] is not None
+            and h["expected_arr_saved"] > 0
+        ]
         top = max(ranked, key=lambda h: h["expected_arr_saved"], default=None)
         if top is None:
             play.append(None if fallback is None else fallback[i])

@@ -12,11 +12,13 @@ model (``features.effects_bundle``, from ``churnlight plays``) adds to each fitt
   ``treated_rate`` (the label's rate on the treated rows) come from the play's cell of the
   account's segment when that cell has evidence, else from the ``all`` cell. A play that cuts
   churn by a third where it was run cuts this account's churn probability by a third.
-  ``posterior`` is the cell's effect shrunk by its precision (empirical Bayes): towards the
-  label's pooled prior, a random-effects mean and spread over every overall and segment cell
-  with evidence (``pooled_prior``, DerSimonian-Laird), ``mean + B (effect - mean)`` with
-  ``B = spread / (spread + se^2)``: a cell no more precise than the cells differ from each
-  other serves about the mean, a precise one keeps itself. A label with fewer than
+  ``posterior`` is the cell's effect shrunk by its precision (empirical Bayes) towards 0
+  ("the play does nothing"): ``B x effect`` with ``B = spread / (spread + se^2)``, where
+  the spread is how far the label's overall and segment cells with evidence lie from 0
+  beyond their noise (``pooled_prior``, moments around 0): a cell no more precise than
+  play effects usually differ from 0 serves about nothing, a precise one keeps itself.
+  (The prior was centred on the cells' pooled mean before; that mean leaned positive on
+  every simulated seed, and every play was served as harmful.) A label with fewer than
   ``MIN_PRIOR_CELLS`` cells shrinks each towards 0 by itself, ``max(0, 1 - (se / effect)^2)``.
   Without shrinking, noisy cells sent their noise, times the account's risk, into every
   record, and a ranking sent most plays to the cell whose estimate was luckiest
@@ -38,8 +40,12 @@ model (``features.effects_bundle``, from ``churnlight plays``) adds to each fitt
   ``expected_arr_saved`` is null when neither part counts or mrr is null. An effects
   model fitted before ``expansion_share`` existed counts churn only.
 
-The plays are ranked by ``expected_arr_saved`` (highest first), plays without one after, in
-library order. Without a registered effects model the records are exactly as before.
+The plays are ranked by ``expected_arr_saved`` (highest first) among the plays expected to
+save ARR (> 0), then the plays without one (library order), then the plays expected to lose
+ARR (<= 0: a harmful churn estimate whose interval excludes 0, or a cost above the saving).
+On the prescription bench, working a play expected to lose ARR before the churn-risk list sent
+seed 101's capacity to a harmful-looking cell (``python -m bench plays``; docs/plays.md).
+Without a registered effects model the records are exactly as before.
 
 The per-account uplift models in the bundle (DR-learners) are not served: on simulated
 sources their per-account error is larger than the two-model baseline's and than this
@@ -72,12 +78,15 @@ REQUIRE_SIGNIFICANT = True
 @dataclass(frozen=True)
 class Prior:
     """What the label's cells with evidence say about a play effect before a cell's own
-    data: effects spread around ``mean`` with variance ``variance`` (DerSimonian-Laird over
-    the overall and segment cells; ``pooled_prior``)."""
+    data: effects spread around ``mean`` (0) with variance ``variance`` (moments over the
+    overall and segment cells; ``pooled_prior``)."""
 
     mean: float
+    """The centre cells shrink towards: 0 (``pooled_prior``)."""
     variance: float
     cells: int
+    pooled_mean: float | None = None
+    """The cells' inverse-variance mean (for reference; not shrunk towards)."""
 
 
 MIN_PRIOR_CELLS = 3
@@ -86,9 +95,15 @@ MIN_PRIOR_CELLS = 3
 
 def pooled_prior(effects: EffectsBundle, label: str) -> Prior | None:
     """The label's random-effects prior over its overall and segment cells with evidence
-    (lifecycle stages and refused cells leave): inverse-variance mean, and the between-cell
-    variance by DerSimonian-Laird's moments (0 when the spread is no more than noise).
-    None with fewer than ``MIN_PRIOR_CELLS`` cells."""
+    (lifecycle stages and refused cells leave), **centred on 0** ("a play does nothing"):
+    the spread of play effects around 0 beyond the cells' noise, by the method of moments
+    with a known mean (``E[sum w e^2] = k + tau^2 sum w``, ``w = 1 / se^2``; 0 when the
+    cells are no farther from 0 than their noise). The inverse-variance mean of the cells
+    is kept in ``mean`` for reference (``Prior.pooled_mean``) but not shrunk towards: on the
+    simulated sources it leaned positive on every seed (a harmful average for plays that
+    help or do nothing: the confounding the estimates keep, shared by every cell), and
+    shrinking towards it served every play as harmful on every account (docs/plays.md,
+    "Per-account error"). None with fewer than ``MIN_PRIOR_CELLS`` cells."""
     est, var = [], []
     for row in effects.effects:
         if row["label"] != label or row.get("evidence") != "ok":
@@ -104,11 +119,9 @@ def pooled_prior(effects: EffectsBundle, label: str) -> Prior | None:
         return None
     e, v = np.asarray(est), np.asarray(var)
     w = 1.0 / v
-    mean = float(np.sum(w * e) / np.sum(w))
-    q = float(np.sum(w * (e - mean) ** 2))
-    scale = float(np.sum(w) - np.sum(w**2) / np.sum(w))
-    tau2 = max(0.0, (q - (len(e) - 1)) / scale) if scale > 0 else 0.0
-    return Prior(mean, tau2, len(e))
+    q = float(np.sum(w * e**2))
+    tau2 = max(0.0, (q - len(e)) / float(np.sum(w)))
+    return Prior(0.0, tau2, len(e), float(np.sum(w * e) / np.sum(w)))
 
 
 @dataclass(frozen=True)
@@ -116,8 +129,8 @@ class RelativeEffect:
     """A play's effect on one label as a share of the rate without it (-0.3: a third less)."""
 
     relative: float
-    """Shrunk by the cell's precision (``shrink``): towards the label's pooled prior mean,
-    or towards 0 without a prior."""
+    """Shrunk by the cell's precision (``shrink``): towards the prior's mean (0, with the
+    label's spread), or towards 0 by itself without a prior."""
     significant: bool
     segment: str
     shrink: float = 1.0
@@ -250,6 +263,17 @@ def arr_parts(
     return ArrParts(churn, expansion, total)
 
 
+def _rank_key(play: Mapping[str, Any], position: int) -> tuple[int, float, int]:
+    """A fitting play's place in the record: the plays expected to save ARR (highest first),
+    then the plays without an ``expected_arr_saved`` (library order), then the plays whose
+    estimate says they lose ARR (a harmful effect, or a cost above what they keep; the least
+    loss first): a play the estimate says loses money is not the first thing to run."""
+    saved = play.get("expected_arr_saved")
+    if saved is None:
+        return (1, 0.0, position)
+    return (0 if saved > 0 else 2, -float(saved), position)
+
+
 def _cents(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
@@ -339,13 +363,6 @@ def prescribe(
                     "expected_arr_expansion": _cents(parts.expansion),
                 }
             )
-        order = sorted(
-            range(len(enriched)),
-            key=lambda j: (
-                enriched[j]["expected_arr_saved"] is None,
-                -(enriched[j]["expected_arr_saved"] or 0.0),
-                j,
-            ),
-        )
+        order = sorted(range(len(enriched)), key=lambda j: _rank_key(enriched[j], j))
         out.append([enriched[j] for j in order])
     return out

@@ -84,6 +84,25 @@ def test_each_account_gets_its_fitting_play_with_the_highest_saving() -> None:
     assert score[0] == 80.0 and np.isneginf(score[1])
 
 
+def test_an_account_whose_plays_are_all_expected_to_lose_arr_is_not_ranked_by_them() -> None:
+    import numpy as np
+
+    from bench.plays_value import _best
+
+    def hit(play: str, saved: float | None) -> dict:
+        return {"id": play, "expected_arr_saved": saved}
+
+    rows = [
+        [hit("a", -400.0), hit("b", None)],  # a harmful-looking cell: a loss
+        [hit("a", -400.0), hit("b", 0.0)],  # no gain either
+        [hit("a", -400.0), hit("b", 10.0)],
+    ]
+    score, play = _best(rows, {"a", "b"}, fallback=["b", "b", "b"])
+    # the first two follow the risk order with their first fitting play, not ahead of it
+    assert np.isneginf(score[0]) and np.isneginf(score[1]) and score[2] == 10.0
+    assert play == ["b", "b", "b"]
+
+
 def test_accounts_without_a_saving_follow_by_churn_risk_so_every_ranking_works_its_capacity() -> (
     None
 ):

@@ -130,6 +130,24 @@ def test_plays_without_evidence_or_with_an_interval_holding_zero_save_nothing() 
     assert [p["id"] for p in plays] == ["rescue", "review", "guides", "nudge"]
 
 
+def test_a_play_expected_to_lose_arr_ranks_after_the_plays_without_an_estimate() -> None:
+    cells = [
+        # harm: more churn, and its interval excludes 0 (the saving is counted: a loss)
+        _cell("harm", "all", 0.10, 0.40, _ci(0.10, 0.25)),
+        _cell("rescue", "all", -0.10, 0.30, _ci(-0.10)),
+        _cell("guides", "all", None, None, None),
+    ]
+    bundle = EffectsBundle([FeatureColumn("x")], cells)
+    (plays,) = _prescribe(bundle, [1000.0], [0.4], [None], plays=("harm", "guides", "rescue"))
+    by_id = {p["id"]: p for p in plays}
+    assert by_id["harm"]["expected_arr_saved"] < 0 < by_id["rescue"]["expected_arr_saved"]
+    assert by_id["guides"]["expected_arr_saved"] is None
+    # the saving first, then the play with no estimate, then the one estimated to lose ARR
+    assert [p["id"] for p in plays] == ["rescue", "guides", "harm"]
+    (alone,) = _prescribe(bundle, [1000.0], [0.4], [None], plays=("harm", "guides"))
+    assert [p["id"] for p in alone] == ["guides", "harm"]
+
+
 def test_accounts_rank_by_revenue_at_risk_times_relative_effect() -> None:
     # same play, same cell: the saving is 12 x mrr x p x a quarter, whatever mrr or p alone say
     mrr = [2000.0, 500.0, 3000.0]
@@ -192,7 +210,7 @@ def test_a_discount_gives_away_its_share_of_the_arr_expected_to_stay() -> None:
     assert plays[0]["expected_arr_saved"] == pytest.approx(900.0 - 1215.0)
 
 
-def test_cells_shrink_to_the_label_s_pooled_prior() -> None:
+def test_cells_shrink_towards_no_effect_by_the_label_s_spread() -> None:
     cells = [
         _cell("a", "all", -0.04, 0.3, (-0.06, -0.02)),  # se 0.0102
         _cell("b", "all", -0.05, 0.3, (-0.07, -0.03)),
@@ -203,24 +221,35 @@ def test_cells_shrink_to_the_label_s_pooled_prior() -> None:
     bundle = EffectsBundle([FeatureColumn("x")], cells)
     prior = pooled_prior(bundle, "churn_180d")
     assert prior is not None and prior.cells == 4
-    assert -0.05 < prior.mean < -0.03  # the precise cells weigh most
-    assert prior.variance > 0  # the lucky cell is farther out than its noise explains
+    assert prior.mean == 0.0  # the centre is "the play does nothing"
+    assert prior.pooled_mean is not None and -0.05 < prior.pooled_mean < -0.03
+    # the spread around 0 by moments: (sum w e^2 - k) / sum w, w = 1 / se^2
+    w = np.array([1 / (0.02 / 1.96) ** 2] * 3 + [1 / (0.1 / 1.96) ** 2])
+    e = np.array([-0.04, -0.05, -0.03, -0.20])
+    tau2 = (np.sum(w * e**2) - 4) / np.sum(w)
+    assert prior.variance == pytest.approx(tau2)
     lucky = relative_effect(cells[3], prior)
     alone = relative_effect(cells[3])
     assert lucky is not None and alone is not None
-    # alone it keeps (1 - 0.26) of -0.2; pooled it is pulled most of the way to the others
-    assert alone.relative == pytest.approx(-0.2 * (1 - (0.1 / 1.96 / 0.2) ** 2) / 0.5, rel=1e-3)
-    assert -0.2 / 0.5 < alone.relative < 0.5 * -0.2 / 0.5 < lucky.relative < 0
+    se = 0.1 / 1.96
+    assert lucky.relative == pytest.approx(-0.2 * tau2 / (tau2 + se**2) / 0.5)
+    # alone it keeps (1 - 0.065) of -0.2; with the prior, under half of it (the other
+    # cells say effects lie about 0.045 from 0, and its standard error is 0.051)
+    assert alone.relative == pytest.approx(-0.2 * (1 - (se / 0.2) ** 2) / 0.5, rel=1e-3)
+    assert alone.relative < 0.5 * alone.relative < lucky.relative < 0
     assert lucky.significant  # its own interval decides whether a saving is promised
-    # four cells that agree within their noise: no spread, every cell serves the mean
-    agree = [_cell(p, "all", -0.04 + d, 0.3, (-0.06 + d, -0.02 + d)) for p, d in
-             (("a", 0.0), ("b", 0.005), ("c", -0.005), ("d", 0.0))]  # fmt: skip
-    flat = pooled_prior(EffectsBundle([FeatureColumn("x")], agree), "churn_180d")
-    assert flat is not None and flat.variance == 0.0
-    rel = relative_effect(agree[1], flat)
-    assert rel is not None and rel.relative == pytest.approx(flat.mean / (0.3 + 0.035))
+    # a precise cell keeps nearly all of itself
+    precise = relative_effect(cells[1], prior)
+    assert precise is not None and -0.05 / 0.35 < precise.relative < 0.9 * -0.05 / 0.35
+    # four cells that share a lean but lie within their noise of 0: no spread, and every
+    # cell serves no effect, not the lean (shrinking to their mean served it everywhere)
+    lean = [_cell(p, "all", 0.01, 0.3, (-0.01, 0.03)) for p in ("a", "b", "c", "d")]
+    flat = pooled_prior(EffectsBundle([FeatureColumn("x")], lean), "churn_180d")
+    assert flat is not None and flat.variance == 0.0 and flat.pooled_mean == pytest.approx(0.01)
+    rel = relative_effect(lean[1], flat)
+    assert rel is not None and rel.relative == 0.0
     # fewer than three cells: no prior
-    assert pooled_prior(EffectsBundle([FeatureColumn("x")], agree[:2]), "churn_180d") is None
+    assert pooled_prior(EffectsBundle([FeatureColumn("x")], lean[:2]), "churn_180d") is None
 
 
 def test_a_confounded_cell_serves_nothing_and_the_overall_cell_does_not_stand_in() -> None:
