@@ -98,9 +98,18 @@ def test_records_rank_fitting_plays_by_expected_arr_saved(
         else:
             assert rescue["expected_arr_saved"] is None
         seen_effect = seen_effect or rescue["churn_effect"] < 0
-        saved = [p["expected_arr_saved"] for p in plays if p["expected_arr_saved"] is not None]
-        assert saved == sorted(saved, reverse=True)
-        assert plays[: len(saved)] == [p for p in plays if p["expected_arr_saved"] is not None]
+        # plays expected to save first (highest first), then those without an estimate,
+        # then those expected to lose ARR (serving.prescription._rank_key)
+        saving = [p for p in plays if (p["expected_arr_saved"] or 0) > 0]
+        losing = [p for p in plays if p["expected_arr_saved"] is not None and p not in saving]
+        unknown = [p for p in plays if p["expected_arr_saved"] is None]
+        assert [p["expected_arr_saved"] for p in saving] == sorted(
+            (p["expected_arr_saved"] for p in saving), reverse=True
+        )
+        assert [p["expected_arr_saved"] for p in losing] == sorted(
+            (p["expected_arr_saved"] for p in losing), reverse=True
+        )
+        assert plays == saving + unknown + losing
     assert seen_effect and seen_saving
 
     body = client.get("/v1/plays", headers=keys.read_headers).json()
