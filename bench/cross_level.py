@@ -26,8 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from training import model
-from training.additive import fit_additive
+from training.candidates import refit_candidates
 
 if TYPE_CHECKING:
     from training.candidates import Candidates
@@ -65,31 +64,9 @@ def cross_fitted_scores(
     for g in np.unique(level_group[level_group >= 0]):
         rows = fit_rows[groups[fit_rows] != g]
         here = level_group == g
-        tree = model.fit_booster(
-            fits.base,
-            fits.y,
-            rows,
-            np.zeros(0, dtype=np.int64),
-            fits.columns,
-            params=recipe.params,
-            monotone=recipe.monotone,
-            seed=recipe.seed,
-            threads=fits.threads,
-            imbalance=recipe.imbalance,
-            max_rounds=max(fitted.tree.best_iteration, 1),
-        )
-        additive = fit_additive(
-            fits.matrix,
-            fits.y,
-            rows,
-            np.zeros(0, dtype=np.int64),
-            fits.columns,
-            recipe.seed,
-            fitted.additive.c,
-            start=fitted.additive,
-        )
-        z_tree[here] = tree.raw_score(x[here])
-        z_additive[here] = additive.raw_score(x[here])
+        refit = refit_candidates(fitted, recipe, fits, rows)
+        z_tree[here] = refit.tree.raw_score(x[here])
+        z_additive[here] = refit.additive.raw_score(x[here])
     return {
         "lightgbm": z_tree,
         "additive": z_additive,

@@ -70,11 +70,25 @@ def _months_before(day: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def anchoring(accounts: int, months: int, seed: int, oracle_rows: int) -> dict[str, Any]:
+def table_at_cut(root: Path) -> tuple[Any, date, date, Path]:
+    """The source's full feature table, the cut ``CUT_MONTHS`` before its as-of, the end of
+    the ``TEST_MONTHS`` scored after it, and the feature table as of the cut (built once)."""
     from features.pipeline import FeatureOptions, build_features
+    from training import dataset
+
+    full = dataset.load(root / "features.parquet")
+    as_of = date.fromisoformat(full.facts["as_of"])
+    cut = _months_before(as_of, CUT_MONTHS)
+    test_end = _months_before(as_of, CUT_MONTHS - TEST_MONTHS)
+    at_cut = root / f"features-asof-{cut.isoformat()}.parquet"
+    if not at_cut.exists():
+        build_features(root / "source", at_cut, FeatureOptions(as_of=cut), quarantine=True)
+    return full, cut, test_end, at_cut
+
+
+def anchoring(accounts: int, months: int, seed: int, oracle_rows: int) -> dict[str, Any]:
     from features.survival_bundle import anchor_curve, churn_by
     from features.survival_stats import calibration_errors, km_calibration, td_auc
-    from training import dataset
     from training.options import TrainOptions
     from training.retrain import train_and_publish
     from training.settings import TrainingSettings
@@ -84,13 +98,7 @@ def anchoring(accounts: int, months: int, seed: int, oracle_rows: int) -> dict[s
     from training.versions import champion_version, load_version_bundle
 
     root = quality_source(accounts, months, seed, oracle_rows)
-    full = dataset.load(root / "features.parquet")
-    as_of = date.fromisoformat(full.facts["as_of"])
-    cut = _months_before(as_of, CUT_MONTHS)
-    test_end = _months_before(as_of, CUT_MONTHS - TEST_MONTHS)
-    at_cut = root / f"features-asof-{cut.isoformat()}.parquet"
-    if not at_cut.exists():
-        build_features(root / "source", at_cut, FeatureOptions(as_of=cut), quarantine=True)
+    full, cut, test_end, at_cut = table_at_cut(root)
     with tempfile.TemporaryDirectory(prefix="churnlight-anchor-") as home:
         settings = TrainingSettings(home=Path(home), train_threads=1)
         tick = time.perf_counter()

@@ -43,10 +43,9 @@ def _flat(m: dict[str, Any]) -> dict[str, float | None]:
 
 
 def measure(seeds: tuple[int, ...] = SEEDS, caps: tuple[int, ...] = CAPS) -> dict[str, Any]:
-    from bench.survival_anchor import CUT_MONTHS, TEST_MONTHS, _months_before, served_scoring
+    from bench.survival_anchor import served_scoring, table_at_cut
     from bench.survival_oracle import oracle_ratios
     from bench.training_bench import quality_source
-    from features.pipeline import FeatureOptions, build_features
     from features.survival_bundle import anchor_curve, churn_by
     from training import dataset
     from training.options import TrainOptions
@@ -59,13 +58,7 @@ def measure(seeds: tuple[int, ...] = SEEDS, caps: tuple[int, ...] = CAPS) -> dic
     from training.versions import champion_version, load_version_bundle
 
     root = quality_source(ACCOUNTS, MONTHS, SOURCE_SEED, ORACLE_ROWS)
-    full = dataset.load(root / "features.parquet")
-    as_of = date.fromisoformat(full.facts["as_of"])
-    cut = _months_before(as_of, CUT_MONTHS)
-    test_end = _months_before(as_of, CUT_MONTHS - TEST_MONTHS)
-    at_cut = root / f"features-asof-{cut.isoformat()}.parquet"
-    if not at_cut.exists():
-        build_features(root / "source", at_cut, FeatureOptions(as_of=cut), quarantine=True)
+    full, cut, test_end, at_cut = table_at_cut(root)
     with tempfile.TemporaryDirectory(prefix="churnlight-trees-") as home:
         settings = TrainingSettings(home=Path(home), train_threads=1)
         options = TrainOptions.from_settings(

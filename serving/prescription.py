@@ -78,15 +78,11 @@ REQUIRE_SIGNIFICANT = True
 @dataclass(frozen=True)
 class Prior:
     """What the label's cells with evidence say about a play effect before a cell's own
-    data: effects spread around ``mean`` (0) with variance ``variance`` (moments over the
-    overall and segment cells; ``pooled_prior``)."""
+    data: effects spread around 0 ("a play does nothing") with variance ``variance``
+    (moments over the overall and segment cells; ``pooled_prior``)."""
 
-    mean: float
-    """The centre cells shrink towards: 0 (``pooled_prior``)."""
     variance: float
     cells: int
-    pooled_mean: float | None = None
-    """The cells' inverse-variance mean (for reference; not shrunk towards)."""
 
 
 MIN_PRIOR_CELLS = 3
@@ -98,12 +94,11 @@ def pooled_prior(effects: EffectsBundle, label: str) -> Prior | None:
     (lifecycle stages and refused cells leave), **centred on 0** ("a play does nothing"):
     the spread of play effects around 0 beyond the cells' noise, by the method of moments
     with a known mean (``E[sum w e^2] = k + tau^2 sum w``, ``w = 1 / se^2``; 0 when the
-    cells are no farther from 0 than their noise). The inverse-variance mean of the cells
-    is kept in ``mean`` for reference (``Prior.pooled_mean``) but not shrunk towards: on the
-    simulated sources it leaned positive on every seed (a harmful average for plays that
-    help or do nothing: the confounding the estimates keep, shared by every cell), and
-    shrinking towards it served every play as harmful on every account (docs/plays.md,
-    "Per-account error"). None with fewer than ``MIN_PRIOR_CELLS`` cells."""
+    cells are no farther from 0 than their noise). Not towards the cells' inverse-variance
+    mean, as before: on the simulated sources it leaned positive on every seed (a harmful
+    average for plays that help or do nothing: the confounding the estimates keep, shared by
+    every cell), and shrinking towards it served every play as harmful on every account
+    (docs/plays.md, "Per-account error"). None with fewer than ``MIN_PRIOR_CELLS`` cells."""
     est, var = [], []
     for row in effects.effects:
         if row["label"] != label or row.get("evidence") != "ok":
@@ -121,7 +116,7 @@ def pooled_prior(effects: EffectsBundle, label: str) -> Prior | None:
     w = 1.0 / v
     q = float(np.sum(w * e**2))
     tau2 = max(0.0, (q - len(e)) / float(np.sum(w)))
-    return Prior(0.0, tau2, len(e), float(np.sum(w * e) / np.sum(w)))
+    return Prior(tau2, len(e))
 
 
 @dataclass(frozen=True)
@@ -129,8 +124,8 @@ class RelativeEffect:
     """A play's effect on one label as a share of the rate without it (-0.3: a third less)."""
 
     relative: float
-    """Shrunk by the cell's precision (``shrink``): towards the prior's mean (0, with the
-    label's spread), or towards 0 by itself without a prior."""
+    """Shrunk towards 0 by the cell's precision (``shrink``): against the label's spread
+    with a prior, by itself without one."""
     significant: bool
     segment: str
     shrink: float = 1.0
@@ -168,10 +163,9 @@ def relative_effect(
         if prior is not None:
             total = prior.variance + se**2
             shrink = prior.variance / total if total > 0 else 0.0
-            posterior = prior.mean + shrink * (float(effect) - prior.mean)
         elif float(effect) != 0.0:
             shrink = max(0.0, 1.0 - (se / float(effect)) ** 2)
-            posterior = shrink * float(effect)
+        posterior = shrink * float(effect)
     relative = max(posterior / base, -1.0)
     return RelativeEffect(relative, significant, str(cell["segment"]), shrink)
 
